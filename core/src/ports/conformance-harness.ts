@@ -1,0 +1,74 @@
+// What the conformance suite needs to drive an adapter: make protected VMs, write into them as a guest
+// would, move time, and inject faults. Capabilities an adapter lacks make cases skip with a reason.
+import type { Clock } from '../clock.js';
+import type { VmInfo, VmId, VolumeId } from '../model.js';
+import type { ConsistencyAgent } from './consistency-agent.js';
+import type { HypervisorAdapter } from './hypervisor-adapter.js';
+import type { StorageAdapter } from './storage-adapter.js';
+
+export const ConformanceHarness = Symbol('ConformanceHarness');
+
+export const CAPABILITIES = [
+  /** A true splitter (`openTap`): every write, in order, write-blocking. */
+  'writeTap',
+  /** Changed regions between platform snapshots (`changeTracking`). */
+  'changeTracking',
+  /** `advance` moves a virtual clock instantly instead of sleeping. */
+  'virtualClock',
+  /** Recovery storage can fail I/O on demand. */
+  'faultStorageError',
+  /** Recovery storage can report itself full. */
+  'faultStorageFull',
+  /** Recovery storage can be made slow. */
+  'faultStorageSlow',
+  /** Recovery storage can lose unflushed writes as in a power cut (kill -9 of the appliance). */
+  'faultStorageCrash',
+  /** A protected host can be restarted. */
+  'faultHostRestart',
+  /** An application-consistency agent is available for VSS checkpoints. */
+  'consistencyAgent',
+  /** Recovery VMs can be created from point-in-time images. */
+  'recoveryVm',
+] as const;
+
+export type Capability = (typeof CAPABILITIES)[number];
+
+/** `true` = supported; a string = unsupported, saying why (listed in the conformance report). */
+export type CapabilityTable = Record<Capability, true | string>;
+
+export interface ProtectedVmSpec {
+  name: string;
+  hostId?: string;
+  volumes: { name?: string; sizeBytes: number; sectorSize?: number }[];
+}
+
+export type Fault =
+  | { kind: 'storage-error' }
+  | { kind: 'storage-full' }
+  | { kind: 'storage-slow'; delayMs: number }
+  | { kind: 'host-restart'; hostId: string };
+
+export interface ConformanceHarness {
+  readonly name: string;
+  readonly capabilities: CapabilityTable;
+  readonly clock: Clock;
+  /** The protected site's platform. */
+  readonly hypervisor: HypervisorAdapter;
+  /** The recovery site's storage, where journals and replica volumes live. */
+  readonly recoveryStorage: StorageAdapter;
+  /** Present when `capabilities.consistencyAgent` is true. */
+  readonly consistencyAgent?: ConsistencyAgent;
+  createVm(spec: ProtectedVmSpec): Promise<VmInfo>;
+  /** Writes as the guest would; resolves when the guest's write completes. */
+  guestWrite(vmId: VmId, volumeId: VolumeId, offset: number, data: Buffer): Promise<void>;
+  /** Moves time on: instantly on a virtual clock, by sleeping otherwise. */
+  advance(ms: number): Promise<void>;
+  injectFault(fault: Fault): Promise<void>;
+  clearFaults(): Promise<void>;
+  /** Drops (or tears) every write to recovery storage that was not flushed, as a power cut would. */
+  crashRecoveryStorage(seed: number): Promise<void>;
+  dispose(): Promise<void>;
+}
+
+/** What a vendor hands the suite: a factory, called once per case so cases never share state. */
+export type HarnessFactory = () => Promise<ConformanceHarness>;

@@ -1,0 +1,19 @@
+// A write tap is the splitter: every guest write of one VM, in order, handed to the protected appliance.
+import type { GuestWrite, VmId } from '../model.js';
+
+/**
+ * Receives split writes. The guest's write completes only when the returned promise settles, so a
+ * sink that delays its answer holds the guest (write-blocking), which is what the checkpoint
+ * barrier relies on. A rejected promise fails the guest write.
+ */
+export type WriteSink = (write: GuestWrite) => Promise<void>;
+
+export interface WriteTap {
+  readonly vmId: VmId;
+  /** Starts delivering writes to `sink`. Writes made before `start` are not delivered (they are the initial sync's job). */
+  start(sink: WriteSink): void;
+  /** Number of writes delivered to the sink so far (the tap's own position). */
+  readonly delivered: number;
+  /** Stops delivering and detaches; in-flight writes complete. */
+  close(): Promise<void>;
+}
