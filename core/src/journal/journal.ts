@@ -1,0 +1,736 @@
+// The recovery site's per-VM journal: an append-only log of sequenced writes and checkpoint markers in
+// CRC-protected segments, an index from (volume, range) to log records, point-in-time images, FIFO
+// trimming that promotes old writes into the replica volumes, size limits, and crash recovery.
+import { EventEmitter } from 'node:events';
+import { crc32 } from 'node:zlib';
+import type { Clock, TimerHandle } from '../clock.js';
+import {
+  CheckpointNotFoundError, CheckpointTrimmedError, ClosedError, JournalCorruptError, JournalFullError,
+  SequenceError, UnknownVolumeError, ValidationError,
+} from '../errors.js';
+import type { Checkpoint, CheckpointKind, SequencedWrite, VmId, VolumeId } from '../model.js';
+import type { StorageAdapter, StoredFile } from '../ports/storage-adapter.js';
+import { checkRange, checkWrite } from '../volume-geometry.js';
+import { BlockIndex, type ReadPiece } from './block-index.js';
+import { PointInTimeImage } from './point-in-time-image.js';
+import {
+  RECORD_HEADER_BYTES, RECORD_MAGIC_BYTES, RecordType, SEGMENT_HEADER_BYTES, checkpointRecord, decodeRecordHeader,
+  decodeSegmentHeader, encodeSegmentHeader, segmentFileName, segmentNoOf, writeRecordHeader,
+} from './segment-format.js';
+import { SerialQueue } from './serial-queue.js';
+
+export interface JournalVolume {
+  id: VolumeId;
+  sizeBytes: number;
+  sectorSize: number;
+}
+
+export interface JournalOptions {
+  storage: StorageAdapter;
+  /** Folder, relative to the storage root, holding this journal's segments, state and replica volumes. */
+  path: string;
+  vmId: VmId;
+  /** The VM's volumes; on reopen, volumes not yet known are added. */
+  volumes: JournalVolume[];
+  clock: Clock;
+  historyMs: number;
+  hardLimitBytes: number;
+  warningBytes: number;
+  /** Segment size before rotating (default 64 MiB, lowered for small hard limits so trimming can free space). */
+  segmentBytes?: number;
+  /** Index granularity (default 4 KiB). */
+  indexBlockBytes?: number;
+  /** Trim by history on a timer, at each checkpoint's expiry (default true). */
+  autoTrim?: boolean;
+}
+
+export type HistoryStatus = 'ok' | 'warning' | 'error';
+
+export interface JournalStats {
+  usedBytes: number;
+  hardLimitBytes: number;
+  warningBytes: number;
+  overWarningThreshold: boolean;
+  checkpointCount: number;
+  oldestCheckpoint?: Checkpoint;
+  latestCheckpoint?: Checkpoint;
+  /** Time covered by retained checkpoints (now − oldest checkpoint). */
+  actualHistoryMs: number;
+  configuredHistoryMs: number;
+  /** Against the history the journal could have by now (it cannot hold more than its own age). */
+  historyStatus: HistoryStatus;
+  lastSeq: number;
+  promotedSeq: number;
+  writesInJournal: number;
+  segments: number;
+}
+
+export interface TrimEvent {
+  checkpoints: Checkpoint[];
+  promotedSeq: number;
+  reason: 'history' | 'size';
+}
+
+export interface JournalEvents {
+  checkpoint: [Checkpoint];
+  trimmed: [TrimEvent];
+  /** Journal use crossed the warning threshold upwards. */
+  warning: [{ usedBytes: number; warningBytes: number }];
+  /** Recovery found damaged data; checkpoints after it are gone and a sync must rebuild them. */
+  damage: [JournalCorruptError];
+  /** A background trim failed; it is retried on the next trigger. */
+  'trim-error': [Error];
+}
+
+const DEFAULT_SEGMENT_BYTES = 64 * 1024 * 1024;
+const MIN_SEGMENT_BYTES = 64 * 1024;
+const MAX_WRITE_BYTES = 64 * 1024 * 1024;
+const CHECKPOINT_KINDS: readonly CheckpointKind[] = ['auto', 'tagged', 'vss'];
+const TRIMMED_IDS_REMEMBERED = 100_000;
+
+interface SegmentInfo {
+  no: number;
+  name: string;
+  file: StoredFile;
+  bytes: number;
+  /** Highest write sequence number in the segment (-1 when it holds none). */
+  maxWriteSeq: number;
+  checkpointIds: string[];
+}
+
+/** Persistent state beside the segments, replaced atomically. */
+interface JournalState {
+  format: 1;
+  vmId: VmId;
+  createdAt: number;
+  volumes: JournalVolume[];
+  /** Writes with seq ≤ this belong in the replica. */
+  promotedSeq: number;
+  /** Writes with seq ≤ this are in the replica for sure (promotion finished and was flushed). */
+  appliedSeq: number;
+  /** The oldest retained checkpoint; markers before it in the log are trimmed. */
+  oldestCheckpointId?: string;
+}
+
+interface PendingRedo {
+  volume: number;
+  offset: number;
+  segment: number;
+  position: number;
+  length: number;
+}
+
+export class Journal extends EventEmitter<JournalEvents> {
+  /** Set when recovery found damage (file and offset); checkpoints before it remain usable. */
+  damage?: JournalCorruptError;
+  /** Set when recovery cut off a torn tail (writes never made durable by a checkpoint or flush). */
+  tornTail?: { file: string; offset: number };
+
+  private readonly queue = new SerialQueue();
+  private readonly index: BlockIndex;
+  private readonly segments = new Map<number, SegmentInfo>();
+  private readonly retired: SegmentInfo[] = [];
+  private readonly replicas: StoredFile[] = [];
+  private readonly volumeIndex = new Map<VolumeId, number>();
+  private checkpointList: Checkpoint[] = [];
+  private readonly checkpointById = new Map<string, Checkpoint>();
+  private readonly trimmedIds = new Set<string>();
+  private readonly pins = new Map<string, number>();
+  private active!: SegmentInfo;
+  private usedBytes = 0;
+  private lastSeqValue = 0;
+  private readsInFlight = 0;
+  private warned = false;
+  private closed = false;
+  private trimTimer?: TimerHandle;
+  private readonly segmentBytes: number;
+
+  private constructor(private readonly options: JournalOptions, private state: JournalState) {
+    super();
+    this.index = new BlockIndex(options.indexBlockBytes ?? 4096);
+    this.segmentBytes = Math.max(MIN_SEGMENT_BYTES, Math.min(options.segmentBytes ?? DEFAULT_SEGMENT_BYTES, Math.floor(options.hardLimitBytes / 8)));
+  }
+
+  /** Opens (recovering after a crash) or creates the journal at `options.path`. */
+  static async open(options: JournalOptions): Promise<Journal> {
+    validateOptions(options);
+    const statePath = `${options.path}/journal.json`;
+    const raw = await options.storage.readAll(statePath);
+    let state: JournalState;
+    if (raw) {
+      state = parseState(raw, statePath);
+      if (state.vmId !== options.vmId) throw new ValidationError(`journal at '${options.path}' belongs to VM '${state.vmId}', not '${options.vmId}'`, 'vmId');
+    } else {
+      state = { format: 1, vmId: options.vmId, createdAt: options.clock.now(), volumes: [], promotedSeq: 0, appliedSeq: 0 };
+    }
+    for (const v of options.volumes) {
+      const known = state.volumes.find((k) => k.id === v.id);
+      if (!known) state.volumes.push({ id: v.id, sizeBytes: v.sizeBytes, sectorSize: v.sectorSize });
+      else if (known.sizeBytes !== v.sizeBytes || known.sectorSize !== v.sectorSize) {
+        throw new ValidationError(`volume '${v.id}' is ${known.sizeBytes} bytes / ${known.sectorSize}-byte sectors in the journal, not ${v.sizeBytes} / ${v.sectorSize}`, 'volumes');
+      }
+    }
+    await options.storage.replace(statePath, Buffer.from(JSON.stringify(state)));
+    const journal = new Journal(options, state);
+    await journal.recover();
+    return journal;
+  }
+
+  get vmId(): VmId {
+    return this.state.vmId;
+  }
+
+  get volumes(): readonly JournalVolume[] {
+    return this.state.volumes;
+  }
+
+  /** Highest sequence number written or marked; the sender resumes after it. */
+  get lastSeq(): number {
+    return this.lastSeqValue;
+  }
+
+  /** Appends one sequenced write. Resolves when it is in storage (durable at the next flush or checkpoint). */
+  append(write: SequencedWrite): Promise<void> {
+    return this.appendMany([write]);
+  }
+
+  /** Appends writes in order with as few storage calls as possible. All are checked before any is written. */
+  appendMany(writes: readonly SequencedWrite[]): Promise<void> {
+    return this.queue.run(async () => {
+      this.assertOpen();
+      let seq = this.lastSeqValue;
+      for (const w of writes) {
+        const volume = this.volumeIndex.get(w.volumeId);
+        if (volume === undefined) throw new UnknownVolumeError(w.volumeId, `the journal of VM '${this.vmId}'`);
+        checkWrite(this.state.volumes[volume], w.offset, w.data.length);
+        if (w.data.length > MAX_WRITE_BYTES) throw new ValidationError(`a write of ${w.data.length} bytes is larger than the ${MAX_WRITE_BYTES}-byte maximum; split it`, 'data');
+        if (!Number.isSafeInteger(w.seq) || w.seq <= seq) throw new SequenceError(`write seq ${w.seq} does not follow seq ${seq} in the journal of VM '${this.vmId}'`);
+        seq = w.seq;
+      }
+      let i = 0;
+      while (i < writes.length) i = await this.writeBatch(writes, i);
+    });
+  }
+
+  /** Writes a checkpoint marker after every write appended so far and makes it durable; then it is listed. */
+  addCheckpoint(cp: Checkpoint): Promise<void> {
+    return this.queue.run(async () => {
+      this.assertOpen();
+      validateCheckpoint(cp);
+      if (this.checkpointById.has(cp.id) || this.trimmedIds.has(cp.id)) throw new ValidationError(`checkpoint id '${cp.id}' is already used in this journal`, 'id');
+      if (cp.seq < this.lastSeqValue) throw new SequenceError(`checkpoint seq ${cp.seq} is before seq ${this.lastSeqValue} already in the journal of VM '${this.vmId}'`);
+      const record = checkpointRecord(cp);
+
+      await this.ensureSpace(record[0].length + record[1].length);
+      await this.writeRecords(record, cp.seq, -1);
+      this.active.checkpointIds.push(cp.id);
+      await this.active.file.flush();
+      const copy: Checkpoint = { id: cp.id, groupId: cp.groupId, seq: cp.seq, timestamp: cp.timestamp, kind: cp.kind, ...(cp.tag !== undefined ? { tag: cp.tag } : {}) };
+      this.checkpointList.push(copy);
+      this.checkpointById.set(copy.id, copy);
+      this.lastSeqValue = cp.seq;
+      this.emit('checkpoint', copy);
+      this.armTrimTimer();
+    });
+  }
+
+  /** Makes every appended write durable. */
+  flush(): Promise<void> {
+    return this.queue.run(async () => {
+      this.assertOpen();
+      await this.active.file.flush();
+    });
+  }
+
+  /** Resolves once every operation queued so far (appends, markers, background trims) has finished. */
+  idle(): Promise<void> {
+    return this.queue.idle();
+  }
+
+  /** Retained checkpoints, oldest first. */
+  checkpoints(): Checkpoint[] {
+    return this.checkpointList.map((c) => ({ ...c }));
+  }
+
+  getCheckpoint(id: string): Checkpoint {
+    const cp = this.checkpointById.get(id);
+    if (cp) return { ...cp };
+    if (this.trimmedIds.has(id)) throw new CheckpointTrimmedError(id, `the journal of VM '${this.vmId}'`);
+    throw new CheckpointNotFoundError(id, `the journal of VM '${this.vmId}'`);
+  }
+
+  /**
+   * Opens the volumes as they were at a checkpoint. Constant time: the index is shared and filtered by
+   * sequence number at read time. The checkpoint stays retained (pinned) until the image is closed.
+   */
+  async openImage(checkpointId: string): Promise<PointInTimeImage> {
+    this.assertOpen();
+    const cp = this.getCheckpoint(checkpointId);
+    this.pins.set(cp.id, (this.pins.get(cp.id) ?? 0) + 1);
+    return new PointInTimeImage(cp, this.state.volumes, {
+      read: (volumeId, offset, length) => this.readAt(volumeId, offset, length, cp.seq),
+      release: () => this.unpin(cp.id),
+    });
+  }
+
+  /** Reads the replica plus every journaled write up to `maxSeq` (the state at that point in the stream). */
+  async readAt(volumeId: VolumeId, offset: number, length: number, maxSeq: number): Promise<Buffer> {
+    this.assertOpen();
+    const volume = this.volumeIndex.get(volumeId);
+    if (volume === undefined) throw new UnknownVolumeError(volumeId, `the journal of VM '${this.vmId}'`);
+    checkRange(this.state.volumes[volume], offset, length);
+    const pieces = this.index.plan(volume, offset, length, maxSeq);
+    this.readsInFlight++;
+    try {
+      if (pieces.length === 1) return await this.readPiece(volume, pieces[0]);
+      const out = Buffer.alloc(length);
+      await Promise.all(pieces.map(async (p) => (await this.readPiece(volume, p)).copy(out, p.dst)));
+      return out;
+    } finally {
+      if (--this.readsInFlight === 0 && this.retired.length > 0) void this.deleteRetired();
+    }
+  }
+
+  /** Trims checkpoints past the history window (keeping the newest and any pinned one) and promotes their writes. */
+  trim(): Promise<TrimEvent | undefined> {
+    return this.queue.run(async () => {
+      this.assertOpen();
+      await this.redoPromotion();
+      const cutoff = this.options.clock.now() - this.options.historyMs;
+      let k = this.checkpointList.findIndex((c) => c.timestamp >= cutoff);
+      if (k < 0) k = this.checkpointList.length - 1;
+      k = Math.min(k, this.oldestPinnedIndex());
+      const result = k > 0 ? await this.promoteTo(k, 'history') : undefined;
+      this.armTrimTimer();
+      return result;
+    });
+  }
+
+  stats(): JournalStats {
+    const now = this.options.clock.now();
+    const oldest = this.checkpointList[0];
+    const latest = this.checkpointList[this.checkpointList.length - 1];
+    const actual = oldest ? now - oldest.timestamp : 0;
+    const possible = Math.min(this.options.historyMs, now - this.state.createdAt);
+    const ratio = possible <= 0 ? 1 : actual / possible;
+    return {
+      usedBytes: this.usedBytes,
+      hardLimitBytes: this.options.hardLimitBytes,
+      warningBytes: this.options.warningBytes,
+      overWarningThreshold: this.usedBytes >= this.options.warningBytes,
+      checkpointCount: this.checkpointList.length,
+      oldestCheckpoint: oldest && { ...oldest },
+      latestCheckpoint: latest && { ...latest },
+      actualHistoryMs: actual,
+      configuredHistoryMs: this.options.historyMs,
+      historyStatus: ratio < 0.75 ? 'error' : ratio < 0.85 ? 'warning' : 'ok',
+      lastSeq: this.lastSeqValue,
+      promotedSeq: this.state.promotedSeq,
+      writesInJournal: this.index.size,
+      segments: this.segments.size,
+    };
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    await this.queue.idle();
+    this.closed = true;
+    this.trimTimer?.cancel();
+    await this.active.file.flush();
+    for (const s of this.segments.values()) await s.file.close();
+    for (const r of this.replicas) await r.close();
+  }
+
+  // ---- writing -------------------------------------------------------------------------------
+
+  /** Writes as many records from `writes[from]` as fit the active segment in one vectored call. */
+  private async writeBatch(writes: readonly SequencedWrite[], from: number): Promise<number> {
+    const first = writes[from];
+    const firstBytes = RECORD_HEADER_BYTES + first.data.length;
+    await this.ensureSpace(firstBytes);
+    if (this.active.bytes > SEGMENT_HEADER_BYTES && this.active.bytes + firstBytes > this.segmentBytes) await this.rotate();
+    const buffers: Buffer[] = [];
+    const placed: { write: SequencedWrite; volume: number; position: number }[] = [];
+    let pos = this.active.bytes;
+    let i = from;
+    for (; i < writes.length; i++) {
+      const w = writes[i];
+      const bytes = RECORD_HEADER_BYTES + w.data.length;
+      if (i > from && (pos + bytes > this.segmentBytes || this.usedBytes + (pos - this.active.bytes) + bytes > this.options.hardLimitBytes)) break;
+      const volume = this.volumeIndex.get(w.volumeId)!;
+      buffers.push(writeRecordHeader(volume, w.seq, w.offset, w.data), w.data);
+      placed.push({ write: w, volume, position: pos + RECORD_HEADER_BYTES });
+      pos += bytes;
+    }
+    const start = this.active.bytes;
+    await this.active.file.write(start, buffers);
+    // Only now that the bytes are stored do readers and counters see them.
+    this.active.bytes = pos;
+    this.usedBytes += pos - start;
+    for (const p of placed) {
+      this.index.add({ seq: p.write.seq, volume: p.volume, offset: p.write.offset, length: p.write.data.length, segment: this.active.no, position: p.position });
+    }
+    const lastSeq = placed[placed.length - 1].write.seq;
+    this.active.maxWriteSeq = lastSeq;
+    this.lastSeqValue = lastSeq;
+    this.checkWarning();
+    return i;
+  }
+
+  private async writeRecords(buffers: Buffer[], seq: number, maxWriteSeq: number): Promise<void> {
+    const bytes = buffers.reduce((n, b) => n + b.length, 0);
+    if (this.active.bytes > SEGMENT_HEADER_BYTES && this.active.bytes + bytes > this.segmentBytes) await this.rotate();
+    await this.active.file.write(this.active.bytes, buffers);
+    this.active.bytes += bytes;
+    this.usedBytes += bytes;
+    if (maxWriteSeq >= 0) this.active.maxWriteSeq = maxWriteSeq;
+    this.lastSeqValue = Math.max(this.lastSeqValue, seq);
+    this.checkWarning();
+  }
+
+  private checkWarning(): void {
+    const over = this.usedBytes >= this.options.warningBytes;
+    if (over && !this.warned) this.emit('warning', { usedBytes: this.usedBytes, warningBytes: this.options.warningBytes });
+    this.warned = over;
+  }
+
+  /** Starts a new segment; the old one is flushed first so a later segment never outlives an earlier one's tail. */
+  private async rotate(): Promise<void> {
+    const old = this.active;
+    if (old) await old.file.flush();
+    const no = old ? old.no + 1 : 1;
+    await this.createSegment(no);
+  }
+
+  private async createSegment(no: number): Promise<void> {
+    const name = segmentFileName(this.options.path, no);
+    const file = await this.options.storage.open(name, { create: true });
+    await file.resize(0);
+    await file.write(0, encodeSegmentHeader({ segmentNo: no, createdAt: this.options.clock.now() }));
+    const seg: SegmentInfo = { no, name, file, bytes: SEGMENT_HEADER_BYTES, maxWriteSeq: -1, checkpointIds: [] };
+    this.segments.set(no, seg);
+    this.active = seg;
+    this.usedBytes += SEGMENT_HEADER_BYTES;
+  }
+
+  /** Makes room for `bytes` under the hard limit by promoting the oldest checkpoints, or refuses. */
+  private async ensureSpace(bytes: number): Promise<void> {
+    const hard = this.options.hardLimitBytes;
+    const over = (): number => this.usedBytes + bytes + SEGMENT_HEADER_BYTES - hard;
+    if (over() <= 0) return;
+    await this.redoPromotion();
+    // The newest checkpoint and pinned ones stay; promote as little as frees enough.
+    const maxK = Math.min(this.checkpointList.length - 1, this.oldestPinnedIndex());
+    let k = 0;
+    while (k < maxK && this.freedBy(k) < over()) k++;
+    if (k >= 0 && k <= maxK && over() > 0) {
+      const target = this.checkpointList[k];
+      if (this.active.maxWriteSeq <= target.seq && this.active.bytes > SEGMENT_HEADER_BYTES) await this.rotate();
+      if (k > 0 || target.seq > this.state.promotedSeq) await this.promoteTo(k, 'size');
+    }
+    if (over() > 0) throw new JournalFullError(this.usedBytes, hard, bytes);
+  }
+
+  /** Bytes freed if checkpoint k became the oldest retained one (its writes promoted, earlier checkpoints trimmed). */
+  private freedBy(k: number): number {
+    const seq = this.checkpointList[k].seq;
+    const kept = new Set(this.checkpointList.slice(k).map((c) => c.id));
+    let freed = 0;
+    for (const s of this.segments.values()) {
+      if (s.maxWriteSeq <= seq && !s.checkpointIds.some((id) => kept.has(id))) freed += s.bytes;
+    }
+    return freed;
+  }
+
+  // ---- trimming and promotion ----------------------------------------------------------------
+
+  /**
+   * Makes checkpoint k the oldest retained one: records the intent durably, copies every write up to
+   * it into the replica in sequence order, then drops those writes from the index and frees segments.
+   * A crash anywhere in between is finished by `redoPromotion` on the next open.
+   */
+  private async promoteTo(k: number, reason: 'history' | 'size'): Promise<TrimEvent> {
+    const target = this.checkpointList[k];
+    const trimmed = this.checkpointList.slice(0, k);
+    await this.saveState({ ...this.state, promotedSeq: Math.max(this.state.promotedSeq, target.seq), oldestCheckpointId: target.id });
+    this.checkpointList = this.checkpointList.slice(k);
+    for (const c of trimmed) {
+      this.checkpointById.delete(c.id);
+      this.rememberTrimmed(c.id);
+    }
+    await this.redoPromotion();
+    const event = { checkpoints: trimmed, promotedSeq: this.state.promotedSeq, reason };
+    if (trimmed.length > 0) this.emit('trimmed', event);
+    return event;
+  }
+
+  /** Applies writes in (appliedSeq, promotedSeq] to the replica, then releases their index entries and segments. */
+  private async redoPromotion(): Promise<void> {
+    const upTo = this.state.promotedSeq;
+    if (this.state.appliedSeq < upTo) {
+      for (const e of this.index.entriesUpTo(upTo)) {
+        const data = await this.segments.get(e.segment)!.file.read(e.position, e.length);
+        await this.replicas[e.volume].write(e.offset, data);
+      }
+      for (const r of this.replicas) await r.flush();
+      await this.saveState({ ...this.state, appliedSeq: upTo });
+    }
+    this.index.dropUpTo(upTo);
+    this.releaseSegments();
+  }
+
+  /** Retires segments whose writes are all promoted and whose checkpoints are all trimmed. */
+  private releaseSegments(): void {
+    for (const s of [...this.segments.values()]) {
+      if (s === this.active) continue;
+      if (s.maxWriteSeq > this.state.promotedSeq || s.checkpointIds.some((id) => this.checkpointById.has(id))) continue;
+      this.segments.delete(s.no);
+      this.usedBytes -= s.bytes;
+      this.retired.push(s);
+    }
+    if (this.readsInFlight === 0 && this.retired.length > 0) void this.deleteRetired();
+  }
+
+  private async deleteRetired(): Promise<void> {
+    const batch = this.retired.splice(0);
+    for (const s of batch) {
+      await s.file.close();
+      await this.options.storage.delete(s.name);
+    }
+  }
+
+  private oldestPinnedIndex(): number {
+    let min = Number.POSITIVE_INFINITY;
+    for (const id of this.pins.keys()) {
+      const i = this.checkpointList.findIndex((c) => c.id === id);
+      if (i >= 0) min = Math.min(min, i);
+    }
+    return min;
+  }
+
+  private unpin(id: string): void {
+    const n = (this.pins.get(id) ?? 1) - 1;
+    if (n <= 0) this.pins.delete(id);
+    else this.pins.set(id, n);
+    if (!this.closed) this.armTrimTimer();
+  }
+
+  private rememberTrimmed(id: string): void {
+    this.trimmedIds.add(id);
+    if (this.trimmedIds.size > TRIMMED_IDS_REMEMBERED) this.trimmedIds.delete(this.trimmedIds.values().next().value!);
+  }
+
+  /** Schedules the next history trim for the moment the oldest checkpoint leaves the window. */
+  private armTrimTimer(): void {
+    if (this.options.autoTrim === false || this.closed) return;
+    this.trimTimer?.cancel();
+    this.trimTimer = undefined;
+    // Nothing to trim with one checkpoint, or while the oldest is pinned (unpinning re-arms).
+    if (this.checkpointList.length < 2 || this.oldestPinnedIndex() === 0) return;
+    const due = this.checkpointList[0].timestamp + this.options.historyMs + 1 - this.options.clock.now();
+    this.trimTimer = this.options.clock.setTimer(Math.max(0, due), () => {
+      this.trim().catch((e: Error) => {
+        if (!this.closed) this.emit('trim-error', e);
+      });
+    });
+  }
+
+  private async saveState(next: JournalState): Promise<void> {
+    await this.options.storage.replace(`${this.options.path}/journal.json`, Buffer.from(JSON.stringify(next)));
+    this.state = next;
+  }
+
+  // ---- reading -------------------------------------------------------------------------------
+
+  private async readPiece(volume: number, p: ReadPiece): Promise<Buffer> {
+    if (p.kind === 'replica') return this.replicas[volume].read(p.volumeOffset, p.length);
+    const seg = this.segments.get(p.segment) ?? this.retired.find((s) => s.no === p.segment);
+    return seg!.file.read(p.at, p.length);
+  }
+
+  // ---- recovery ------------------------------------------------------------------------------
+
+  private async recover(): Promise<void> {
+    const { storage, path } = this.options;
+    this.state.volumes.forEach((v, i) => this.volumeIndex.set(v.id, i));
+    for (const v of this.state.volumes) {
+      this.replicas.push(await storage.open(`${path}/replica/${encodeURIComponent(v.id)}.img`, { create: true, size: v.sizeBytes }));
+    }
+    const names = (await storage.list(`${path}/segments/`)).filter((n) => segmentNoOf(n) !== undefined);
+    names.sort((a, b) => segmentNoOf(a)! - segmentNoOf(b)!);
+    const redo: PendingRedo[] = [];
+    let seenOldest = this.state.oldestCheckpointId === undefined;
+    let lastNo = 0;
+    for (let i = 0; i < names.length; i++) {
+      const name = names[i];
+      const no = segmentNoOf(name)!;
+      lastNo = no;
+      const file = await storage.open(name);
+      const size = await file.size();
+      const buf = await file.read(0, size);
+      const seg: SegmentInfo = { no, name, file, bytes: size, maxWriteSeq: -1, checkpointIds: [] };
+      const isLast = i === names.length - 1;
+      const stop = (offset: number, reason: string): void => {
+        if (isLast && !hasValidRecordAfter(buf, offset)) {
+          this.tornTail = { file: name, offset };
+        } else {
+          this.damage = new JournalCorruptError(name, offset, reason);
+        }
+        seg.bytes = offset;
+      };
+      const header = decodeSegmentHeader(buf);
+      if (typeof header === 'string') {
+        stop(0, header);
+      } else {
+        let pos = SEGMENT_HEADER_BYTES;
+        while (pos < size) {
+          const h = decodeRecordHeader(buf, pos);
+          if (typeof h === 'string') { stop(pos, h); break; }
+          const payloadAt = pos + RECORD_HEADER_BYTES;
+          if (payloadAt + h.payloadLength > size) { stop(pos, 'record payload is truncated'); break; }
+          const payload = buf.subarray(payloadAt, payloadAt + h.payloadLength);
+          if (crc32(payload) !== h.payloadCrc) { stop(pos, 'record payload checksum mismatch'); break; }
+          if (h.type === RecordType.Write) {
+            const volume = this.state.volumes[h.volumeIndex];
+            if (!volume || h.offset + h.payloadLength > volume.sizeBytes) { stop(pos, `write record names unknown volume ${h.volumeIndex} or lies outside it`); break; }
+            if (h.seq <= this.lastSeqValue) { stop(pos, `write seq ${h.seq} goes back from ${this.lastSeqValue}`); break; }
+            if (h.seq > this.state.promotedSeq) {
+              this.index.add({ seq: h.seq, volume: h.volumeIndex, offset: h.offset, length: h.payloadLength, segment: no, position: payloadAt });
+            } else if (h.seq > this.state.appliedSeq) {
+              redo.push({ volume: h.volumeIndex, offset: h.offset, segment: no, position: payloadAt, length: h.payloadLength });
+            }
+            seg.maxWriteSeq = h.seq;
+            this.lastSeqValue = h.seq;
+          } else {
+            let cp: Checkpoint;
+            try {
+              cp = JSON.parse(payload.toString('utf8')) as Checkpoint;
+              validateCheckpoint(cp);
+            } catch (e) {
+              stop(pos, `checkpoint record is unreadable: ${(e as Error).message}`);
+              break;
+            }
+            if (cp.seq < this.lastSeqValue) { stop(pos, `checkpoint seq ${cp.seq} goes back from ${this.lastSeqValue}`); break; }
+            seg.checkpointIds.push(cp.id);
+            this.lastSeqValue = cp.seq;
+            if (!seenOldest && cp.id === this.state.oldestCheckpointId) seenOldest = true;
+            if (seenOldest) {
+              this.checkpointList.push(cp);
+              this.checkpointById.set(cp.id, cp);
+            } else this.rememberTrimmed(cp.id);
+          }
+          pos = payloadAt + h.payloadLength;
+        }
+      }
+      this.segments.set(no, seg);
+      this.usedBytes += seg.bytes;
+      if (seg.bytes < size) {
+        await this.cutTail(seg, buf, i, names);
+        break;
+      }
+    }
+    // Finish a promotion a crash interrupted: the replica must hold every write ≤ promotedSeq.
+    if (redo.length > 0) {
+      for (const r of redo) {
+        await this.replicas[r.volume].write(r.offset, await this.segments.get(r.segment)!.file.read(r.position, r.length));
+      }
+      for (const r of this.replicas) await r.flush();
+    }
+    if (this.state.appliedSeq < this.state.promotedSeq) await this.saveState({ ...this.state, appliedSeq: this.state.promotedSeq });
+    if (this.damage) this.emitLater('damage', this.damage);
+    await this.createSegment(lastNo + 1);
+    this.releaseSegments();
+    this.checkWarning();
+    this.armTrimTimer();
+  }
+
+  /**
+   * Cuts a segment at its first bad record. The damaged bytes are kept aside for inspection (a torn tail
+   * was never durable, so it is simply dropped); later segments, which cannot be trusted to follow on,
+   * are set aside too.
+   */
+  private async cutTail(seg: SegmentInfo, buf: Buffer, i: number, names: string[]): Promise<void> {
+    const { storage, path } = this.options;
+    if (this.damage) {
+      await storage.replace(`${path}/damaged/${seg.no}-${seg.bytes}.bin`, buf.subarray(seg.bytes));
+      for (const later of names.slice(i + 1)) {
+        const data = await storage.readAll(later);
+        if (data) await storage.replace(`${path}/damaged/${later.slice(later.lastIndexOf('/') + 1)}`, data);
+        await storage.delete(later);
+      }
+    }
+    if (seg.bytes < SEGMENT_HEADER_BYTES) {
+      // Not even a whole header survived: the segment never held a record.
+      await seg.file.close();
+      await storage.delete(seg.name);
+      this.segments.delete(seg.no);
+      this.usedBytes -= seg.bytes;
+      return;
+    }
+    await seg.file.resize(seg.bytes);
+    await seg.file.flush();
+  }
+
+  private emitLater<K extends keyof JournalEvents>(event: K, ...args: JournalEvents[K]): void {
+    // Listeners attach after `open` resolves, so recovery events are delivered on the next turn.
+    setImmediate(() => (this.emit as (e: K, ...a: JournalEvents[K]) => boolean)(event, ...args));
+  }
+
+  private assertOpen(): void {
+    if (this.closed) throw new ClosedError(`the journal of VM '${this.vmId}'`);
+  }
+}
+
+/** True when a well-formed record starts somewhere after `offset`: then the bad spot is damage, not a torn tail. */
+function hasValidRecordAfter(buf: Buffer, offset: number): boolean {
+  for (let at = buf.indexOf(RECORD_MAGIC_BYTES, offset + 1); at >= 0; at = buf.indexOf(RECORD_MAGIC_BYTES, at + 1)) {
+    const h = decodeRecordHeader(buf, at);
+    if (typeof h === 'string') continue;
+    const end = at + RECORD_HEADER_BYTES + h.payloadLength;
+    if (end <= buf.length && crc32(buf.subarray(at + RECORD_HEADER_BYTES, end)) === h.payloadCrc) return true;
+  }
+  return false;
+}
+
+function validateOptions(o: JournalOptions): void {
+  const positive = (n: number, field: string): void => {
+    if (!(Number.isFinite(n) && n > 0)) throw new ValidationError(`journal option '${field}' must be a positive number, got ${n}`, field);
+  };
+  positive(o.historyMs, 'historyMs');
+  positive(o.hardLimitBytes, 'hardLimitBytes');
+  if (!(o.warningBytes > 0 && o.warningBytes <= o.hardLimitBytes)) throw new ValidationError(`journal warning threshold ${o.warningBytes} must be positive and not above the hard limit ${o.hardLimitBytes}`, 'warningBytes');
+  if (o.indexBlockBytes !== undefined && (o.indexBlockBytes < 512 || (o.indexBlockBytes & (o.indexBlockBytes - 1)) !== 0)) {
+    throw new ValidationError(`index block size ${o.indexBlockBytes} must be a power of two ≥ 512`, 'indexBlockBytes');
+  }
+  if (!o.path || o.path.startsWith('/') || o.path.split('/').includes('..')) throw new ValidationError(`journal path '${o.path}' must be a relative folder name`, 'path');
+  if (o.volumes.length > 0xffff) throw new ValidationError('a journal holds at most 65535 volumes', 'volumes');
+  const seen = new Set<string>();
+  for (const v of o.volumes) {
+    if (seen.has(v.id)) throw new ValidationError(`volume '${v.id}' is listed twice`, 'volumes');
+    seen.add(v.id);
+    if (!Number.isSafeInteger(v.sizeBytes) || v.sizeBytes <= 0) throw new ValidationError(`volume '${v.id}' has an invalid size ${v.sizeBytes}`, 'volumes');
+    if (!Number.isSafeInteger(v.sectorSize) || v.sectorSize < 512 || (v.sectorSize & (v.sectorSize - 1)) !== 0 || v.sizeBytes % v.sectorSize !== 0) {
+      throw new ValidationError(`volume '${v.id}' has sector size ${v.sectorSize}; it must be a power of two ≥ 512 dividing the volume size`, 'volumes');
+    }
+  }
+}
+
+function validateCheckpoint(cp: Checkpoint): void {
+  if (typeof cp !== 'object' || cp === null) throw new ValidationError('a checkpoint must be an object');
+  if (typeof cp.id !== 'string' || cp.id.length === 0 || cp.id.length > 128) throw new ValidationError(`checkpoint id must be a string of 1 to 128 characters`, 'id');
+  if (typeof cp.groupId !== 'string' || cp.groupId.length === 0) throw new ValidationError('checkpoint groupId must be a non-empty string', 'groupId');
+  if (!Number.isSafeInteger(cp.seq) || cp.seq < 0) throw new ValidationError(`checkpoint seq ${cp.seq} must be a non-negative integer`, 'seq');
+  if (!Number.isFinite(cp.timestamp)) throw new ValidationError(`checkpoint timestamp ${cp.timestamp} must be a number of milliseconds`, 'timestamp');
+  if (!CHECKPOINT_KINDS.includes(cp.kind)) throw new ValidationError(`checkpoint kind '${cp.kind}' must be one of ${CHECKPOINT_KINDS.join(', ')}`, 'kind');
+  if (cp.tag !== undefined && (typeof cp.tag !== 'string' || cp.tag.length > 256)) throw new ValidationError('checkpoint tag must be a string of at most 256 characters', 'tag');
+}
+
+function parseState(raw: Buffer, file: string): JournalState {
+  try {
+    const s = JSON.parse(raw.toString('utf8')) as JournalState;
+    if (s.format !== 1 || typeof s.vmId !== 'string' || !Array.isArray(s.volumes)) throw new Error('unexpected shape');
+    return s;
+  } catch (e) {
+    throw new JournalCorruptError(file, 0, `journal state is unreadable: ${(e as Error).message}`);
+  }
+}

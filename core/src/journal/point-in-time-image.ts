@@ -1,0 +1,45 @@
+// A read-only view of a VM's volumes as they were at one checkpoint: replica plus journaled writes up to
+// the checkpoint's sequence number. It pins the checkpoint, so trimming never pulls it away mid-use.
+import { ClosedError, UnknownVolumeError } from '../errors.js';
+import type { Checkpoint, VolumeId } from '../model.js';
+import type { VolumeSource } from '../ports/hypervisor-adapter.js';
+
+export interface ImageVolume {
+  id: VolumeId;
+  sizeBytes: number;
+  sectorSize: number;
+}
+
+/** What the journal lends an image: reads at the image's sequence number, and a way to unpin. */
+export interface ImageBacking {
+  read(volumeId: VolumeId, offset: number, length: number): Promise<Buffer>;
+  release(): void;
+}
+
+export class PointInTimeImage implements VolumeSource {
+  private closed = false;
+
+  constructor(
+    readonly checkpoint: Checkpoint,
+    readonly volumes: readonly ImageVolume[],
+    private readonly backing: ImageBacking,
+  ) {}
+
+  sizeBytes(volumeId: VolumeId): number {
+    const v = this.volumes.find((x) => x.id === volumeId);
+    if (!v) throw new UnknownVolumeError(volumeId, `the image at checkpoint '${this.checkpoint.id}'`);
+    return v.sizeBytes;
+  }
+
+  read(volumeId: VolumeId, offset: number, length: number): Promise<Buffer> {
+    if (this.closed) return Promise.reject(new ClosedError(`the image at checkpoint '${this.checkpoint.id}'`));
+    return this.backing.read(volumeId, offset, length);
+  }
+
+  /** Unpins the checkpoint; trimming may then pass it. */
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.backing.release();
+  }
+}
