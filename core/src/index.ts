@@ -15,3 +15,4 @@ export * from './storage/local-file-storage.js';
 export * from './storage/memory-storage.js';
 export * from './journal/journal.js';
 export * from './journal/point-in-time-image.js';
+export * from './replication/local-replication.js';
