@@ -140,6 +140,7 @@ export class Journal extends EventEmitter<JournalEvents> {
   private usedBytes = 0;
   private lastSeqValue = 0;
   private readsInFlight = 0;
+  private deletions: Promise<void> = Promise.resolve();
   private warned = false;
   private closed = false;
   private trimTimer?: TimerHandle;
@@ -337,6 +338,7 @@ export class Journal extends EventEmitter<JournalEvents> {
     this.closed = true;
     this.trimTimer?.cancel();
     await this.active.file.flush();
+    await this.deletions;
     for (const s of this.segments.values()) await s.file.close();
     for (const r of this.replicas) await r.close();
   }
@@ -491,12 +493,19 @@ export class Journal extends EventEmitter<JournalEvents> {
     if (this.readsInFlight === 0 && this.retired.length > 0) void this.deleteRetired();
   }
 
-  private async deleteRetired(): Promise<void> {
+  /** Deletes retired segments; chained so `close` can wait for every deletion it started. */
+  private deleteRetired(): Promise<void> {
     const batch = this.retired.splice(0);
-    for (const s of batch) {
-      await s.file.close();
-      await this.options.storage.delete(s.name);
-    }
+    this.deletions = this.deletions.then(async () => {
+      for (const s of batch) {
+        await s.file.close();
+        await this.options.storage.delete(s.name);
+      }
+    }).catch((e: Error) => {
+      // A segment left behind is harmless (recovery skips promoted data); report and carry on.
+      this.emit('trim-error', e);
+    });
+    return this.deletions;
   }
 
   private oldestPinnedIndex(): number {

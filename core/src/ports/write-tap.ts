@@ -14,6 +14,11 @@ export interface WriteTap {
   start(sink: WriteSink): void;
   /** Number of writes delivered to the sink so far (the tap's own position). */
   readonly delivered: number;
+  /**
+   * Called when the platform closes the tap by itself (host restart, VM moved): the kernel must re-open
+   * it and run a sync for what it missed. Optional: platforms whose taps never close on their own omit it.
+   */
+  onClose?(listener: (reason: Error | undefined) => void): void;
   /** Stops delivering and detaches; in-flight writes complete. */
   close(): Promise<void>;
 }

@@ -1,0 +1,132 @@
+// A guest volume held in memory as 64 KiB chunks (absent = zeros), so a 1 TiB volume costs only what
+// was written. A volume may sit on a read-only base (a recovery VM's point-in-time image): then the
+// chunks are a copy-on-write overlay and reads fall through to the base wherever the VM never wrote.
+import { StorageError } from '@opencdp/core';
+import type { VolumeId, VolumeInfo, VolumeSource } from '@opencdp/core';
+
+/** Allocation, overlay and change-tracking granularity. */
+export const CHUNK_SIZE = 64 * 1024;
+
+export interface VolumeBase {
+  source: VolumeSource;
+  /** The id the source knows the volume by (the protected volume's id). */
+  volumeId: VolumeId;
+}
+
+export interface ByteRange {
+  offset: number;
+  length: number;
+}
+
+export class SparseVolume {
+  private readonly chunks = new Map<number, Buffer>();
+  /**
+   * Overlay volumes only: the sectors of a chunk the VM has written, for chunks it wrote in part.
+   * A chunk in `chunks` but not here is entirely the VM's own; the rest of a partial chunk still
+   * comes from the base. Tracking sectors instead of copying the base chunk in on first write keeps
+   * writes synchronous, which the in-order write path relies on.
+   */
+  private readonly partial = new Map<number, Uint8Array>();
+  /** Change tracking: the generation in which each chunk was last written. */
+  private readonly stamps = new Map<number, number>();
+
+  constructor(readonly info: VolumeInfo, readonly base?: VolumeBase) {}
+
+  /** Bytes of memory the written chunks take (thin provisioning). */
+  get allocatedBytes(): number {
+    return this.chunks.size * CHUNK_SIZE;
+  }
+
+  /** Applies a write the caller has already checked with `checkWrite` (in range, sector-aligned). */
+  write(offset: number, data: Buffer, generation: number): void {
+    const sectorsPerChunk = CHUNK_SIZE / this.info.sectorSize;
+    let pos = 0;
+    while (pos < data.length) {
+      const at = offset + pos;
+      const index = Math.floor(at / CHUNK_SIZE);
+      const within = at - index * CHUNK_SIZE;
+      const n = Math.min(CHUNK_SIZE - within, data.length - pos);
+      let chunk = this.chunks.get(index);
+      if (!chunk) {
+        chunk = Buffer.alloc(CHUNK_SIZE);
+        this.chunks.set(index, chunk);
+        if (this.base && n < CHUNK_SIZE) this.partial.set(index, new Uint8Array(sectorsPerChunk));
+      }
+      data.copy(chunk, within, pos, pos + n);
+      const flags = this.partial.get(index);
+      if (flags) {
+        flags.fill(1, within / this.info.sectorSize, (within + n) / this.info.sectorSize);
+        if (flags.every((f) => f === 1)) this.partial.delete(index);
+      }
+      this.stamps.set(index, generation);
+      pos += n;
+    }
+  }
+
+  /** Reads a range the caller has checked with `checkRange`. */
+  async read(offset: number, length: number): Promise<Buffer> {
+    const out = this.base && this.needsBase(offset, length) ? await this.readBase(this.base, offset, length) : Buffer.alloc(length);
+    // Patched after the base read so that a write which landed meanwhile is seen, as on a real disk.
+    this.patch(out, offset, length);
+    return out;
+  }
+
+  /** Chunk-aligned regions written after `generation`, merged, in offset order; the last one is clipped to the volume. */
+  changedSince(generation: number): ByteRange[] {
+    const indices = [...this.stamps].filter(([, g]) => g > generation).map(([i]) => i).sort((a, b) => a - b);
+    const regions: ByteRange[] = [];
+    for (const index of indices) {
+      const offset = index * CHUNK_SIZE;
+      const length = Math.min(CHUNK_SIZE, this.info.sizeBytes - offset);
+      const last = regions[regions.length - 1];
+      if (last && last.offset + last.length === offset) last.length += length;
+      else regions.push({ offset, length });
+    }
+    return regions;
+  }
+
+  private needsBase(offset: number, length: number): boolean {
+    for (let index = Math.floor(offset / CHUNK_SIZE); index * CHUNK_SIZE < offset + length; index++) {
+      if (!this.chunks.has(index) || this.partial.has(index)) return true;
+    }
+    return false;
+  }
+
+  private async readBase(base: VolumeBase, offset: number, length: number): Promise<Buffer> {
+    const data = await base.source.read(base.volumeId, offset, length);
+    if (data.length !== length) {
+      throw new StorageError(`image of volume '${base.volumeId}' returned ${data.length} bytes for a ${length}-byte read at ${offset}`, 'io');
+    }
+    // A copy: the source may hand out a buffer it keeps (a cache), and the overlay is patched into it.
+    return Buffer.from(data);
+  }
+
+  private patch(out: Buffer, offset: number, length: number): void {
+    const end = offset + length;
+    const sector = this.info.sectorSize;
+    for (let index = Math.floor(offset / CHUNK_SIZE); index * CHUNK_SIZE < end; index++) {
+      const chunk = this.chunks.get(index);
+      if (!chunk) continue;
+      const chunkStart = index * CHUNK_SIZE;
+      const from = Math.max(offset, chunkStart);
+      const to = Math.min(end, chunkStart + CHUNK_SIZE);
+      const flags = this.partial.get(index);
+      if (!flags) {
+        chunk.copy(out, from - offset, from - chunkStart, to - chunkStart);
+        continue;
+      }
+      // Copy runs of written sectors; reads need not be aligned, so clip each run to [from, to).
+      let s = Math.floor((from - chunkStart) / sector);
+      const lastSector = Math.ceil((to - chunkStart) / sector);
+      while (s < lastSector) {
+        if (flags[s] !== 1) { s++; continue; }
+        let e = s;
+        while (e < lastSector && flags[e] === 1) e++;
+        const runFrom = Math.max(from, chunkStart + s * sector);
+        const runTo = Math.min(to, chunkStart + e * sector);
+        chunk.copy(out, runFrom - offset, runFrom - chunkStart, runTo - chunkStart);
+        s = e;
+      }
+    }
+  }
+}
