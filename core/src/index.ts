@@ -16,3 +16,4 @@ export * from './storage/memory-storage.js';
 export * from './journal/journal.js';
 export * from './journal/point-in-time-image.js';
 export * from './replication/local-replication.js';
+export * from './core-module.js';
