@@ -32,6 +32,7 @@ export type ProtectionGroupSettingsInput = Partial<Omit<ProtectionGroupSettings,
 };
 
 const journalSize = {
+  description: 'either {"mb": number > 0} or {"percent": number in (0, 100]}',
   type: 'object',
   additionalProperties: false,
   oneOf: [
@@ -67,7 +68,7 @@ export const protectionGroupSettingsSchema = {
   },
 } as const;
 
-const ajv = new Ajv({ allErrors: true, useDefaults: true, strict: true });
+const ajv = new Ajv({ allErrors: true, useDefaults: true, strict: true, verbose: true });
 const validate = ajv.compile(protectionGroupSettingsSchema);
 
 /**
@@ -96,15 +97,20 @@ export function journalSizeBytes(size: JournalSize, provisionedBytes: number): n
 
 /** One readable ValidationError from ajv's list, naming the first field. */
 export function schemaError(what: string, errors: ErrorObject[]): ValidationError {
+  // A failed `oneOf` also reports every branch's complaint; say once what the field must be instead.
+  const choices = errors.filter((e) => e.keyword === 'oneOf');
+  const inChoice = (e: ErrorObject): boolean => choices.some((c) => e !== c && e.instancePath.startsWith(c.instancePath) && e.schemaPath.startsWith(c.schemaPath));
   const describe = (e: ErrorObject): string => {
     const field = fieldOf(e);
     if (e.keyword === 'additionalProperties') return `unknown field '${field}'`;
     if (e.keyword === 'required') return `missing field '${field}'`;
+    if (e.keyword === 'oneOf') return `'${field}' must be ${(e.parentSchema as { description?: string } | undefined)?.description ?? 'one of its allowed forms'}`;
     return `'${field || '(root)'}' ${e.message ?? 'is invalid'}`;
   };
-  const first = errors[0];
-  const lines = [...new Set(errors.filter((e) => e.keyword !== 'oneOf' && e.keyword !== 'if').map(describe))];
-  return new ValidationError(`invalid ${what}: ${lines.join('; ') || 'does not match the schema'}`, first ? fieldOf(first) : undefined);
+  const relevant = errors.filter((e) => !inChoice(e) && e.keyword !== 'if');
+  const first = relevant[0] ?? errors[0];
+  const lines = [...new Set(relevant.map(describe))];
+  return new ValidationError(`invalid ${what}: ${lines.join('; ') || 'does not match the schema'}`, first ? fieldOf(first) || undefined : undefined);
 }
 
 function fieldOf(e: ErrorObject): string {
