@@ -10,3 +10,4 @@ export * from './faulty-storage.js';
 export * from './fake-consistency-agent.js';
 export * from './fake-harness.js';
 export * from './fake-adapter-module.js';
+export * from './fake-network.js';
