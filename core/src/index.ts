@@ -17,3 +17,4 @@ export * from './journal/journal.js';
 export * from './journal/point-in-time-image.js';
 export * from './replication/local-replication.js';
 export * from './core-module.js';
+export * from './status/group-status.js';
