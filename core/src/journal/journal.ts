@@ -57,7 +57,7 @@ export interface JournalStats {
   /** Time covered by retained checkpoints (now − oldest checkpoint). */
   actualHistoryMs: number;
   configuredHistoryMs: number;
-  /** Against the history the journal could have by now (it cannot hold more than its own age). */
+  /** Against the history the journal could have by now (no more than the time since its first checkpoint). */
   historyStatus: HistoryStatus;
   lastSeq: number;
   promotedSeq: number;
@@ -110,6 +110,8 @@ interface JournalState {
   appliedSeq: number;
   /** The oldest retained checkpoint; markers before it in the log are trimmed. */
   oldestCheckpointId?: string;
+  /** When the first checkpoint was added: the history the journal can hold grows from then. */
+  firstCheckpointAt?: number;
 }
 
 interface PendingRedo {
@@ -226,6 +228,7 @@ export class Journal extends EventEmitter<JournalEvents> {
       await this.writeRecords(record, cp.seq, -1);
       this.active.checkpointIds.push(cp.id);
       await this.active.file.flush();
+      if (this.state.firstCheckpointAt === undefined) await this.saveState({ ...this.state, firstCheckpointAt: cp.timestamp });
       const copy: Checkpoint = { id: cp.id, groupId: cp.groupId, seq: cp.seq, timestamp: cp.timestamp, kind: cp.kind, ...(cp.tag !== undefined ? { tag: cp.tag } : {}) };
       this.checkpointList.push(copy);
       this.checkpointById.set(copy.id, copy);
@@ -312,7 +315,7 @@ export class Journal extends EventEmitter<JournalEvents> {
     const oldest = this.checkpointList[0];
     const latest = this.checkpointList[this.checkpointList.length - 1];
     const actual = oldest ? now - oldest.timestamp : 0;
-    const possible = Math.min(this.options.historyMs, now - this.state.createdAt);
+    const possible = Math.min(this.options.historyMs, now - (this.state.firstCheckpointAt ?? now));
     const ratio = possible <= 0 ? 1 : actual / possible;
     return {
       usedBytes: this.usedBytes,

@@ -1,0 +1,16 @@
+// The shape of one conformance case, shared by every suite: an id the report keys on, the capabilities
+// it needs (missing ones skip it with the harness's reason), and a body run against a fresh harness.
+import type { Capability } from '@opencdp/core';
+import type { CaseContext } from './case-context.js';
+
+/** Suites the conformance package knows; each is a list of cases. */
+export const SUITE_NAMES = ['journal'] as const;
+export type SuiteName = (typeof SUITE_NAMES)[number];
+
+export interface ConformanceCase {
+  /** Stable id, e.g. `J1.1`: the group of the design's semantics, then a number. */
+  readonly id: string;
+  readonly title: string;
+  readonly needs: readonly Capability[];
+  run(ctx: CaseContext): Promise<void>;
+}

@@ -1,0 +1,69 @@
+// The library entry's own contract: what it registers, and what it refuses before registering anything.
+import assert from 'node:assert/strict';
+import { CAPABILITIES, ValidationError } from '@opencdp/core';
+import type { CapabilityTable, HarnessFactory } from '@opencdp/core';
+import { defineConformance, SUITES, unsupported, type BddInterface } from './define-conformance.js';
+
+const never: HarnessFactory = () => Promise.reject(new Error('not called'));
+
+/** Records what would be registered, without a mocha run. */
+function recorder(): { bdd: BddInterface; titles: string[] } {
+  const titles: string[] = [];
+  const stub = (kind: string) => (title: string, fn?: () => void): object => {
+    titles.push(`${kind} ${title}`);
+    if (kind === 'describe') fn?.();
+    return {};
+  };
+  const bdd = { describe: stub('describe'), it: stub('it'), before: () => undefined } as unknown as BddInterface;
+  return { bdd, titles };
+}
+
+describe('defineConformance', () => {
+  it('registers one describe per adapter and suite, and one case per id with the id first in its title', () => {
+    const { bdd, titles } = recorder();
+    defineConformance({ name: 'acme', createHarness: never, bdd });
+    assert.equal(titles[0], 'describe acme conformance');
+    assert.equal(titles[1], 'describe journal');
+    const cases = titles.filter((t) => t.startsWith('it '));
+    assert.equal(cases.length, SUITES.journal.length);
+    assert.deepEqual(cases.map((t) => t.split(' ')[1]), SUITES.journal.map((c) => c.id));
+    assert.equal(new Set(SUITES.journal.map((c) => c.id)).size, SUITES.journal.length, 'ids are unique');
+    for (const group of ['J1', 'J2', 'J3', 'J4', 'J5', 'J6', 'J7']) assert.ok(SUITES.journal.some((c) => c.id.startsWith(`${group}.`)), group);
+  });
+
+  it('refuses a missing name or factory, unknown suites and malformed capabilities before registering anything', () => {
+    const bad: [Record<string, unknown>, string][] = [
+      [{ name: '' }, 'name'],
+      [{ createHarness: 'nope' }, 'createHarness'],
+      [{ suites: ['journal', 'sync'] }, 'suites'],
+      [{ capabilities: { teleport: true } }, 'capabilities.teleport'],
+      [{ capabilities: { faultStorageCrash: '' } }, 'capabilities.faultStorageCrash'],
+      [{ capabilities: { faultStorageCrash: false } }, 'capabilities.faultStorageCrash'],
+    ];
+    for (const [change, field] of bad) {
+      const { bdd, titles } = recorder();
+      assert.throws(() => defineConformance({ name: 'acme', createHarness: never, bdd, ...change } as Parameters<typeof defineConformance>[0]),
+        (e: unknown) => e instanceof ValidationError && e.field === field, JSON.stringify(change));
+      assert.deepEqual(titles, [], 'nothing registered');
+    }
+  });
+
+  it('needs mocha\'s globals or explicit bdd functions', () => {
+    const g = globalThis as { describe?: unknown };
+    const saved = g.describe;
+    g.describe = undefined;
+    try {
+      assert.throws(() => defineConformance({ name: 'acme', createHarness: never }), /while mocha loads test files/);
+    } finally {
+      g.describe = saved;
+    }
+  });
+
+  it('gives the reasons of every unsupported capability a case needs', () => {
+    const table = Object.fromEntries(CAPABILITIES.map((c) => [c, true])) as CapabilityTable;
+    assert.equal(unsupported(table, ['writeTap', 'faultStorageCrash']), undefined);
+    table.faultStorageCrash = 'no power to cut';
+    table.consistencyAgent = 'no agent';
+    assert.equal(unsupported(table, ['writeTap', 'consistencyAgent', 'faultStorageCrash']), 'consistencyAgent: no agent; faultStorageCrash: no power to cut');
+  });
+});

@@ -1,0 +1,102 @@
+// Deliberately broken harnesses for testing the suite itself: a conformance suite that cannot fail
+// proves nothing, so these wrap a good harness and break one thing each.
+import type {
+  Capability, ConformanceHarness, HarnessFactory, HypervisorAdapter, WriteSink, WriteTap,
+} from '@opencdp/core';
+
+/**
+ * A splitter that silently loses every `n`th write across the harness's taps: the guest's write
+ * completes, the protected volume has it, replication never sees it (the bug J1 exists to catch).
+ */
+export function dropEveryNthWrite(factory: HarnessFactory, n = 50): HarnessFactory {
+  return async () => {
+    const inner = await factory();
+    let count = 0;
+    const wrapTap = (tap: WriteTap): WriteTap => ({
+      get vmId() { return tap.vmId; },
+      get delivered() { return tap.delivered; },
+      start: (sink: WriteSink) => tap.start((write) => (++count % n === 0 ? Promise.resolve() : sink(write))),
+      close: () => tap.close(),
+    });
+    return withHypervisor(inner, {
+      ...delegate(inner.hypervisor),
+      openTap: async (vmId) => wrapTap(await inner.hypervisor.openTap!(vmId)),
+    });
+  };
+}
+
+/**
+ * A splitter that is not write-blocking: the guest's write completes at once and replication sees it
+ * a few turns later, so a write issued after another completed can be stamped before it (J2's bug).
+ */
+export function completeBeforeReplicating(factory: HarnessFactory): HarnessFactory {
+  return async () => {
+    const inner = await factory();
+    let count = 0;
+    const wrapTap = (tap: WriteTap): WriteTap => ({
+      get vmId() { return tap.vmId; },
+      get delivered() { return tap.delivered; },
+      start: (sink: WriteSink) => tap.start((write) => {
+        const delay = count++ % 3;
+        void (async () => {
+          for (let i = 0; i < delay; i++) await new Promise<void>((resolve) => setImmediate(resolve));
+          await sink(write);
+        })().catch(() => undefined); // the guest has moved on; a late failure has nobody to tell
+        return Promise.resolve();
+      }),
+      close: () => tap.close(),
+    });
+    return withHypervisor(inner, {
+      ...delegate(inner.hypervisor),
+      openTap: async (vmId) => wrapTap(await inner.hypervisor.openTap!(vmId)),
+    });
+  };
+}
+
+/** The same harness with one capability declared unsupported, for the reason given. */
+export function withoutCapability(factory: HarnessFactory, capability: Capability, reason: string): HarnessFactory {
+  return async () => {
+    const inner = await factory();
+    return overlay(inner, { capabilities: { ...inner.capabilities, [capability]: reason } });
+  };
+}
+
+function withHypervisor(inner: ConformanceHarness, hypervisor: HypervisorAdapter): ConformanceHarness {
+  return overlay(inner, { hypervisor });
+}
+
+/** A harness that answers from `changes` first and delegates everything else (methods stay bound). */
+function overlay(inner: ConformanceHarness, changes: Partial<ConformanceHarness>): ConformanceHarness {
+  return {
+    name: inner.name,
+    capabilities: inner.capabilities,
+    clock: inner.clock,
+    hypervisor: inner.hypervisor,
+    recoveryStorage: inner.recoveryStorage,
+    ...(inner.consistencyAgent ? { consistencyAgent: inner.consistencyAgent } : {}),
+    createVm: (spec) => inner.createVm(spec),
+    guestWrite: (vmId, volumeId, offset, data) => inner.guestWrite(vmId, volumeId, offset, data),
+    advance: (ms) => inner.advance(ms),
+    injectFault: (fault) => inner.injectFault(fault),
+    clearFaults: () => inner.clearFaults(),
+    crashRecoveryStorage: (seed) => inner.crashRecoveryStorage(seed),
+    dispose: () => inner.dispose(),
+    ...changes,
+  };
+}
+
+function delegate(h: HypervisorAdapter): HypervisorAdapter {
+  return {
+    platform: h.platform,
+    inventory: () => h.inventory(),
+    getVm: (vmId) => h.getVm(vmId),
+    ...(h.openTap ? { openTap: (vmId: string) => h.openTap!(vmId) } : {}),
+    ...(h.changeTracking ? { changeTracking: h.changeTracking } : {}),
+    readVolume: (vmId, volumeId, offset, length) => h.readVolume(vmId, volumeId, offset, length),
+    createRecoveryVm: (spec) => h.createRecoveryVm(spec),
+    powerOn: (vmId) => h.powerOn(vmId),
+    shutdownGuest: (vmId) => h.shutdownGuest(vmId),
+    powerOff: (vmId) => h.powerOff(vmId),
+    deleteVm: (vmId) => h.deleteVm(vmId),
+  };
+}
