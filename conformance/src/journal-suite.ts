@@ -365,7 +365,6 @@ export const journalSuite: readonly ConformanceCase[] = [
     needs: ['writeTap'],
     async run(ctx) {
       const clock = ctx.harness.clock;
-      const startedAt = clock.now();
       const g = await ctx.group({
         settings: { checkpointIntervalMs: 1000, journal: { hardLimit: { mb: 2 }, warningThreshold: { mb: 1.5 } } },
         vms: [{ name: 'j5', volumes: [{ sizeBytes: 4 * MiB }, { sizeBytes: 1 * MiB, sectorSize: 4096 }] }],
@@ -379,6 +378,8 @@ export const journalSuite: readonly ConformanceCase[] = [
       journal.on('trimmed', (e) => { if (e.reason === 'size') sizeTrims.push(e); });
       const statuses = new Set<string>();
       let peak = 0;
+      // The history a journal can hold grows from its first checkpoint.
+      let firstCheckpointAt: number | undefined;
       const sample = (): JournalStats => {
         const s = journal.stats();
         assert.equal(s.hardLimitBytes, hard, 'the hard limit in bytes is the configured MB');
@@ -400,9 +401,10 @@ export const journalSuite: readonly ConformanceCase[] = [
           assert.equal(sizeTrims.length, 0, 'size trimming never drops the newest checkpoint');
           continue;
         }
+        firstCheckpointAt ??= s.oldestCheckpoint.timestamp;
         const actual = now - s.oldestCheckpoint.timestamp;
-        const possible = Math.min(s.configuredHistoryMs, now - startedAt);
-        const ratio = actual / possible;
+        const possible = Math.min(s.configuredHistoryMs, now - firstCheckpointAt);
+        const ratio = possible <= 0 ? 1 : actual / possible;
         // Before the limit bites, a young journal's status reflects only its first interval without a
         // checkpoint; what this case is after is the status once size forces history short.
         if (sizeTrims.length > 0) statuses.add(s.historyStatus);
