@@ -6,14 +6,14 @@ import path from 'node:path';
 import fc from 'fast-check';
 import { VirtualClock } from '../clock.js';
 import {
-  AlignmentError, CheckpointNotFoundError, CheckpointTrimmedError, JournalFullError, SequenceError, UnknownVolumeError,
+  AlignmentError, StorageError, CheckpointNotFoundError, CheckpointTrimmedError, JournalFullError, SequenceError, UnknownVolumeError,
   ValidationError, VolumeRangeError,
 } from '../errors.js';
 import type { Checkpoint, SequencedWrite } from '../model.js';
 import { seededRandom, type Random } from '../random.js';
 import { LocalFileStorage } from '../storage/local-file-storage.js';
 import { MemoryStorage } from '../storage/memory-storage.js';
-import type { StorageAdapter } from '../ports/storage-adapter.js';
+import type { StorageAdapter, StoredFile } from '../ports/storage-adapter.js';
 import { Journal, type JournalOptions } from './journal.js';
 
 const MiB = 1024 * 1024;
@@ -84,6 +84,31 @@ async function assertImageMatches(r: Rig, cpId: string): Promise<void> {
     }
   } finally {
     image.close();
+  }
+}
+
+/** Passes everything through, but fails every write after the next `n` (for in-flight failure tests). */
+class FailingStorage implements StorageAdapter {
+  readonly kind = 'failing';
+  private budget: number | undefined;
+  constructor(private readonly inner: StorageAdapter) {}
+  failWritesAfter(n: number | undefined): void {
+    this.budget = n;
+  }
+  capacity(): ReturnType<StorageAdapter['capacity']> { return this.inner.capacity(); }
+  exists(name: string): Promise<boolean> { return this.inner.exists(name); }
+  list(prefix: string): Promise<string[]> { return this.inner.list(prefix); }
+  delete(name: string): Promise<void> { return this.inner.delete(name); }
+  replace(name: string, data: Buffer): Promise<void> { return this.inner.replace(name, data); }
+  readAll(name: string): Promise<Buffer | undefined> { return this.inner.readAll(name); }
+  async open(name: string, options?: { create?: boolean; size?: number }): Promise<StoredFile> {
+    const file = await this.inner.open(name, options);
+    const writeThrough = file.write.bind(file);
+    file.write = async (offset, data) => {
+      if (this.budget !== undefined && this.budget-- <= 0) throw new StorageError(`injected write failure on ${name}`);
+      return writeThrough(offset, data);
+    };
+    return file;
   }
 }
 
@@ -387,6 +412,30 @@ describe('Journal', () => {
       assert.ok(journal.checkpoints().length >= 1);
       for (const cp of journal.checkpoints()) await assertImageMatches(r, cp.id);
     });
+  });
+
+  it('a write failing while others are in flight fails those after it too, and the log stays a clean prefix', async () => {
+    const storage = new FailingStorage(new MemoryStorage());
+    const r = await rig({}, storage);
+    const rnd = seededRandom(24);
+    for (let i = 0; i < 5; i++) await write(r, randomWrite(r, rnd));
+    const cp = await checkpoint(r);
+    storage.failWritesAfter(3);
+    const batch = Array.from({ length: 10 }, () => randomWrite(r, rnd));
+    const results = await Promise.allSettled(batch.map((w) => r.journal.append(w)));
+    assert.deepEqual(results.map((x) => x.status), [...Array(3).fill('fulfilled'), ...Array(7).fill('rejected')]);
+    batch.slice(0, 3).forEach((w) => r.model.apply(w));
+    assert.equal(r.journal.lastSeq, batch[2].seq, 'only the writes before the failure are in the journal');
+    storage.failWritesAfter(undefined);
+    r.seq = r.journal.lastSeq;
+    await write(r, randomWrite(r, rnd));
+    const after = await checkpoint(r);
+    await assertImageMatches(r, cp.id);
+    await assertImageMatches(r, after.id);
+    await r.journal.close();
+    r.journal = await Journal.open(r.options);
+    assert.equal(r.journal.damage, undefined);
+    await assertImageMatches(r, after.id);
   });
 
   it('works the same on local sparse files, across close and reopen', async () => {

@@ -93,8 +93,10 @@ interface SegmentInfo {
   name: string;
   file: StoredFile;
   bytes: number;
-  /** Highest write sequence number in the segment (-1 when it holds none). */
+  /** Highest write sequence number issued into the segment (-1 when it holds none). */
   maxWriteSeq: number;
+  /** Highest write sequence number written and published (where a failed write rewinds to). */
+  publishedMaxWriteSeq: number;
   checkpointIds: string[];
 }
 
@@ -141,6 +143,17 @@ export class Journal extends EventEmitter<JournalEvents> {
   private active!: SegmentInfo;
   private usedBytes = 0;
   private lastSeqValue = 0;
+  /** Highest sequence number accepted into the log, written or still in flight. */
+  private issuedSeq = 0;
+  /** Settles when every write issued so far has been written and published (never rejects). */
+  private published: Promise<void> = Promise.resolve();
+  /** Settles when every flush asked for so far has finished (never rejects). */
+  private flushed: Promise<void> = Promise.resolve();
+  private writeFailure?: { segment: SegmentInfo; offset: number; error: unknown };
+  /** Segments with published writes not yet flushed. */
+  private readonly dirty = new Set<SegmentInfo>();
+  /** Checkpoints written but not yet durable (not listed). */
+  private readonly pendingIds = new Set<string>();
   private readsInFlight = 0;
   private deletions: Promise<void> = Promise.resolve();
   private warned = false;
@@ -197,11 +210,16 @@ export class Journal extends EventEmitter<JournalEvents> {
     return this.appendMany([write]);
   }
 
-  /** Appends writes in order with as few storage calls as possible. All are checked before any is written. */
+  /**
+   * Appends writes in order with as few storage calls as possible. All are checked before any is
+   * written. Several appends may be in flight at once; they become visible to readers in order.
+   */
   appendMany(writes: readonly SequencedWrite[]): Promise<void> {
+    let done: Promise<void> = Promise.resolve();
     return this.queue.run(async () => {
       this.assertOpen();
-      let seq = this.lastSeqValue;
+      await this.recoverFromWriteFailure();
+      let seq = this.issuedSeq;
       for (const w of writes) {
         const volume = this.volumeIndex.get(w.volumeId);
         if (volume === undefined) throw new UnknownVolumeError(w.volumeId, `the journal of VM '${this.vmId}'`);
@@ -210,45 +228,66 @@ export class Journal extends EventEmitter<JournalEvents> {
         if (!Number.isSafeInteger(w.seq) || w.seq <= seq) throw new SequenceError(`write seq ${w.seq} does not follow seq ${seq} in the journal of VM '${this.vmId}'`);
         seq = w.seq;
       }
-      let i = 0;
-      while (i < writes.length) i = await this.writeBatch(writes, i);
-    });
+      const parts: Promise<void>[] = [];
+      for (let i = 0; i < writes.length;) {
+        const issued = await this.issueBatch(writes, i);
+        parts.push(issued.done);
+        i = issued.next;
+      }
+      done = Promise.all(parts).then(() => undefined);
+    }).then(() => done);
   }
 
-  /** Writes a checkpoint marker after every write appended so far and makes it durable; then it is listed. */
+  /**
+   * Writes a checkpoint marker after every write appended so far; resolves once it and everything
+   * before it are durable, and only then is it listed. Appends after it need not wait for the fsync.
+   */
   addCheckpoint(cp: Checkpoint): Promise<void> {
+    let done: Promise<void> = Promise.resolve();
     return this.queue.run(async () => {
       this.assertOpen();
+      await this.recoverFromWriteFailure();
       validateCheckpoint(cp);
-      if (this.checkpointById.has(cp.id) || this.trimmedIds.has(cp.id)) throw new ValidationError(`checkpoint id '${cp.id}' is already used in this journal`, 'id');
-      if (cp.seq < this.lastSeqValue) throw new SequenceError(`checkpoint seq ${cp.seq} is before seq ${this.lastSeqValue} already in the journal of VM '${this.vmId}'`);
+      if (this.checkpointById.has(cp.id) || this.trimmedIds.has(cp.id) || this.pendingIds.has(cp.id)) throw new ValidationError(`checkpoint id '${cp.id}' is already used in this journal`, 'id');
+      if (cp.seq < this.issuedSeq) throw new SequenceError(`checkpoint seq ${cp.seq} is before seq ${this.issuedSeq} already in the journal of VM '${this.vmId}'`);
       const record = checkpointRecord(cp);
-
       await this.ensureSpace(record[0].length + record[1].length);
-      await this.writeRecords(record, cp.seq, -1);
-      this.active.checkpointIds.push(cp.id);
-      await this.active.file.flush();
       if (this.state.firstCheckpointAt === undefined) await this.saveState({ ...this.state, firstCheckpointAt: cp.timestamp });
+      // The marker's bytes go down only after every earlier write's: a valid marker on disk then
+      // proves everything before it was written (recovery relies on it to tell damage from a torn tail).
+      await this.published;
       const copy: Checkpoint = { id: cp.id, groupId: cp.groupId, seq: cp.seq, timestamp: cp.timestamp, kind: cp.kind, ...(cp.tag !== undefined ? { tag: cp.tag } : {}) };
-      this.checkpointList.push(copy);
-      this.checkpointById.set(copy.id, copy);
-      this.lastSeqValue = cp.seq;
-      this.emit('checkpoint', copy);
-      this.armTrimTimer();
-    });
+      this.pendingIds.add(copy.id);
+      const written = this.issueRecords(record, cp.seq, -1, (seg) => seg.checkpointIds.push(copy.id), () => {
+        this.lastSeqValue = Math.max(this.lastSeqValue, copy.seq);
+      });
+      done = this.afterFlush(written, () => {
+        this.pendingIds.delete(copy.id);
+        this.checkpointList.push(copy);
+        this.checkpointById.set(copy.id, copy);
+        this.emit('checkpoint', copy);
+        this.armTrimTimer();
+      }).catch((e: unknown) => {
+        this.pendingIds.delete(copy.id);
+        throw e;
+      });
+    }).then(() => done);
   }
 
-  /** Makes every appended write durable. */
+  /** Makes every write appended so far durable. */
   flush(): Promise<void> {
+    let done: Promise<void> = Promise.resolve();
     return this.queue.run(async () => {
       this.assertOpen();
-      await this.active.file.flush();
-    });
+      done = this.afterFlush(this.published, () => undefined);
+    }).then(() => done);
   }
 
-  /** Resolves once every operation queued so far (appends, markers, background trims) has finished. */
-  idle(): Promise<void> {
-    return this.queue.idle();
+  /** Resolves once every operation queued so far (appends, markers, flushes, background trims) has finished. */
+  async idle(): Promise<void> {
+    await this.queue.idle();
+    await this.published;
+    await this.flushed;
   }
 
   /** Retained checkpoints, oldest first. */
@@ -337,7 +376,7 @@ export class Journal extends EventEmitter<JournalEvents> {
 
   async close(): Promise<void> {
     if (this.closed) return;
-    await this.queue.idle();
+    await this.idle();
     this.closed = true;
     this.trimTimer?.cancel();
     await this.active.file.flush();
@@ -348,8 +387,8 @@ export class Journal extends EventEmitter<JournalEvents> {
 
   // ---- writing -------------------------------------------------------------------------------
 
-  /** Writes as many records from `writes[from]` as fit the active segment in one vectored call. */
-  private async writeBatch(writes: readonly SequencedWrite[], from: number): Promise<number> {
+  /** Issues as many records from `writes[from]` as fit the active segment as one vectored write. */
+  private async issueBatch(writes: readonly SequencedWrite[], from: number): Promise<{ next: number; done: Promise<void> }> {
     const first = writes[from];
     const firstBytes = RECORD_HEADER_BYTES + first.data.length;
     await this.ensureSpace(firstBytes);
@@ -367,30 +406,92 @@ export class Journal extends EventEmitter<JournalEvents> {
       placed.push({ write: w, volume, position: pos + RECORD_HEADER_BYTES });
       pos += bytes;
     }
-    const start = this.active.bytes;
-    await this.active.file.write(start, buffers);
-    // Only now that the bytes are stored do readers and counters see them.
-    this.active.bytes = pos;
-    this.usedBytes += pos - start;
-    for (const p of placed) {
-      this.index.add({ seq: p.write.seq, volume: p.volume, offset: p.write.offset, length: p.write.data.length, segment: this.active.no, position: p.position });
-    }
+    const seg = this.active;
     const lastSeq = placed[placed.length - 1].write.seq;
-    this.active.maxWriteSeq = lastSeq;
-    this.lastSeqValue = lastSeq;
-    this.checkWarning();
-    return i;
+    const done = this.issueRecords(buffers, lastSeq, lastSeq, () => undefined, () => {
+      for (const p of placed) {
+        this.index.add({ seq: p.write.seq, volume: p.volume, offset: p.write.offset, length: p.write.data.length, segment: seg.no, position: p.position });
+      }
+      this.lastSeqValue = lastSeq;
+    });
+    return { next: i, done };
   }
 
-  private async writeRecords(buffers: Buffer[], seq: number, maxWriteSeq: number): Promise<void> {
+  /**
+   * Starts writing records at the end of the active segment and returns at once; the returned promise
+   * settles when they are written and published. Publication is in issue order, so readers never see a
+   * record before the ones in front of it; after a failed write nothing later is published.
+   */
+  private issueRecords(buffers: Buffer[], seq: number, maxWriteSeq: number, onIssue: (seg: SegmentInfo) => void, publish: () => void): Promise<void> {
+    const seg = this.active;
+    const start = seg.bytes;
     const bytes = buffers.reduce((n, b) => n + b.length, 0);
-    if (this.active.bytes > SEGMENT_HEADER_BYTES && this.active.bytes + bytes > this.segmentBytes) await this.rotate();
-    await this.active.file.write(this.active.bytes, buffers);
-    this.active.bytes += bytes;
+    seg.bytes += bytes;
     this.usedBytes += bytes;
-    if (maxWriteSeq >= 0) this.active.maxWriteSeq = maxWriteSeq;
-    this.lastSeqValue = Math.max(this.lastSeqValue, seq);
+    if (maxWriteSeq >= 0) seg.maxWriteSeq = maxWriteSeq;
+    this.issuedSeq = Math.max(this.issuedSeq, seq);
+    onIssue(seg);
     this.checkWarning();
+    const write = seg.file.write(start, buffers);
+    const before = this.published;
+    const done = (async (): Promise<void> => {
+      let error: unknown;
+      try {
+        await write;
+      } catch (e) {
+        error = e;
+      }
+      await before;
+      if (error && !this.writeFailure) this.writeFailure = { segment: seg, offset: start, error };
+      if (this.writeFailure) throw error ?? this.writeFailure.error;
+      this.dirty.add(seg);
+      if (maxWriteSeq >= 0) seg.publishedMaxWriteSeq = maxWriteSeq;
+      publish();
+    })();
+    this.published = done.catch(() => undefined);
+    return done;
+  }
+
+  /**
+   * After a failed write, later in-flight writes were not published either: cut the segment back to
+   * where the failure began (dropping segments started since) so the log stays a clean prefix.
+   */
+  private async recoverFromWriteFailure(): Promise<void> {
+    if (!this.writeFailure) return;
+    await this.published;
+    const { segment, offset } = this.writeFailure;
+    for (const s of [...this.segments.values()]) {
+      if (s.no <= segment.no) continue;
+      this.segments.delete(s.no);
+      await s.file.close();
+      await this.options.storage.delete(s.name);
+    }
+    await segment.file.resize(offset);
+    segment.bytes = offset;
+    segment.maxWriteSeq = segment.publishedMaxWriteSeq;
+    segment.checkpointIds = segment.checkpointIds.filter((id) => this.checkpointById.has(id) || this.trimmedIds.has(id));
+    this.active = segment;
+    this.usedBytes = [...this.segments.values()].reduce((n, s) => n + s.bytes, 0);
+    this.issuedSeq = this.lastSeqValue;
+    this.writeFailure = undefined;
+  }
+
+  /** Runs `then` once `written` has settled and every segment written so far has been flushed, in call order. */
+  private afterFlush(written: Promise<void>, then: () => void): Promise<void> {
+    const done = this.flushed.then(async () => {
+      await written;
+      const segs = [...this.dirty];
+      this.dirty.clear();
+      try {
+        await Promise.all(segs.map((seg) => seg.file.flush()));
+      } catch (e) {
+        for (const seg of segs) this.dirty.add(seg);
+        throw e;
+      }
+      then();
+    });
+    this.flushed = done.catch(() => undefined);
+    return done;
   }
 
   private checkWarning(): void {
@@ -399,12 +500,9 @@ export class Journal extends EventEmitter<JournalEvents> {
     this.warned = over;
   }
 
-  /** Starts a new segment; the old one is flushed first so a later segment never outlives an earlier one's tail. */
+  /** Starts a new segment. The old one is flushed with the next checkpoint or flush, which covers every dirty segment. */
   private async rotate(): Promise<void> {
-    const old = this.active;
-    if (old) await old.file.flush();
-    const no = old ? old.no + 1 : 1;
-    await this.createSegment(no);
+    await this.createSegment(this.active.no + 1);
   }
 
   private async createSegment(no: number): Promise<void> {
@@ -412,8 +510,9 @@ export class Journal extends EventEmitter<JournalEvents> {
     const file = await this.options.storage.open(name, { create: true });
     await file.resize(0);
     await file.write(0, encodeSegmentHeader({ segmentNo: no, createdAt: this.options.clock.now() }));
-    const seg: SegmentInfo = { no, name, file, bytes: SEGMENT_HEADER_BYTES, maxWriteSeq: -1, checkpointIds: [] };
+    const seg: SegmentInfo = { no, name, file, bytes: SEGMENT_HEADER_BYTES, maxWriteSeq: -1, publishedMaxWriteSeq: -1, checkpointIds: [] };
     this.segments.set(no, seg);
+    this.dirty.add(seg);
     this.active = seg;
     this.usedBytes += SEGMENT_HEADER_BYTES;
   }
@@ -580,14 +679,10 @@ export class Journal extends EventEmitter<JournalEvents> {
       const file = await storage.open(name);
       const size = await file.size();
       const buf = await file.read(0, size);
-      const seg: SegmentInfo = { no, name, file, bytes: size, maxWriteSeq: -1, checkpointIds: [] };
-      const isLast = i === names.length - 1;
+      const seg: SegmentInfo = { no, name, file, bytes: size, maxWriteSeq: -1, publishedMaxWriteSeq: -1, checkpointIds: [] };
+      let bad: { offset: number; reason: string } | undefined;
       const stop = (offset: number, reason: string): void => {
-        if (isLast && !hasValidRecordAfter(buf, offset)) {
-          this.tornTail = { file: name, offset };
-        } else {
-          this.damage = new JournalCorruptError(name, offset, reason);
-        }
+        bad = { offset, reason };
         seg.bytes = offset;
       };
       const header = decodeSegmentHeader(buf);
@@ -634,13 +729,19 @@ export class Journal extends EventEmitter<JournalEvents> {
           pos = payloadAt + h.payloadLength;
         }
       }
+      seg.publishedMaxWriteSeq = seg.maxWriteSeq;
       this.segments.set(no, seg);
       this.usedBytes += seg.bytes;
-      if (seg.bytes < size) {
+      if (bad) {
+        // A durable marker after the bad spot proves the bytes there were once written whole: damage.
+        // Without one, nothing after it was ever promised durable: a torn tail, cut off silently.
+        if (await this.markerFollows(buf, bad.offset, names.slice(i + 1))) this.damage = new JournalCorruptError(name, bad.offset, bad.reason);
+        else this.tornTail = { file: name, offset: bad.offset };
         await this.cutTail(seg, buf, i, names);
         break;
       }
     }
+    this.issuedSeq = this.lastSeqValue;
     // Finish a promotion a crash interrupted: the replica must hold every write ≤ promotedSeq.
     if (redo.length > 0) {
       for (const r of redo) {
@@ -656,20 +757,29 @@ export class Journal extends EventEmitter<JournalEvents> {
     this.armTrimTimer();
   }
 
+  /** True when a well-formed checkpoint marker lies after `offset` in `buf` or anywhere in the later segments. */
+  private async markerFollows(buf: Buffer, offset: number, later: string[]): Promise<boolean> {
+    if (hasCheckpointAfter(buf, offset + 1)) return true;
+    for (const name of later) {
+      const data = await this.options.storage.readAll(name);
+      if (data && hasCheckpointAfter(data, SEGMENT_HEADER_BYTES)) return true;
+    }
+    return false;
+  }
+
   /**
-   * Cuts a segment at its first bad record. The damaged bytes are kept aside for inspection (a torn tail
-   * was never durable, so it is simply dropped); later segments, which cannot be trusted to follow on,
-   * are set aside too.
+   * Cuts a segment at its first bad record, and drops the segments after it. Damaged bytes are kept
+   * aside for inspection; a torn tail was never durable, so it is simply dropped.
    */
   private async cutTail(seg: SegmentInfo, buf: Buffer, i: number, names: string[]): Promise<void> {
     const { storage, path } = this.options;
-    if (this.damage) {
-      await storage.replace(`${path}/damaged/${seg.no}-${seg.bytes}.bin`, buf.subarray(seg.bytes));
-      for (const later of names.slice(i + 1)) {
+    if (this.damage) await storage.replace(`${path}/damaged/${seg.no}-${seg.bytes}.bin`, buf.subarray(seg.bytes));
+    for (const later of names.slice(i + 1)) {
+      if (this.damage) {
         const data = await storage.readAll(later);
         if (data) await storage.replace(`${path}/damaged/${later.slice(later.lastIndexOf('/') + 1)}`, data);
-        await storage.delete(later);
       }
+      await storage.delete(later);
     }
     if (seg.bytes < SEGMENT_HEADER_BYTES) {
       // Not even a whole header survived: the segment never held a record.
@@ -693,11 +803,11 @@ export class Journal extends EventEmitter<JournalEvents> {
   }
 }
 
-/** True when a well-formed record starts somewhere after `offset`: then the bad spot is damage, not a torn tail. */
-function hasValidRecordAfter(buf: Buffer, offset: number): boolean {
-  for (let at = buf.indexOf(RECORD_MAGIC_BYTES, offset + 1); at >= 0; at = buf.indexOf(RECORD_MAGIC_BYTES, at + 1)) {
+/** True when a well-formed checkpoint record starts at or after `offset`. */
+function hasCheckpointAfter(buf: Buffer, offset: number): boolean {
+  for (let at = buf.indexOf(RECORD_MAGIC_BYTES, offset); at >= 0; at = buf.indexOf(RECORD_MAGIC_BYTES, at + 1)) {
     const h = decodeRecordHeader(buf, at);
-    if (typeof h === 'string') continue;
+    if (typeof h === 'string' || h.type !== RecordType.Checkpoint) continue;
     const end = at + RECORD_HEADER_BYTES + h.payloadLength;
     if (end <= buf.length && crc32(buf.subarray(at + RECORD_HEADER_BYTES, end)) === h.payloadCrc) return true;
   }

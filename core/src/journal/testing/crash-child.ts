@@ -8,15 +8,20 @@ async function main(dir: string, seed: number): Promise<void> {
   const journal = await Journal.open(crashJournalOptions(dir));
   let seq = journal.lastSeq;
   let n = 0;
+  // Several appends and markers in flight at once, as a receiver under load has them.
+  const inFlight: Promise<void>[] = [];
   for (;;) {
     const batch = 1 + ((seed + n++) % 7);
     const writes = Array.from({ length: batch }, () => crashWrite(++seq));
-    await journal.appendMany(writes);
+    inFlight.push(journal.appendMany(writes));
     if (n % 3 === 0) {
       const id = `cp-${seq}`;
-      await journal.addCheckpoint({ id, groupId: 'g-crash', seq, timestamp: Date.now(), kind: 'auto' });
-      process.stdout.write(`CP ${id} ${seq}\n`);
+      const at = seq;
+      inFlight.push(journal.addCheckpoint({ id, groupId: 'g-crash', seq: at, timestamp: Date.now(), kind: 'auto' }).then(() => {
+        process.stdout.write(`CP ${id} ${at}\n`);
+      }));
     }
+    while (inFlight.length > 4) await inFlight.shift();
   }
 }
 
