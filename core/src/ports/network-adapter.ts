@@ -7,8 +7,16 @@ export const NetworkAdapter = Symbol('NetworkAdapter');
 export interface LinkConnection {
   readonly remote: string;
   send(frame: Buffer): Promise<void>;
+  /**
+   * Optional: sends one frame given as parts (header, payload) without joining them, so a large payload
+   * is never copied. Adapters without it get `send(Buffer.concat(parts))` (see `sendFrame` in core/link).
+   */
+  sendParts?(parts: readonly Buffer[]): Promise<void>;
   onFrame(listener: (frame: Buffer) => void): void;
   onClose(listener: (reason: Error | undefined) => void): void;
+  /** Optional: stop / restart delivering frames, so a slow receiver pushes back on the sender. */
+  pause?(): void;
+  resume?(): void;
   close(): Promise<void>;
 }
 
