@@ -18,3 +18,4 @@ export * from './journal/point-in-time-image.js';
 export * from './replication/local-replication.js';
 export * from './core-module.js';
 export * from './status/group-status.js';
+export * from './link/index.js';
