@@ -227,6 +227,7 @@ export class CaseContext {
   readonly random: Random;
   private readonly groups: GroupRig[] = [];
   private readonly images: PointInTimeImage[] = [];
+  private readonly disposers: (() => Promise<void>)[] = [];
   private groupCount = 0;
 
   constructor(readonly harness: ConformanceHarness, readonly capabilities: CapabilityTable, seed: number) {
@@ -284,12 +285,18 @@ export class CaseContext {
     this.images.push(image);
   }
 
+  /** Runs `fn` when the case ends, before the harness is disposed (last registered, first run). */
+  onDispose(fn: () => Promise<void>): void {
+    this.disposers.unshift(fn);
+  }
+
   async dispose(): Promise<void> {
     for (const image of this.images) image.close();
+    const cleanups = await Promise.allSettled(this.disposers.map((fn) => fn()));
     // Stop every group even if one fails, then always dispose the harness.
     const stops = await Promise.allSettled(this.groups.map((g) => g.stop()));
     await this.harness.dispose();
-    const failed = stops.find((s): s is PromiseRejectedResult => s.status === 'rejected');
+    const failed = [...cleanups, ...stops].find((s): s is PromiseRejectedResult => s.status === 'rejected');
     if (failed) throw failed.reason;
   }
 }

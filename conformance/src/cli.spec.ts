@@ -38,15 +38,16 @@ describe('opencdp-conformance CLI', function () {
     assert.equal(report.failed, 0);
     assert.equal(report.skipped, 0, 'the fake supports every capability');
     assert.equal(report.passed + report.failed + report.skipped, report.cases.length);
-    assert.deepEqual(Object.keys(report.suites), ['journal']);
-    assert.deepEqual(report.suites.journal, { passed: report.passed, failed: 0, skipped: 0 });
+    assert.deepEqual(Object.keys(report.suites), ['journal', 'sync']);
+    assert.equal(report.suites.journal.passed + report.suites.sync.passed, report.passed);
+    assert.deepEqual([report.suites.journal.failed, report.suites.sync.failed], [0, 0]);
     for (const c of report.cases) {
-      assert.match(c.id, /^J\d\.\d+$/);
+      assert.match(c.id, /^[JS]\d\.\d+$/);
       assert.ok(typeof c.title === 'string' && c.title.length > 0);
       assert.ok(['passed', 'failed', 'skipped'].includes(c.state));
       assert.ok(Object.keys(c).every((k) => ['id', 'title', 'state', 'reason'].includes(k)), `case keys ${Object.keys(c).join(',')}`);
     }
-    for (const group of ['J1', 'J2', 'J3', 'J4', 'J5', 'J6', 'J7']) {
+    for (const group of ['J1', 'J2', 'J3', 'J4', 'J5', 'J6', 'J7', 'J8', 'S1', 'S2', 'S3', 'S4', 'S5', 'S8', 'S9']) {
       assert.ok(report.cases.some((c) => c.id.startsWith(`${group}.`)), `a ${group} case`);
     }
     const ids = report.cases.map((c) => c.id);

@@ -24,10 +24,12 @@ describe('defineConformance', () => {
     defineConformance({ name: 'acme', createHarness: never, bdd });
     assert.equal(titles[0], 'describe acme conformance');
     assert.equal(titles[1], 'describe journal');
+    assert.ok(titles.includes('describe sync'));
+    const all = [...SUITES.journal, ...SUITES.sync];
     const cases = titles.filter((t) => t.startsWith('it '));
-    assert.equal(cases.length, SUITES.journal.length);
-    assert.deepEqual(cases.map((t) => t.split(' ')[1]), SUITES.journal.map((c) => c.id));
-    assert.equal(new Set(SUITES.journal.map((c) => c.id)).size, SUITES.journal.length, 'ids are unique');
+    assert.equal(cases.length, all.length);
+    assert.deepEqual(cases.map((t) => t.split(' ')[1]), all.map((c) => c.id));
+    assert.equal(new Set(all.map((c) => c.id)).size, all.length, 'ids are unique');
     for (const group of ['J1', 'J2', 'J3', 'J4', 'J5', 'J6', 'J7']) assert.ok(SUITES.journal.some((c) => c.id.startsWith(`${group}.`)), group);
   });
 
@@ -35,7 +37,7 @@ describe('defineConformance', () => {
     const bad: [Record<string, unknown>, string][] = [
       [{ name: '' }, 'name'],
       [{ createHarness: 'nope' }, 'createHarness'],
-      [{ suites: ['journal', 'sync'] }, 'suites'],
+      [{ suites: ['journal', 'replication'] }, 'suites'],
       [{ capabilities: { teleport: true } }, 'capabilities.teleport'],
       [{ capabilities: { faultStorageCrash: '' } }, 'capabilities.faultStorageCrash'],
       [{ capabilities: { faultStorageCrash: false } }, 'capabilities.faultStorageCrash'],

@@ -13,3 +13,5 @@ export { ConformanceReporter, ReportBuilder, formatSummary } from './report.js';
 export type { CaseReport, CaseState, ConformanceReport, ConformanceReporterOptions, SuiteCounts } from './report.js';
 export { runConformance } from './run-conformance.js';
 export type { RunConformanceOptions } from './run-conformance.js';
+export * from './sync-suite.js';
+export * from './pipeline-rig.js';

@@ -19,3 +19,8 @@ export * from './replication/local-replication.js';
 export * from './core-module.js';
 export * from './status/group-status.js';
 export * from './link/index.js';
+export * from './appliance/protocol.js';
+export * from './appliance/messenger.js';
+export * from './appliance/protected-appliance.js';
+export * from './appliance/recovery-appliance.js';
+export * from './appliance/checkpoint-scheduler.js';

@@ -1,0 +1,211 @@
+// A protection group under test through the whole pipeline: the adapter's VMs and taps, one protected
+// appliance per host, the kernel's site link (the in-process fake link on the harness's clock, so link
+// faults are exact), a recovery appliance writing journals to the harness's recovery storage, the
+// checkpoint scheduler and the status tracker. The sync suite drives faults through it.
+import assert from 'node:assert/strict';
+import {
+  CheckpointScheduler, GroupStatusTracker, ProtectedAppliance, RecoveryAppliance, parseProtectionGroupSettings,
+  type Checkpoint, type GroupSender, type GroupState, type Journal, type ProtectionGroupSettingsInput,
+  type ProtectedVmSpec, type ReplicationFacts, type ReplicationPhase, type VmId, type VmInfo, type VolumeId,
+} from '@opencdp/core';
+import { FakeNetwork, type FakeLinkProfile } from '@opencdp/adapter-fake';
+import { assertImageEquals, type OracleSnapshot } from './oracle.js';
+import type { CaseContext } from './case-context.js';
+
+export interface PipelineOptions {
+  groupId?: string;
+  settings?: Omit<ProtectionGroupSettingsInput, 'name'>;
+  vms: ProtectedVmSpec[];
+  /** Protected appliance buffer (default 8 MiB). */
+  bufferBytes?: number;
+  bitmapBudgetBytes?: number;
+  /** Recovery appliance buffer (default 8 MiB). */
+  receiverBufferBytes?: number;
+  preseeded?: boolean;
+  link?: FakeLinkProfile;
+  /** Start the scheduler's auto checkpoints (default false: the suite cuts its own). */
+  autoCheckpoints?: boolean;
+}
+
+const PHASE_ORDER: ReplicationPhase[] = ['paused-user', 'paused-system', 'recording', 'initial-sync', 'volume-initial-sync', 'full-sync', 'delta-sync', 'volume-delta-sync', 'bitmap-sync', 'creating', 'streaming'];
+
+export class PipelineRig {
+  readonly network: FakeNetwork;
+  recovery!: RecoveryAppliance;
+  readonly appliances = new Map<string, ProtectedAppliance>();
+  senders: GroupSender[] = [];
+  scheduler!: CheckpointScheduler;
+  readonly tracker = new GroupStatusTracker();
+  readonly settings;
+  readonly groupId: string;
+  private ids = 0;
+  private recoveryAddress = '';
+
+  private constructor(readonly ctx: CaseContext, readonly vms: VmInfo[], private readonly options: PipelineOptions) {
+    this.groupId = options.groupId ?? 'pg-1';
+    this.settings = parseProtectionGroupSettings({ name: `conformance ${this.groupId}`, ...options.settings });
+    this.network = new FakeNetwork(ctx.harness.clock, 7);
+    if (options.link) this.network.setProfile(options.link);
+  }
+
+  static async create(ctx: CaseContext, options: PipelineOptions): Promise<PipelineRig> {
+    const vms: VmInfo[] = [];
+    for (const spec of options.vms) {
+      const vm = await ctx.harness.createVm(spec);
+      ctx.oracle.addVm(vm);
+      vms.push(vm);
+    }
+    return new PipelineRig(ctx, vms, options);
+  }
+
+  get clock(): CaseContext['harness']['clock'] {
+    return this.ctx.harness.clock;
+  }
+
+  /** Starts the recovery appliance (once) and the protected appliances, then protects the group. */
+  async start(options: { preseeded?: boolean } = {}): Promise<void> {
+    if (!this.recoveryAddress) await this.startRecovery();
+    const hosts = new Map<string, VmId[]>();
+    for (const vm of this.vms) hosts.set(vm.hostId, [...(hosts.get(vm.hostId) ?? []), vm.id]);
+    this.senders = [];
+    for (const [hostId, vmIds] of hosts) {
+      const appliance = new ProtectedAppliance({
+        siteId: 'protected', hypervisor: this.ctx.harness.hypervisor, network: this.network.endpoint('protected'), clock: this.clock,
+        bufferBytes: this.options.bufferBytes ?? 8 * 1024 * 1024, bitmapBudgetBytes: this.options.bitmapBudgetBytes ?? 64 * 1024,
+      });
+      this.appliances.set(hostId, appliance);
+      const sender = await appliance.protect({ groupId: this.groupId, settings: this.settings, vmIds, recoveryAddress: this.recoveryAddress, preseeded: options.preseeded ?? this.options.preseeded });
+      sender.on('state', () => this.observe());
+      this.senders.push(sender);
+    }
+    this.scheduler = new CheckpointScheduler({ clock: this.clock, senders: this.senders, intervalMs: this.settings.checkpointIntervalMs, newId: () => `${this.groupId}-cp-${++this.ids}` });
+    if (this.options.autoCheckpoints) this.scheduler.start();
+    this.observe();
+  }
+
+  /** Stops the protected appliances (their memory — buffer and bitmap — is lost, as in a crash). */
+  async stopProtected(): Promise<void> {
+    this.scheduler?.stop();
+    for (const a of this.appliances.values()) await a.stop();
+    this.appliances.clear();
+  }
+
+  /** Stops the recovery appliance and starts a new one on the same storage and address. */
+  async restartRecovery(): Promise<void> {
+    await this.recovery.stop();
+    await this.startRecovery(this.recoveryAddress);
+  }
+
+  private async startRecovery(address = 'recovery:0'): Promise<void> {
+    this.recovery = new RecoveryAppliance({ siteId: 'recovery', storage: this.ctx.harness.recoveryStorage, clock: this.clock, network: this.network.endpoint('recovery'), bufferBytes: this.options.receiverBufferBytes ?? 8 * 1024 * 1024 });
+    this.recoveryAddress = await this.recovery.listen(address);
+  }
+
+  async stop(): Promise<void> {
+    await this.stopProtected();
+    await this.recovery?.stop();
+  }
+
+  journal(vmId: VmId): Journal {
+    const j = this.recovery.journal(this.groupId, vmId);
+    assert.ok(j, `the recovery appliance has no journal for VM '${vmId}' yet`);
+    return j;
+  }
+
+  /** Checkpoints listed in every VM's journal, oldest first. */
+  checkpoints(): Checkpoint[] {
+    const lists = this.vms.map((vm) => this.recovery.journal(this.groupId, vm.id)?.checkpoints() ?? []);
+    return lists[0].filter((cp) => lists.every((l) => l.some((c) => c.id === cp.id)));
+  }
+
+  write(vmId: VmId, volumeId: VolumeId, offset: number, data: Buffer): Promise<void> {
+    return this.ctx.oracle.guestWrite(this.ctx.harness, vmId, volumeId, offset, data);
+  }
+
+  /** `count` random writes of up to `maxBytes`, one volume at a time per batch so the order is the guest's. */
+  async randomWrites(count: number, maxBytes = 32 * 1024): Promise<void> {
+    for (let i = 0; i < count; i++) {
+      const vm = this.ctx.random.pick(this.vms);
+      const v = this.ctx.random.pick(vm.volumes);
+      const { offset, data } = this.ctx.randomExtent(v, maxBytes);
+      await this.write(vm.id, v.id, offset, data);
+    }
+  }
+
+  /** Moves time in small steps, letting the appliances work between them, and re-evaluates the status. */
+  async advance(ms: number, step = 20): Promise<void> {
+    for (let done = 0; done < ms; done += step) {
+      await this.ctx.harness.advance(Math.min(step, ms - done));
+      this.observe();
+    }
+  }
+
+  /** Advances until `predicate` holds; fails after `limitMs` of clock time, saying what it waited for. */
+  async waitFor(what: string, predicate: () => boolean, limitMs = 60_000): Promise<void> {
+    for (let waited = 0; !predicate(); waited += 20) {
+      if (waited >= limitMs) assert.fail(`waited ${limitMs} ms of clock time for ${what}; status ${JSON.stringify(this.observe())}, senders ${JSON.stringify(this.senders.map((s) => ({ ...s.state, ...s.currentStats() })))}`);
+      await this.advance(20);
+    }
+  }
+
+  /** Streaming, connected, nothing buffered or recorded: the recovery site holds every completed write. */
+  get converged(): boolean {
+    return this.senders.every((s) => s.state.phase === 'streaming' && s.state.connected && s.currentStats().bufferedBytes === 0 && s.currentStats().bitmapDirtyBytes === 0);
+  }
+
+  async converge(limitMs = 120_000): Promise<void> {
+    await this.waitFor('the group to converge (streaming, buffers and bitmaps empty)', () => this.converged, limitMs);
+  }
+
+  /**
+   * Cuts a checkpoint now (no write in flight), waits until every journal lists it, and checks every
+   * VM's image against the oracle. Returns undefined when the scheduler refuses (and says why).
+   */
+  async cutAndVerify(tag?: string): Promise<Checkpoint> {
+    assert.equal(this.ctx.oracle.inFlight, 0, 'checkpoints for exact comparison are cut with no write in flight');
+    const snapshot = this.ctx.oracle.snapshot();
+    const cp = this.scheduler.cut('tagged', tag);
+    assert.ok(cp, `a checkpoint could be cut (${this.scheduler.blockedBy() ?? ''})`);
+    await this.waitFor(`checkpoint ${cp.id} to be listed in every journal`, () => this.checkpoints().some((c) => c.id === cp.id));
+    await this.verify(cp.id, snapshot);
+    return cp;
+  }
+
+  async verify(cpId: string, snapshot: OracleSnapshot): Promise<void> {
+    for (const vm of this.vms) {
+      const image = await this.journal(vm.id).openImage(cpId);
+      try {
+        await assertImageEquals(image, snapshot.vms.get(vm.id)!, `image of VM '${vm.id}' at checkpoint '${cpId}'`);
+      } finally {
+        image.close();
+      }
+    }
+  }
+
+  /** Re-evaluates the group's status from the senders and the journals. */
+  observe(): GroupState {
+    const states = this.senders.map((s) => s.state);
+    const worst = states.slice().sort((a, b) => phaseRank(a) - phaseRank(b))[0];
+    const journals = this.vms.map((vm) => this.recovery?.journal(this.groupId, vm.id)).filter((j): j is Journal => !!j);
+    const cps = this.recovery ? this.checkpoints() : [];
+    const latest = cps.at(-1);
+    const ranks = { ok: 0, warning: 1, error: 2 } as const;
+    const history = journals.map((j) => j.stats().historyStatus).sort((a, b) => ranks[b] - ranks[a])[0] ?? 'ok';
+    const facts: ReplicationFacts = {
+      phase: worst ? (worst.connected ? worst.phase : worst.phase.startsWith('paused') ? worst.phase : 'recording') : 'creating',
+      connected: states.every((s) => s.connected),
+      ...(worst?.trigger ? { trigger: worst.trigger } : {}),
+      ...(states.find((s) => s.storageError)?.storageError ? { storageError: states.find((s) => s.storageError)!.storageError } : {}),
+      vmCount: this.vms.length,
+      hasCheckpoints: cps.length > 0,
+      ...(latest ? { actualRpoMs: this.clock.now() - latest.timestamp } : {}),
+      rpoTargetMs: this.settings.rpoTargetSeconds * 1000,
+      historyStatus: history,
+    };
+    return this.tracker.update(facts, this.clock.now());
+  }
+}
+
+function phaseRank(s: { phase: ReplicationPhase; connected: boolean }): number {
+  return s.connected ? PHASE_ORDER.indexOf(s.phase) : -1;
+}

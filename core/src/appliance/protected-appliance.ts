@@ -1,0 +1,659 @@
+// The protected site's appliance (one per host): it takes every split write of its VMs, stamps the
+// group's sequence number, buffers (bounded), compresses and sends it to the recovery appliance, and
+// forgets it once the receiver says it is durable. When the link is down, a buffer passes its limit or the
+// receiver asks, a group falls back to a dirty-region bitmap and later re-sends those regions (bitmap
+// sync); initial and delta syncs bring whole volumes in line. Checkpoints are cut only while streaming.
+import { EventEmitter } from 'node:events';
+import { compressSync } from 'lz4-napi';
+import type { Clock, TimerHandle } from '../clock.js';
+import { ValidationError } from '../errors.js';
+import type { Checkpoint, CheckpointKind, GuestWrite, VmId, VmInfo } from '../model.js';
+import type { HypervisorAdapter } from '../ports/hypervisor-adapter.js';
+import type { NetworkAdapter } from '../ports/network-adapter.js';
+import type { WriteTap } from '../ports/write-tap.js';
+import { ProtocolError, ProtocolVersionError } from '../link/link-errors.js';
+import { journalSizeBytes, PRIORITY_CODES, type ProtectionGroupSettings } from '../settings.js';
+import type { ReplicationPhase, SyncTrigger } from '../status/group-status.js';
+import { DirtyBitmap } from '../sync/dirty-bitmap.js';
+import { deltaSync } from '../sync/delta-sync.js';
+import { Messenger } from './messenger.js';
+import { PROTOCOL_VERSION, replicationCodec, type GroupOpenedMeta, type ReplicationMessage, type WireRecord } from './protocol.js';
+
+export interface ProtectedApplianceOptions {
+  siteId: string;
+  hypervisor: HypervisorAdapter;
+  network: NetworkAdapter;
+  clock: Clock;
+  /** Replication buffer shared by this appliance's groups (default 64 MiB); streaming may fill 90 % of it. */
+  bufferBytes?: number;
+  /** Memory budget of each group's dirty-region bitmap (default 1 MiB). */
+  bitmapBudgetBytes?: number;
+  /** Largest `writes` message (default 1 MiB of data). */
+  maxBatchBytes?: number;
+  /** How often a disconnected group retries the link or probes failed storage (default 1 s). */
+  retryIntervalMs?: number;
+  log?: (event: string, fields: Record<string, unknown>) => void;
+}
+
+export interface GroupProtection {
+  groupId: string;
+  settings: ProtectionGroupSettings;
+  vmIds: VmId[];
+  /** The recovery appliance's link address. */
+  recoveryAddress: string;
+  /** The recovery site already holds (most of) the data: start with a delta sync instead of a full copy. */
+  preseeded?: boolean;
+}
+
+type Item =
+  | { kind: 'write'; seq: number; vmId: VmId; volumeId: string; offset: number; data: Buffer }
+  | { kind: 'checkpoint'; seq: number; checkpoint: Checkpoint };
+
+export interface SenderState {
+  phase: ReplicationPhase;
+  connected: boolean;
+  trigger?: SyncTrigger;
+  storageError?: 'journal' | 'recovery';
+}
+
+export interface SenderStats {
+  seq: number;
+  bufferedBytes: number;
+  bitmapBytes: number;
+  bitmapDirtyBytes: number;
+  writesSent: number;
+  /** Bytes of write data handed to the link before compression. */
+  rawBytesSent: number;
+  /** Bytes of write data on the wire (after compression). */
+  wireBytesSent: number;
+  /** Bytes re-sent by bitmap, delta and initial syncs. */
+  syncBytesSent: number;
+}
+
+const SEND_FILL = 0.9;
+
+export class ProtectedAppliance {
+  private readonly senders = new Map<string, GroupSender>();
+
+  constructor(readonly options: ProtectedApplianceOptions) {}
+
+  get bufferBytes(): number {
+    return this.options.bufferBytes ?? 64 * 1024 * 1024;
+  }
+
+  /** Starts protecting a group's VMs (those on this appliance's host). */
+  async protect(group: GroupProtection): Promise<GroupSender> {
+    if (this.senders.has(group.groupId)) throw new ValidationError(`group '${group.groupId}' is already protected by this appliance`, 'groupId');
+    const vms = await Promise.all(group.vmIds.map((id) => this.options.hypervisor.getVm(id)));
+    const sender = new GroupSender(this, group, vms);
+    this.senders.set(group.groupId, sender);
+    await sender.start();
+    return sender;
+  }
+
+  group(groupId: string): GroupSender | undefined {
+    return this.senders.get(groupId);
+  }
+
+  get bufferedBytes(): number {
+    let n = 0;
+    for (const s of this.senders.values()) n += s.bufferedBytes;
+    return n;
+  }
+
+  /**
+   * Makes room for `bytes` in the shared buffer: past 90 %, the lowest-priority group holding buffer
+   * falls back to its bitmap first. Returns false when `requester` itself had to fall back.
+   */
+  makeRoom(requester: GroupSender, bytes: number): boolean {
+    const limit = SEND_FILL * this.bufferBytes;
+    while (this.bufferedBytes + bytes > limit) {
+      const victims = [...this.senders.values()].filter((s) => s.bufferedBytes > 0 && s.streamingData);
+      if (victims.length === 0) break;
+      victims.sort((a, b) => a.priority - b.priority || b.bufferedBytes - a.bufferedBytes);
+      const victim = victims[0];
+      victim.congested();
+      if (victim === requester) return false;
+    }
+    return this.bufferedBytes + bytes <= limit || requester.bufferedBytes === 0;
+  }
+
+  async stop(): Promise<void> {
+    for (const s of this.senders.values()) await s.stop();
+  }
+}
+
+export class GroupSender extends EventEmitter<{ state: [SenderState]; checkpoint: [Checkpoint]; synced: [ReplicationPhase] }> {
+  private seqValue = 0;
+  private queue: Item[] = [];
+  private sent = 0;
+  private buffered = 0;
+  private readonly bitmap: DirtyBitmap;
+  private readonly taps: WriteTap[] = [];
+  private readonly volumeVm = new Map<string, VmId>();
+  private messenger?: Messenger<ReplicationMessage>;
+  private phaseValue: ReplicationPhase = 'creating';
+  private triggerValue?: SyncTrigger;
+  private storageError?: 'journal' | 'recovery';
+  private pendingSync?: 'initial' | 'delta';
+  private gate?: { promise: Promise<void>; open: () => void };
+  private pumping = false;
+  private stopped = false;
+  private retryTimer?: TimerHandle;
+  private nextRequestId = 1;
+  private readonly requests = new Map<number, { resolve: (m: { meta: unknown; payload?: Buffer }) => void; reject: (e: Error) => void }>();
+  private readonly waiters: (() => void)[] = [];
+  private syncing?: Promise<void>;
+  private compressionOff = 0;
+  readonly stats: SenderStats = { seq: 0, bufferedBytes: 0, bitmapBytes: 0, bitmapDirtyBytes: 0, writesSent: 0, rawBytesSent: 0, wireBytesSent: 0, syncBytesSent: 0 };
+
+  constructor(private readonly appliance: ProtectedAppliance, readonly group: GroupProtection, readonly vms: VmInfo[]) {
+    super();
+    const volumes = vms.flatMap((vm) => vm.volumes.map((v) => ({ id: v.id, sizeBytes: v.sizeBytes })));
+    for (const vm of vms) for (const v of vm.volumes) this.volumeVm.set(v.id, vm.id);
+    this.bitmap = new DirtyBitmap({ budgetBytes: appliance.options.bitmapBudgetBytes ?? 1024 * 1024, volumes });
+    this.pendingSync = group.preseeded ? 'delta' : 'initial';
+  }
+
+  get groupId(): string {
+    return this.group.groupId;
+  }
+
+  get priority(): number {
+    return PRIORITY_CODES[this.group.settings.priority];
+  }
+
+  get seq(): number {
+    return this.seqValue;
+  }
+
+  get bufferedBytes(): number {
+    return this.buffered;
+  }
+
+  get state(): SenderState {
+    return {
+      phase: this.phaseValue, connected: !!this.messenger && !this.messenger.closed,
+      ...(this.triggerValue ? { trigger: this.triggerValue } : {}), ...(this.storageError ? { storageError: this.storageError } : {}),
+    };
+  }
+
+  /** True while new writes are streamed (not recorded in the bitmap). */
+  get streamingData(): boolean {
+    return this.connected && !this.storageError && ['initial-sync', 'delta-sync', 'bitmap-sync', 'streaming', 'volume-initial-sync'].includes(this.phaseValue);
+  }
+
+  get connected(): boolean {
+    return !!this.messenger && !this.messenger.closed;
+  }
+
+  /** A checkpoint may be cut: streaming, connected, no sync under way, not paused. */
+  get canCheckpoint(): boolean {
+    return this.connected && this.phaseValue === 'streaming' && !this.storageError && !this.gate;
+  }
+
+  currentStats(): SenderStats {
+    return { ...this.stats, seq: this.seqValue, bufferedBytes: this.buffered, bitmapBytes: this.bitmap.memoryBytes, bitmapDirtyBytes: this.bitmap.dirtyBytes };
+  }
+
+  async start(): Promise<void> {
+    const hv = this.appliance.options.hypervisor;
+    if (!hv.openTap) throw new ValidationError(`platform '${hv.platform}' has no write splitter; snapshot shipping is not implemented yet`, 'hypervisor');
+    for (const vm of this.vms) {
+      const tap = await hv.openTap(vm.id);
+      tap.start((w) => this.onWrite(vm.id, w));
+      this.taps.push(tap);
+    }
+    // The link comes up in the background; until it does, writes are recorded in the bitmap.
+    void this.connect();
+  }
+
+  // ---- user actions ------------------------------------------------------------------------
+
+  pause(): void {
+    this.setPhase('paused-user', undefined);
+  }
+
+  resume(): void {
+    if (this.phaseValue !== 'paused-user' && this.phaseValue !== 'paused-system') return;
+    this.setPhase('recording', 'ConfigurationChanged');
+    this.kickSync();
+  }
+
+  /** Compares both sides block by block and re-sends what differs (delta sync, trigger ForceSync). */
+  forceSync(): void {
+    this.pendingSync = 'delta';
+    this.triggerValue = 'ForceSync';
+    this.kickSync();
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    this.retryTimer?.cancel();
+    this.openGate();
+    for (const tap of this.taps) await tap.close();
+    await this.messenger?.close();
+  }
+
+  // ---- checkpoint barrier (driven by the scheduler) ------------------------------------------
+
+  /** Holds the completion of every new write until `release`. */
+  hold(): void {
+    if (this.gate) throw new ValidationError(`a checkpoint of group '${this.groupId}' is already being cut`);
+    let open!: () => void;
+    const promise = new Promise<void>((resolve) => (open = resolve));
+    this.gate = { promise, open };
+  }
+
+  release(): void {
+    this.openGate();
+  }
+
+  /** Queues a checkpoint marker after every write stamped so far. */
+  mark(id: string, kind: CheckpointKind, timestamp: number, tag?: string): Checkpoint {
+    const checkpoint: Checkpoint = { id, groupId: this.groupId, seq: this.seqValue, timestamp, kind, ...(tag !== undefined ? { tag } : {}) };
+    this.queue.push({ kind: 'checkpoint', seq: checkpoint.seq, checkpoint });
+    this.pump();
+    this.emit('checkpoint', checkpoint);
+    return checkpoint;
+  }
+
+  // ---- the write path ------------------------------------------------------------------------
+
+  private async onWrite(vmId: VmId, w: GuestWrite): Promise<void> {
+    if (this.stopped) return;
+    if (!this.streamingData || !this.appliance.makeRoom(this, w.data.length) || !this.streamingData) {
+      this.bitmap.mark(w.volumeId, w.offset, w.data.length);
+      return;
+    }
+    this.push({ kind: 'write', seq: ++this.seqValue, vmId, volumeId: w.volumeId, offset: w.offset, data: w.data });
+    while (this.gate) await this.gate.promise;
+  }
+
+  private push(item: Item): void {
+    this.queue.push(item);
+    if (item.kind === 'write') this.buffered += item.data.length;
+    this.pump();
+  }
+
+  /** Sends queued items in order: writes in batches, each checkpoint as its own message. */
+  private pump(): void {
+    if (this.pumping) return;
+    this.pumping = true;
+    void (async () => {
+      try {
+        while (this.connected && this.sent < this.queue.length && this.phaseValue !== 'paused-user' && this.phaseValue !== 'paused-system') {
+          const first = this.queue[this.sent];
+          const m = this.messenger!;
+          if (first.kind === 'checkpoint') {
+            const cp = first.checkpoint;
+            this.sent++;
+            await m.send('checkpoint', { groupId: this.groupId, id: cp.id, seq: cp.seq, timestamp: cp.timestamp, kind: cp.kind, ...(cp.tag !== undefined ? { tag: cp.tag } : {}) });
+            continue;
+          }
+          const records: WireRecord[] = [];
+          const parts: Buffer[] = [];
+          let bytes = 0;
+          const max = this.appliance.options.maxBatchBytes ?? 1024 * 1024;
+          while (this.sent < this.queue.length && records.length < 4096) {
+            const it = this.queue[this.sent];
+            if (it.kind !== 'write' || (bytes > 0 && bytes + it.data.length > max)) break;
+            records.push([it.seq, it.vmId, it.volumeId, it.offset, it.data.length]);
+            parts.push(it.data);
+            bytes += it.data.length;
+            this.sent++;
+          }
+          const raw = parts.length === 1 ? parts[0] : Buffer.concat(parts, bytes);
+          const payload = this.compress(raw);
+          await m.send('writes', { groupId: this.groupId, compressed: payload !== raw, rawBytes: bytes, records }, payload);
+          this.stats.writesSent += records.length;
+          this.stats.rawBytesSent += bytes;
+          this.stats.wireBytesSent += payload.length;
+        }
+      } catch (e) {
+        this.appliance.options.log?.('send-failed', { groupId: this.groupId, message: (e as Error).message });
+      } finally {
+        this.pumping = false;
+      }
+    })();
+  }
+
+  /** lz4 when the group asks for WAN compression; switched off for a while when data does not compress. */
+  private compress(raw: Buffer): Buffer {
+    if (!this.group.settings.useWanCompression) return raw;
+    if (this.compressionOff > 0) {
+      this.compressionOff--;
+      return raw;
+    }
+    const packed = compressSync(raw);
+    if (packed.length > 0.9 * raw.length) {
+      this.compressionOff = 16;
+      return raw;
+    }
+    return packed;
+  }
+
+  private onAck(durableSeq: number): void {
+    let drop = 0;
+    while (drop < this.sent && this.queue[drop].seq <= durableSeq) {
+      const it = this.queue[drop];
+      if (it.kind === 'write') this.buffered -= it.data.length;
+      drop++;
+    }
+    if (drop > 0) {
+      this.queue = this.queue.slice(drop);
+      this.sent -= drop;
+    }
+    for (const w of this.waiters.splice(0)) w();
+  }
+
+  /** Moves every unacknowledged write into the bitmap and empties the buffer (its data may never arrive). */
+  private spillToBitmap(): void {
+    for (const it of this.queue) if (it.kind === 'write') this.bitmap.mark(it.volumeId, it.offset, it.data.length);
+    this.queue = [];
+    this.sent = 0;
+    this.buffered = 0;
+    for (const w of this.waiters.splice(0)) w();
+  }
+
+  /** The shared buffer is past its limit and this group was chosen to fall back. */
+  congested(): void {
+    const unsent = this.queue.length - this.sent;
+    this.spillToBitmap();
+    this.setPhase('recording', unsent > 0 ? 'NetworkCongestion' : 'ProtectedApplianceCongestion');
+    this.scheduleRetry();
+  }
+
+  // ---- link ----------------------------------------------------------------------------------
+
+  private async connect(): Promise<void> {
+    if (this.stopped) return;
+    const { network, siteId } = this.appliance.options;
+    let messenger: Messenger<ReplicationMessage>;
+    try {
+      messenger = new Messenger(await network.connect(this.group.recoveryAddress), replicationCodec, this.appliance.options.log);
+    } catch (e) {
+      this.disconnected(e as Error);
+      return;
+    }
+    messenger.onMessage((m) => this.onMessage(m));
+    messenger.onClose((reason) => {
+      if (this.messenger === messenger) this.disconnected(reason);
+    });
+    try {
+      const welcome = this.expect('welcome');
+      await messenger.send('hello', { protocolVersion: PROTOCOL_VERSION, siteId, role: 'appliance' });
+      this.messenger = messenger;
+      await welcome;
+      const opened = this.expect('group-opened');
+      const settings = this.group.settings;
+      const provisioned = (vm: VmInfo): number => vm.volumes.reduce((n, v) => n + v.sizeBytes, 0);
+      await messenger.send('open-group', {
+        groupId: this.groupId,
+        vms: this.vms.map((vm) => ({ vmId: vm.id, volumes: vm.volumes.map((v) => ({ id: v.id, sizeBytes: v.sizeBytes, sectorSize: v.sectorSize })) })),
+        journal: {
+          historyMs: settings.journalHistoryHours * 3_600_000,
+          hardLimitBytes: Math.max(...this.vms.map((vm) => journalSizeBytes(settings.journal.hardLimit, provisioned(vm)))),
+          warningBytes: Math.max(...this.vms.map((vm) => journalSizeBytes(settings.journal.warningThreshold, provisioned(vm)))),
+        },
+      });
+      this.resume2((await opened).meta as GroupOpenedMeta);
+    } catch (e) {
+      this.appliance.options.log?.('connect-failed', { groupId: this.groupId, message: (e as Error).message });
+      await messenger.close(e as Error);
+      if (e instanceof ProtocolVersionError) this.stopped = true;
+      else this.disconnected(e as Error);
+    }
+  }
+
+  private expect(name: 'welcome' | 'group-opened' | 'hash-reply' | 'probe-reply', requestId = 0): Promise<{ meta: unknown; payload?: Buffer }> {
+    const key = requestId || (name === 'welcome' ? -1 : name === 'group-opened' ? -2 : -3);
+    return new Promise((resolve, reject) => this.requests.set(key, { resolve, reject }));
+  }
+
+  private onMessage(m: import('../link/message-registry.js').DecodedMessage<ReplicationMessage>): void {
+    const settle = (key: number, value: { meta: unknown; payload?: Buffer }): void => {
+      const r = this.requests.get(key);
+      if (!r) throw new ProtocolError(`unexpected '${m.name}' message`);
+      this.requests.delete(key);
+      r.resolve(value);
+    };
+    switch (m.name) {
+      case 'welcome': return settle(-1, { meta: m.meta });
+      case 'refuse': {
+        const r = this.requests.get(-1);
+        this.requests.delete(-1);
+        const error = m.meta.code === 'PROTOCOL_VERSION' && m.meta.protocolVersion ? new ProtocolVersionError(PROTOCOL_VERSION, m.meta.protocolVersion, 'remote') : new ProtocolError(`refused: ${m.meta.reason}`);
+        r?.reject(error);
+        return;
+      }
+      case 'group-opened': return settle(-2, { meta: m.meta });
+      case 'probe-reply': return settle(-3, { meta: m.meta });
+      case 'hash-reply': return settle(m.meta.requestId, { meta: m.meta, payload: m.payload });
+      case 'ack': return this.onAck(m.meta.durableSeq);
+      case 'fallback':
+        this.spillToBitmap();
+        if (m.meta.storageError) this.storageError = m.meta.storageError;
+        this.setPhase('recording', m.meta.trigger);
+        this.scheduleRetry();
+        return;
+      default: throw new ProtocolError(`a protected appliance does not take '${m.name}' messages`);
+    }
+  }
+
+  /** The receiver told us where its journals stand: pick the sync that brings both sides in line. */
+  private resume2(opened: GroupOpenedMeta): void {
+    for (const vm of opened.vms) this.seqValue = Math.max(this.seqValue, vm.lastSeq);
+    const fresh = opened.vms.every((v) => v.fresh);
+    if (!fresh && this.pendingSync === 'initial') this.pendingSync = 'delta'; // our state was lost (restart): compare instead of copying
+    this.kickSync();
+  }
+
+  private disconnected(reason: Error | undefined): void {
+    this.messenger = undefined;
+    for (const r of this.requests.values()) r.reject(reason ?? new ProtocolError('the link closed'));
+    this.requests.clear();
+    this.spillToBitmap();
+    if (this.phaseValue !== 'paused-user' && this.phaseValue !== 'paused-system') this.setPhase('recording', 'RecoveryApplianceCommunicationProblem');
+    else this.emitState();
+    this.scheduleRetry();
+  }
+
+  private scheduleRetry(): void {
+    if (this.stopped || this.retryTimer) return;
+    this.retryTimer = this.appliance.options.clock.setTimer(this.appliance.options.retryIntervalMs ?? 1000, () => {
+      this.retryTimer = undefined;
+      if (this.stopped) return;
+      if (!this.connected) void this.connect();
+      else if (this.storageError) void this.probe();
+      else this.kickSync();
+    });
+  }
+
+  private async probe(): Promise<void> {
+    try {
+      const reply = this.expect('probe-reply');
+      await this.messenger!.send('probe', { groupId: this.groupId });
+      const meta = (await reply).meta as { ok: boolean };
+      if (meta.ok) {
+        this.storageError = undefined;
+        this.kickSync();
+      } else this.scheduleRetry();
+    } catch {
+      this.scheduleRetry();
+    }
+  }
+
+  // ---- syncs ---------------------------------------------------------------------------------
+
+  /** Runs whatever sync is due (initial, delta or bitmap), then streams. One at a time. */
+  private kickSync(): void {
+    if (this.syncing || this.stopped || !this.connected || this.storageError) return;
+    if (this.phaseValue === 'paused-user' || this.phaseValue === 'paused-system') return;
+    this.syncing = (async () => {
+      try {
+        for (;;) {
+          if (this.pendingSync === 'initial') {
+            this.setPhase('initial-sync', undefined);
+            await this.fullCopy();
+            this.pendingSync = undefined;
+          } else if (this.pendingSync === 'delta') {
+            this.setPhase('delta-sync', this.triggerValue === 'ForceSync' ? 'ForceSync' : this.triggerValue);
+            await this.compareAndSend();
+            this.pendingSync = undefined;
+          } else if (!this.bitmap.isEmpty) {
+            this.setPhase('bitmap-sync', this.triggerValue ?? 'RecoveryApplianceCommunicationProblem');
+            await this.resendBitmap();
+          }
+          await this.drained();
+          if (!this.connected || this.storageError || this.phaseValue === 'recording') return;
+          if (this.pendingSync === undefined && this.bitmap.isEmpty) break;
+        }
+        const finished = this.phaseValue;
+        this.setPhase('streaming', undefined);
+        this.emit('synced', finished);
+      } catch (e) {
+        this.appliance.options.log?.('sync-interrupted', { groupId: this.groupId, message: (e as Error).message });
+      } finally {
+        this.syncing = undefined;
+        if (!this.connected || this.phaseValue === 'recording') this.scheduleRetry();
+      }
+    })();
+  }
+
+  /** Initial sync: every non-zero block of every volume (the recovery replica starts as zeros). */
+  private async fullCopy(): Promise<void> {
+    const chunk = 1024 * 1024;
+    for (const vm of this.vms) {
+      for (const v of vm.volumes) {
+        for (let off = 0; off < v.sizeBytes; off += chunk) {
+          this.assertSyncing();
+          const len = Math.min(chunk, v.sizeBytes - off);
+          // Reserve the sequence numbers before reading: a guest write after the read point overrides it.
+          const base = this.reserve(len / 4096 + 1);
+          const data = await this.appliance.options.hypervisor.readVolume(vm.id, v.id, off, len);
+          let s = base;
+          for (const [start, end] of nonZeroRuns(data, Math.max(4096, v.sectorSize))) {
+            await this.pushSync({ kind: 'write', seq: s++, vmId: vm.id, volumeId: v.id, offset: off + start, data: data.subarray(start, end) });
+          }
+        }
+      }
+    }
+  }
+
+  /** Delta sync: a hash-tree comparison against the receiver's current image; only differing blocks cross. */
+  private async compareAndSend(): Promise<void> {
+    const hv = this.appliance.options.hypervisor;
+    for (const vm of this.vms) {
+      for (const v of vm.volumes) {
+        this.assertSyncing();
+        await deltaSync({
+          sizeBytes: v.sizeBytes,
+          readLocal: (offset, length) => hv.readVolume(vm.id, v.id, offset, length),
+          remote: { hashBlocks: (req) => this.hashBlocks(vm.id, v.id, req) },
+          sendBlock: async (offset, data) => {
+            this.assertSyncing();
+            const seq = this.reserve(1);
+            // Re-read after reserving the sequence number: the block may have changed since it was hashed.
+            const fresh = await hv.readVolume(vm.id, v.id, offset, data.length);
+            await this.pushSync({ kind: 'write', seq, vmId: vm.id, volumeId: v.id, offset, data: fresh });
+          },
+        });
+      }
+    }
+  }
+
+  private async resendBitmap(): Promise<void> {
+    const hv = this.appliance.options.hypervisor;
+    for (const r of this.bitmap.take()) {
+      const vmId = this.volumeVm.get(r.volumeId)!;
+      for (let off = r.offset; off < r.offset + r.length; off += 1024 * 1024) {
+        if (!this.streamingData) {
+          this.bitmap.mark(r.volumeId, off, r.offset + r.length - off);
+          continue;
+        }
+        const len = Math.min(1024 * 1024, r.offset + r.length - off);
+        const seq = this.reserve(1);
+        const data = await hv.readVolume(vmId, r.volumeId, off, len);
+        await this.pushSync({ kind: 'write', seq, vmId, volumeId: r.volumeId, offset: off, data });
+      }
+    }
+  }
+
+  private async hashBlocks(vmId: VmId, volumeId: string, req: { offset: number; length: number; blockBytes: number }): Promise<Buffer> {
+    this.assertSyncing();
+    const requestId = this.nextRequestId++;
+    const reply = this.expect('hash-reply', requestId);
+    await this.messenger!.send('hash-request', { groupId: this.groupId, requestId, vmId, volumeId, ...req });
+    const { meta, payload } = await reply;
+    const error = (meta as { error?: string }).error;
+    if (error) throw new ProtocolError(`the recovery appliance could not hash ${volumeId}: ${error}`);
+    return payload ?? Buffer.alloc(0);
+  }
+
+  /** Reserves `n` consecutive sequence numbers and returns the first. */
+  private reserve(n: number): number {
+    const first = this.seqValue + 1;
+    this.seqValue += Math.ceil(n);
+    return first;
+  }
+
+  /** Queues sync data, waiting while the buffer is more than half full (syncs never push streaming out). */
+  private async pushSync(item: Item): Promise<void> {
+    while (this.buffered > 0.5 * SEND_FILL * this.appliance.bufferBytes && this.connected) await new Promise<void>((r) => this.waiters.push(r));
+    this.assertSyncing();
+    if (item.kind === 'write') this.stats.syncBytesSent += item.data.length;
+    this.push(item);
+  }
+
+  /** Resolves when everything queued has been acknowledged (or the link dropped). */
+  private async drained(): Promise<void> {
+    while (this.queue.length > 0 && this.connected) await new Promise<void>((r) => this.waiters.push(r));
+  }
+
+  private assertSyncing(): void {
+    if (!this.connected || this.storageError || this.stopped || this.phaseValue === 'recording' || this.phaseValue.startsWith('paused')) {
+      throw new ProtocolError('sync interrupted');
+    }
+  }
+
+  private setPhase(phase: ReplicationPhase, trigger: SyncTrigger | undefined): void {
+    const changed = phase !== this.phaseValue || trigger !== this.triggerValue;
+    this.phaseValue = phase;
+    this.triggerValue = trigger;
+    if (phase === 'paused-user' || phase === 'paused-system') this.spillToBitmap();
+    if (changed) this.emitState();
+  }
+
+  private emitState(): void {
+    this.emit('state', this.state);
+  }
+
+  private openGate(): void {
+    const g = this.gate;
+    this.gate = undefined;
+    g?.open();
+  }
+}
+
+/** [start, end) byte runs of `data` that hold anything but zeros, at block granularity. */
+function nonZeroRuns(data: Buffer, block: number): [number, number][] {
+  const runs: [number, number][] = [];
+  let start = -1;
+  for (let at = 0; at < data.length; at += block) {
+    const end = Math.min(at + block, data.length);
+    const zero = isZero(data, at, end);
+    if (!zero && start < 0) start = at;
+    if (zero && start >= 0) {
+      runs.push([start, at]);
+      start = -1;
+    }
+  }
+  if (start >= 0) runs.push([start, data.length]);
+  return runs;
+}
+
+function isZero(b: Buffer, from: number, to: number): boolean {
+  for (let i = from; i < to; i++) if (b[i] !== 0) return false;
+  return true;
+}

@@ -1,0 +1,254 @@
+// The recovery site's appliance: accepts protected appliances over the site link, appends their writes
+// to per-VM journals (dropping any it already holds, so a resend never duplicates into a checkpoint),
+// commits in groups and acknowledges what is durable, asks senders to fall back to their bitmaps when its
+// buffer passes 75 % or storage fails, and answers delta-sync hash requests from the journals.
+import { uncompressSync } from 'lz4-napi';
+import type { Clock, TimerHandle } from '../clock.js';
+import { Journal } from '../journal/journal.js';
+import type { SequencedWrite } from '../model.js';
+import type { LinkConnection, LinkListener, NetworkAdapter } from '../ports/network-adapter.js';
+import type { StorageAdapter } from '../ports/storage-adapter.js';
+import { ProtocolError } from '../link/link-errors.js';
+import { hashRanges } from '../sync/delta-sync.js';
+import { Messenger } from './messenger.js';
+import { PROTOCOL_VERSION, checkHello, replicationCodec, type CheckpointMeta, type HashRequestMeta, type OpenGroupMeta, type ReplicationMessage, type WritesMeta } from './protocol.js';
+
+export interface RecoveryApplianceOptions {
+  siteId: string;
+  storage: StorageAdapter;
+  clock: Clock;
+  network: NetworkAdapter;
+  /** Folder for journals; a VM's journal is `<root>/<groupId>/<vmId>` (the same layout LocalReplication uses). */
+  journalRoot?: string;
+  /** Receive buffer in bytes (default 64 MiB); past 75 % senders are asked to fall back. */
+  bufferBytes?: number;
+  /** Group commit: writes are flushed and acknowledged at most this often (default 20 ms). */
+  ackIntervalMs?: number;
+  log?: (event: string, fields: Record<string, unknown>) => void;
+}
+
+/** A group as served on one connection. */
+interface GroupSession {
+  groupId: string;
+  journals: Map<string, Journal>;
+  /** Highest seq appended per VM (synchronously known, for dropping resends). */
+  appended: Map<string, number>;
+  /** Highest seq appended on this connection, for the next ack. */
+  highestSeq: number;
+  ackTimer?: TimerHandle;
+  congested: boolean;
+  failed: boolean;
+}
+
+export class RecoveryAppliance {
+  private listener?: LinkListener;
+  private readonly journals = new Map<string, Journal>();
+  private readonly messengers = new Set<Messenger<ReplicationMessage>>();
+  private stopped = false;
+
+  constructor(private readonly options: RecoveryApplianceOptions) {}
+
+  get address(): string {
+    if (!this.listener) throw new ProtocolError('the recovery appliance is not listening');
+    return this.listener.address;
+  }
+
+  async listen(address: string): Promise<string> {
+    this.listener = await this.options.network.listen(address);
+    this.listener.onConnection((c) => this.accept(c));
+    return this.listener.address;
+  }
+
+  /** The journal of a VM in a group, once a sender opened the group (recovery and tests read through it). */
+  journal(groupId: string, vmId: string): Journal | undefined {
+    return this.journals.get(`${groupId}/${vmId}`);
+  }
+
+  /** Number of sender connections open now. */
+  get connections(): number {
+    return this.messengers.size;
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    await this.listener?.close();
+    for (const m of [...this.messengers]) await m.close();
+    await Promise.allSettled([...this.journals.values()].map((j) => j.close()));
+  }
+
+  private log(event: string, fields: Record<string, unknown>): void {
+    this.options.log?.(event, fields);
+  }
+
+  private accept(connection: LinkConnection): void {
+    if (this.stopped) {
+      void connection.close();
+      return;
+    }
+    const messenger = new Messenger(connection, replicationCodec, (e, f) => this.log(e, f));
+    this.messengers.add(messenger);
+    const sessions = new Map<string, GroupSession>();
+    let greeted = false;
+    messenger.onClose((reason) => {
+      this.messengers.delete(messenger);
+      for (const s of sessions.values()) s.ackTimer?.cancel();
+      this.log('sender-disconnected', { remote: connection.remote, reason: reason?.message });
+    });
+    messenger.onMessage(async (m) => {
+      if (!greeted) {
+        if (m.name !== 'hello') throw new ProtocolError(`expected 'hello' first, got '${m.name}'`);
+        const refusal = checkHello(m.meta);
+        if (refusal) {
+          await messenger.send('refuse', { reason: refusal.message, code: refusal.code, protocolVersion: PROTOCOL_VERSION });
+          throw refusal;
+        }
+        greeted = true;
+        await messenger.send('welcome', { protocolVersion: PROTOCOL_VERSION, siteId: this.options.siteId });
+        return;
+      }
+      switch (m.name) {
+        case 'open-group': return this.openGroup(messenger, sessions, m.meta);
+        case 'writes': return this.writes(messenger, session(sessions, m.meta.groupId), m.meta, m.payload!);
+        case 'checkpoint': return this.checkpoint(messenger, session(sessions, m.meta.groupId), m.meta);
+        case 'hash-request': return this.hashRequest(messenger, session(sessions, m.meta.groupId), m.meta);
+        case 'probe': return this.probe(messenger, session(sessions, m.meta.groupId));
+        default: throw new ProtocolError(`a recovery appliance does not take '${m.name}' messages`);
+      }
+    });
+  }
+
+  private async openGroup(messenger: Messenger<ReplicationMessage>, sessions: Map<string, GroupSession>, meta: OpenGroupMeta): Promise<void> {
+    const { storage, clock } = this.options;
+    const root = this.options.journalRoot ?? 'journals';
+    const s: GroupSession = { groupId: meta.groupId, journals: new Map(), appended: new Map(), highestSeq: 0, congested: false, failed: false };
+    const vms: { vmId: string; lastSeq: number; checkpoints: number; fresh: boolean }[] = [];
+    for (const vm of meta.vms) {
+      const key = `${meta.groupId}/${vm.vmId}`;
+      let journal = this.journals.get(key);
+      const fresh = !journal && !(await storage.exists(`${root}/${key}/journal.json`));
+      if (!journal) {
+        journal = await Journal.open({ storage, clock, path: `${root}/${key}`, vmId: vm.vmId, volumes: vm.volumes, ...meta.journal });
+        this.journals.set(key, journal);
+        if (journal.damage) this.log('journal-damage', { groupId: meta.groupId, vmId: vm.vmId, message: journal.damage.message });
+      }
+      s.journals.set(vm.vmId, journal);
+      s.appended.set(vm.vmId, journal.lastSeq);
+      vms.push({ vmId: vm.vmId, lastSeq: journal.lastSeq, checkpoints: journal.checkpoints().length, fresh });
+    }
+    sessions.set(meta.groupId, s);
+    await messenger.send('group-opened', { groupId: meta.groupId, vms });
+  }
+
+  private async writes(messenger: Messenger<ReplicationMessage>, s: GroupSession, meta: WritesMeta, payload: Buffer): Promise<void> {
+    const data = meta.compressed ? uncompressSync(payload) : payload;
+    const total = meta.records.reduce((n, r) => n + r[4], 0);
+    if (data.length !== meta.rawBytes || total !== meta.rawBytes) {
+      throw new ProtocolError(`'writes' of group ${meta.groupId} declares ${meta.rawBytes} bytes, records sum to ${total}, payload holds ${data.length}`);
+    }
+    this.checkCongestion(messenger, s);
+    if (s.failed) return; // The sender was told to fall back; what is still in flight is covered by its bitmap.
+    const byVm = new Map<string, SequencedWrite[]>();
+    let at = 0;
+    for (const [seq, vmId, volumeId, offset, length] of meta.records) {
+      const journal = s.journals.get(vmId);
+      if (!journal) throw new ProtocolError(`write for VM '${vmId}', which group ${meta.groupId} did not open`);
+      const last = s.appended.get(vmId)!;
+      if (seq > last) {
+        let list = byVm.get(vmId);
+        if (!list) byVm.set(vmId, (list = []));
+        list.push({ seq, volumeId, offset, data: data.subarray(at, at + length) });
+        s.appended.set(vmId, seq);
+      }
+      at += length;
+      s.highestSeq = Math.max(s.highestSeq, seq);
+    }
+    try {
+      await Promise.all([...byVm].map(([vmId, list]) => s.journals.get(vmId)!.appendMany(list)));
+    } catch (e) {
+      await this.fail(messenger, s, e as Error);
+      return;
+    }
+    this.scheduleAck(messenger, s);
+  }
+
+  private async checkpoint(messenger: Messenger<ReplicationMessage>, s: GroupSession, meta: CheckpointMeta): Promise<void> {
+    if (s.failed) return;
+    const cp = { id: meta.id, groupId: meta.groupId, seq: meta.seq, timestamp: meta.timestamp, kind: meta.kind, ...(meta.tag !== undefined ? { tag: meta.tag } : {}) };
+    try {
+      await Promise.all([...s.journals.values()].map(async (j) => {
+        if (!j.checkpoints().some((c) => c.id === cp.id)) await j.addCheckpoint(cp);
+      }));
+    } catch (e) {
+      await this.fail(messenger, s, e as Error);
+      return;
+    }
+    for (const vmId of s.appended.keys()) s.appended.set(vmId, Math.max(s.appended.get(vmId)!, meta.seq));
+    s.highestSeq = Math.max(s.highestSeq, meta.seq);
+    // A marker is flushed, and so is everything before it: acknowledge at once.
+    s.ackTimer?.cancel();
+    s.ackTimer = undefined;
+    await messenger.send('ack', { groupId: s.groupId, durableSeq: s.highestSeq }).catch(() => undefined);
+  }
+
+  private async hashRequest(messenger: Messenger<ReplicationMessage>, s: GroupSession, meta: HashRequestMeta): Promise<void> {
+    const journal = s.journals.get(meta.vmId);
+    if (!journal) throw new ProtocolError(`hash request for VM '${meta.vmId}', which group ${meta.groupId} did not open`);
+    try {
+      await journal.idle();
+      const hashes = await hashRanges((offset, length) => journal.readAt(meta.volumeId, offset, length, journal.lastSeq), { offset: meta.offset, length: meta.length, blockBytes: meta.blockBytes });
+      await messenger.send('hash-reply', { groupId: meta.groupId, requestId: meta.requestId }, hashes);
+    } catch (e) {
+      await messenger.send('hash-reply', { groupId: meta.groupId, requestId: meta.requestId, error: (e as Error).message });
+    }
+  }
+
+  /** Tells the sender whether storage works again (a small durable write), clearing the failure if so. */
+  private async probe(messenger: Messenger<ReplicationMessage>, s: GroupSession): Promise<void> {
+    const name = `${this.options.journalRoot ?? 'journals'}/${s.groupId}/.probe`;
+    try {
+      await this.options.storage.replace(name, Buffer.from(String(this.options.clock.now())));
+      await this.options.storage.delete(name);
+      for (const [vmId, j] of s.journals) s.appended.set(vmId, j.lastSeq);
+      s.failed = false;
+      s.congested = false;
+      await messenger.send('probe-reply', { groupId: s.groupId, ok: true });
+    } catch (e) {
+      await messenger.send('probe-reply', { groupId: s.groupId, ok: false, message: (e as Error).message });
+    }
+  }
+
+  private checkCongestion(messenger: Messenger<ReplicationMessage>, s: GroupSession): void {
+    const limit = 0.75 * (this.options.bufferBytes ?? 64 * 1024 * 1024);
+    if (messenger.queuedBytes > limit && !s.congested) {
+      s.congested = true;
+      this.log('receiver-congested', { groupId: s.groupId, queuedBytes: messenger.queuedBytes });
+      void messenger.send('fallback', { groupId: s.groupId, trigger: 'RecoveryStorageCongestion' }).catch(() => undefined);
+    } else if (messenger.queuedBytes < limit / 2) {
+      s.congested = false;
+    }
+  }
+
+  private async fail(messenger: Messenger<ReplicationMessage>, s: GroupSession, error: Error): Promise<void> {
+    s.failed = true;
+    this.log('journal-error', { groupId: s.groupId, message: error.message });
+    await messenger.send('fallback', { groupId: s.groupId, trigger: 'RecoveryOrJournalStorageError', storageError: 'journal', message: error.message }).catch(() => undefined);
+  }
+
+  private scheduleAck(messenger: Messenger<ReplicationMessage>, s: GroupSession): void {
+    if (s.ackTimer) return;
+    s.ackTimer = this.options.clock.setTimer(this.options.ackIntervalMs ?? 20, () => {
+      s.ackTimer = undefined;
+      const upTo = s.highestSeq;
+      void Promise.all([...s.journals.values()].map((j) => j.flush()))
+        .then(() => messenger.send('ack', { groupId: s.groupId, durableSeq: upTo }))
+        .catch((e: Error) => this.fail(messenger, s, e));
+    });
+  }
+}
+
+function session(sessions: Map<string, GroupSession>, groupId: string): GroupSession {
+  const s = sessions.get(groupId);
+  if (!s) throw new ProtocolError(`group '${groupId}' was not opened on this connection`);
+  return s;
+}
+
