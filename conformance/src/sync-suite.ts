@@ -243,6 +243,52 @@ export const syncSuite: readonly ConformanceCase[] = [
     },
   },
   {
+    id: 'J2.3',
+    title: 'write order across two hosts\' appliances: a write issued after another completed is never in a checkpoint without it (neither / both / only the first)',
+    needs: ['writeTap'],
+    async run(ctx) {
+      const r = await rig(ctx);
+      assert.notEqual(r.vms[0].hostId, r.vms[1].hostId, 'the two VMs sit on different hosts (one appliance each)');
+      await r.start();
+      await r.converge();
+      const [a, b] = r.vms;
+      const rounds = 40;
+      const pattern = (i: number, who: number): Buffer => Buffer.alloc(4096, 1 + ((i * 2 + who) % 250));
+      for (let i = 0; i < rounds; i++) {
+        await r.write(a.id, a.volumes[0].id, i * 4096, pattern(i, 0));
+        if (ctx.random.int(0, 2) === 0) r.scheduler.cut('auto');
+        await r.write(b.id, b.volumes[0].id, i * 4096, pattern(i, 1));
+        if (ctx.random.int(0, 2) === 0) r.scheduler.cut('auto');
+        if (i % 10 === 9) await r.advance(50);
+      }
+      await r.converge();
+      let onlyFirst = 0;
+      for (const cp of r.checkpoints()) {
+        const ia = await r.journal(a.id).openImage(cp.id);
+        const ib = await r.journal(b.id).openImage(cp.id);
+        try {
+          for (let i = 0; i < rounds; i++) {
+            const state = async (img: typeof ia, volumeId: string, who: number): Promise<boolean> => {
+              const got = await img.read(volumeId, i * 4096, 4096);
+              if (got.equals(pattern(i, who))) return true;
+              assert.ok(got.every((x) => x === 0), `checkpoint ${cp.id}: block ${i} of ${volumeId} is neither the write nor zeros`);
+              return false;
+            };
+            const hasA = await state(ia, a.volumes[0].id, 0);
+            const hasB = await state(ib, b.volumes[0].id, 1);
+            assert.ok(hasA || !hasB, `checkpoint ${cp.id} holds VM ${b.id}'s write ${i} but not VM ${a.id}'s, which completed before it was issued`);
+            if (hasA && !hasB) onlyFirst++;
+          }
+        } finally {
+          ia.close();
+          ib.close();
+        }
+      }
+      assert.ok(onlyFirst > 0, 'some checkpoint fell between a pair\'s two writes, so the order was really tested');
+      await r.cutAndVerify();
+    },
+  },
+  {
     id: 'J8.1',
     title: 'manager outage: replication continues and trimming goes on, no checkpoints are cut; on return a synchronizing event, checkpoints resume and the gap shows',
     needs: ['writeTap', 'virtualClock'],
