@@ -12,6 +12,7 @@ import type { HypervisorAdapter } from '../ports/hypervisor-adapter.js';
 import type { NetworkAdapter } from '../ports/network-adapter.js';
 import type { WriteTap } from '../ports/write-tap.js';
 import { ProtocolError, ProtocolVersionError } from '../link/link-errors.js';
+import type { DecodedMessage } from '../link/message-registry.js';
 import { journalSizeBytes, PRIORITY_CODES, type ProtectionGroupSettings } from '../settings.js';
 import type { ReplicationPhase, SyncTrigger } from '../status/group-status.js';
 import { DirtyBitmap } from '../sync/dirty-bitmap.js';
@@ -71,6 +72,8 @@ export interface SenderStats {
 }
 
 const SEND_FILL = 0.9;
+/** Keys of the replies that come one at a time (hash replies are keyed by their positive request ids). */
+const REPLY_KEYS = { welcome: -1, 'group-opened': -2, 'probe-reply': -3 } as const;
 
 export class ProtectedAppliance {
   private readonly senders = new Map<string, GroupSender>();
@@ -397,7 +400,7 @@ export class GroupSender extends EventEmitter<{ state: [SenderState]; checkpoint
           warningBytes: Math.max(...this.vms.map((vm) => journalSizeBytes(settings.journal.warningThreshold, provisioned(vm)))),
         },
       });
-      this.resume2((await opened).meta as GroupOpenedMeta);
+      this.onGroupOpened((await opened).meta as GroupOpenedMeta);
     } catch (e) {
       this.appliance.options.log?.('connect-failed', { groupId: this.groupId, message: (e as Error).message });
       await messenger.close(e as Error);
@@ -406,12 +409,13 @@ export class GroupSender extends EventEmitter<{ state: [SenderState]; checkpoint
     }
   }
 
+  /** A promise for the next reply of a kind; request/reply pairs carry ids, the handshake replies use fixed keys. */
   private expect(name: 'welcome' | 'group-opened' | 'hash-reply' | 'probe-reply', requestId = 0): Promise<{ meta: unknown; payload?: Buffer }> {
-    const key = requestId || (name === 'welcome' ? -1 : name === 'group-opened' ? -2 : -3);
+    const key = requestId || REPLY_KEYS[name as keyof typeof REPLY_KEYS];
     return new Promise((resolve, reject) => this.requests.set(key, { resolve, reject }));
   }
 
-  private onMessage(m: import('../link/message-registry.js').DecodedMessage<ReplicationMessage>): void {
+  private onMessage(m: DecodedMessage<ReplicationMessage>): void {
     const settle = (key: number, value: { meta: unknown; payload?: Buffer }): void => {
       const r = this.requests.get(key);
       if (!r) throw new ProtocolError(`unexpected '${m.name}' message`);
@@ -419,16 +423,16 @@ export class GroupSender extends EventEmitter<{ state: [SenderState]; checkpoint
       r.resolve(value);
     };
     switch (m.name) {
-      case 'welcome': return settle(-1, { meta: m.meta });
+      case 'welcome': return settle(REPLY_KEYS.welcome, { meta: m.meta });
       case 'refuse': {
-        const r = this.requests.get(-1);
-        this.requests.delete(-1);
+        const r = this.requests.get(REPLY_KEYS.welcome);
+        this.requests.delete(REPLY_KEYS.welcome);
         const error = m.meta.code === 'PROTOCOL_VERSION' && m.meta.protocolVersion ? new ProtocolVersionError(PROTOCOL_VERSION, m.meta.protocolVersion, 'remote') : new ProtocolError(`refused: ${m.meta.reason}`);
         r?.reject(error);
         return;
       }
-      case 'group-opened': return settle(-2, { meta: m.meta });
-      case 'probe-reply': return settle(-3, { meta: m.meta });
+      case 'group-opened': return settle(REPLY_KEYS['group-opened'], { meta: m.meta });
+      case 'probe-reply': return settle(REPLY_KEYS['probe-reply'], { meta: m.meta });
       case 'hash-reply': return settle(m.meta.requestId, { meta: m.meta, payload: m.payload });
       case 'ack': return this.onAck(m.meta.durableSeq);
       case 'fallback':
@@ -442,7 +446,7 @@ export class GroupSender extends EventEmitter<{ state: [SenderState]; checkpoint
   }
 
   /** The receiver told us where its journals stand: pick the sync that brings both sides in line. */
-  private resume2(opened: GroupOpenedMeta): void {
+  private onGroupOpened(opened: GroupOpenedMeta): void {
     for (const vm of opened.vms) this.seqValue = Math.max(this.seqValue, vm.lastSeq);
     const fresh = opened.vms.every((v) => v.fresh);
     if (!fresh && this.pendingSync === 'initial') this.pendingSync = 'delta'; // our state was lost (restart): compare instead of copying
