@@ -5,6 +5,7 @@ import { promises as fs } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { journalBenchmark } from './journal-bench.js';
+import { replicationBenchmark } from './replication-bench.js';
 
 export interface BenchmarkResult {
   name: string;
@@ -135,3 +136,4 @@ function formatNumber(n: number): string {
 }
 
 registerBenchmark('journal', journalBenchmark);
+registerBenchmark('replication', replicationBenchmark);

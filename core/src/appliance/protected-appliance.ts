@@ -31,6 +31,11 @@ export interface ProtectedApplianceOptions {
   bitmapBudgetBytes?: number;
   /** Largest `writes` message (default 1 MiB of data). */
   maxBatchBytes?: number;
+  /**
+   * Bytes sent but not yet acknowledged that a group may have on the wire (default 16 MiB): flow control,
+   * so a healthy receiver is never pushed past its own buffer limit.
+   */
+  sendWindowBytes?: number;
   /** How often a disconnected group retries the link or probes failed storage (default 1 s). */
   retryIntervalMs?: number;
   log?: (event: string, fields: Record<string, unknown>) => void;
@@ -131,6 +136,10 @@ export class GroupSender extends EventEmitter<{ state: [SenderState]; checkpoint
   private queue: Item[] = [];
   private sent = 0;
   private buffered = 0;
+  /** Items before this index were received (appended) by the receiver; at most `sent`. */
+  private received = 0;
+  /** Write bytes sent and not yet received: what the send window limits. */
+  private inFlight = 0;
   private readonly bitmap: DirtyBitmap;
   private readonly taps: WriteTap[] = [];
   private readonly volumeVm = new Map<string, VmId>();
@@ -285,7 +294,8 @@ export class GroupSender extends EventEmitter<{ state: [SenderState]; checkpoint
     this.pumping = true;
     void (async () => {
       try {
-        while (this.connected && this.sent < this.queue.length && this.phaseValue !== 'paused-user' && this.phaseValue !== 'paused-system') {
+        const window = this.appliance.options.sendWindowBytes ?? 16 * 1024 * 1024;
+        while (this.connected && this.sent < this.queue.length && this.inFlight < window && this.phaseValue !== 'paused-user' && this.phaseValue !== 'paused-system') {
           const first = this.queue[this.sent];
           const m = this.messenger!;
           if (first.kind === 'checkpoint') {
@@ -306,6 +316,7 @@ export class GroupSender extends EventEmitter<{ state: [SenderState]; checkpoint
             bytes += it.data.length;
             this.sent++;
           }
+          this.inFlight += bytes;
           const raw = parts.length === 1 ? parts[0] : Buffer.concat(parts, bytes);
           const payload = this.compress(raw);
           await m.send('writes', { groupId: this.groupId, compressed: payload !== raw, rawBytes: bytes, records }, payload);
@@ -336,9 +347,15 @@ export class GroupSender extends EventEmitter<{ state: [SenderState]; checkpoint
     return packed;
   }
 
-  private onAck(durableSeq: number): void {
+  /** Items up to `receivedSeq` leave the send window; items up to `durableSeq` leave the buffer. */
+  private onAck(durableSeq: number, receivedSeq: number): void {
+    while (this.received < this.sent && this.queue[this.received].seq <= Math.max(receivedSeq, durableSeq)) {
+      const it = this.queue[this.received];
+      if (it.kind === 'write') this.inFlight -= it.data.length;
+      this.received++;
+    }
     let drop = 0;
-    while (drop < this.sent && this.queue[drop].seq <= durableSeq) {
+    while (drop < this.received && this.queue[drop].seq <= durableSeq) {
       const it = this.queue[drop];
       if (it.kind === 'write') this.buffered -= it.data.length;
       drop++;
@@ -346,8 +363,10 @@ export class GroupSender extends EventEmitter<{ state: [SenderState]; checkpoint
     if (drop > 0) {
       this.queue = this.queue.slice(drop);
       this.sent -= drop;
+      this.received -= drop;
     }
     for (const w of this.waiters.splice(0)) w();
+    this.pump();
   }
 
   /** Moves every unacknowledged write into the bitmap and empties the buffer (its data may never arrive). */
@@ -355,7 +374,9 @@ export class GroupSender extends EventEmitter<{ state: [SenderState]; checkpoint
     for (const it of this.queue) if (it.kind === 'write') this.bitmap.mark(it.volumeId, it.offset, it.data.length);
     this.queue = [];
     this.sent = 0;
+    this.received = 0;
     this.buffered = 0;
+    this.inFlight = 0;
     for (const w of this.waiters.splice(0)) w();
   }
 
@@ -434,7 +455,7 @@ export class GroupSender extends EventEmitter<{ state: [SenderState]; checkpoint
       case 'group-opened': return settle(REPLY_KEYS['group-opened'], { meta: m.meta });
       case 'probe-reply': return settle(REPLY_KEYS['probe-reply'], { meta: m.meta });
       case 'hash-reply': return settle(m.meta.requestId, { meta: m.meta, payload: m.payload });
-      case 'ack': return this.onAck(m.meta.durableSeq);
+      case 'ack': return this.onAck(m.meta.durableSeq, m.meta.receivedSeq ?? m.meta.durableSeq);
       case 'fallback':
         this.spillToBitmap();
         if (m.meta.storageError) this.storageError = m.meta.storageError;

@@ -63,10 +63,13 @@ const SPECS = {
       properties: { groupId: id, id, seq: count, timestamp: { type: 'number' }, kind: { enum: ['auto', 'tagged', 'vss'] }, tag: { type: 'string', maxLength: 256 } },
     },
   },
-  /** Receiver → sender: everything up to `durableSeq` is flushed in the journal; the sender may forget it. */
+  /**
+   * Receiver → sender: everything up to `durableSeq` is flushed in the journal (the sender may forget it);
+   * everything up to `receivedSeq` is appended (it no longer counts against the sender's send window).
+   */
   ack: {
     type: 24, name: 'ack', payload: 'none',
-    metaSchema: { type: 'object', additionalProperties: false, required: ['groupId', 'durableSeq'], properties: { groupId: id, durableSeq: count } },
+    metaSchema: { type: 'object', additionalProperties: false, required: ['groupId', 'durableSeq'], properties: { groupId: id, durableSeq: count, receivedSeq: count } },
   },
   /** Receiver → sender: stop streaming and record changes in the bitmap (congestion or a storage error). */
   fallback: {
@@ -81,7 +84,7 @@ const SPECS = {
     type: 26, name: 'hash-request', payload: 'none',
     metaSchema: {
       type: 'object', additionalProperties: false, required: ['groupId', 'requestId', 'vmId', 'volumeId', 'offset', 'length', 'blockBytes'],
-      properties: { groupId: id, requestId: count, vmId: id, volumeId: id, offset: count, length: { type: 'integer', minimum: 1 }, blockBytes: { type: 'integer', minimum: 512 } },
+      properties: { groupId: id, requestId: count, vmId: id, volumeId: id, offset: count, length: { type: 'integer', minimum: 1 }, blockBytes: { type: 'integer', minimum: 512 }, hashBytes: { enum: [8, 16] } },
     },
   },
   hashReply: {
@@ -142,6 +145,7 @@ export interface HashRequestMeta {
   offset: number;
   length: number;
   blockBytes: number;
+  hashBytes?: 8 | 16;
 }
 
 export interface HashReplyMeta {
@@ -160,6 +164,7 @@ export interface ProbeReplyMeta {
 export interface AckMeta {
   groupId: string;
   durableSeq: number;
+  receivedSeq?: number;
 }
 
 export const replicationMessages = [

@@ -35,6 +35,8 @@ interface GroupSession {
   appended: Map<string, number>;
   /** Highest seq appended on this connection, for the next ack. */
   highestSeq: number;
+  /** Highest seq flushed and acknowledged durable. */
+  durableSeq: number;
   ackTimer?: TimerHandle;
   congested: boolean;
   failed: boolean;
@@ -120,7 +122,7 @@ export class RecoveryAppliance {
   private async openGroup(messenger: Messenger<ReplicationMessage>, sessions: Map<string, GroupSession>, meta: OpenGroupMeta): Promise<void> {
     const { storage, clock } = this.options;
     const root = this.options.journalRoot ?? 'journals';
-    const s: GroupSession = { groupId: meta.groupId, journals: new Map(), appended: new Map(), highestSeq: 0, congested: false, failed: false };
+    const s: GroupSession = { groupId: meta.groupId, journals: new Map(), appended: new Map(), highestSeq: 0, durableSeq: 0, congested: false, failed: false };
     const vms: { vmId: string; lastSeq: number; checkpoints: number; fresh: boolean }[] = [];
     for (const vm of meta.vms) {
       const key = `${meta.groupId}/${vm.vmId}`;
@@ -168,6 +170,8 @@ export class RecoveryAppliance {
       await this.fail(messenger, s, e as Error);
       return;
     }
+    // Appended (not yet durable): frees the sender's send window at once; durability follows the group commit.
+    await messenger.send('ack', { groupId: s.groupId, durableSeq: s.durableSeq, receivedSeq: s.highestSeq }).catch(() => undefined);
     this.scheduleAck(messenger, s);
   }
 
@@ -187,7 +191,8 @@ export class RecoveryAppliance {
     // A marker is flushed, and so is everything before it: acknowledge at once.
     s.ackTimer?.cancel();
     s.ackTimer = undefined;
-    await messenger.send('ack', { groupId: s.groupId, durableSeq: s.highestSeq }).catch(() => undefined);
+    s.durableSeq = s.highestSeq;
+    await messenger.send('ack', { groupId: s.groupId, durableSeq: s.durableSeq, receivedSeq: s.highestSeq }).catch(() => undefined);
   }
 
   private async hashRequest(messenger: Messenger<ReplicationMessage>, s: GroupSession, meta: HashRequestMeta): Promise<void> {
@@ -195,7 +200,7 @@ export class RecoveryAppliance {
     if (!journal) throw new ProtocolError(`hash request for VM '${meta.vmId}', which group ${meta.groupId} did not open`);
     try {
       await journal.idle();
-      const hashes = await hashRanges((offset, length) => journal.readAt(meta.volumeId, offset, length, journal.lastSeq), { offset: meta.offset, length: meta.length, blockBytes: meta.blockBytes });
+      const hashes = await hashRanges((offset, length) => journal.readAt(meta.volumeId, offset, length, journal.lastSeq), { offset: meta.offset, length: meta.length, blockBytes: meta.blockBytes, ...(meta.hashBytes ? { hashBytes: meta.hashBytes } : {}) });
       await messenger.send('hash-reply', { groupId: meta.groupId, requestId: meta.requestId }, hashes);
     } catch (e) {
       await messenger.send('hash-reply', { groupId: meta.groupId, requestId: meta.requestId, error: (e as Error).message });
@@ -240,7 +245,10 @@ export class RecoveryAppliance {
       s.ackTimer = undefined;
       const upTo = s.highestSeq;
       void Promise.all([...s.journals.values()].map((j) => j.flush()))
-        .then(() => messenger.send('ack', { groupId: s.groupId, durableSeq: upTo }))
+        .then(() => {
+          s.durableSeq = Math.max(s.durableSeq, upTo);
+          return messenger.send('ack', { groupId: s.groupId, durableSeq: s.durableSeq, receivedSeq: s.highestSeq });
+        })
         .catch((e: Error) => this.fail(messenger, s, e));
     });
   }
