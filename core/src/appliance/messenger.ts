@@ -31,7 +31,9 @@ export class Messenger<D extends MessageDefinition> {
 
   send<N extends D['name']>(name: N, meta: MetaOf<D, N>, payload?: Buffer): Promise<void> {
     const parts = this.codec.encode(name, meta, payload);
-    return this.connection.send(parts.length === 1 ? parts[0] : Buffer.concat(parts));
+    if (parts.length === 1) return this.connection.send(parts[0]);
+    // Connections that take parts avoid copying a large payload into one buffer.
+    return this.connection.sendParts ? this.connection.sendParts(parts) : this.connection.send(Buffer.concat(parts));
   }
 
   /** Sets the handler; messages that arrived before it are handled first, in order. */
