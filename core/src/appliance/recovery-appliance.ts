@@ -38,9 +38,13 @@ interface GroupSession {
   /** Highest seq flushed and acknowledged durable. */
   durableSeq: number;
   ackTimer?: TimerHandle;
+  /** Messages whose journal appends are still in flight (settled promises never reject). */
+  appending: Promise<void>[];
   congested: boolean;
   failed: boolean;
 }
+
+const MAX_APPENDS_IN_FLIGHT = 8;
 
 export class RecoveryAppliance {
   private listener?: LinkListener;
@@ -122,7 +126,7 @@ export class RecoveryAppliance {
   private async openGroup(messenger: Messenger<ReplicationMessage>, sessions: Map<string, GroupSession>, meta: OpenGroupMeta): Promise<void> {
     const { storage, clock } = this.options;
     const root = this.options.journalRoot ?? 'journals';
-    const s: GroupSession = { groupId: meta.groupId, journals: new Map(), appended: new Map(), highestSeq: 0, durableSeq: 0, congested: false, failed: false };
+    const s: GroupSession = { groupId: meta.groupId, journals: new Map(), appended: new Map(), highestSeq: 0, durableSeq: 0, appending: [], congested: false, failed: false };
     const vms: { vmId: string; lastSeq: number; checkpoints: number; fresh: boolean }[] = [];
     for (const vm of meta.vms) {
       const key = `${meta.groupId}/${vm.vmId}`;
@@ -164,15 +168,17 @@ export class RecoveryAppliance {
       at += length;
       s.highestSeq = Math.max(s.highestSeq, seq);
     }
-    try {
-      await Promise.all([...byVm].map(([vmId, list]) => s.journals.get(vmId)!.appendMany(list)));
-    } catch (e) {
-      await this.fail(messenger, s, e as Error);
-      return;
-    }
-    // Appended (not yet durable): frees the sender's send window at once; durability follows the group commit.
-    await messenger.send('ack', { groupId: s.groupId, durableSeq: s.durableSeq, receivedSeq: s.highestSeq }).catch(() => undefined);
+    // Appends are queued in order by each journal, so the next message need not wait for this one's I/O;
+    // a few messages' appends stay in flight, and the receive queue pushes back beyond that.
+    const upTo = s.highestSeq;
+    const appended = Promise.all([...byVm].map(([vmId, list]) => s.journals.get(vmId)!.appendMany(list)));
+    s.appending.push(appended.then(
+      // Appended (not yet durable): frees the sender's send window; durability follows the group commit.
+      () => messenger.send('ack', { groupId: s.groupId, durableSeq: s.durableSeq, receivedSeq: upTo }).catch(() => undefined),
+      (e: Error) => this.fail(messenger, s, e),
+    ));
     this.scheduleAck(messenger, s);
+    while (s.appending.length > MAX_APPENDS_IN_FLIGHT) await s.appending.shift();
   }
 
   private async checkpoint(messenger: Messenger<ReplicationMessage>, s: GroupSession, meta: CheckpointMeta): Promise<void> {
@@ -234,6 +240,7 @@ export class RecoveryAppliance {
   }
 
   private async fail(messenger: Messenger<ReplicationMessage>, s: GroupSession, error: Error): Promise<void> {
+    if (s.failed) return;
     s.failed = true;
     this.log('journal-error', { groupId: s.groupId, message: error.message });
     await messenger.send('fallback', { groupId: s.groupId, trigger: 'RecoveryOrJournalStorageError', storageError: 'journal', message: error.message }).catch(() => undefined);
