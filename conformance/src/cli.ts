@@ -2,12 +2,12 @@
 // `opencdp-conformance`: runs the conformance suites against a builtin adapter or a vendor's module and
 // prints a summary (skipped cases with reasons); `--json` writes the report. Exit codes: 0 all passed
 // (skips allowed), 1 a case failed, 2 bad usage (unknown adapter, module without createHarness, bad option).
-import { existsSync, realpathSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { basename, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { Command, CommanderError, InvalidArgumentError } from 'commander';
 import { createFakeHarness } from '@opencdp/adapter-fake';
-import type { CapabilityTable, HarnessFactory } from '@opencdp/core';
+import { isEntryPoint, type CapabilityTable, type HarnessFactory } from '@opencdp/core';
 import { runConformance } from './run-conformance.js';
 
 export const EXIT_PASSED = 0;
@@ -115,18 +115,8 @@ export async function main(argv: readonly string[], io: { out: (t: string) => vo
   return report.failed > 0 ? EXIT_FAILED : EXIT_PASSED;
 }
 
-function isEntryPoint(): boolean {
-  const entry = process.argv[1];
-  if (!entry) return false;
-  try {
-    // npm installs bins as symlinks: compare real paths.
-    return pathToFileURL(realpathSync(entry)).href === import.meta.url;
-  } catch {
-    return false;
-  }
-}
 
-if (isEntryPoint()) {
+if (isEntryPoint(import.meta.url)) {
   main(process.argv.slice(2)).then(
     (code) => { process.exitCode = code; },
     (error: unknown) => {

@@ -22,6 +22,15 @@ async function rig(ctx: CaseContext, options: Partial<PipelineOptions> = {}): Pr
   return r;
 }
 
+/** A rig replicating, with `writes` random writes made and converged: the usual start of a case. */
+async function streaming(ctx: CaseContext, writes = 20, options: Partial<PipelineOptions> = {}): Promise<PipelineRig> {
+  const r = await rig(ctx, options);
+  await r.start();
+  await r.randomWrites(writes);
+  await r.converge();
+  return r;
+}
+
 /** Sub-statuses seen, with consecutive repeats folded (a tracker only records changes, but two rigs may interleave). */
 function subStatuses(r: PipelineRig): string[] {
   return r.tracker.subStatuses();
@@ -89,10 +98,7 @@ export const syncSuite: readonly ConformanceCase[] = [
     title: 'link down: writes go on into the bitmap, DisconnectedFromPeer with recovery possible, no checkpoints; link back: BitmapSync, then the next checkpoint equals the protected volumes',
     needs: ['writeTap'],
     async run(ctx) {
-      const r = await rig(ctx);
-      await r.start();
-      await r.randomWrites(20);
-      await r.converge();
+      const r = await streaming(ctx);
       const before = await r.cutAndVerify('before-outage');
       const snapshotBefore = ctx.oracle.snapshot();
       r.network.partition('protected', 'recovery');
@@ -151,10 +157,7 @@ export const syncSuite: readonly ConformanceCase[] = [
     title: 'recovery appliance restart: the sender reconnects, bitmap-syncs what it could not deliver, and converges; listed checkpoints survive',
     needs: ['writeTap'],
     async run(ctx) {
-      const r = await rig(ctx);
-      await r.start();
-      await r.randomWrites(20);
-      await r.converge();
+      const r = await streaming(ctx);
       const cp = await r.cutAndVerify();
       const snapshot = ctx.oracle.snapshot();
       await r.restartRecovery();
@@ -170,10 +173,7 @@ export const syncSuite: readonly ConformanceCase[] = [
     title: 'protected appliance restart (memory lost): a delta sync by checksum comparison brings the sides in line',
     needs: ['writeTap'],
     async run(ctx) {
-      const r = await rig(ctx);
-      await r.start();
-      await r.randomWrites(20);
-      await r.converge();
+      const r = await streaming(ctx);
       await r.cutAndVerify();
       await r.stopProtected();
       await r.randomWrites(10); // nobody is splitting these
@@ -188,10 +188,7 @@ export const syncSuite: readonly ConformanceCase[] = [
     title: 'force sync: DeltaSync with trigger ForceSync; with both sides equal nothing but hashes crosses',
     needs: ['writeTap'],
     async run(ctx) {
-      const r = await rig(ctx);
-      await r.start();
-      await r.randomWrites(20);
-      await r.converge();
+      const r = await streaming(ctx);
       const sentBefore = r.senders.reduce((n, s) => n + s.currentStats().syncBytesSent, 0);
       for (const s of r.senders) s.forceSync();
       await r.advance(20);
@@ -227,10 +224,7 @@ export const syncSuite: readonly ConformanceCase[] = [
     title: 'journal storage error: JournalStorageError, changes recorded meanwhile; once storage works a sync converges',
     needs: ['writeTap', 'faultStorageError'],
     async run(ctx) {
-      const r = await rig(ctx);
-      await r.start();
-      await r.randomWrites(10);
-      await r.converge();
+      const r = await streaming(ctx, 10);
       await r.cutAndVerify();
       await ctx.harness.injectFault({ kind: 'storage-error' });
       await r.randomWrites(20);

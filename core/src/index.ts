@@ -24,3 +24,6 @@ export * from './appliance/messenger.js';
 export * from './appliance/protected-appliance.js';
 export * from './appliance/recovery-appliance.js';
 export * from './appliance/checkpoint-scheduler.js';
+export * from './sync/dirty-bitmap.js';
+export * from './sync/delta-sync.js';
+export * from './entry-point.js';

@@ -6,36 +6,37 @@
 // ------------------
 // A flat bitmap (DRBD: one bit per 4 KiB, 32 MiB per TiB) costs the same for one write as for a million;
 // squeezed into 256 KiB for 1 TiB each bit covers 512 KiB, so one scattered 4 KiB write re-sends 512 KiB
-// and even a dense hot spot is re-sent in 512 KiB pieces. A plain extent list is exact and cheap for
-// sequential runs but costs 8–16 bytes per isolated write. Neither is near the information the dirty set
-// holds, which is what decides how much fits. So the set is kept as sorted, coalesced extents in units of
+// and a hot spot is re-sent in 512 KiB pieces. A plain extent list is exact and cheap for sequential runs
+// but costs 8–16 bytes per isolated write. Neither is near the information the dirty set holds, which is
+// what decides how much of it fits. So the set is kept as sorted, coalesced extents in units of
 // `minGranularity` (global unit numbers: the volumes laid end to end), entropy-coded in pages:
-//   * a page holds up to `maxCount` extents in at most `pageBytes` bytes (both 256 at a 256 KiB budget);
-//     pages are packed back to back in one arena, with an index entry per page (first start, arena
-//     offset, extent count: 10 bytes, 14 for volumes past 2^32 units); a mark decodes and re-encodes one
-//     page (a neighbour too when it spills over), so it costs O(page), not O(set);
-//   * each page has a resolution 2^c units (c = 0 until memory runs short) and codes every extent as
-//     (gap − 1, length − 1) in those cells with two Rice codes whose parameters are chosen per page, with
-//     an Elias-gamma escape (rice-codes.ts). Rice codes are optimal prefix codes for geometric run
-//     lengths, so a page costs within ~5–15 % of the entropy of its area at any density: ~15 bits for an
-//     isolated write in a cold area, about one bit per block in a half-dirty hot spot, a dozen bits for a
-//     whole sequential run.
+//   * a page holds up to 256 extents in at most 256 bytes (less for budgets under 256 KiB); pages are
+//     packed back to back in one arena, with an index entry each (first start, arena offset, extent
+//     count: 10 bytes, 14 past 2^32 units), so a mark decodes and re-encodes one page (plus a neighbour
+//     when it spills over) — O(page), not O(set);
+//   * a page has a resolution of 2^c units (c = 0 until memory runs short), with cells anchored at its
+//     first start, and codes each extent as (gap − 1, length − 1) in cells with two Rice codes whose
+//     parameters are chosen per page, escaping to Elias-gamma for outliers (rice-codes.ts). Rice codes
+//     are optimal prefix codes for geometric run lengths, so a page costs close to the entropy of its area
+//     at any density: ~15 bits for an isolated write in a cold area, about a bit per block in a
+//     half-dirty hot spot, a dozen bits for a whole sequential run.
 // When the set outgrows the budget, resolution is lost where it costs the fewest re-sent bytes per byte of
-// memory saved (rate–distortion with one global price). For every page two families of coarsenings are
-// priced exactly (re-encoded): fill every clean gap up to g cells (g = 1, 2, 3, 4, 6, 8, …: the merge of
-// the closest extents), or round every extent out to cells of 2^c′ units (c′ > c: a coarser bitmap for
-// this area only). A histogram of the slopes of each page's lower convex hull of (units added, bits)
-// gives the price at which enough memory is freed; each page then takes its best option at that price.
-// Dense hot spots therefore go coarse first, scattered cold writes last, and a uniform scatter ends up
-// as a coarse bitmap (the best one can do there). New marks follow their page's resolution.
+// memory saved (rate–distortion with one global price). Each page's options are priced by their coded
+// size: fill every clean gap up to g cells (g = 1, 2, 3, 4, 6, 8, 16, …: merging the closest extents),
+// or round every extent out to cells of 2^c′ units (c′ > c: a coarser bitmap for that area only). A
+// histogram of the slopes of each page's lower convex hull of (units added, bits) gives the price at which
+// a sixteenth of the room is freed, and each page takes its best option at that price. Dense hot spots
+// therefore go coarse first and scattered cold writes last; a uniform scatter ends up as a coarse bitmap,
+// the best one can do there. New marks follow the resolution of the page they land in. Measured (1 TiB,
+// one million 4 KiB writes, 256 KiB): docs/benchmarks.md, "Dirty bitmap".
 //
 // Memory: every byte that depends on the data lives in typed arrays — the arena and the index arrays
 // (resizable ArrayBuffers grown in place, so no copy ever holds two versions), plus fixed scratch arrays
-// (two decoded pages, the slope histogram, one page's candidates). `memoryBytes` is the sum of their
-// `byteLength`s and is checked against the budget before anything grows. Not counted: JS object headers
-// and the volume id table (fixed per tracker, independent of the writes).
+// (two decoded pages, the slope histogram, one page's candidates: ~12 KiB at a 256 KiB budget).
+// `memoryBytes` is the sum of their `byteLength`s and never passes the budget, not even while growing.
+// Not counted: JS object headers and the volume id table (fixed per tracker, independent of the writes).
 import { UnknownVolumeError, ValidationError, VolumeRangeError } from '../errors.js';
-import { BitReader, BitWriter, CorruptCodeError, MAX_K, POW2, codeBits, floorLog2 } from './rice-codes.js';
+import { BitReader, BitWriter, CorruptCodeError, ESCAPES, MAX_K, POW2, code2Bits, floorLog2 } from './rice-codes.js';
 
 export interface DirtyVolume {
   id: string;
@@ -83,8 +84,12 @@ interface ResizableArrayBuffer extends ArrayBuffer {
 type ResizableArrayBufferConstructor = new (byteLength: number, options: { maxByteLength: number }) => ResizableArrayBuffer;
 const ResizableBuffer = ArrayBuffer as unknown as ResizableArrayBufferConstructor;
 
-/** Page header: the two Rice parameters and the resolution shift, 6 bits each. */
-const HEADER_BITS = 18;
+/**
+ * Page header: the gap and length Rice parameters and the resolution shift (6 bits each), then for each
+ * of the two codes a flag and, when set, its escape (2 bits) and second parameter (6 bits).
+ */
+const HEADER_BITS = 20;
+const ESCAPE_PARAM_BITS = 8;
 const MAX_SHIFT = 40;
 const LOG_BUCKETS = 54;
 
@@ -130,14 +135,35 @@ function layoutFor(budgetBytes: number): Layout {
   };
 }
 
+/** A two-level Rice code: parameter k, escape after e ones to parameter k2 (rice-codes.ts). */
+interface Rice {
+  k: number;
+  e: number;
+  k2: number;
+}
+
+/** The escape a page uses unless its header says otherwise. */
+function defaultK2(k: number): number {
+  return Math.min(MAX_K, k + 6);
+}
+function isDefault(r: Rice): boolean {
+  return r.e === 16 && r.k2 === defaultK2(r.k);
+}
+function headerBits(g: Rice, l: Rice, c: number): number {
+  // The last length carries a c-bit remainder (the page may end anywhere).
+  return HEADER_BITS + c + (isDefault(g) ? 0 : ESCAPE_PARAM_BITS) + (isDefault(l) ? 0 : ESCAPE_PARAM_BITS);
+}
+
 interface PieceCost {
   bits: number;
   bytes: number;
-  kg: number;
-  kl: number;
+  g: Rice;
+  l: Rice;
   /** Resolution shift: values are in cells of 2^c units. */
   c: number;
 }
+
+const NO_COST: PieceCost = { bits: 0, bytes: 0, g: { k: 0, e: 16, k2: 6 }, l: { k: 0, e: 16, k2: 6 }, c: 0 };
 
 export class DirtyBitmap {
   readonly budgetBytes: number;
@@ -173,7 +199,7 @@ export class DirtyBitmap {
   private readonly fixedBytes: number;
 
   /** Header of the page decoded last. */
-  private readonly last: PieceCost = { bits: 0, bytes: 0, kg: 0, kl: 0, c: 0 };
+  private last: PieceCost = NO_COST;
   private crossGap = 0;
   /**
    * Coarsenings dearer than this (units per bit) are not even priced: 64 × the last price paid. Prices
@@ -418,11 +444,24 @@ export class DirtyBitmap {
     return p + 1 < this.pages ? this.pOff[p + 1] : this.used;
   }
 
-  private readHeader(p: number): void {
+  /** Reads page p's header into `last`; returns the reader positioned after it. */
+  private readHeader(p: number): BitReader {
     const r = new BitReader(this.arena, this.pOff[p], this.pageEnd(p));
-    this.last.kg = r.bits(6);
-    this.last.kl = r.bits(6);
-    this.last.c = r.bits(6);
+    const kg = r.bits(6);
+    const kl = r.bits(6);
+    const c = r.bits(6);
+    if (kg > MAX_K || kl > MAX_K || c > MAX_SHIFT) throw new CorruptCodeError('bad page header');
+    const escape = (k: number): Rice => {
+      if (r.bits(1) === 0) return { k, e: 16, k2: defaultK2(k) };
+      const e = ESCAPES[r.bits(2)];
+      const k2 = r.bits(6);
+      if (k2 > MAX_K) throw new CorruptCodeError('bad page header');
+      return { k, e, k2 };
+    };
+    const g = escape(kg);
+    const l = escape(kl);
+    this.last = { bits: 0, bytes: 0, g, l, c };
+    return r;
   }
 
   /**
@@ -432,22 +471,16 @@ export class DirtyBitmap {
    */
   private decode(p: number, at: number): number {
     const n = this.pCount[p];
-    const r = new BitReader(this.arena, this.pOff[p], this.pageEnd(p));
-    const kg = r.bits(6);
-    const kl = r.bits(6);
-    const c = r.bits(6);
-    if (kg > MAX_K || kl > MAX_K || c > MAX_SHIFT) throw new CorruptCodeError('bad page header');
-    this.last.kg = kg;
-    this.last.kl = kl;
-    this.last.c = c;
+    const r = this.readHeader(p);
+    const { g, l: lc, c } = this.last;
     const cell = POW2[c];
     const S = this.sS;
     const L = this.sL;
     let s = this.pStart[p];
     let l = 0;
     for (let i = 0; i < n; i++) {
-      if (i > 0) s += l + (r.code(kg) + 1) * cell;
-      l = (r.code(kl) + 1) * cell;
+      if (i > 0) s += l + (r.code2(g.k, g.e, g.k2) + 1) * cell;
+      l = (r.code2(lc.k, lc.e, lc.k2) + 1) * cell;
       if (i === n - 1 && c > 0) l -= r.wide(c);
       S[at + i] = s;
       L[at + i] = l;
@@ -475,16 +508,18 @@ export class DirtyBitmap {
   }
 
   /**
-   * Best Rice parameter for a piece's gap values ((start − previous end) / cell − 1) or length values
-   * (⌈length / cell⌉ − 1). A page often mixes small gaps with a few huge ones (the jump to the next hot
-   * spot), so the mean is a poor guide: each k's cost is estimated from a histogram of magnitudes, then
-   * the exact cost is taken around the estimate.
+   * Best two-level Rice code for a piece's gap values ((start − previous end) / cell − 1) or length
+   * values (⌈length / cell⌉ − 1), and its bits (escape parameters in the header included). A page often
+   * mixes small gaps with large ones (the jump to the next hot spot, lone writes in a cold area), so the
+   * mean is a poor guide: costs are estimated from a histogram of magnitudes (count and mean per power of
+   * two) for k around the median's, then for escapes to a second parameter sized for the large values;
+   * unless `estimate`, the exact cost of the best few is taken.
    */
-  private bestK(from: number, to: number, gaps: boolean, cell: number, estimate = false): { k: number; bits: number } {
+  private bestK(from: number, to: number, gaps: boolean, cell: number, estimate = false): Rice & { bits: number } {
     const S = this.sS;
     const L = this.sL;
     const first = gaps ? from + 1 : from;
-    if (to - first <= 0) return { k: 0, bits: 0 };
+    if (to - first <= 0) return { k: 0, e: 16, k2: defaultK2(0), bits: 0 };
     const count = this.bucketCount;
     const sum = this.bucketSum;
     count.fill(0);
@@ -497,26 +532,57 @@ export class DirtyBitmap {
       sum[j] += v;
       if (j > top) top = j;
     }
-    // The optimal k sits a little below the magnitude of the typical value: search around the median's.
+    const n = to - first;
+    const estimateOf = (r: Rice): number => {
+      let bits = isDefault(r) ? 0 : ESCAPE_PARAM_BITS;
+      for (let j = 0; j <= top; j++) if (count[j] > 0) bits += count[j] * code2Bits(Math.round(sum[j] / count[j]), r.k, r.e, r.k2);
+      return bits;
+    };
     let median = 0;
-    for (let seen = 0; median <= top; median++) if ((seen += count[median]) * 2 >= to - first) break;
-    let kEst = 0;
-    let estBest = Infinity;
+    for (let seen = 0; median <= top; median++) if ((seen += count[median]) * 2 >= n) break;
+    const tried: (Rice & { bits: number })[] = [];
+    let kBest = 0;
+    let kBits = Infinity;
     for (let k = Math.max(0, median - 3); k <= Math.min(MAX_K, median + 1); k++) {
-      let bits = 0;
-      for (let j = 0; j <= top; j++) if (count[j] > 0) bits += count[j] * codeBits(Math.round(sum[j] / count[j]), k);
-      if (bits < estBest) {
-        estBest = bits;
-        kEst = k;
+      const r = { k, e: 16, k2: defaultK2(k) };
+      const bits = estimateOf(r);
+      tried.push({ ...r, bits });
+      if (bits < kBits) {
+        kBits = bits;
+        kBest = k;
       }
     }
-    if (estimate) return { k: kEst, bits: estBest };
-    let best = { k: 0, bits: Infinity };
-    for (let k = Math.max(0, kEst - 1); k <= Math.min(MAX_K, kEst + 1); k++) {
-      let bits = 0;
-      if (gaps) for (let i = first; i < to; i++) bits += codeBits((S[i] - S[i - 1] - L[i - 1]) / cell - 1, k);
-      else for (let i = first; i < to; i++) bits += codeBits(Math.ceil(L[i] / cell) - 1, k);
-      if (bits < best.bits) best = { k, bits };
+    // Escapes to a second parameter, sized by the median of what escapes (k as found above: the small
+    // values set it; a coarse search is enough when only estimating).
+    {
+      const k = kBest;
+      for (const e of ESCAPES) {
+        let escaped = 0;
+        for (let j = 0; j <= top; j++) if (count[j] > 0 && Math.floor(sum[j] / count[j] / POW2[k]) >= e) escaped += count[j];
+        if (escaped === 0) continue;
+        let seen = 0;
+        let rest = 0;
+        for (let j = 0; j <= top; j++) {
+          if (count[j] === 0 || Math.floor(sum[j] / count[j] / POW2[k]) < e) continue;
+          seen += count[j];
+          if (seen * 2 >= escaped) {
+            rest = Math.max(0, sum[j] / count[j] - e * POW2[k]);
+            break;
+          }
+        }
+        const k2c = Math.max(0, floorLog2(rest + 1) - 1);
+        const spread = estimate ? 0 : 1;
+        for (let k2 = Math.max(0, k2c - spread); k2 <= Math.min(MAX_K, k2c + spread); k2++) tried.push({ k, e, k2, bits: estimateOf({ k, e, k2 }) });
+      }
+    }
+    tried.sort((a, b) => a.bits - b.bits);
+    if (estimate) return tried[0];
+    let best: Rice & { bits: number } = { k: 0, e: 16, k2: 0, bits: Infinity };
+    for (const r of tried.slice(0, 3)) {
+      let bits = isDefault(r) ? 0 : ESCAPE_PARAM_BITS;
+      if (gaps) for (let i = first; i < to; i++) bits += code2Bits((S[i] - S[i - 1] - L[i - 1]) / cell - 1, r.k, r.e, r.k2);
+      else for (let i = first; i < to; i++) bits += code2Bits(Math.ceil(L[i] / cell) - 1, r.k, r.e, r.k2);
+      if (bits < best.bits) best = { k: r.k, e: r.e, k2: r.k2, bits };
     }
     return best;
   }
@@ -529,26 +595,28 @@ export class DirtyBitmap {
   private pieceCost(from: number, to: number, cWanted: number, hint?: PieceCost, estimate = false): PieceCost {
     const c = this.fitShift(from, to, cWanted);
     const cell = POW2[c];
-    let kg: number;
-    let kl: number;
-    let bits = HEADER_BITS + c;
-    if (hint && hint.c === c && (to - from) % 8 !== 0) {
-      const S = this.sS;
-      const L = this.sL;
-      kg = hint.kg;
-      kl = hint.kl;
-      bits += codeBits(Math.ceil(L[from] / cell) - 1, kl);
-      for (let i = from + 1; i < to; i++) {
-        bits += codeBits((S[i] - S[i - 1] - L[i - 1]) / cell - 1, kg) + codeBits(Math.ceil(L[i] / cell) - 1, kl);
-      }
-    } else {
-      const g = this.bestK(from, to, true, cell, estimate);
-      const l = this.bestK(from, to, false, cell, estimate);
-      kg = g.k;
-      kl = l.k;
-      bits += g.bits + l.bits;
+    if (hint && hint.c === c && (to - from) % 8 !== 0) return this.costWith(from, to, c, hint.g, hint.l);
+    {
+      const gb = this.bestK(from, to, true, cell, estimate);
+      const lb = this.bestK(from, to, false, cell, estimate);
+      const g = { k: gb.k, e: gb.e, k2: gb.k2 };
+      const l = { k: lb.k, e: lb.e, k2: lb.k2 };
+      // bestK counted the escape parameters; the header's fixed part and the remainder come on top.
+      const bits = HEADER_BITS + c + gb.bits + lb.bits;
+      return { bits, bytes: Math.ceil(bits / 8), g, l, c };
     }
-    return { bits, bytes: Math.ceil(bits / 8), kg, kl, c };
+  }
+
+  /** Exact encoded size of scratch extents [from, to) with the given codes at resolution c (aligned to it). */
+  private costWith(from: number, to: number, c: number, g: Rice, l: Rice): PieceCost {
+    const S = this.sS;
+    const L = this.sL;
+    const cell = POW2[c];
+    let bits = headerBits(g, l, c) + code2Bits(Math.ceil(L[from] / cell) - 1, l.k, l.e, l.k2);
+    for (let i = from + 1; i < to; i++) {
+      bits += code2Bits((S[i] - S[i - 1] - L[i - 1]) / cell - 1, g.k, g.e, g.k2) + code2Bits(Math.ceil(L[i] / cell) - 1, l.k, l.e, l.k2);
+    }
+    return { bits, bytes: Math.ceil(bits / 8), g, l, c };
   }
 
   /** Encodes scratch extents [from, to) at arena offset `pos`; returns the end offset. */
@@ -556,20 +624,29 @@ export class DirtyBitmap {
     const w = new BitWriter(this.arena, pos);
     const S = this.sS;
     const L = this.sL;
-    const cell = POW2[cost.c];
-    w.bits(cost.kg, 6);
-    w.bits(cost.kl, 6);
-    w.bits(cost.c, 6);
+    const { g, l, c } = cost;
+    const cell = POW2[c];
+    w.bits(g.k, 6);
+    w.bits(l.k, 6);
+    w.bits(c, 6);
+    for (const r of [g, l]) {
+      if (isDefault(r)) w.bits(0, 1);
+      else {
+        w.bits(1, 1);
+        w.bits(ESCAPES.indexOf(r.e), 2);
+        w.bits(r.k2, 6);
+      }
+    }
     for (let i = from; i < to; i++) {
       if (i > from) {
         const gap = (S[i] - S[i - 1] - L[i - 1]) / cell - 1;
         // A broken invariant must not turn into silently wrong pages.
-        if (!(gap >= 0) || !Number.isInteger(gap)) throw new Error(`DirtyBitmap: extents overlap or touch inside a page (internal error)`);
-        w.code(gap, cost.kg);
+        if (!(gap >= 0) || !Number.isInteger(gap)) throw new Error('DirtyBitmap: extents overlap or touch inside a page (internal error)');
+        w.code2(gap, g.k, g.e, g.k2);
       }
       const cells = Math.ceil(L[i] / cell);
-      w.code(cells - 1, cost.kl);
-      if (i === to - 1 && cost.c > 0) w.wide(cells * cell - L[i], cost.c);
+      w.code2(cells - 1, l.k, l.e, l.k2);
+      if (i === to - 1 && c > 0) w.wide(cells * cell - L[i], c);
     }
     w.flush();
     return w.pos;
@@ -589,10 +666,11 @@ export class DirtyBitmap {
     if (whole.bytes <= pageBytes && to - from <= maxCount) return { ends: [to], costs: [whole] };
     const S = this.sS;
     const L = this.sL;
-    const cell = POW2[c];
+    const cell = POW2[whole.c];
     const n = to - from;
+    const { g, l } = whole;
     const extentBits = (i: number, first: boolean): number =>
-      codeBits(Math.ceil(L[i] / cell) - 1, whole.kl) + (first ? 0 : codeBits((S[i] - S[i - 1] - L[i - 1]) / cell - 1, whole.kg));
+      code2Bits(Math.ceil(L[i] / cell) - 1, l.k, l.e, l.k2) + (first ? 0 : code2Bits((S[i] - S[i - 1] - L[i - 1]) / cell - 1, g.k, g.e, g.k2));
     const pieces = Math.max(Math.ceil(whole.bytes / (0.75 * pageBytes)), Math.ceil(n / (0.75 * maxCount)));
     const cum: number[] = [];
     let total = 0;
@@ -617,25 +695,26 @@ export class DirtyBitmap {
       start = end;
     }
     if (ok) return { ends, costs };
-    // Fallback: greedy fill with the whole's parameters (each piece then only gets cheaper).
+    // Fallback: greedy fill, coded with the whole's parameters (so each piece is known to fit).
     const gEnds: number[] = [];
     const gCosts: PieceCost[] = [];
+    const header = headerBits(g, l, whole.c);
     let pieceStart = from;
-    let bits = HEADER_BITS;
+    let bits = header;
     for (let j = from; j < to; j++) {
       const first = j === pieceStart;
       const add = extentBits(j, first);
       if (!first && (bits + add > pageBytes * 8 || j - pieceStart >= maxCount)) {
         gEnds.push(j);
-        gCosts.push(this.pieceCost(pieceStart, j, c));
+        gCosts.push(this.costWith(pieceStart, j, whole.c, g, l));
         pieceStart = j;
-        bits = HEADER_BITS + extentBits(j, true);
+        bits = header + extentBits(j, true);
       } else {
         bits += add;
       }
     }
     gEnds.push(to);
-    gCosts.push(this.pieceCost(pieceStart, to, c));
+    gCosts.push(this.costWith(pieceStart, to, whole.c, g, l));
     return { ends: gEnds, costs: gCosts };
   }
 
@@ -878,7 +957,7 @@ export class DirtyBitmap {
   // ---- losing resolution ------------------------------------------------------------------------------
 
   /**
-   * Frees about an eighth of the room by coarsening the pages where that costs the fewest re-sent units
+   * Frees about a sixteenth of the room by coarsening the pages where that costs the fewest re-sent units
    * per bit saved: pass 1 prices every page's options and picks the price at which the savings suffice,
    * pass 2 rewrites each page at its best option for that price (the last price bucket only as far as
    * needed, so little more than asked is freed).
@@ -890,7 +969,7 @@ export class DirtyBitmap {
       const target = Math.floor((room - (this.pages + 1) * this.entryBytes) * (15 / 16));
       const need = Math.max(this.used - target, round === 0 ? this.layout.pageBytes : 0);
       if (round === 0) firstNeed = need;
-      // Within a quarter of the goal is enough: the goal already leaves an eighth of the room free.
+      // Within a quarter of the goal is enough: the goal already leaves a sixteenth of the room free.
       else if (need <= firstNeed / 4) break;
       const before = this.used + this.pages * this.entryBytes;
       // Estimates run a little optimistic; ask for a tenth more.
@@ -1081,7 +1160,7 @@ export class DirtyBitmap {
     let srcBytes = 0;
     let oldOff = -1;
     let pendGap = 0;
-    let pendCost: PieceCost = { bits: 0, bytes: 0, kg: 0, kl: 0, c: 0 };
+    let pendCost: PieceCost = NO_COST;
     const flush = (): void => {
       if (m === 0) return;
       this.pStart[out] = S[0];

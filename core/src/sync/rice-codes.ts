@@ -1,6 +1,8 @@
-// Bit-level Rice codes with an Elias-gamma escape, for the dirty bitmap's pages. Rice codes are the
-// optimal prefix codes for geometrically distributed run lengths; the escape keeps an outlier (the jump
-// from one hot spot to the next) at O(log v) bits instead of a unary run of thousands.
+// Bit-level Rice codes with escapes, for the dirty bitmap's pages. Rice codes are the optimal prefix codes
+// for geometrically distributed run lengths. A page often mixes two populations (small gaps inside a hot
+// spot, large ones to the next hot spot or a lone write in a cold area), so a quotient of `e` ones escapes
+// to a second Rice code with its own parameter (`code2`), and that one, after 16 ones, to Elias-gamma, so
+// no value ever costs more than O(log v) bits.
 
 export const POW2: readonly number[] = Array.from({ length: 64 }, (_, i) => 2 ** i);
 /** A unary quotient of this many ones escapes to Elias-gamma. */
@@ -20,6 +22,16 @@ export function codeBits(v: number, k: number): number {
   const q = k === 0 ? v : Math.floor(v / POW2[k]);
   if (q < ESC) return q + 1 + k;
   return ESC + 2 * floorLog2(q - ESC + 1) + 1 + k;
+}
+
+/** Escape lengths a two-level code may use (2 bits in a page header). */
+export const ESCAPES: readonly number[] = [2, 4, 8, 16];
+
+/** Bits to code v ≥ 0 with Rice parameter k, escaping after e ones to Rice parameter k2. */
+export function code2Bits(v: number, k: number, e: number, k2: number): number {
+  const q = k === 0 ? v : Math.floor(v / POW2[k]);
+  if (q < e) return q + 1 + k;
+  return e + codeBits(v - e * POW2[k], k2);
 }
 
 /** Writes MSB-first into a byte array from `pos`. */
@@ -68,6 +80,17 @@ export class BitWriter {
       this.wide(x, n + 1);
     }
     if (k > 0) this.wide(v - q * POW2[k], k);
+  }
+
+  code2(v: number, k: number, e: number, k2: number): void {
+    const q = k === 0 ? v : Math.floor(v / POW2[k]);
+    if (q < e) {
+      this.bits(((1 << q) - 1) << 1, q + 1);
+      if (k > 0) this.wide(v - q * POW2[k], k);
+    } else {
+      this.bits((1 << e) - 1, e);
+      this.code(v - e * POW2[k], k2);
+    }
   }
 
   /** Pads the last byte with zero bits. */
@@ -142,6 +165,19 @@ export class BitReader {
       q = POW2[n] + this.wide(n) + ESC - 1;
     }
     const v = k > 0 ? q * POW2[k] + this.wide(k) : q;
+    if (!Number.isSafeInteger(v)) throw new CorruptCodeError('value out of range');
+    return v;
+  }
+
+  code2(k: number, e: number, k2: number): number {
+    if (this.nacc < e + 1) this.refill();
+    const ones = Math.clz32(~(this.acc << (32 - this.nacc)));
+    if (ones < e) {
+      this.drop(ones + 1);
+      return k > 0 ? ones * POW2[k] + this.wide(k) : ones;
+    }
+    this.drop(e);
+    const v = e * POW2[k] + this.code(k2);
     if (!Number.isSafeInteger(v)) throw new CorruptCodeError('value out of range');
     return v;
   }

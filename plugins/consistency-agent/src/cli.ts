@@ -3,8 +3,7 @@
 // VSS agent: run inside a guest (by hand or from a scheduler) to quiesce it and cut an application-
 // consistent checkpoint. Exit codes: 0 taken, 1 request failed (guest thawed), 2 bad usage,
 // 3 could not quiesce (undone), 4 the thaw itself reported errors (check the guest).
-import { realpathSync } from 'node:fs';
-import { pathToFileURL } from 'node:url';
+import { isEntryPoint } from '@opencdp/core';
 import { Command, CommanderError, InvalidArgumentError } from 'commander';
 import { DEFAULT_CONFIG_PATH, loadAgentConfig } from './config.js';
 import type { AgentConfig } from './config.js';
@@ -123,18 +122,8 @@ function report(result: VssCheckpointResult, io: CliIo): void {
   io.err(`opencdp-vss-agent: ${result.error?.message ?? 'failed'}${thaw}\n`);
 }
 
-function isEntryPoint(): boolean {
-  const entry = process.argv[1];
-  if (!entry) return false;
-  try {
-    // npm installs bins as symlinks: compare real paths.
-    return pathToFileURL(realpathSync(entry)).href === import.meta.url;
-  } catch {
-    return false;
-  }
-}
 
-if (isEntryPoint()) {
+if (isEntryPoint(import.meta.url)) {
   // A scheduler stopping the run must not leave the guest frozen: the signal aborts the request, the run thaws.
   const abort = new AbortController();
   process.once('SIGINT', () => abort.abort());

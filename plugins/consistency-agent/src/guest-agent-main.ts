@@ -2,8 +2,7 @@
 // `opencdp-guest-agent`: runs the guest agent service from a config file until SIGTERM or SIGINT, and
 // thaws the guest before it exits (a stopped agent must not leave filesystems frozen). Logs are JSON
 // lines on stderr. Exit codes: 0 stopped cleanly, 1 could not listen, 2 bad usage or config.
-import { realpathSync } from 'node:fs';
-import { pathToFileURL } from 'node:url';
+import { isEntryPoint } from '@opencdp/core';
 import { Command, CommanderError } from 'commander';
 import { DEFAULT_CONFIG_PATH, loadAgentConfig } from './config.js';
 import { UsageError } from './errors.js';
@@ -69,18 +68,8 @@ export async function startFromArgv(argv: readonly string[], log: AgentLog = jso
   return { server, stopped };
 }
 
-function isEntryPoint(): boolean {
-  const entry = process.argv[1];
-  if (!entry) return false;
-  try {
-    // npm installs bins as symlinks: compare real paths.
-    return pathToFileURL(realpathSync(entry)).href === import.meta.url;
-  } catch {
-    return false;
-  }
-}
 
-if (isEntryPoint()) {
+if (isEntryPoint(import.meta.url)) {
   startFromArgv(process.argv.slice(2)).then(
     async (started) => {
       process.exitCode = typeof started === 'number' ? started : await started.stopped;
