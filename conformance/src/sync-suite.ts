@@ -117,6 +117,41 @@ export const syncSuite: readonly ConformanceCase[] = [
     },
   },
   {
+    id: 'S2.2',
+    title: 'link-flap soak: random partitions, heals and resets during a workload; every checkpoint cut on the way equals the oracle, and the group converges',
+    needs: ['writeTap'],
+    async run(ctx) {
+      const r = await streaming(ctx, 10, { link: { latencyMs: 2 } });
+      const cut: { id: string; snapshot: ReturnType<typeof ctx.oracle.snapshot> }[] = [];
+      let partitioned = false;
+      for (let round = 0; round < 60; round++) {
+        await r.randomWrites(ctx.random.int(1, 6), 16 * KiB);
+        const action = ctx.random.int(0, 9);
+        if (action === 0 && !partitioned) {
+          r.network.partition('protected', 'recovery');
+          partitioned = true;
+        } else if (action === 1 && partitioned) {
+          r.network.heal('protected', 'recovery');
+          partitioned = false;
+        } else if (action === 2) {
+          r.network.resetAll();
+        }
+        await r.advance(ctx.random.int(5, 120));
+        const snapshot = ctx.oracle.snapshot();
+        const cp = r.scheduler.cut('auto');
+        if (cp) cut.push({ id: cp.id, snapshot });
+      }
+      r.network.heal('protected', 'recovery');
+      await r.converge();
+      const listed = new Set(r.checkpoints().map((c) => c.id));
+      const verified = cut.filter((c) => listed.has(c.id));
+      assert.ok(verified.length >= 5, `enough checkpoints survived the flapping to compare (${verified.length} of ${cut.length})`);
+      for (const c of verified) await r.verify(c.id, c.snapshot);
+      assert.ok(r.tracker.history.filter((t) => t.to.subStatus === 'BitmapSync').length >= 2, 'the flaps caused several bitmap syncs');
+      await r.cutAndVerify();
+    },
+  },
+  {
     id: 'S3.1',
     title: 'buffer pressure on a slow link: the sender falls back to its bitmap (NetworkCongestion), then bitmap-syncs and converges',
     needs: ['writeTap'],
