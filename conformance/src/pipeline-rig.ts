@@ -83,6 +83,31 @@ export class PipelineRig {
     this.observe();
   }
 
+  /** Creates a VM on the harness (known to the oracle) that is not protected yet. */
+  async createVm(spec: ProtectedVmSpec): Promise<VmInfo> {
+    const vm = await this.ctx.harness.createVm(spec);
+    this.ctx.oracle.addVm(vm);
+    return vm;
+  }
+
+  /** Adds a VM to the running group, through the appliance of its host. */
+  async addVm(vm: VmInfo): Promise<void> {
+    const host = this.vms.find((v) => v.hostId === vm.hostId);
+    assert.ok(host, `an appliance already protects part of the group on host '${vm.hostId}'`);
+    const sender = this.senders[[...this.appliances.keys()].indexOf(vm.hostId)];
+    await this.whileAdvancing(`VM '${vm.id}' to be added`, sender.addVm(vm.id));
+    this.vms.push(vm);
+  }
+
+  /** Waits for an action that talks over the link, moving time so its messages get through. */
+  async whileAdvancing<T>(what: string, action: Promise<T>): Promise<T> {
+    let outcome: { value: T } | { error: unknown } | undefined;
+    action.then((value) => (outcome = { value }), (error: unknown) => (outcome = { error }));
+    await this.waitFor(what, () => outcome !== undefined);
+    if ('error' in outcome!) throw outcome.error;
+    return outcome!.value;
+  }
+
   /** Stops the protected appliances (their memory — buffer and bitmap — is lost, as in a crash). */
   async stopProtected(): Promise<void> {
     this.scheduler?.stop();

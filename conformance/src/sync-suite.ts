@@ -236,6 +236,30 @@ export const syncSuite: readonly ConformanceCase[] = [
     },
   },
   {
+    id: 'S7.1',
+    title: 'adding a VM to a running group: VolumeInitialSync copies that VM only, the others keep streaming, then checkpoints resume and cover it',
+    needs: ['writeTap'],
+    async run(ctx) {
+      const r = await streaming(ctx);
+      await r.cutAndVerify();
+      const vm = await r.createVm({ name: 'added', hostId: r.vms[0].hostId, volumes: [{ sizeBytes: 2 * MiB }] });
+      let existing = 0;
+      for (let i = 0; i < 8; i++) {
+        const { offset, data } = ctx.randomExtent(vm.volumes[0], 64 * KiB);
+        await r.write(vm.id, vm.volumes[0].id, offset, data);
+        existing += data.length;
+      }
+      const syncedBefore = r.senders.reduce((n, s) => n + s.currentStats().syncBytesSent, 0);
+      await r.addVm(vm);
+      await r.randomWrites(20);
+      await r.converge();
+      assertSequence(subStatuses(r), ['None', 'VolumeInitialSync', 'None'], 'adding a VM');
+      const synced = r.senders.reduce((n, s) => n + s.currentStats().syncBytesSent, 0) - syncedBefore;
+      assert.ok(synced <= Math.max(existing, 64 * KiB) * 2 + 1 * MiB, `the volume initial sync copied the new VM only (${synced} bytes for ${existing} bytes of data on it)`);
+      await r.cutAndVerify();
+    },
+  },
+  {
     id: 'S8.1',
     title: 'pause and resume: ReplicationPausedUserInitiated, no checkpoints while paused, resume runs a bitmap sync and converges',
     needs: ['writeTap'],

@@ -140,7 +140,7 @@ export class GroupSender extends EventEmitter<{ state: [SenderState]; checkpoint
   private received = 0;
   /** Write bytes sent and not yet received: what the send window limits. */
   private inFlight = 0;
-  private readonly bitmap: DirtyBitmap;
+  private bitmap: DirtyBitmap;
   private readonly taps: WriteTap[] = [];
   private readonly volumeVm = new Map<string, VmId>();
   private messenger?: Messenger<ReplicationMessage>;
@@ -148,6 +148,8 @@ export class GroupSender extends EventEmitter<{ state: [SenderState]; checkpoint
   private triggerValue?: SyncTrigger;
   private storageError?: 'journal' | 'recovery';
   private pendingSync?: 'initial' | 'delta';
+  /** VMs added to the running group whose volumes still need their initial copy. */
+  private readonly pendingVolumeSync = new Set<VmId>();
   private gate?: { promise: Promise<void>; open: () => void };
   private pumping = false;
   private stopped = false;
@@ -161,14 +163,18 @@ export class GroupSender extends EventEmitter<{ state: [SenderState]; checkpoint
 
   constructor(private readonly appliance: ProtectedAppliance, readonly group: GroupProtection, readonly vms: VmInfo[]) {
     super();
-    const volumes = vms.flatMap((vm) => vm.volumes.map((v) => ({ id: v.id, sizeBytes: v.sizeBytes })));
     for (const vm of vms) for (const v of vm.volumes) this.volumeVm.set(v.id, vm.id);
-    this.bitmap = new DirtyBitmap({ budgetBytes: appliance.options.bitmapBudgetBytes ?? 1024 * 1024, volumes });
+    this.bitmap = this.newBitmap();
     this.pendingSync = group.preseeded ? 'delta' : 'initial';
   }
 
   get groupId(): string {
     return this.group.groupId;
+  }
+
+  private newBitmap(): DirtyBitmap {
+    const volumes = this.vms.flatMap((vm) => vm.volumes.map((v) => ({ id: v.id, sizeBytes: v.sizeBytes })));
+    return new DirtyBitmap({ budgetBytes: this.appliance.options.bitmapBudgetBytes ?? 1024 * 1024, volumes });
   }
 
   get priority(): number {
@@ -229,6 +235,29 @@ export class GroupSender extends EventEmitter<{ state: [SenderState]; checkpoint
   resume(): void {
     if (this.phaseValue !== 'paused-user' && this.phaseValue !== 'paused-system') return;
     this.setPhase('recording', 'ConfigurationChanged');
+    this.kickSync();
+  }
+
+  /**
+   * Adds a VM to the running group: the receiver opens its journal, its tap starts, and a volume initial
+   * sync copies it (sub-status VolumeInitialSync) while the other VMs keep streaming.
+   */
+  async addVm(vmId: VmId): Promise<void> {
+    if (this.vms.some((v) => v.id === vmId)) throw new ValidationError(`VM '${vmId}' is already in group '${this.groupId}'`, 'vmId');
+    const hv = this.appliance.options.hypervisor;
+    const vm = await hv.getVm(vmId);
+    this.vms.push(vm);
+    for (const v of vm.volumes) this.volumeVm.set(v.id, vm.id);
+    // The bitmap knows its volumes up front: carry the recorded regions over into one that knows the new ones.
+    const recorded = this.bitmap.take();
+    this.bitmap = this.newBitmap();
+    for (const r of recorded) this.bitmap.mark(r.volumeId, r.offset, r.length);
+    this.pendingVolumeSync.add(vmId);
+    // Its journal must exist at the receiver before its first write arrives; until then writes are recorded.
+    if (this.messenger && this.connected) this.onGroupOpened(await this.openGroup(this.messenger));
+    const tap = await hv.openTap!(vmId);
+    tap.start((w) => this.onWrite(vm.id, w));
+    this.taps.push(tap);
     this.kickSync();
   }
 
@@ -409,25 +438,30 @@ export class GroupSender extends EventEmitter<{ state: [SenderState]; checkpoint
       await messenger.send('hello', { protocolVersion: PROTOCOL_VERSION, siteId, role: 'appliance' });
       this.messenger = messenger;
       await welcome;
-      const opened = this.expect('group-opened');
-      const settings = this.group.settings;
-      const provisioned = (vm: VmInfo): number => vm.volumes.reduce((n, v) => n + v.sizeBytes, 0);
-      await messenger.send('open-group', {
-        groupId: this.groupId,
-        vms: this.vms.map((vm) => ({ vmId: vm.id, volumes: vm.volumes.map((v) => ({ id: v.id, sizeBytes: v.sizeBytes, sectorSize: v.sectorSize })) })),
-        journal: {
-          historyMs: settings.journalHistoryHours * 3_600_000,
-          hardLimitBytes: Math.max(...this.vms.map((vm) => journalSizeBytes(settings.journal.hardLimit, provisioned(vm)))),
-          warningBytes: Math.max(...this.vms.map((vm) => journalSizeBytes(settings.journal.warningThreshold, provisioned(vm)))),
-        },
-      });
-      this.onGroupOpened((await opened).meta as GroupOpenedMeta);
+      this.onGroupOpened(await this.openGroup(messenger));
     } catch (e) {
       this.appliance.options.log?.('connect-failed', { groupId: this.groupId, message: (e as Error).message });
       await messenger.close(e as Error);
       if (e instanceof ProtocolVersionError) this.stopped = true;
       else this.disconnected(e as Error);
     }
+  }
+
+  /** Tells the receiver which VMs (and volumes) the group has; it opens their journals and says where they stand. */
+  private async openGroup(messenger: Messenger<ReplicationMessage>): Promise<GroupOpenedMeta> {
+    const opened = this.expect('group-opened');
+    const settings = this.group.settings;
+    const provisioned = (vm: VmInfo): number => vm.volumes.reduce((n, v) => n + v.sizeBytes, 0);
+    await messenger.send('open-group', {
+      groupId: this.groupId,
+      vms: this.vms.map((vm) => ({ vmId: vm.id, volumes: vm.volumes.map((v) => ({ id: v.id, sizeBytes: v.sizeBytes, sectorSize: v.sectorSize })) })),
+      journal: {
+        historyMs: settings.journalHistoryHours * 3_600_000,
+        hardLimitBytes: Math.max(...this.vms.map((vm) => journalSizeBytes(settings.journal.hardLimit, provisioned(vm)))),
+        warningBytes: Math.max(...this.vms.map((vm) => journalSizeBytes(settings.journal.warningThreshold, provisioned(vm)))),
+      },
+    });
+    return (await opened).meta as GroupOpenedMeta;
   }
 
   /** A promise for the next reply of a kind; request/reply pairs carry ids, the handshake replies use fixed keys. */
@@ -520,19 +554,25 @@ export class GroupSender extends EventEmitter<{ state: [SenderState]; checkpoint
         for (;;) {
           if (this.pendingSync === 'initial') {
             this.setPhase('initial-sync', undefined);
-            await this.fullCopy();
+            this.pendingVolumeSync.clear();
+            await this.fullCopy(this.vms);
             this.pendingSync = undefined;
           } else if (this.pendingSync === 'delta') {
             this.setPhase('delta-sync', this.triggerValue === 'ForceSync' ? 'ForceSync' : this.triggerValue);
             await this.compareAndSend();
             this.pendingSync = undefined;
+          } else if (this.pendingVolumeSync.size > 0) {
+            this.setPhase('volume-initial-sync', 'ConfigurationChanged');
+            const added = [...this.pendingVolumeSync];
+            await this.fullCopy(this.vms.filter((vm) => added.includes(vm.id)));
+            for (const id of added) this.pendingVolumeSync.delete(id);
           } else if (!this.bitmap.isEmpty) {
             this.setPhase('bitmap-sync', this.triggerValue ?? 'RecoveryApplianceCommunicationProblem');
             await this.resendBitmap();
           }
           await this.drained();
           if (!this.connected || this.storageError || this.phaseValue === 'recording') return;
-          if (this.pendingSync === undefined && this.bitmap.isEmpty) break;
+          if (this.pendingSync === undefined && this.pendingVolumeSync.size === 0 && this.bitmap.isEmpty) break;
         }
         const finished = this.phaseValue;
         this.setPhase('streaming', undefined);
@@ -546,10 +586,10 @@ export class GroupSender extends EventEmitter<{ state: [SenderState]; checkpoint
     })();
   }
 
-  /** Initial sync: every non-zero block of every volume (the recovery replica starts as zeros). */
-  private async fullCopy(): Promise<void> {
+  /** Initial sync: every non-zero block of the VMs' volumes (the recovery replica starts as zeros). */
+  private async fullCopy(vms: VmInfo[]): Promise<void> {
     const chunk = 1024 * 1024;
-    for (const vm of this.vms) {
+    for (const vm of vms) {
       for (const v of vm.volumes) {
         for (let off = 0; off < v.sizeBytes; off += chunk) {
           this.assertSyncing();

@@ -126,7 +126,9 @@ export class RecoveryAppliance {
   private async openGroup(messenger: Messenger<ReplicationMessage>, sessions: Map<string, GroupSession>, meta: OpenGroupMeta): Promise<void> {
     const { storage, clock } = this.options;
     const root = this.options.journalRoot ?? 'journals';
-    const s: GroupSession = { groupId: meta.groupId, journals: new Map(), appended: new Map(), highestSeq: 0, durableSeq: 0, appending: [], congested: false, failed: false };
+    // Re-opened on the same connection (a VM was added): keep the session, add the new journals.
+    const s: GroupSession = sessions.get(meta.groupId)
+      ?? { groupId: meta.groupId, journals: new Map(), appended: new Map(), highestSeq: 0, durableSeq: 0, appending: [], congested: false, failed: false };
     const vms: { vmId: string; lastSeq: number; checkpoints: number; fresh: boolean }[] = [];
     for (const vm of meta.vms) {
       const key = `${meta.groupId}/${vm.vmId}`;
@@ -137,8 +139,10 @@ export class RecoveryAppliance {
         this.journals.set(key, journal);
         if (journal.damage) this.log('journal-damage', { groupId: meta.groupId, vmId: vm.vmId, message: journal.damage.message });
       }
-      s.journals.set(vm.vmId, journal);
-      s.appended.set(vm.vmId, journal.lastSeq);
+      if (!s.journals.has(vm.vmId)) {
+        s.journals.set(vm.vmId, journal);
+        s.appended.set(vm.vmId, journal.lastSeq);
+      }
       vms.push({ vmId: vm.vmId, lastSeq: journal.lastSeq, checkpoints: journal.checkpoints().length, fresh });
     }
     sessions.set(meta.groupId, s);
