@@ -5,6 +5,7 @@ import { Command } from 'commander';
 import { runJournalDemo } from './demo/journal-demo.js';
 import { runBenchmark } from './bench/benchmark.js';
 import './bench/journal-bench.js';
+import { applianceCommand } from './appliance/appliance-command.js';
 
 const program = new Command('opencdp').description('OpenCDP: continuous data protection for any hypervisor').version('0.1.0');
 
@@ -30,6 +31,8 @@ program
   .action(async (name: string, opts: { json?: string; scale?: number; dir?: string }) => {
     await runBenchmark(name, opts);
   });
+
+program.addCommand(applianceCommand());
 
 program.parseAsync(process.argv).catch((e: Error) => {
   console.error(`opencdp: ${e.message}`);

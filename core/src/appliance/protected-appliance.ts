@@ -6,7 +6,7 @@
 import { EventEmitter } from 'node:events';
 import { compressSync } from 'lz4-napi';
 import type { Clock, TimerHandle } from '../clock.js';
-import { ValidationError } from '../errors.js';
+import { OpenCdpError, ValidationError } from '../errors.js';
 import type { Checkpoint, CheckpointKind, GuestWrite, VmId, VmInfo } from '../model.js';
 import type { HypervisorAdapter } from '../ports/hypervisor-adapter.js';
 import type { NetworkAdapter } from '../ports/network-adapter.js';
@@ -79,6 +79,13 @@ export interface SenderStats {
 const SEND_FILL = 0.9;
 /** Keys of the replies that come one at a time (hash replies are keyed by their positive request ids). */
 const REPLY_KEYS = { welcome: -1, 'group-opened': -2, 'probe-reply': -3 } as const;
+
+/** A sync stopped because the group left the state it needs (link down, paused, storage failed); it is retried. */
+export class SyncInterruptedError extends OpenCdpError {
+  constructor(groupId: string, phase: string) {
+    super('SYNC_INTERRUPTED', `the sync of group '${groupId}' was interrupted (now ${phase})`, 'it runs again once the group can stream');
+  }
+}
 
 export class ProtectedAppliance {
   private readonly senders = new Map<string, GroupSender>();
@@ -510,6 +517,7 @@ export class GroupSender extends EventEmitter<{ state: [SenderState]; checkpoint
 
   private disconnected(reason: Error | undefined): void {
     this.messenger = undefined;
+    if (this.stopped) return;
     for (const r of this.requests.values()) r.reject(reason ?? new ProtocolError('the link closed'));
     this.requests.clear();
     this.spillToBitmap();
@@ -554,11 +562,15 @@ export class GroupSender extends EventEmitter<{ state: [SenderState]; checkpoint
         for (;;) {
           if (this.pendingSync === 'initial') {
             this.setPhase('initial-sync', undefined);
+            // A full copy covers every recorded region and every added VM.
             this.pendingVolumeSync.clear();
+            this.bitmap.clear();
             await this.fullCopy(this.vms);
             this.pendingSync = undefined;
           } else if (this.pendingSync === 'delta') {
             this.setPhase('delta-sync', this.triggerValue === 'ForceSync' ? 'ForceSync' : this.triggerValue);
+            // The comparison covers every block, so what the bitmap recorded so far is covered too.
+            this.bitmap.clear();
             await this.compareAndSend();
             this.pendingSync = undefined;
           } else if (this.pendingVolumeSync.size > 0) {
@@ -581,7 +593,8 @@ export class GroupSender extends EventEmitter<{ state: [SenderState]; checkpoint
         this.appliance.options.log?.('sync-interrupted', { groupId: this.groupId, message: (e as Error).message });
       } finally {
         this.syncing = undefined;
-        if (!this.connected || this.phaseValue === 'recording') this.scheduleRetry();
+        // Whatever stopped the sync (link, storage, a failed read), it runs again after the retry interval.
+        if (this.phaseValue !== 'streaming') this.scheduleRetry();
       }
     })();
   }
@@ -630,18 +643,30 @@ export class GroupSender extends EventEmitter<{ state: [SenderState]; checkpoint
 
   private async resendBitmap(): Promise<void> {
     const hv = this.appliance.options.hypervisor;
-    for (const r of this.bitmap.take()) {
-      const vmId = this.volumeVm.get(r.volumeId)!;
-      for (let off = r.offset; off < r.offset + r.length; off += 1024 * 1024) {
-        if (!this.streamingData) {
-          this.bitmap.mark(r.volumeId, off, r.offset + r.length - off);
-          continue;
+    const regions = this.bitmap.take();
+    let i = 0;
+    let at = regions[0]?.offset ?? 0;
+    try {
+      for (; i < regions.length; i++) {
+        const r = regions[i];
+        const vmId = this.volumeVm.get(r.volumeId)!;
+        for (at = Math.max(at, r.offset); at < r.offset + r.length; at += 1024 * 1024) {
+          this.assertSyncing();
+          const len = Math.min(1024 * 1024, r.offset + r.length - at);
+          const seq = this.reserve(1);
+          const data = await hv.readVolume(vmId, r.volumeId, at, len);
+          await this.pushSync({ kind: 'write', seq, vmId, volumeId: r.volumeId, offset: at, data });
         }
-        const len = Math.min(1024 * 1024, r.offset + r.length - off);
-        const seq = this.reserve(1);
-        const data = await hv.readVolume(vmId, r.volumeId, off, len);
-        await this.pushSync({ kind: 'write', seq, vmId, volumeId: r.volumeId, offset: off, data });
+        at = regions[i + 1]?.offset ?? 0;
       }
+    } catch (e) {
+      // Whatever was taken from the bitmap and not yet queued goes back into it: nothing is forgotten.
+      if (i < regions.length) {
+        const r = regions[i];
+        this.bitmap.mark(r.volumeId, at, r.offset + r.length - at);
+        for (const rest of regions.slice(i + 1)) this.bitmap.mark(rest.volumeId, rest.offset, rest.length);
+      }
+      throw e;
     }
   }
 
@@ -671,14 +696,18 @@ export class GroupSender extends EventEmitter<{ state: [SenderState]; checkpoint
     this.push(item);
   }
 
-  /** Resolves when everything queued has been acknowledged (or the link dropped). */
+  /**
+   * Resolves when everything queued up to now has been acknowledged durable (or the link dropped). Only
+   * what is queued now: under a steady guest write stream the queue is never empty.
+   */
   private async drained(): Promise<void> {
-    while (this.queue.length > 0 && this.connected) await new Promise<void>((r) => this.waiters.push(r));
+    const target = this.queue.length > 0 ? this.queue[this.queue.length - 1].seq : 0;
+    while (this.queue.length > 0 && this.queue[0].seq <= target && this.connected) await new Promise<void>((r) => this.waiters.push(r));
   }
 
   private assertSyncing(): void {
     if (!this.connected || this.storageError || this.stopped || this.phaseValue === 'recording' || this.phaseValue.startsWith('paused')) {
-      throw new ProtocolError('sync interrupted');
+      throw new SyncInterruptedError(this.groupId, this.phaseValue);
     }
   }
 

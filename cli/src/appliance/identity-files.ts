@@ -1,0 +1,95 @@
+// The files an appliance keeps its link trust in: the site identity (CA, leaf and their private keys,
+// written owner-only) and the trusted-peers file (the paired sites' CAs). Both are replaced atomically,
+// so a crash mid-write leaves the old file, never half of one.
+import { promises as fs } from 'node:fs';
+import path from 'node:path';
+import { SiteIdentity, TrustedPeers, ValidationError, type TrustedPeerJson } from '@opencdp/core';
+
+/** The stored form of a trusted-peers file. */
+export interface TrustedPeersFile {
+  version: 1;
+  peers: TrustedPeerJson[];
+}
+
+/** Writes `data` to `file` via a temporary sibling and a rename (atomic on POSIX file systems). */
+export async function writeFileAtomic(file: string, data: string | Buffer, mode = 0o644): Promise<void> {
+  await fs.mkdir(path.dirname(file), { recursive: true });
+  const tmp = `${file}.tmp-${process.pid}-${Math.random().toString(36).slice(2)}`;
+  const handle = await fs.open(tmp, 'w', mode);
+  try {
+    await handle.writeFile(data);
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+  await fs.rename(tmp, file);
+}
+
+async function readJson(file: string, what: string): Promise<unknown> {
+  let text: string;
+  try {
+    text = await fs.readFile(file, 'utf8');
+  } catch (e) {
+    throw new ValidationError(`cannot read ${what} '${file}': ${(e as Error).message}`, 'file');
+  }
+  try {
+    return JSON.parse(text);
+  } catch (e) {
+    throw new ValidationError(`${what} '${file}' is not JSON: ${(e as Error).message}`, 'file');
+  }
+}
+
+/** Creates a new site identity and stores it (readable by the owner only: it holds private keys). */
+export async function createIdentityFile(siteId: string, file: string): Promise<SiteIdentity> {
+  const identity = SiteIdentity.create(siteId);
+  await writeFileAtomic(file, JSON.stringify(identity.toJSON(), null, 2), 0o600);
+  return identity;
+}
+
+export async function readIdentityFile(file: string): Promise<SiteIdentity> {
+  return SiteIdentity.fromJSON(await readJson(file, 'site identity file'));
+}
+
+/** Reads a trusted-peers file; a missing file is an empty list (nobody trusted yet). */
+export async function readTrustedPeersFile(file: string): Promise<TrustedPeers> {
+  try {
+    await fs.access(file);
+  } catch {
+    return new TrustedPeers();
+  }
+  const json = await readJson(file, 'trusted peers file');
+  const j = json as Partial<TrustedPeersFile> | null;
+  if (typeof j !== 'object' || j === null || j.version !== 1 || !Array.isArray(j.peers)) {
+    throw new ValidationError(`trusted peers file '${file}' must be {"version": 1, "peers": [...]}`, 'peers');
+  }
+  // TrustedPeers checks each CA (self-signed CA certificate, valid site id) and throws ValidationError.
+  return new TrustedPeers(j.peers);
+}
+
+export async function writeTrustedPeersFile(file: string, peers: TrustedPeers): Promise<void> {
+  const stored: TrustedPeersFile = { version: 1, peers: peers.toJSON() };
+  await writeFileAtomic(file, JSON.stringify(stored, null, 2));
+}
+
+/**
+ * The CA another site should trust, read from either that site's identity file (only its public CA
+ * certificate is taken) or an exported `{siteId, caCertPem}` file.
+ */
+export async function readPeerCa(file: string): Promise<TrustedPeerJson> {
+  const json = await readJson(file, 'peer file');
+  const j = json as { version?: unknown; siteId?: unknown; caCertPem?: unknown } | null;
+  if (typeof j === 'object' && j !== null && j.version === 1) return SiteIdentity.fromJSON(json).asTrustedPeer();
+  if (typeof j === 'object' && j !== null && typeof j.siteId === 'string' && typeof j.caCertPem === 'string') {
+    return { siteId: j.siteId, caCertPem: j.caCertPem };
+  }
+  throw new ValidationError(`peer file '${file}' is neither a site identity nor a {siteId, caCertPem} export`, 'peer');
+}
+
+/** Adds `peer` to the trusted-peers file of the site `identity` (creating the file); refuses to trust itself. */
+export async function trustPeer(identity: SiteIdentity, peer: TrustedPeerJson, file: string): Promise<TrustedPeers> {
+  if (peer.siteId === identity.siteId) throw new ValidationError(`site '${peer.siteId}' cannot trust itself`, 'peer', 'pass the other site\'s identity file');
+  const peers = await readTrustedPeersFile(file);
+  peers.add(peer);
+  await writeTrustedPeersFile(file, peers);
+  return peers;
+}
