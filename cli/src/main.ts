@@ -4,7 +4,8 @@ import 'reflect-metadata';
 import { Command } from 'commander';
 import { runJournalDemo } from './demo/journal-demo.js';
 import { runBenchmark } from './bench/benchmark.js';
-import './bench/journal-bench.js';
+import './bench/bitmap-bench.js';
+import './bench/delta-sync-bench.js';
 import { applianceCommand } from './appliance/appliance-command.js';
 
 const program = new Command('opencdp').description('OpenCDP: continuous data protection for any hypervisor').version('0.1.0');
@@ -24,7 +25,7 @@ program
 
 program
   .command('bench <name>')
-  .description('run a benchmark against its baseline on this machine (journal)')
+  .description('run a benchmark against its baseline on this machine (journal, replication, delta-sync, bitmap)')
   .option('--json <file>', 'write the result as JSON')
   .option('--scale <factor>', 'shrink or grow every size (1 = the documented run)', parseFloat)
   .option('--dir <dir>', 'folder on the disk to measure (default: the system temp folder)')

@@ -1,21 +1,21 @@
 // Delta sync by checksum comparison: after a restart, or for a preseeded replica, the protected side
-// compares its volume with the recovery side's image by hash and sends only the blocks that differ.
-// Transport-agnostic: the recovery side answers `hashBlocks` requests (`hashRanges` / `createHashServer`
-// implement them over any reader), the protected side runs `deltaSync`.
+// (`deltaSync`) compares its volume with the recovery side's image by hash and sends only differing blocks.
+// Transport-agnostic: the recovery side answers `hashBlocks` requests (`hashRanges`, `createHashServer`).
 //
 // The walk. The hash of a block larger than 4 KiB (and a multiple of it) is the hash of the concatenated
-// hashes of its 4 KiB leaves — a two-level Merkle tree with the leaf size fixed by the protocol, so a
-// request needs no more than { offset, length, blockBytes } — and each side reads and hashes every byte
-// once: the coarse hashes cost a hash over leaf hashes. The protected side reads the volume in windows
-// of 16 MiB (large sequential reads, a few in flight), asks for the coarse hashes of each window,
-// descends only into differing blocks, and sends the differing finest blocks (adjacent ones as one
-// message, in ascending offset order, one at a time). A level predicted to differ almost everywhere
-// (scattered changes make the parent level mostly differ; past 1 − 1/fan-out the coarse hashes save
-// nothing) is skipped and the next finer level asked for directly. Requests for nearby ranges are merged
-// when the hashes in between cost less than another message.
+// hashes of its 4 KiB leaves — a two-level Merkle tree whose leaf size the protocol fixes, so a request
+// needs no more than { offset, length, blockBytes } — and each side reads and hashes every byte once: a
+// coarse hash costs one hash over leaf hashes. The protected side works through the volume in windows of
+// 8 MiB, four in flight: it asks for a window's coarse hashes before reading it (so both sides read and
+// hash at the same time), reads it in one sequential read, descends only into differing blocks, and
+// sends the differing finest blocks (adjacent ones as one message; one call at a time, in ascending
+// offset order). A level predicted to differ almost everywhere (scattered changes make the parent level
+// mostly differ; past 1 − 1/fan-out the coarse hashes save nothing) is skipped and the next finer level
+// asked for directly. Requests for nearby ranges are merged when the hashes in between cost less than
+// another request and reply.
 //
 // Counting. Every byte that would cross the link is counted: each request (MESSAGE_BYTES of header:
-// type, offset, length, block, leaf and hash sizes), each reply (MESSAGE_BYTES + the hashes), each block
+// type, id, offset, length, block and hash sizes), each reply (MESSAGE_BYTES + the hashes), each block
 // message (MESSAGE_BYTES + data). Nothing is compressed.
 //
 // Hashes: xxh3-128 by default (xxh3-64 with hashBytes 8). They are not cryptographic: two different
@@ -39,7 +39,11 @@ export interface HashRequest {
   hashBytes?: 8 | 16;
 }
 
-export type ReadRange = (offset: number, length: number) => Promise<Buffer>;
+/**
+ * Reads `length` bytes at `offset`. `reuse`, when given, is a buffer of at least `length` bytes the caller
+ * no longer needs: the reader may fill it and return a view of it instead of allocating (less garbage).
+ */
+export type ReadRange = (offset: number, length: number, reuse?: Buffer) => Promise<Buffer>;
 
 export interface RemoteHasher {
   /** Concatenated hashes of the blocks of the range, in order. */
@@ -51,14 +55,18 @@ export interface DeltaSyncOptions {
   /** Reads the local (protected) volume; must return exactly `length` bytes. */
   readLocal: ReadRange;
   remote: RemoteHasher;
-  /** Sends bytes to the recovery side; several adjacent finest blocks may come as one call. */
+  /**
+   * Sends bytes to the recovery side; several adjacent finest blocks may come as one call. Calls come one
+   * at a time, in ascending offset order; `data` is valid until the returned promise resolves (its
+   * memory is reused afterwards).
+   */
   sendBlock(offset: number, data: Buffer): Promise<void>;
   /** Block sizes, coarse → fine, each dividing the one before (default [1 MiB, 64 KiB, 4 KiB]). */
   levels?: number[];
   hashBytes?: 8 | 16;
   /** Windows in flight (default 4). */
   concurrency?: number;
-  /** Bytes read per window (default 16 MiB, rounded to the coarsest level). */
+  /** Bytes read per window (default 8 MiB, rounded to the coarsest level). */
   windowBytes?: number;
 }
 
@@ -136,6 +144,32 @@ function checkRequest(r: HashRequest): { leaf: number; hashBytes: 8 | 16; fan: n
   return { leaf, hashBytes, fan: r.blockBytes / leaf };
 }
 
+/**
+ * Read buffers offered back to a reader (ReadRange's `reuse`). Only buffers allocated here are offered,
+ * so a view of someone else's memory (an in-memory image) is never written into; once the reader shows it
+ * ignores offers (returns other memory), none are allocated any more.
+ */
+class Recycler {
+  private readonly free: Buffer[] = [];
+  private used = true;
+  constructor(private readonly size: number) {}
+
+  offer(length: number): Buffer | undefined {
+    if (!this.used || length > this.size) return undefined;
+    return this.free.pop() ?? Buffer.allocUnsafeSlow(this.size);
+  }
+
+  /** After the read: whether the reader filled the offer. */
+  taken(offer: Buffer | undefined, data: Buffer): void {
+    if (offer && data.buffer !== offer.buffer) this.used = false;
+  }
+
+  /** The offered buffer is free again (its data no longer needed). */
+  release(offer: Buffer | undefined): void {
+    if (offer && this.used) this.free.push(offer);
+  }
+}
+
 /** Reads per call of hashRanges: large, sequential, a multiple of the block size. */
 const READ_CHUNK = 8 * MiB;
 
@@ -180,53 +214,62 @@ export interface HashServer extends RemoteHasher {
 /** A recovery-side hash server over a reader, with a small cache of leaf hashes (see HashServerOptions). */
 export function createHashServer(options: HashServerOptions): HashServer {
   const capacity = options.cacheBytes ?? MiB;
-  // Key: `${leaf}/${hashBytes}/${chunkIndex}` → leaf hashes of one aligned chunk of CACHE_CHUNK bytes.
-  const cache = new Map<string, Buffer>();
+  /** Leaf hashes are cached per aligned chunk of CHUNK bytes. */
+  const CHUNK = MiB;
+  // Key: chunk index · 2 + (16-byte hashes ? 1 : 0) → the chunk's 4 KiB-leaf hashes. Map order is
+  // insertion order, so the first entries are the oldest.
+  const cache = new Map<number, Buffer>();
   let cached = 0;
-  const CACHE_CHUNK = MiB;
-  const key = (leaf: number, hashBytes: number, index: number): string => `${leaf}/${hashBytes}/${index}`;
+  const recycler = new Recycler(CHUNK);
+  const keyOf = (index: number, hashBytes: 8 | 16): number => index * 2 + (hashBytes === 16 ? 1 : 0);
 
-  async function leavesOf(offset: number, length: number, leaf: number, hashBytes: 8 | 16): Promise<Buffer> {
-    // Chunks are CACHE_CHUNK rounded to the leaf size; the range is covered chunk by chunk.
-    const chunkBytes = Math.max(1, Math.floor(CACHE_CHUNK / leaf)) * leaf;
+  function forget(key: number): void {
+    const old = cache.get(key);
+    if (old) {
+      cached -= old.length;
+      cache.delete(key);
+    }
+  }
+
+  function remember(key: number, leaves: Buffer): void {
+    forget(key);
+    cache.set(key, leaves);
+    cached += leaves.length;
+    for (const [k, v] of cache) {
+      if (cached <= capacity) break;
+      cache.delete(k);
+      cached -= v.length;
+    }
+  }
+
+  /** The 4 KiB-leaf hashes of [offset, offset + length), offset a multiple of 4 KiB. */
+  async function leavesOf(offset: number, length: number, hashBytes: 8 | 16): Promise<Buffer> {
     const parts: Buffer[] = [];
-    let pos = offset;
     const end = offset + length;
+    let pos = offset;
     while (pos < end) {
-      const index = Math.floor(pos / chunkBytes);
-      const chunkStart = index * chunkBytes;
-      let leaves = cache.get(key(leaf, hashBytes, index));
-      let chunkLen = leaves ? (leaves.length / hashBytes) * leaf : 0;
+      const index = Math.floor(pos / CHUNK);
+      const chunkStart = index * CHUNK;
+      const key = keyOf(index, hashBytes);
+      let leaves = cache.get(key);
+      let chunkLen = leaves ? (leaves.length / hashBytes) * LEAF_BYTES : 0;
       // A cached chunk may be short (it ended a range); use it only if it reaches far enough.
-      if (!leaves || chunkStart + chunkLen < Math.min(end, chunkStart + chunkBytes)) {
-        chunkLen = Math.min(chunkBytes, end - chunkStart);
-        const data = await options.read(chunkStart, chunkLen);
+      if (!leaves || chunkStart + chunkLen < Math.min(end, chunkStart + CHUNK)) {
+        chunkLen = Math.min(CHUNK, end - chunkStart);
+        const offer = recycler.offer(chunkLen);
+        const data = await options.read(chunkStart, chunkLen, offer);
+        recycler.taken(offer, data);
         if (data.length !== chunkLen) throw new Error(`hash server: read of ${chunkLen} bytes at ${chunkStart} returned ${data.length}`);
-        leaves = leafHashes(data, leaf, hashBytes);
-        remember(key(leaf, hashBytes, index), leaves);
+        leaves = leafHashes(data, LEAF_BYTES, hashBytes);
+        recycler.release(offer);
+        remember(key, leaves);
       }
-      const from = (pos - chunkStart) / leaf;
-      const to = Math.ceil((Math.min(end, chunkStart + chunkLen) - chunkStart) / leaf);
+      const from = (pos - chunkStart) / LEAF_BYTES;
+      const to = Math.ceil((Math.min(end, chunkStart + chunkLen) - chunkStart) / LEAF_BYTES);
       parts.push(leaves.subarray(from * hashBytes, to * hashBytes));
       pos = Math.min(end, chunkStart + chunkLen);
     }
     return parts.length === 1 ? parts[0] : Buffer.concat(parts);
-  }
-
-  function remember(k: string, leaves: Buffer): void {
-    const old = cache.get(k);
-    if (old) {
-      cached -= old.length;
-      cache.delete(k);
-    }
-    cache.set(k, leaves);
-    cached += leaves.length;
-    // Map iteration order is insertion order: the first entries are the oldest.
-    for (const [ek, ev] of cache) {
-      if (cached <= capacity) break;
-      cache.delete(ek);
-      cached -= ev.length;
-    }
   }
 
   return {
@@ -234,18 +277,15 @@ export function createHashServer(options: HashServerOptions): HashServer {
       const { leaf, hashBytes, fan } = checkRequest(request);
       if (request.length === 0) return Buffer.alloc(0);
       if (leaf !== LEAF_BYTES) return hashRanges(options.read, request);
-      return blockHashesFromLeaves(await leavesOf(request.offset, request.length, leaf, hashBytes), fan, hashBytes);
+      return blockHashesFromLeaves(await leavesOf(request.offset, request.length, hashBytes), fan, hashBytes);
     },
     async writeBlock(offset: number, data: Buffer): Promise<void> {
       if (!options.write) throw new Error('hash server: no write function');
       await options.write(offset, data);
-      for (const k of [...cache.keys()]) {
-        const [leaf, , index] = k.split('/').map(Number);
-        const chunkBytes = Math.max(1, Math.floor(CACHE_CHUNK / leaf)) * leaf;
-        if (index * chunkBytes < offset + data.length && (index + 1) * chunkBytes > offset) {
-          cached -= cache.get(k)!.length;
-          cache.delete(k);
-        }
+      if (data.length === 0) return;
+      for (let index = Math.floor(offset / CHUNK); index <= Math.floor((offset + data.length - 1) / CHUNK); index++) {
+        forget(keyOf(index, 8));
+        forget(keyOf(index, 16));
       }
     },
   };
@@ -278,19 +318,20 @@ export async function deltaSync(options: DeltaSyncOptions): Promise<DeltaSyncRes
   checkLevels(levels);
   if (hashBytes !== 8 && hashBytes !== 16) throw new ValidationError(`hashBytes must be 8 or 16, got ${String(hashBytes)}`, 'hashBytes');
   if (!Number.isSafeInteger(concurrency) || concurrency < 1) throw new ValidationError(`concurrency must be a positive integer, got ${String(concurrency)}`, 'concurrency');
-  const windowBytes = Math.max(1, Math.round((options.windowBytes ?? 16 * MiB) / levels[0])) * levels[0];
+  const windowBytes = Math.max(1, Math.round((options.windowBytes ?? 8 * MiB) / levels[0])) * levels[0];
 
   const counters: Counters = { blocksSent: 0, bytesSent: 0, dataBytes: 0, hashBytesReceived: 0, hashRequests: 0, messages: 0 };
   const windows = Math.ceil(sizeBytes / windowBytes);
   // Window w sends only after window w − 1 has sent everything: blocks leave in ascending offset order.
   const sent: Promise<void>[] = [];
+  const pool = new Recycler(windowBytes);
   let next = 0;
   const worker = async (): Promise<void> => {
     while (next < windows) {
       const w = next++;
       const offset = w * windowBytes;
       const previous = w > 0 ? sent[w - 1] : Promise.resolve();
-      const done = syncWindow(offset, Math.min(windowBytes, sizeBytes - offset), levels, hashBytes, options, counters, previous);
+      const done = syncWindow(offset, Math.min(windowBytes, sizeBytes - offset), levels, hashBytes, options, counters, previous, pool);
       sent[w] = done;
       done.catch(() => undefined); // observed through the worker's own await
       await done;
@@ -320,10 +361,40 @@ function coalesce(runs: Runs, hashBytes: number): Runs {
 
 async function syncWindow(
   winOffset: number, winLength: number, levels: readonly number[], hashBytes: 8 | 16, options: DeltaSyncOptions, counters: Counters,
-  previousSent: Promise<void>,
+  previousSent: Promise<void>, pool: Recycler,
 ): Promise<void> {
-  const data = await options.readLocal(winOffset, winLength);
+  const ask = async (level: number, s: number, e: number): Promise<Buffer> => {
+    const block = levels[level];
+    const offset = s * block;
+    const length = Math.min(e * block, winLength) - offset;
+    const reply = await options.remote.hashBlocks({ offset: winOffset + offset, length, blockBytes: block, hashBytes });
+    if (reply.length !== (e - s) * hashBytes) throw new Error(`deltaSync: remote returned ${reply.length} hash bytes for ${e - s} blocks`);
+    counters.hashRequests++;
+    counters.messages += 2;
+    counters.hashBytesReceived += reply.length;
+    counters.bytesSent += 2 * MESSAGE_BYTES + reply.length;
+    return reply;
+  };
+  // The coarse request does not depend on local data: it goes first, so both sides read and hash at once.
+  const coarseBlocks = Math.ceil(winLength / levels[0]);
+  const coarse = ask(0, 0, coarseBlocks);
+  coarse.catch(() => undefined); // awaited below; a local read failure must not leave it unhandled
+  const offer = pool.offer(winLength);
+  const data = await options.readLocal(winOffset, winLength, offer);
+  pool.taken(offer, data);
   if (data.length !== winLength) throw new Error(`deltaSync: readLocal(${winOffset}, ${winLength}) returned ${data.length} bytes`);
+  try {
+    await compareAndSend(data, winOffset, winLength, levels, hashBytes, options, counters, previousSent, coarse, ask);
+  } finally {
+    // Nothing refers to the window's data any more (sendBlock's data is only valid during the call).
+    pool.release(offer);
+  }
+}
+
+async function compareAndSend(
+  data: Buffer, winOffset: number, winLength: number, levels: readonly number[], hashBytes: 8 | 16, options: DeltaSyncOptions,
+  counters: Counters, previousSent: Promise<void>, coarse: Promise<Buffer>, ask: (level: number, s: number, e: number) => Promise<Buffer>,
+): Promise<void> {
   let leaves: Buffer | undefined;
   const localHashes = new Map<number, Buffer>();
   const local = (level: number): Buffer => {
@@ -363,17 +434,7 @@ async function syncWindow(
     }
     const block = levels[level];
     const requests = coalesce(candidates, hashBytes);
-    const replies = await Promise.all(requests.map(async ([s, e]) => {
-      const offset = s * block;
-      const length = Math.min(e * block, winLength) - offset;
-      const reply = await options.remote.hashBlocks({ offset: winOffset + offset, length, blockBytes: block, hashBytes });
-      if (reply.length !== (e - s) * hashBytes) throw new Error(`deltaSync: remote returned ${reply.length} hash bytes for ${e - s} blocks`);
-      counters.hashRequests++;
-      counters.messages += 2;
-      counters.hashBytesReceived += reply.length;
-      counters.bytesSent += 2 * MESSAGE_BYTES + reply.length;
-      return reply;
-    }));
+    const replies = level === 0 ? [await coarse] : await Promise.all(requests.map(([s, e]) => ask(level, s, e)));
     const mine = local(level);
     const differing: Runs = [];
     let compared = 0;

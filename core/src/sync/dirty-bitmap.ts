@@ -16,19 +16,21 @@
 //     when it spills over) — O(page), not O(set);
 //   * a page has a resolution of 2^c units (c = 0 until memory runs short), with cells anchored at its
 //     first start, and codes each extent as (gap − 1, length − 1) in cells with two Rice codes whose
-//     parameters are chosen per page, escaping to Elias-gamma for outliers (rice-codes.ts). Rice codes
-//     are optimal prefix codes for geometric run lengths, so a page costs close to the entropy of its area
-//     at any density: ~15 bits for an isolated write in a cold area, about a bit per block in a
-//     half-dirty hot spot, a dozen bits for a whole sequential run.
+//     parameters are chosen per page, each escaping to a second parameter for the outliers a page mixes
+//     in (the jump to the next hot spot, a lone write in a cold area; rice-codes.ts). Rice codes are
+//     optimal prefix codes for geometric run lengths, so a page costs close to the entropy of its area at
+//     any density: ~15 bits for an isolated write in a cold area, about a bit per block in a half-dirty
+//     hot spot, a few dozen bits at most for a whole sequential run. Held exactly, the benchmark's
+//     skewed million writes take ≈ 1.2 × their entropy.
 // When the set outgrows the budget, resolution is lost where it costs the fewest re-sent bytes per byte of
 // memory saved (rate–distortion with one global price). Each page's options are priced by their coded
 // size: fill every clean gap up to g cells (g = 1, 2, 3, 4, 6, 8, 16, …: merging the closest extents),
 // or round every extent out to cells of 2^c′ units (c′ > c: a coarser bitmap for that area only). A
 // histogram of the slopes of each page's lower convex hull of (units added, bits) gives the price at which
 // a sixteenth of the room is freed, and each page takes its best option at that price. Dense hot spots
-// therefore go coarse first and scattered cold writes last; a uniform scatter ends up as a coarse bitmap,
-// the best one can do there. New marks follow the resolution of the page they land in. Measured (1 TiB,
-// one million 4 KiB writes, 256 KiB): docs/benchmarks.md, "Dirty bitmap".
+// therefore go coarse first and scattered cold writes last; a uniform scatter ends up as coarse cells
+// (nothing this small does well there). New marks follow the resolution of the page they land in.
+// Measured (1 TiB, one million 4 KiB writes, 256 KiB): docs/benchmarks.md, section `bitmap`.
 //
 // Memory: every byte that depends on the data lives in typed arrays — the arena and the index arrays
 // (resizable ArrayBuffers grown in place, so no copy ever holds two versions), plus fixed scratch arrays
@@ -196,10 +198,17 @@ export class DirtyBitmap {
   private readonly candBits: Float32Array;
   private readonly bucketCount: Float64Array;
   private readonly bucketSum: Float64Array;
+  /** bestK's three best estimates: k, escape, second k, bits. */
+  private readonly tryK = new Uint8Array(3);
+  private readonly tryE = new Uint8Array(3);
+  private readonly tryK2 = new Uint8Array(3);
+  private readonly tryBits = new Float64Array(3);
   private readonly fixedBytes: number;
 
   /** Header of the page decoded last. */
   private last: PieceCost = NO_COST;
+  /** Units added by the last fillGaps / alignTo. */
+  private lastAdded = 0;
   private crossGap = 0;
   /**
    * Coarsenings dearer than this (units per bit) are not even priced: 64 × the last price paid. Prices
@@ -212,7 +221,7 @@ export class DirtyBitmap {
   /** The smallest budget accepted (fixed scratch, one arena step, one index step). */
   static get minimumBudget(): number {
     const l = layoutFor(0);
-    return (2 * l.maxCount + 2) * 16 + SLOPE_BUCKETS * 4 + MAX_CANDIDATES * (8 + 1 + 8 + 4) + LOG_BUCKETS * 16 + l.arenaStep + l.indexStep * 14;
+    return (2 * l.maxCount + 2) * 16 + SLOPE_BUCKETS * 4 + MAX_CANDIDATES * (8 + 1 + 8 + 4) + LOG_BUCKETS * 16 + 3 * (1 + 1 + 1 + 8) + l.arenaStep + l.indexStep * 14;
   }
 
   constructor(options: DirtyBitmapOptions) {
@@ -257,7 +266,8 @@ export class DirtyBitmap {
     this.candBits = new Float32Array(MAX_CANDIDATES);
     this.bucketCount = new Float64Array(LOG_BUCKETS);
     this.bucketSum = new Float64Array(LOG_BUCKETS);
-    this.fixedBytes = [this.sS, this.sL, this.hist, this.candGap, this.candShift, this.candAdd, this.candBits, this.bucketCount, this.bucketSum]
+    this.fixedBytes = [this.sS, this.sL, this.hist, this.candGap, this.candShift, this.candAdd, this.candBits, this.bucketCount, this.bucketSum,
+      this.tryK, this.tryE, this.tryK2, this.tryBits]
       .reduce((sum, a) => sum + a.byteLength, 0);
     const maxPages = Math.ceil(budgetBytes / this.entryBytes) + 1;
     this.arenaBuf = new ResizableBuffer(0, { maxByteLength: budgetBytes });
@@ -533,56 +543,83 @@ export class DirtyBitmap {
       if (j > top) top = j;
     }
     const n = to - first;
-    const estimateOf = (r: Rice): number => {
-      let bits = isDefault(r) ? 0 : ESCAPE_PARAM_BITS;
-      for (let j = 0; j <= top; j++) if (count[j] > 0) bits += count[j] * code2Bits(Math.round(sum[j] / count[j]), r.k, r.e, r.k2);
+    // Non-empty buckets, compacted: sum[] now holds each bucket's mean value.
+    let nb = 0;
+    let median = -1;
+    for (let j = 0, seen = 0; j <= top; j++) {
+      if (count[j] === 0) continue;
+      seen += count[j];
+      if (median < 0 && seen * 2 >= n) median = j;
+      count[nb] = count[j];
+      sum[nb] = Math.round(sum[j] / count[j]);
+      nb++;
+    }
+    const estimateOf = (k: number, e: number, k2: number): number => {
+      let bits = e === 16 && k2 === defaultK2(k) ? 0 : ESCAPE_PARAM_BITS;
+      for (let i = 0; i < nb; i++) bits += count[i] * code2Bits(sum[i], k, e, k2);
       return bits;
     };
-    let median = 0;
-    for (let seen = 0; median <= top; median++) if ((seen += count[median]) * 2 >= n) break;
-    const tried: (Rice & { bits: number })[] = [];
+    // The three best estimates so far, in the fixed candidate arrays.
+    const tk = this.tryK;
+    const te = this.tryE;
+    const t2 = this.tryK2;
+    const tb = this.tryBits;
+    tb.fill(Infinity);
+    const consider = (k: number, e: number, k2: number): number => {
+      const bits = estimateOf(k, e, k2);
+      let at = tb.length;
+      while (at > 0 && tb[at - 1] > bits) at--;
+      if (at < tb.length) {
+        for (let m = tb.length - 1; m > at; m--) {
+          tk[m] = tk[m - 1];
+          te[m] = te[m - 1];
+          t2[m] = t2[m - 1];
+          tb[m] = tb[m - 1];
+        }
+        tk[at] = k;
+        te[at] = e;
+        t2[at] = k2;
+        tb[at] = bits;
+      }
+      return bits;
+    };
     let kBest = 0;
     let kBits = Infinity;
     for (let k = Math.max(0, median - 3); k <= Math.min(MAX_K, median + 1); k++) {
-      const r = { k, e: 16, k2: defaultK2(k) };
-      const bits = estimateOf(r);
-      tried.push({ ...r, bits });
+      const bits = consider(k, 16, defaultK2(k));
       if (bits < kBits) {
         kBits = bits;
         kBest = k;
       }
     }
-    // Escapes to a second parameter, sized by the median of what escapes (k as found above: the small
-    // values set it; a coarse search is enough when only estimating).
-    {
-      const k = kBest;
-      for (const e of ESCAPES) {
-        let escaped = 0;
-        for (let j = 0; j <= top; j++) if (count[j] > 0 && Math.floor(sum[j] / count[j] / POW2[k]) >= e) escaped += count[j];
-        if (escaped === 0) continue;
-        let seen = 0;
-        let rest = 0;
-        for (let j = 0; j <= top; j++) {
-          if (count[j] === 0 || Math.floor(sum[j] / count[j] / POW2[k]) < e) continue;
-          seen += count[j];
-          if (seen * 2 >= escaped) {
-            rest = Math.max(0, sum[j] / count[j] - e * POW2[k]);
-            break;
-          }
+    // Escapes to a second parameter sized by the median of what escapes (k stays: the small values set it).
+    const k = kBest;
+    for (const e of ESCAPES) {
+      const limit = e * POW2[k];
+      let escaped = 0;
+      for (let i = 0; i < nb; i++) if (sum[i] >= limit) escaped += count[i];
+      if (escaped === 0) continue;
+      let rest = 0;
+      for (let i = 0, seen = 0; i < nb; i++) {
+        if (sum[i] < limit) continue;
+        seen += count[i];
+        if (seen * 2 >= escaped) {
+          rest = sum[i] - limit;
+          break;
         }
-        const k2c = Math.max(0, floorLog2(rest + 1) - 1);
-        const spread = estimate ? 0 : 1;
-        for (let k2 = Math.max(0, k2c - spread); k2 <= Math.min(MAX_K, k2c + spread); k2++) tried.push({ k, e, k2, bits: estimateOf({ k, e, k2 }) });
       }
+      const k2c = Math.max(0, floorLog2(rest + 1) - 1);
+      const spread = estimate ? 0 : 1;
+      for (let k2 = Math.max(0, k2c - spread); k2 <= Math.min(MAX_K, k2c + spread); k2++) consider(k, e, k2);
     }
-    tried.sort((a, b) => a.bits - b.bits);
-    if (estimate) return tried[0];
-    let best: Rice & { bits: number } = { k: 0, e: 16, k2: 0, bits: Infinity };
-    for (const r of tried.slice(0, 3)) {
+    if (estimate) return { k: tk[0], e: te[0], k2: t2[0], bits: tb[0] };
+    let best = { k: 0, e: 16, k2: 0, bits: Infinity };
+    for (let m = 0; m < tb.length && Number.isFinite(tb[m]); m++) {
+      const r = { k: tk[m], e: te[m], k2: t2[m] };
       let bits = isDefault(r) ? 0 : ESCAPE_PARAM_BITS;
       if (gaps) for (let i = first; i < to; i++) bits += code2Bits((S[i] - S[i - 1] - L[i - 1]) / cell - 1, r.k, r.e, r.k2);
       else for (let i = first; i < to; i++) bits += code2Bits(Math.ceil(L[i] / cell) - 1, r.k, r.e, r.k2);
-      if (bits < best.bits) best = { k: r.k, e: r.e, k2: r.k2, bits };
+      if (bits < best.bits) best = { ...r, bits };
     }
     return best;
   }
@@ -1030,9 +1067,6 @@ export class DirtyBitmap {
     }
     return count;
   }
-
-  /** Units added by the last fillGaps / alignTo. */
-  private lastAdded = 0;
 
   /** Fills gaps ≤ gap between scratch extents [at, at + m) in place; returns the new count. */
   private fillGaps(at: number, m: number, gap: number): number {

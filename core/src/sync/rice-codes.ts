@@ -1,8 +1,9 @@
-// Bit-level Rice codes with escapes, for the dirty bitmap's pages. Rice codes are the optimal prefix codes
-// for geometrically distributed run lengths. A page often mixes two populations (small gaps inside a hot
-// spot, large ones to the next hot spot or a lone write in a cold area), so a quotient of `e` ones escapes
-// to a second Rice code with its own parameter (`code2`), and that one, after 16 ones, to Elias-gamma, so
-// no value ever costs more than O(log v) bits.
+// Bit-level Rice codes with escapes, for the dirty bitmap's pages: optimal prefix codes for geometric run
+// lengths, with a second parameter for the outliers a page mixes in.
+//
+// A page often holds two populations (small gaps inside a hot spot, large ones to the next hot spot or a
+// lone write in a cold area), so a quotient of `e` ones escapes to a second Rice code with its own
+// parameter (`code2`), and that one, after 16 ones, to Elias-gamma: no value costs more than O(log v) bits.
 
 export const POW2: readonly number[] = Array.from({ length: 64 }, (_, i) => 2 ** i);
 /** A unary quotient of this many ones escapes to Elias-gamma. */
