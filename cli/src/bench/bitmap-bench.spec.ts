@@ -3,20 +3,13 @@ import { promises as fs } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { DirtyBitmap } from '@opencdp/core';
+import { tempDirPerTest } from './spec-helpers.js';
 import { listBenchmarks, runBenchmark, type BenchmarkResult } from './benchmark.js';
 import { BITMAP_BENCH_SIZES, bitmapPlanFor, runWorkload } from './bitmap-bench.js';
 
 describe('bitmap benchmark', function () {
   this.timeout(120_000);
-  let dir: string;
-
-  beforeEach(async () => {
-    dir = await fs.mkdtemp(path.join(os.tmpdir(), 'opencdp-bench-spec-'));
-  });
-
-  afterEach(async () => {
-    await fs.rm(dir, { recursive: true, force: true });
-  });
+  const dir = tempDirPerTest();
 
   it('is registered, and scales the volume, writes, hot spots and budget together', () => {
     assert.ok(listBenchmarks().some((b) => b.name === 'bitmap'));
@@ -38,9 +31,9 @@ describe('bitmap benchmark', function () {
   });
 
   it('writes a result of the documented shape with finite numbers (tiny scale)', async () => {
-    const json = path.join(dir, 'out', 'bitmap.json');
+    const json = path.join(dir(), 'out', 'bitmap.json');
     const lines: string[] = [];
-    const result = await runBenchmark('bitmap', { json, scale: 0.005, dir, log: (l) => lines.push(l) });
+    const result = await runBenchmark('bitmap', { json, scale: 0.005, dir: dir(), log: (l) => lines.push(l) });
     const written = JSON.parse(await fs.readFile(json, 'utf8')) as BenchmarkResult;
     assert.deepEqual(written, result);
     assert.equal(written.name, 'bitmap');
@@ -55,6 +48,6 @@ describe('bitmap benchmark', function () {
     assert.deepEqual(written.targets, { amplification: '<= 2', peakBytes: `<= ${written.metrics.budgetBytes}` });
     assert.ok((written.notes ?? []).some((n) => n.includes('Zipf')));
     assert.ok(lines.some((l) => l.includes('amplification')));
-    assert.deepEqual(await fs.readdir(dir), ['out']);
+    assert.deepEqual(await fs.readdir(dir()), ['out']);
   });
 });

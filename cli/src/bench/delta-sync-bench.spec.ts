@@ -3,6 +3,7 @@ import { execFile } from 'node:child_process';
 import { promises as fs } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { tempDirPerTest } from './spec-helpers.js';
 import { listBenchmarks, runBenchmark, type BenchmarkResult } from './benchmark.js';
 import { deltaSyncPlanFor, parseRsyncStats } from './delta-sync-bench.js';
 
@@ -11,15 +12,7 @@ const rsyncInstalled = (): Promise<boolean> =>
 
 describe('delta-sync benchmark', function () {
   this.timeout(120_000);
-  let dir: string;
-
-  beforeEach(async () => {
-    dir = await fs.mkdtemp(path.join(os.tmpdir(), 'opencdp-bench-spec-'));
-  });
-
-  afterEach(async () => {
-    await fs.rm(dir, { recursive: true, force: true });
-  });
+  const dir = tempDirPerTest();
 
   it('is registered and scales the file, keeping 1 % of its blocks changed', () => {
     assert.ok(listBenchmarks().some((b) => b.name === 'delta-sync'));
@@ -39,9 +32,9 @@ describe('delta-sync benchmark', function () {
 
   it('writes a result of the documented shape, the copy verified after every run (tiny scale)', async function () {
     if (!(await rsyncInstalled())) this.skip();
-    const json = path.join(dir, 'out', 'delta-sync.json');
+    const json = path.join(dir(), 'out', 'delta-sync.json');
     const lines: string[] = [];
-    const result = await runBenchmark('delta-sync', { json, scale: 0.01, dir, log: (l) => lines.push(l) });
+    const result = await runBenchmark('delta-sync', { json, scale: 0.01, dir: dir(), log: (l) => lines.push(l) });
     const written = JSON.parse(await fs.readFile(json, 'utf8')) as BenchmarkResult;
     assert.deepEqual(written, result);
     assert.equal(written.name, 'delta-sync');
@@ -53,6 +46,6 @@ describe('delta-sync benchmark', function () {
     assert.ok(Math.abs(written.metrics.bytesRatio - written.metrics.bytes / (written.baseline.bytes as number)) < 0.001);
     assert.deepEqual(written.targets, { bytesRatio: '<= 0.5', timeRatio: '<= 1.0' });
     assert.ok(lines.some((l) => l.includes('bytesRatio')));
-    assert.deepEqual(await fs.readdir(dir), ['out']);
+    assert.deepEqual(await fs.readdir(dir()), ['out']);
   });
 });

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { tempDirPerTest } from './spec-helpers.js';
 import { execFile } from 'node:child_process';
 import { promises as fs } from 'node:fs';
 import os from 'node:os';
@@ -69,21 +70,13 @@ describe('fio baseline', () => {
 
 describe('journal benchmark (tiny scale)', function () {
   this.timeout(120_000);
-  let dir: string;
-
-  beforeEach(async () => {
-    dir = await fs.mkdtemp(path.join(os.tmpdir(), 'opencdp-bench-spec-'));
-  });
-
-  afterEach(async () => {
-    await fs.rm(dir, { recursive: true, force: true });
-  });
+  const dir = tempDirPerTest();
 
   it('writes a result of the documented shape with positive, finite numbers, and cleans up', async function () {
     if (!(await fioInstalled())) this.skip();
-    const json = path.join(dir, 'out', 'journal.json');
+    const json = path.join(dir(), 'out', 'journal.json');
     const lines: string[] = [];
-    const result = await runBenchmark('journal', { json, scale: 0.005, dir, log: (l) => lines.push(l) });
+    const result = await runBenchmark('journal', { json, scale: 0.005, dir: dir(), log: (l) => lines.push(l) });
 
     const written = JSON.parse(await fs.readFile(json, 'utf8')) as BenchmarkResult;
     assert.deepEqual(written, result);
@@ -102,7 +95,7 @@ describe('journal benchmark (tiny scale)', function () {
     // The summary was printed, and nothing but the JSON file is left behind.
     assert.ok(lines.some((l) => l.includes('appendMBps')));
     assert.ok(formatSummary(result).includes('target >= 0.8'));
-    assert.deepEqual(await fs.readdir(dir), ['out']);
-    assert.deepEqual(await fs.readdir(path.join(dir, 'out')), ['journal.json']);
+    assert.deepEqual(await fs.readdir(dir()), ['out']);
+    assert.deepEqual(await fs.readdir(path.join(dir(), 'out')), ['journal.json']);
   });
 });
