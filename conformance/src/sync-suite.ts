@@ -236,6 +236,27 @@ export const syncSuite: readonly ConformanceCase[] = [
     },
   },
   {
+    id: 'S5.4',
+    title: 'protected host restart: the platform closes the tap, no checkpoint while it is down, the tap is re-attached and a delta sync converges',
+    needs: ['writeTap', 'faultHostRestart'],
+    async run(ctx) {
+      const r = await streaming(ctx);
+      await r.cutAndVerify();
+      const [a, b] = r.vms;
+      await ctx.harness.injectFault({ kind: 'host-restart', hostId: a.hostId });
+      await r.advance(100);
+      assert.equal(r.scheduler.cut('auto'), undefined, 'no checkpoint while a VM of the group is not split');
+      // The other host's VM keeps replicating meanwhile.
+      const { offset, data } = ctx.randomExtent(b.volumes[0], 16 * KiB);
+      await r.write(b.id, b.volumes[0].id, offset, data);
+      await r.converge();
+      assertSequence(subStatuses(r), ['None', 'DeltaSync', 'None'], 'host restart');
+      await r.randomWrites(10);
+      await r.converge();
+      await r.cutAndVerify();
+    },
+  },
+  {
     id: 'S7.1',
     title: 'adding a VM to a running group: VolumeInitialSync copies that VM only, the others keep streaming, then checkpoints resume and cover it',
     needs: ['writeTap'],

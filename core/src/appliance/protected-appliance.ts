@@ -155,6 +155,8 @@ export class GroupSender extends EventEmitter<{ state: [SenderState]; checkpoint
   private triggerValue?: SyncTrigger;
   private storageError?: 'journal' | 'recovery';
   private pendingSync?: 'initial' | 'delta';
+  /** VMs whose tap the platform closed and that are not re-attached yet. */
+  private readonly tapsDown = new Set<VmId>();
   /** VMs added to the running group whose volumes still need their initial copy. */
   private readonly pendingVolumeSync = new Set<VmId>();
   private gate?: { promise: Promise<void>; open: () => void };
@@ -214,7 +216,7 @@ export class GroupSender extends EventEmitter<{ state: [SenderState]; checkpoint
 
   /** A checkpoint may be cut: streaming, connected, no sync under way, not paused. */
   get canCheckpoint(): boolean {
-    return this.connected && this.phaseValue === 'streaming' && !this.storageError && !this.gate;
+    return this.connected && this.phaseValue === 'streaming' && !this.storageError && !this.gate && this.tapsDown.size === 0;
   }
 
   currentStats(): SenderStats {
@@ -224,13 +226,37 @@ export class GroupSender extends EventEmitter<{ state: [SenderState]; checkpoint
   async start(): Promise<void> {
     const hv = this.appliance.options.hypervisor;
     if (!hv.openTap) throw new ValidationError(`platform '${hv.platform}' has no write splitter; snapshot shipping is not implemented yet`, 'hypervisor');
-    for (const vm of this.vms) {
-      const tap = await hv.openTap(vm.id);
-      tap.start((w) => this.onWrite(vm.id, w));
-      this.taps.push(tap);
-    }
+    for (const vm of this.vms) await this.attachTap(vm.id);
     // The link comes up in the background; until it does, writes are recorded in the bitmap.
     void this.connect();
+  }
+
+  private async attachTap(vmId: VmId): Promise<void> {
+    const tap = await this.appliance.options.hypervisor.openTap!(vmId);
+    tap.onClose?.((reason) => this.tapClosed(vmId, tap, reason));
+    tap.start((w) => this.onWrite(vmId, w));
+    this.taps.push(tap);
+    this.tapsDown.delete(vmId);
+  }
+
+  /**
+   * The platform closed a tap (host restart, VM moved): writes may have happened that nobody split. No
+   * checkpoint until the tap is back and a delta sync has compared both sides.
+   */
+  private tapClosed(vmId: VmId, tap: WriteTap, reason: Error | undefined): void {
+    if (this.stopped) return;
+    this.taps.splice(this.taps.indexOf(tap), 1);
+    this.tapsDown.add(vmId);
+    this.appliance.options.log?.('tap-closed', { groupId: this.groupId, vmId, reason: reason?.message });
+    if (this.pendingSync !== 'initial') this.pendingSync = 'delta';
+    if (!this.phaseValue.startsWith('paused')) this.setPhase('delta-sync', undefined);
+    const reattach = (): void => {
+      this.appliance.options.clock.setTimer(this.appliance.options.retryIntervalMs ?? 1000, () => {
+        if (this.stopped) return;
+        this.attachTap(vmId).then(() => this.kickSync(), reattach);
+      });
+    };
+    reattach();
   }
 
   // ---- user actions ------------------------------------------------------------------------
@@ -262,9 +288,7 @@ export class GroupSender extends EventEmitter<{ state: [SenderState]; checkpoint
     this.pendingVolumeSync.add(vmId);
     // Its journal must exist at the receiver before its first write arrives; until then writes are recorded.
     if (this.messenger && this.connected) this.onGroupOpened(await this.openGroup(this.messenger));
-    const tap = await hv.openTap!(vmId);
-    tap.start((w) => this.onWrite(vm.id, w));
-    this.taps.push(tap);
+    await this.attachTap(vmId);
     this.kickSync();
   }
 
@@ -555,7 +579,8 @@ export class GroupSender extends EventEmitter<{ state: [SenderState]; checkpoint
 
   /** Runs whatever sync is due (initial, delta or bitmap), then streams. One at a time. */
   private kickSync(): void {
-    if (this.syncing || this.stopped || !this.connected || this.storageError) return;
+    // A sync while some VM's writes are not split would be stale the moment it ends.
+    if (this.syncing || this.stopped || !this.connected || this.storageError || this.tapsDown.size > 0) return;
     if (this.phaseValue === 'paused-user' || this.phaseValue === 'paused-system') return;
     this.syncing = (async () => {
       try {
