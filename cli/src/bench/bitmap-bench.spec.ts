@@ -1,6 +1,5 @@
 import assert from 'node:assert/strict';
 import { promises as fs } from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { DirtyBitmap } from '@opencdp/core';
 import { tempDirPerTest } from './spec-helpers.js';

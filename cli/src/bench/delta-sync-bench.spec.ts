@@ -1,7 +1,6 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { promises as fs } from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { tempDirPerTest } from './spec-helpers.js';
 import { listBenchmarks, runBenchmark, type BenchmarkResult } from './benchmark.js';

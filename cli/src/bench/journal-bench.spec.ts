@@ -2,7 +2,6 @@ import assert from 'node:assert/strict';
 import { tempDirPerTest } from './spec-helpers.js';
 import { execFile } from 'node:child_process';
 import { promises as fs } from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { formatSummary, listBenchmarks, meetsTarget, runBenchmark, type BenchmarkResult } from './benchmark.js';
 import { fioArgs, fioVersion, parseFioJson, throughputOf } from './fio-baseline.js';

@@ -10,18 +10,8 @@ import type {
  */
 export function dropEveryNthWrite(factory: HarnessFactory, n = 50): HarnessFactory {
   return async () => {
-    const inner = await factory();
     let count = 0;
-    const wrapTap = (tap: WriteTap): WriteTap => ({
-      get vmId() { return tap.vmId; },
-      get delivered() { return tap.delivered; },
-      start: (sink: WriteSink) => tap.start((write) => (++count % n === 0 ? Promise.resolve() : sink(write))),
-      close: () => tap.close(),
-    });
-    return withHypervisor(inner, {
-      ...delegate(inner.hypervisor),
-      openTap: async (vmId) => wrapTap(await inner.hypervisor.openTap!(vmId)),
-    });
+    return withSinks(await factory(), (sink) => (write) => (++count % n === 0 ? Promise.resolve() : sink(write)));
   };
 }
 
@@ -31,24 +21,14 @@ export function dropEveryNthWrite(factory: HarnessFactory, n = 50): HarnessFacto
  */
 export function completeBeforeReplicating(factory: HarnessFactory): HarnessFactory {
   return async () => {
-    const inner = await factory();
     let count = 0;
-    const wrapTap = (tap: WriteTap): WriteTap => ({
-      get vmId() { return tap.vmId; },
-      get delivered() { return tap.delivered; },
-      start: (sink: WriteSink) => tap.start((write) => {
-        const delay = count++ % 3;
-        void (async () => {
-          for (let i = 0; i < delay; i++) await new Promise<void>((resolve) => setImmediate(resolve));
-          await sink(write);
-        })().catch(() => undefined); // the guest has moved on; a late failure has nobody to tell
-        return Promise.resolve();
-      }),
-      close: () => tap.close(),
-    });
-    return withHypervisor(inner, {
-      ...delegate(inner.hypervisor),
-      openTap: async (vmId) => wrapTap(await inner.hypervisor.openTap!(vmId)),
+    return withSinks(await factory(), (sink) => (write) => {
+      const delay = count++ % 3;
+      void (async () => {
+        for (let i = 0; i < delay; i++) await new Promise<void>((resolve) => setImmediate(resolve));
+        await sink(write);
+      })().catch(() => undefined); // the guest has moved on; a late failure has nobody to tell
+      return Promise.resolve();
     });
   };
 }
@@ -61,7 +41,18 @@ export function withoutCapability(factory: HarnessFactory, capability: Capabilit
   };
 }
 
-function withHypervisor(inner: ConformanceHarness, hypervisor: HypervisorAdapter): ConformanceHarness {
+/** The harness with every tap's sink passed through `wrap` (how the broken splitters misbehave). */
+function withSinks(inner: ConformanceHarness, wrap: (sink: WriteSink) => WriteSink): ConformanceHarness {
+  const wrapTap = (tap: WriteTap): WriteTap => ({
+    get vmId() { return tap.vmId; },
+    get delivered() { return tap.delivered; },
+    start: (sink: WriteSink) => tap.start(wrap(sink)),
+    close: () => tap.close(),
+  });
+  const hypervisor: HypervisorAdapter = {
+    ...delegate(inner.hypervisor),
+    openTap: async (vmId) => wrapTap(await inner.hypervisor.openTap!(vmId)),
+  };
   return overlay(inner, { hypervisor });
 }
 

@@ -62,11 +62,8 @@ export interface SenderState {
   storageError?: 'journal' | 'recovery';
 }
 
-export interface SenderStats {
-  seq: number;
-  bufferedBytes: number;
-  bitmapBytes: number;
-  bitmapDirtyBytes: number;
+/** What a sender counts as it goes. */
+interface SenderCounters {
   writesSent: number;
   /** Bytes of write data handed to the link before compression. */
   rawBytesSent: number;
@@ -74,6 +71,13 @@ export interface SenderStats {
   wireBytesSent: number;
   /** Bytes re-sent by bitmap, delta and initial syncs. */
   syncBytesSent: number;
+}
+
+export interface SenderStats extends SenderCounters {
+  seq: number;
+  bufferedBytes: number;
+  bitmapBytes: number;
+  bitmapDirtyBytes: number;
 }
 
 const SEND_FILL = 0.9;
@@ -168,7 +172,7 @@ export class GroupSender extends EventEmitter<{ state: [SenderState]; checkpoint
   private readonly waiters: (() => void)[] = [];
   private syncing?: Promise<void>;
   private compressionOff = 0;
-  readonly stats: SenderStats = { seq: 0, bufferedBytes: 0, bitmapBytes: 0, bitmapDirtyBytes: 0, writesSent: 0, rawBytesSent: 0, wireBytesSent: 0, syncBytesSent: 0 };
+  private readonly stats: SenderCounters = { writesSent: 0, rawBytesSent: 0, wireBytesSent: 0, syncBytesSent: 0 };
 
   constructor(private readonly appliance: ProtectedAppliance, readonly group: GroupProtection, readonly vms: VmInfo[]) {
     super();

@@ -1,5 +1,6 @@
 // Link addresses are `host:port` strings (IPv6 hosts in brackets), as the NetworkAdapter port uses them.
 // One parser, so listen, connect and pairing tokens agree on what an address is.
+import type { Server } from 'node:net';
 import { ValidationError } from '../errors.js';
 
 export interface HostPort {
@@ -20,4 +21,15 @@ export function parseLinkAddress(address: string): HostPort {
 /** `host:port`, with IPv6 hosts in brackets. */
 export function formatHostPort(host: string, port: number): string {
   return host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
+}
+
+/** Starts `server` listening; rejects with the listen error (address in use, no permission) instead of emitting it. */
+export function listenOn(server: Server, host: string, port: number): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
 }

@@ -9,7 +9,7 @@ import { SystemClock, type Clock } from '../clock.js';
 import { OpenCdpError } from '../errors.js';
 import { FramedConnection, silentLog, type LinkLog } from './framed-connection.js';
 import { clientHandshake, LINK_PROTOCOL_VERSION, serverHandshake } from './handshake.js';
-import { formatHostPort, parseLinkAddress } from './link-address.js';
+import { formatHostPort, listenOn, parseLinkAddress } from './link-address.js';
 import { PairingError, ProtocolError, type PairingFailure } from './link-errors.js';
 import { defineMessage, handshakeCodec } from './message-registry.js';
 import { SITE_ID_PATTERN } from './site-id.js';
@@ -166,13 +166,7 @@ export class PairingEndpoint {
       maxVersion: 'TLSv1.3',
       handshakeTimeout: options.timeoutMs ?? 10_000,
     });
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(port, host, () => {
-        server.off('error', reject);
-        resolve();
-      });
-    }).catch((e: unknown) => {
+    await listenOn(server, host, port).catch((e: unknown) => {
       throw new PairingError('unreachable', `cannot start the pairing endpoint on ${options.address}: ${(e as Error).message}`);
     });
     const bound = server.address() as AddressInfo;

@@ -9,7 +9,7 @@ import type { LinkConnection, LinkListener, NetworkAdapter } from '../ports/netw
 import type { FrameLimits } from './frame-codec.js';
 import { FramedConnection, silentLog, type LinkLog } from './framed-connection.js';
 import { clientHandshake, LINK_PROTOCOL_VERSION, serverHandshake } from './handshake.js';
-import { formatHostPort, parseLinkAddress } from './link-address.js';
+import { formatHostPort, listenOn, parseLinkAddress } from './link-address.js';
 import { LinkError, PeerNotTrustedError, ProtocolError } from './link-errors.js';
 import type { SiteIdentity, TrustedPeers } from './site-identity.js';
 import { TokenBucket } from './token-bucket.js';
@@ -77,13 +77,7 @@ export class TlsNetwork implements NetworkAdapter {
       rejectUnauthorized: true,
       handshakeTimeout: this.handshakeTimeoutMs,
     });
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(port, host, () => {
-        server.off('error', reject);
-        resolve();
-      });
-    }).catch((e: unknown) => {
+    await listenOn(server, host, port).catch((e: unknown) => {
       throw new LinkError(`cannot listen on ${address}: ${(e as Error).message}`, e);
     });
     const bound = server.address() as AddressInfo;

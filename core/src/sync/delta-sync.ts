@@ -298,14 +298,8 @@ function checkLevels(levels: readonly number[]): void {
   if (!ok) throw new ValidationError(`levels must be block sizes from coarse to fine, each dividing the one before; got ${JSON.stringify(levels)}`, 'levels');
 }
 
-interface Counters {
-  blocksSent: number;
-  bytesSent: number;
-  dataBytes: number;
-  hashBytesReceived: number;
-  hashRequests: number;
-  messages: number;
-}
+/** What `DeltaSyncResult` reports, counted as the sync goes. */
+type Counters = Omit<DeltaSyncResult, 'elapsedMs'>;
 
 /** Compares the local volume with the remote image by hash and sends the blocks that differ. */
 export async function deltaSync(options: DeltaSyncOptions): Promise<DeltaSyncResult> {

@@ -1027,8 +1027,6 @@ export class DirtyBitmap {
    * the page's resolution, or round to cells of 2^candShift units. Returns the number of candidates.
    */
   private candidates(p: number, at: number, n: number, storedBytes: number): number {
-    const S = this.sS;
-    const L = this.sL;
     const c0 = this.last.c;
     const cell0 = POW2[c0];
     this.candGap[0] = 0;

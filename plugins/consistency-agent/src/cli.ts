@@ -7,7 +7,6 @@ import { isEntryPoint } from '@opencdp/core';
 import { Command, CommanderError, InvalidArgumentError } from 'commander';
 import { DEFAULT_CONFIG_PATH, loadAgentConfig } from './config.js';
 import type { AgentConfig } from './config.js';
-import { UsageError } from './errors.js';
 import type { AgentLog } from './guest-freezer.js';
 import { managerUrl } from './manager-client.js';
 import type { ManagerEndpoint } from './manager-client.js';
