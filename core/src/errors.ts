@@ -75,6 +75,17 @@ export class JournalFullError extends OpenCdpError {
   }
 }
 
+/**
+ * A sync would have to trim checkpoints until less than `keepHistoryMs` of history remained (or drop
+ * them all): the journal refuses, and replication pauses so that someone can enlarge the journal (S6).
+ */
+export class JournalHistoryFloorError extends OpenCdpError {
+  constructor(readonly usedBytes: number, readonly hardLimitBytes: number, readonly needBytes: number, readonly keepHistoryMs: number) {
+    super('JOURNAL_HISTORY_FLOOR', `the journal (${usedBytes} of ${hardLimitBytes} bytes used) can take ${needBytes} more bytes only by leaving less than ${Math.round(keepHistoryMs / 60_000)} minutes of checkpoints`,
+      'raise the journal hard limit, or let the pause end: the sync then continues and older checkpoints are lost');
+  }
+}
+
 /** Stored journal data failed verification. Names the file and byte offset of the first bad record. */
 export class JournalCorruptError extends OpenCdpError {
   constructor(readonly file: string, readonly offset: number, reason: string) {
@@ -101,5 +112,19 @@ export class ClosedError extends OpenCdpError {
 export class UnsupportedError extends OpenCdpError {
   constructor(what: string) {
     super('UNSUPPORTED', `${what} is not supported by this adapter`);
+  }
+}
+
+/** Something named by id does not exist (a group, a task, a session). */
+export class NotFoundError extends OpenCdpError {
+  constructor(readonly kind: string, readonly id: string) {
+    super('NOT_FOUND', `${kind} '${id}' does not exist`, `list the ${kind}s to pick an existing one`);
+  }
+}
+
+/** The request clashes with work already under way (e.g. a second recovery operation on a group); nothing was changed. */
+export class ConflictError extends OpenCdpError {
+  constructor(message: string, hint?: string) {
+    super('CONFLICT', message, hint);
   }
 }

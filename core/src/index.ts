@@ -27,3 +27,7 @@ export * from './appliance/checkpoint-scheduler.js';
 export * from './sync/dirty-bitmap.js';
 export * from './sync/delta-sync.js';
 export * from './entry-point.js';
+export * from './recovery/recovery-api.js';
+export * from './control/appliance-control.js';
+export * from './control/appliance-service.js';
+export * from './control/control-rpc.js';

@@ -729,6 +729,12 @@ export class GroupSender extends EventEmitter<{ state: [SenderState]; checkpoint
    * Resolves when everything queued up to now has been acknowledged durable (or the link dropped). Only
    * what is queued now: under a steady guest write stream the queue is never empty.
    */
+  /** Resolves when every write and marker queued so far is acknowledged durable; rejects if the link is down. */
+  async whenDrained(): Promise<void> {
+    await this.drained();
+    if (this.queue.length > 0 && !this.connected) throw new SyncInterruptedError(this.groupId, this.phaseValue);
+  }
+
   private async drained(): Promise<void> {
     const target = this.queue.length > 0 ? this.queue[this.queue.length - 1].seq : 0;
     while (this.queue.length > 0 && this.queue[0].seq <= target && this.connected) await new Promise<void>((r) => this.waiters.push(r));

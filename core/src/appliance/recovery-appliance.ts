@@ -70,6 +70,12 @@ export class RecoveryAppliance {
     return this.journals.get(`${groupId}/${vmId}`);
   }
 
+  /** Every journal of a group opened so far (one per VM), for recovery and the manager's figures. */
+  journalsOf(groupId: string): Journal[] {
+    const prefix = `${groupId}/`;
+    return [...this.journals.entries()].filter(([key]) => key.startsWith(prefix)).map(([, j]) => j);
+  }
+
   /** Number of sender connections open now. */
   get connections(): number {
     return this.messengers.size;

@@ -1,0 +1,90 @@
+// What a manager asks of its site's appliances: the control plane. The manager is never on the data
+// path (seed 000): it tells appliances which groups to protect, cuts checkpoints through them, reads
+// their figures and drives recovery; when it is down the appliances keep replicating. One interface,
+// called in-process (embedded site) or over the control RPC (appliance in its own process).
+import type { Checkpoint, CheckpointKind, GroupId, Inventory, VmId } from '../model.js';
+import type { ProtectionGroupSettings } from '../settings.js';
+import type { GroupState, ReplicationPhase, SyncTrigger } from '../status/group-status.js';
+import type { RecoveryOperations, ShutdownPolicy } from '../recovery/recovery-api.js';
+
+export interface ProtectGroupSpec {
+  groupId: GroupId;
+  settings: ProtectionGroupSettings;
+  vmIds: VmId[];
+  /** The recovery appliance's site-link address. */
+  recoveryAddress: string;
+  /** The replica volumes already hold a copy (preseeded, or reverse protection): delta sync instead of a full copy. */
+  preseeded?: boolean;
+}
+
+export interface CheckpointCutRequest {
+  groupIds: GroupId[];
+  kind: CheckpointKind;
+  tag?: string;
+  /** One timestamp for every group (the manager's clock). */
+  timestamp: number;
+  /** Checkpoint id per group, chosen by the manager so ids never repeat. */
+  ids: Record<GroupId, string>;
+}
+
+/** Journal figures of one VM at the recovery site. */
+export interface JournalFacts {
+  vmId: VmId;
+  usedBytes: number;
+  hardLimitBytes: number;
+  warningBytes: number;
+  /** Span of retained checkpoints, ms. */
+  historyMs: number;
+  historyStatus: 'ok' | 'warning' | 'error';
+  earliestCheckpointAt?: number;
+}
+
+/** What one appliance knows of a group right now; the manager merges both sites' facts. */
+export interface GroupFacts {
+  groupId: GroupId;
+  /** Protected side. */
+  phase?: ReplicationPhase;
+  connected?: boolean;
+  trigger?: SyncTrigger;
+  storageError?: 'journal' | 'recovery';
+  vmIds?: VmId[];
+  state?: GroupState;
+  bufferedBytes?: number;
+  bitmapBytes?: number;
+  /** Totals since the group started, for rates and counters. */
+  writes?: number;
+  writtenBytes?: number;
+  wireBytes?: number;
+  lastCheckpoint?: Checkpoint;
+  /** Recovery side. */
+  journals?: JournalFacts[];
+  latestCheckpointAt?: number;
+}
+
+export interface ApplianceControl {
+  readonly siteId: string;
+  /** The platform inventory of this appliance's site. */
+  inventory(): Promise<Inventory>;
+
+  // Protected role.
+  protectGroup(spec: ProtectGroupSpec): Promise<void>;
+  unprotectGroup(groupId: GroupId, options: { deleteSourceVms: boolean }): Promise<void>;
+  pause(groupId: GroupId): Promise<void>;
+  resume(groupId: GroupId): Promise<void>;
+  forceSync(groupId: GroupId): Promise<void>;
+  /** The barrier: holds every listed group's writes, marks each stream, releases. Undefined for a group that cannot be checkpointed now. */
+  cutCheckpoints(request: CheckpointCutRequest): Promise<(Checkpoint | undefined)[]>;
+  /**
+   * For a planned move: waits until everything written so far is acknowledged at the recovery site, then
+   * cuts a checkpoint (the VMs are off by now, so it holds their last write).
+   */
+  finalCheckpoint(groupId: GroupId, id: string, timestamp: number): Promise<Checkpoint>;
+  shutdownVms(groupId: GroupId, vmIds: VmId[], policy: ShutdownPolicy): Promise<void>;
+  powerOnVms(groupId: GroupId, vmIds: VmId[]): Promise<void>;
+
+  // Both roles.
+  groupFacts(groupId: GroupId): Promise<GroupFacts>;
+
+  // Recovery role: absent on an appliance that recovers nothing.
+  readonly recovery?: RecoveryOperations;
+}

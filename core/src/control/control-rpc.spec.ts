@@ -1,0 +1,99 @@
+import assert from 'node:assert/strict';
+import { ConflictError, NotFoundError, ValidationError } from '../errors.js';
+import type { Checkpoint } from '../model.js';
+import type { RecoveryOperations, RecoveryReport } from '../recovery/recovery-api.js';
+import type { ApplianceControl, CheckpointCutRequest } from './appliance-control.js';
+import { ControlUnreachableError, RemoteApplianceControl, serveControl, type ControlServer } from './control-rpc.js';
+
+/** Records calls and answers from a script: the transport under test is the only real part. */
+function recordingAppliance(calls: unknown[][]): ApplianceControl {
+  const cp: Checkpoint = { id: 'c1', groupId: 'g1', seq: 7, timestamp: 1000, kind: 'tagged', tag: 't' };
+  const report = { id: 'r1', groupId: 'g1', result: 'Success' } as RecoveryReport;
+  const recovery = {
+    listCheckpoints: async (g: string) => (calls.push(['listCheckpoints', g]), [cp]),
+    active: async () => undefined,
+    stopFailoverTest: async (r: unknown, progress?: (p: number, s: string) => void) => {
+      calls.push(['stopFailoverTest', r]);
+      progress?.(50, 'discarding scratch');
+      progress?.(100, 'done');
+      return report;
+    },
+    failover: async () => {
+      throw new ConflictError("group 'g1' already runs a FailoverTest");
+    },
+    extractFile: async () => Buffer.from([0, 1, 2, 255]),
+  } as unknown as RecoveryOperations;
+  return {
+    siteId: 'site-b',
+    recovery,
+    inventory: async () => ({ hosts: [], vms: [], networks: [], datastores: [] }),
+    protectGroup: async (spec) => void calls.push(['protectGroup', spec]),
+    unprotectGroup: async () => undefined,
+    pause: async (g) => {
+      throw new NotFoundError('protected group', g);
+    },
+    resume: async () => undefined,
+    forceSync: async () => undefined,
+    cutCheckpoints: async (r: CheckpointCutRequest) => (calls.push(['cutCheckpoints', r]), r.groupIds.map((g, i) => (i === 0 ? { ...cp, groupId: g } : undefined))),
+    finalCheckpoint: async () => cp,
+    shutdownVms: async (_g, _v, policy) => {
+      throw new ValidationError(`bad policy ${policy}`, 'policy');
+    },
+    powerOnVms: async () => undefined,
+    groupFacts: async (g) => ({ groupId: g, phase: 'streaming', connected: true }),
+  };
+}
+
+describe('control link (HTTP + NDJSON) with a recording appliance', () => {
+  let server: ControlServer;
+  const calls: unknown[][] = [];
+  beforeEach(async () => {
+    calls.length = 0;
+    server = await serveControl(recordingAppliance(calls), { host: '127.0.0.1', port: 0 }, { token: 'secret' });
+  });
+  afterEach(() => server.close());
+
+  it('carries calls, results and undefined entries across', async () => {
+    const remote = new RemoteApplianceControl('site-b', server.url, 'secret');
+    const cps = await remote.cutCheckpoints({ groupIds: ['g1', 'g2'], kind: 'tagged', tag: 't', timestamp: 1000, ids: { g1: 'c1', g2: 'c2' } });
+    assert.equal(cps[0]?.groupId, 'g1');
+    assert.equal(cps[1], undefined);
+    assert.deepEqual(calls[0][0], 'cutCheckpoints');
+    assert.deepEqual((await remote.groupFacts('g9')).phase, 'streaming');
+    assert.deepEqual((await remote.recovery.listCheckpoints('g1')).map((c) => c.seq), [7]);
+    assert.equal(await remote.recovery.active('g1'), undefined);
+  });
+
+  it('streams progress of long recovery calls, then the result', async () => {
+    const remote = new RemoteApplianceControl('site-b', server.url, 'secret');
+    const seen: [number, string][] = [];
+    const report = await remote.recovery.stopFailoverTest({ groupId: 'g1', success: true }, (p, s) => seen.push([p, s]));
+    assert.equal(report.id, 'r1');
+    assert.deepEqual(seen, [[50, 'discarding scratch'], [100, 'done']]);
+    assert.deepEqual(calls[0], ['stopFailoverTest', { groupId: 'g1', success: true }]);
+  });
+
+  it('revives typed errors with their code and field', async () => {
+    const remote = new RemoteApplianceControl('site-b', server.url, 'secret');
+    await assert.rejects(remote.pause('gx'), (e: unknown) => e instanceof NotFoundError && e.id === 'gx');
+    await assert.rejects(remote.shutdownVms('g1', [], 'none'), (e: unknown) => e instanceof ValidationError && e.field === 'policy');
+    await assert.rejects(remote.recovery.failover({} as never), (e: unknown) => e instanceof ConflictError);
+  });
+
+  it('carries file bytes exactly', async () => {
+    const remote = new RemoteApplianceControl('site-b', server.url, 'secret');
+    assert.deepEqual(await remote.recovery.extractFile('s', '/x'), Buffer.from([0, 1, 2, 255]));
+  });
+
+  it('refuses a wrong token and unknown methods, and says when nobody listens', async () => {
+    const wrong = new RemoteApplianceControl('site-b', server.url, 'guess');
+    await assert.rejects(wrong.inventory(), /wrong control token/);
+    assert.equal(calls.length, 0);
+    const res = await fetch(`${server.url}/control/v1/constructor`, { method: 'POST', headers: { authorization: 'Bearer secret' }, body: '{"args":[]}' });
+    assert.equal(res.status, 404);
+    const bad = await fetch(`${server.url}/control/v1/pause`, { method: 'POST', headers: { authorization: 'Bearer secret' }, body: '{"args":' });
+    assert.equal(bad.status, 400);
+    await server.close();
+    await assert.rejects(new RemoteApplianceControl('site-b', server.url, 'secret').inventory(), ControlUnreachableError);
+  });
+});

@@ -1,0 +1,244 @@
+// The control link between a manager and an appliance in another process: each ApplianceControl call is
+// one HTTP POST `/control/v1/<method>` with `{args}`; the answer is NDJSON — progress lines of long
+// recovery operations, then one `{result}` or `{error}` line. Written on node:http rather than a web
+// framework because it is one route with a fixed method table; the manager's REST API uses fastify.
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { timingSafeEqual } from 'node:crypto';
+import type { AddressInfo } from 'node:net';
+import { ConflictError, NotFoundError, OpenCdpError, ValidationError } from '../errors.js';
+import type { Checkpoint, GroupId, Inventory, VmId } from '../model.js';
+import type {
+  ActiveRecovery, CloneRequest, CommitRequest, DeleteGroupRequest, FailoverRequest, FailoverTestRequest, FailoverTestStopRequest,
+  FileRestoreSession, MoveRequest, ProgressSink, RecoveryOperations, RecoveryReport, RestoredFileEntry, ShutdownPolicy,
+} from '../recovery/recovery-api.js';
+import type { ApplianceControl, CheckpointCutRequest, GroupFacts, ProtectGroupSpec } from './appliance-control.js';
+
+const CONTROL_METHODS = [
+  'inventory', 'protectGroup', 'unprotectGroup', 'pause', 'resume', 'forceSync', 'cutCheckpoints', 'finalCheckpoint',
+  'shutdownVms', 'powerOnVms', 'groupFacts',
+] as const;
+const RECOVERY_METHODS = [
+  'listCheckpoints', 'active', 'startFailoverTest', 'stopFailoverTest', 'failover', 'move', 'commit', 'rollback', 'clone',
+  'openFileRestore', 'listFiles', 'extractFile', 'closeFileRestore', 'deleteGroup',
+] as const;
+/** Recovery methods whose last parameter is a ProgressSink: progress travels as NDJSON lines. */
+const WITH_PROGRESS = new Set(['startFailoverTest', 'stopFailoverTest', 'failover', 'move', 'commit', 'rollback', 'clone', 'deleteGroup']);
+const MAX_BODY_BYTES = 1024 * 1024;
+
+export interface ControlServerOptions {
+  /** Shared secret a manager presents as `Authorization: Bearer <token>`. */
+  token: string;
+  log?: (event: string, fields: Record<string, unknown>) => void;
+}
+
+export interface ControlServer {
+  /** `http://host:port` */
+  readonly url: string;
+  close(): Promise<void>;
+}
+
+/** Serves `control` on `host:port` (port 0 picks one). */
+export async function serveControl(control: ApplianceControl, listen: { host: string; port: number }, options: ControlServerOptions): Promise<ControlServer> {
+  if (!options.token) throw new ValidationError('the control link needs a token', 'token');
+  const expected = Buffer.from(`Bearer ${options.token}`);
+  const server: Server = createServer((req, res) => {
+    handle(control, req, res, expected, options).catch((error: unknown) => {
+      options.log?.('control-error', { message: (error as Error).message });
+      if (!res.headersSent) res.writeHead(500);
+      res.end();
+    });
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(listen.port, listen.host, () => resolve());
+  });
+  const address = server.address() as AddressInfo;
+  return {
+    url: `http://${listen.host}:${address.port}`,
+    close: () => new Promise<void>((resolve) => {
+      server.close(() => resolve());
+      server.closeAllConnections();
+    }),
+  };
+}
+
+async function handle(control: ApplianceControl, req: IncomingMessage, res: ServerResponse, expected: Buffer, options: ControlServerOptions): Promise<void> {
+  const reply = (status: number, body: unknown): void => {
+    res.writeHead(status, { 'content-type': 'application/x-ndjson' });
+    res.end(JSON.stringify(body) + '\n');
+  };
+  const auth = Buffer.from(req.headers.authorization ?? '');
+  if (auth.length !== expected.length || !timingSafeEqual(auth, expected)) return reply(401, { error: { code: 'UNAUTHORIZED', message: 'missing or wrong control token' } });
+  const match = /^\/control\/v1\/([a-zA-Z.]+)$/.exec(req.url ?? '');
+  if (req.method !== 'POST' || !match) return reply(404, { error: { code: 'NOT_FOUND', message: `no control route ${req.method} ${req.url}` } });
+  const name = match[1];
+  const [scope, method] = name.startsWith('recovery.') ? ['recovery', name.slice('recovery.'.length)] : ['control', name];
+  const known = scope === 'recovery' ? (RECOVERY_METHODS as readonly string[]).includes(method) : (CONTROL_METHODS as readonly string[]).includes(method);
+  if (!known) return reply(404, { error: { code: 'NOT_FOUND', message: `unknown control method '${name}'` } });
+  let args: unknown[];
+  try {
+    const body = JSON.parse(await readBody(req)) as { args?: unknown };
+    if (!Array.isArray(body.args)) throw new ValidationError('the body must be {"args": [...]}', 'args');
+    args = body.args;
+  } catch (error) {
+    return reply(400, { error: describe(error instanceof OpenCdpError ? error : new ValidationError(`unreadable request: ${(error as Error).message}`, 'body')) });
+  }
+  const target = scope === 'recovery' ? control.recovery : control;
+  if (!target) return reply(404, { error: { code: 'UNSUPPORTED', message: `appliance of site '${control.siteId}' has no recovery role` } });
+  res.writeHead(200, { 'content-type': 'application/x-ndjson' });
+  if (WITH_PROGRESS.has(method) && scope === 'recovery') {
+    args = [...args.slice(0, 1), ((percent: number, step: string) => res.write(JSON.stringify({ progress: { percent, step } }) + '\n')) satisfies ProgressSink];
+  }
+  try {
+    const fn = (target as unknown as Record<string, (...a: unknown[]) => Promise<unknown>>)[method];
+    let result = await fn.apply(target, args);
+    if (Buffer.isBuffer(result)) result = { base64: result.toString('base64') };
+    res.end(JSON.stringify({ result: result ?? null }) + '\n');
+  } catch (error) {
+    options.log?.('control-call-failed', { method: name, message: (error as Error).message });
+    res.end(JSON.stringify({ error: describe(error) }) + '\n');
+  }
+}
+
+function readBody(req: IncomingMessage): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    req.on('data', (c: Buffer) => {
+      size += c.length;
+      if (size > MAX_BODY_BYTES) {
+        reject(new ValidationError(`request body over ${MAX_BODY_BYTES} bytes`, 'body'));
+        req.destroy();
+      } else chunks.push(c);
+    });
+    req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
+    req.on('error', reject);
+  });
+}
+
+interface WireError {
+  code: string;
+  message: string;
+  name?: string;
+  field?: string;
+  hint?: string;
+}
+
+function describe(error: unknown): WireError {
+  if (error instanceof OpenCdpError) {
+    return { code: error.code, message: error.message, name: error.name, ...('field' in error && typeof error.field === 'string' ? { field: error.field } : {}), ...(error.hint ? { hint: error.hint } : {}) };
+  }
+  return { code: 'INTERNAL', message: (error as Error)?.message ?? String(error) };
+}
+
+/** An error from the other side of the control link, with its code and (for validation) the field. */
+export class RemoteControlError extends OpenCdpError {
+  constructor(readonly remote: WireError) {
+    super(remote.code, remote.message);
+    this.name = remote.name ?? 'RemoteControlError';
+  }
+}
+
+function revive(e: WireError): Error {
+  if (e.code === 'VALIDATION') return new ValidationError(e.message, e.field);
+  if (e.code === 'CONFLICT') return new ConflictError(e.message);
+  if (e.code === 'NOT_FOUND' && e.name === 'NotFoundError') {
+    const m = /^(.*) '(.*)' does not exist/.exec(e.message);
+    if (m) return new NotFoundError(m[1], m[2]);
+  }
+  return new RemoteControlError(e);
+}
+
+/** Thrown when the appliance cannot be reached at all (the call may not have run). */
+export class ControlUnreachableError extends OpenCdpError {
+  constructor(url: string, cause: string) {
+    super('CONTROL_UNREACHABLE', `appliance control at ${url} cannot be reached: ${cause}`, 'check that the appliance runs and the address is right');
+  }
+}
+
+/** ApplianceControl of an appliance in another process, over the control link. */
+export class RemoteApplianceControl implements ApplianceControl {
+  readonly recovery: RecoveryOperations;
+
+  constructor(readonly siteId: string, private readonly url: string, private readonly token: string) {
+    const call = <T>(method: string, args: unknown[], progress?: ProgressSink): Promise<T> => this.call<T>(`recovery.${method}`, args, progress);
+    this.recovery = {
+      listCheckpoints: (groupId: GroupId) => call<Checkpoint[]>('listCheckpoints', [groupId]),
+      active: async (groupId: GroupId) => (await call<ActiveRecovery | null>('active', [groupId])) ?? undefined,
+      startFailoverTest: (r: FailoverTestRequest, p?: ProgressSink) => call<ActiveRecovery>('startFailoverTest', [r], p),
+      stopFailoverTest: (r: FailoverTestStopRequest, p?: ProgressSink) => call<RecoveryReport>('stopFailoverTest', [r], p),
+      failover: (r: FailoverRequest, p?: ProgressSink) => call<ActiveRecovery>('failover', [r], p),
+      move: (r: MoveRequest, p?: ProgressSink) => call<ActiveRecovery>('move', [r], p),
+      commit: (r: CommitRequest, p?: ProgressSink) => call<RecoveryReport>('commit', [r], p),
+      rollback: (groupId: GroupId, p?: ProgressSink) => call<RecoveryReport>('rollback', [groupId], p),
+      clone: (r: CloneRequest, p?: ProgressSink) => call<RecoveryReport>('clone', [r], p),
+      openFileRestore: (groupId, checkpointId, vmId, volumeId) => call<FileRestoreSession>('openFileRestore', [groupId, checkpointId, vmId, volumeId]),
+      listFiles: (sessionId: string, path: string) => call<RestoredFileEntry[]>('listFiles', [sessionId, path]),
+      extractFile: async (sessionId: string, path: string) => Buffer.from((await call<{ base64: string }>('extractFile', [sessionId, path])).base64, 'base64'),
+      closeFileRestore: (sessionId: string) => call<void>('closeFileRestore', [sessionId]),
+      deleteGroup: (r: DeleteGroupRequest, p?: ProgressSink) => call<void>('deleteGroup', [r], p),
+    };
+  }
+
+  inventory(): Promise<Inventory> {
+    return this.call('inventory', []);
+  }
+  protectGroup(spec: ProtectGroupSpec): Promise<void> {
+    return this.call('protectGroup', [spec]);
+  }
+  unprotectGroup(groupId: GroupId, options: { deleteSourceVms: boolean }): Promise<void> {
+    return this.call('unprotectGroup', [groupId, options]);
+  }
+  pause(groupId: GroupId): Promise<void> {
+    return this.call('pause', [groupId]);
+  }
+  resume(groupId: GroupId): Promise<void> {
+    return this.call('resume', [groupId]);
+  }
+  forceSync(groupId: GroupId): Promise<void> {
+    return this.call('forceSync', [groupId]);
+  }
+  async cutCheckpoints(request: CheckpointCutRequest): Promise<(Checkpoint | undefined)[]> {
+    return (await this.call<(Checkpoint | null)[]>('cutCheckpoints', [request])).map((c) => c ?? undefined);
+  }
+  finalCheckpoint(groupId: GroupId, id: string, timestamp: number): Promise<Checkpoint> {
+    return this.call('finalCheckpoint', [groupId, id, timestamp]);
+  }
+  shutdownVms(groupId: GroupId, vmIds: VmId[], policy: ShutdownPolicy): Promise<void> {
+    return this.call('shutdownVms', [groupId, vmIds, policy]);
+  }
+  powerOnVms(groupId: GroupId, vmIds: VmId[]): Promise<void> {
+    return this.call('powerOnVms', [groupId, vmIds]);
+  }
+  groupFacts(groupId: GroupId): Promise<GroupFacts> {
+    return this.call('groupFacts', [groupId]);
+  }
+
+  private async call<T>(method: string, args: unknown[], progress?: ProgressSink): Promise<T> {
+    let response: Response;
+    try {
+      response = await fetch(`${this.url}/control/v1/${method}`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${this.token}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ args }),
+      });
+    } catch (error) {
+      throw new ControlUnreachableError(this.url, ((error as Error & { cause?: Error }).cause ?? (error as Error)).message);
+    }
+    if (!response.body) throw new ControlUnreachableError(this.url, `empty answer (HTTP ${response.status})`);
+    let pending = '';
+    const decoder = new TextDecoder();
+    for await (const chunk of response.body as AsyncIterable<Uint8Array>) {
+      pending += decoder.decode(chunk, { stream: true });
+      let nl: number;
+      while ((nl = pending.indexOf('\n')) >= 0) {
+        const line = JSON.parse(pending.slice(0, nl)) as { progress?: { percent: number; step: string }; result?: T; error?: WireError };
+        pending = pending.slice(nl + 1);
+        if (line.progress) progress?.(line.progress.percent, line.progress.step);
+        else if (line.error) throw revive(line.error);
+        else if ('result' in line) return line.result as T;
+      }
+    }
+    throw new ControlUnreachableError(this.url, `the answer to '${method}' ended early (HTTP ${response.status})`);
+  }
+}
