@@ -7,6 +7,7 @@ import { runBenchmark } from './bench/benchmark.js';
 import './bench/bitmap-bench.js';
 import './bench/delta-sync-bench.js';
 import { applianceCommand } from './appliance/appliance-command.js';
+import { operatorCommands } from './client/verbs.js';
 
 const program = new Command('opencdp').description('OpenCDP: continuous data protection for any hypervisor').version('0.1.0');
 
@@ -34,6 +35,7 @@ program
   });
 
 program.addCommand(applianceCommand());
+for (const command of operatorCommands()) program.addCommand(command);
 
 program.parseAsync(process.argv).catch((e: Error) => {
   console.error(`opencdp: ${e.message}`);

@@ -1,10 +1,12 @@
-// The `opencdp appliance` command group: `start` runs a recovery or protected appliance as a long-lived
-// process (JSON log lines on stdout, clean stop on SIGTERM/SIGINT); `identity`, `export-ca`, `trust`,
+// The `opencdp appliance` command group: `start` runs a self-driving recovery or protected appliance as a
+// long-lived process (JSON log lines on stdout, clean stop on SIGTERM/SIGINT); `serve` runs one that a
+// manager drives over the control link; `identity`, `export-ca`, `trust`,
 // `pair-issue` and `pair-redeem` manage the link trust files that `start` reads.
 import { promises as fs } from 'node:fs';
 import { Command, Option } from 'commander';
 import { ValidationError } from '@opencdp/core';
-import { loadApplianceConfig, type ApplianceRole } from './appliance-config.js';
+import { loadApplianceConfig, loadSiteApplianceConfig, type ApplianceRole } from './appliance-config.js';
+import { startSiteAppliance } from '../site/site-appliance.js';
 import { createIdentityFile, readIdentityFile, readPeerCa, trustPeer, writeFileAtomic } from './identity-files.js';
 import { jsonLog, type JsonLog } from './json-log.js';
 import { issuePairing, redeemPairing } from './pairing-commands.js';
@@ -22,6 +24,16 @@ export function applianceCommand(): Command {
     .requiredOption('--config <file>', 'the appliance configuration (JSON)')
     .action(async (opts: { role: ApplianceRole; config: string }) => {
       await runAppliance(opts.role, opts.config, jsonLog());
+    });
+
+  appliance
+    .command('serve')
+    .description('run an appliance that a manager drives over the control link, until SIGTERM/SIGINT; logs are JSON lines on stdout')
+    .requiredOption('--config <file>', 'the appliance configuration (JSON)')
+    .action(async (opts: { config: string }) => {
+      const log = jsonLog();
+      const running = await startSiteAppliance(await loadSiteApplianceConfig(opts.config), log);
+      await runUntilSignal({ stop: running.stop, failed: new Promise<never>(() => undefined) }, log);
     });
 
   appliance
@@ -91,9 +103,16 @@ export function applianceCommand(): Command {
  */
 export async function runAppliance(role: ApplianceRole, configFile: string, log: JsonLog): Promise<void> {
   const config = await loadApplianceConfig(configFile, role);
-  const running = config.role === 'recovery'
+  await runUntilSignal(config.role === 'recovery'
     ? { ...(await startRecovery(config, log)), failed: new Promise<never>(() => undefined) }
-    : await startProtected(config, log);
+    : await startProtected(config, log), log);
+}
+
+/**
+ * Keeps a started service running until SIGTERM or SIGINT (a second signal exits at once). Resolves after
+ * a clean stop; a fatal error (`failed` rejects) stops the service and rejects.
+ */
+export async function runUntilSignal(running: { stop(): Promise<void>; failed: Promise<never> }, log: JsonLog): Promise<void> {
   let stopping = false;
   let signalled: (signal: string) => void = () => undefined;
   const signal = new Promise<string>((resolve) => (signalled = resolve));

@@ -2,6 +2,7 @@
 // against a schema per role, so a typo fails at start with a ValidationError that names the field
 // instead of surfacing later as a confusing link or journal error. Relative paths resolve against the file.
 import { promises as fs } from 'node:fs';
+import type { SiteApplianceConfig } from '../site/site-appliance.js';
 import path from 'node:path';
 import { Ajv } from 'ajv';
 import {
@@ -144,7 +145,41 @@ const protectedSchema = {
   },
 } as const;
 
+/** `opencdp appliance serve`: an appliance a manager drives over the control link (see site/site-appliance.ts). */
+const siteApplianceSchema = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['siteId', 'identityFile', 'trustedPeersFile', 'dataDir', 'control'],
+  properties: {
+    siteId,
+    identityFile: file,
+    trustedPeersFile: file,
+    dataDir: file,
+    control: {
+      type: 'object', additionalProperties: false, required: ['listen', 'token'],
+      properties: { listen: address, token: { type: 'string', minLength: 16, maxLength: 200 } },
+    },
+    linkListen: address,
+    vms: protectedSchema.properties.vms,
+    workload: protectedSchema.properties.workload,
+    bufferBytes: protectedSchema.properties.bufferBytes,
+    bitmapBudgetBytes: protectedSchema.properties.bitmapBudgetBytes,
+  },
+} as const;
+
 const ajv = new Ajv({ allErrors: true, strict: true, verbose: true });
+const validateSiteAppliance = ajv.compile(siteApplianceSchema);
+
+/** Validates a `serve` configuration, resolving its paths against `baseDir`. Throws ValidationError. */
+export function parseSiteApplianceConfig(input: unknown, baseDir = process.cwd()): SiteApplianceConfig {
+  const copy: unknown = structuredClone(input);
+  if (!validateSiteAppliance(copy)) throw schemaError('appliance configuration', validateSiteAppliance.errors ?? []);
+  const c = copy as SiteApplianceConfig;
+  checkAddress(c.control.listen, 'control.listen');
+  if (c.linkListen) checkAddress(c.linkListen, 'linkListen');
+  const resolve = (p: string): string => path.resolve(baseDir, p);
+  return { ...c, identityFile: resolve(c.identityFile), trustedPeersFile: resolve(c.trustedPeersFile), dataDir: resolve(c.dataDir) };
+}
 const validateRecovery = ajv.compile(recoverySchema);
 const validateProtected = ajv.compile(protectedSchema);
 
@@ -197,19 +232,25 @@ export function parseApplianceConfig(input: unknown, role: ApplianceRole, baseDi
 
 /** Reads and validates a configuration file (see parseApplianceConfig). */
 export async function loadApplianceConfig(file: string, role: ApplianceRole): Promise<ApplianceConfig> {
+  return parseApplianceConfig(await readJsonFile(file), role, path.dirname(path.resolve(file)));
+}
+
+export async function loadSiteApplianceConfig(file: string): Promise<SiteApplianceConfig> {
+  return parseSiteApplianceConfig(await readJsonFile(file), path.dirname(path.resolve(file)));
+}
+
+async function readJsonFile(file: string): Promise<unknown> {
   let text: string;
   try {
     text = await fs.readFile(file, 'utf8');
   } catch (e) {
     throw new ValidationError(`cannot read configuration file '${file}': ${(e as Error).message}`, 'config');
   }
-  let parsed: unknown;
   try {
-    parsed = JSON.parse(text);
+    return JSON.parse(text) as unknown;
   } catch (e) {
     throw new ValidationError(`configuration file '${file}' is not JSON: ${(e as Error).message}`, 'config');
   }
-  return parseApplianceConfig(parsed, role, path.dirname(path.resolve(file)));
 }
 
 function checkAddress(value: string, field: string): void {

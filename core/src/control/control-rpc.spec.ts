@@ -49,7 +49,7 @@ describe('control link (HTTP + NDJSON) with a recording appliance', () => {
   const calls: unknown[][] = [];
   beforeEach(async () => {
     calls.length = 0;
-    server = await serveControl(recordingAppliance(calls), { host: '127.0.0.1', port: 0 }, { token: 'secret' });
+    server = await serveControl(recordingAppliance(calls), { host: '127.0.0.1', port: 0 }, { token: 'secret', extra: { twice: async (n) => (n as number) * 2 } });
   });
   afterEach(() => server.close());
 
@@ -78,6 +78,12 @@ describe('control link (HTTP + NDJSON) with a recording appliance', () => {
     await assert.rejects(remote.pause('gx'), (e: unknown) => e instanceof NotFoundError && e.id === 'gx');
     await assert.rejects(remote.shutdownVms('g1', [], 'none'), (e: unknown) => e instanceof ValidationError && e.field === 'policy');
     await assert.rejects(remote.recovery.failover({} as never), (e: unknown) => e instanceof ConflictError);
+  });
+
+  it('serves extra methods by name only', async () => {
+    const remote = new RemoteApplianceControl('site-b', server.url, 'secret');
+    assert.equal(await remote.extra<number>('twice', 21), 42);
+    await assert.rejects(remote.extra('toString'), /unknown control method 'extra.toString'/);
   });
 
   it('carries file bytes exactly', async () => {

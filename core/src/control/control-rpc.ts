@@ -28,6 +28,8 @@ const MAX_BODY_BYTES = 1024 * 1024;
 export interface ControlServerOptions {
   /** Shared secret a manager presents as `Authorization: Bearer <token>`. */
   token: string;
+  /** More methods served as `extra.<name>` (e.g. a demo's guest simulator); not part of ApplianceControl. */
+  extra?: Record<string, (...args: unknown[]) => Promise<unknown>>;
   log?: (event: string, fields: Record<string, unknown>) => void;
 }
 
@@ -72,8 +74,11 @@ async function handle(control: ApplianceControl, req: IncomingMessage, res: Serv
   const match = /^\/control\/v1\/([a-zA-Z.]+)$/.exec(req.url ?? '');
   if (req.method !== 'POST' || !match) return reply(404, { error: { code: 'NOT_FOUND', message: `no control route ${req.method} ${req.url}` } });
   const name = match[1];
-  const [scope, method] = name.startsWith('recovery.') ? ['recovery', name.slice('recovery.'.length)] : ['control', name];
-  const known = scope === 'recovery' ? (RECOVERY_METHODS as readonly string[]).includes(method) : (CONTROL_METHODS as readonly string[]).includes(method);
+  const dot = name.indexOf('.');
+  const [scope, method] = dot > 0 ? [name.slice(0, dot), name.slice(dot + 1)] : ['control', name];
+  const known = scope === 'recovery' ? (RECOVERY_METHODS as readonly string[]).includes(method)
+    : scope === 'extra' ? Object.hasOwn(options.extra ?? {}, method)
+    : scope === 'control' && (CONTROL_METHODS as readonly string[]).includes(method);
   if (!known) return reply(404, { error: { code: 'NOT_FOUND', message: `unknown control method '${name}'` } });
   let args: unknown[];
   try {
@@ -83,7 +88,7 @@ async function handle(control: ApplianceControl, req: IncomingMessage, res: Serv
   } catch (error) {
     return reply(400, { error: describe(error instanceof OpenCdpError ? error : new ValidationError(`unreadable request: ${(error as Error).message}`, 'body')) });
   }
-  const target = scope === 'recovery' ? control.recovery : control;
+  const target = scope === 'recovery' ? control.recovery : scope === 'extra' ? options.extra : control;
   if (!target) return reply(404, { error: { code: 'UNSUPPORTED', message: `appliance of site '${control.siteId}' has no recovery role` } });
   res.writeHead(200, { 'content-type': 'application/x-ndjson' });
   if (WITH_PROGRESS.has(method) && scope === 'recovery') {
@@ -178,6 +183,11 @@ export class RemoteApplianceControl implements ApplianceControl {
       closeFileRestore: (sessionId: string) => call<void>('closeFileRestore', [sessionId]),
       deleteGroup: (r: DeleteGroupRequest, p?: ProgressSink) => call<void>('deleteGroup', [r], p),
     };
+  }
+
+  /** Calls a method the server offers beyond ApplianceControl (`ControlServerOptions.extra`). */
+  extra<T>(method: string, ...args: unknown[]): Promise<T> {
+    return this.call(`extra.${method}`, args);
   }
 
   inventory(): Promise<Inventory> {

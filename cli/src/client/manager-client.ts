@@ -1,0 +1,151 @@
+// A small client of the manager's REST API (/v1) for the CLI verbs and the demo: session login with
+// automatic re-login when the token expires, JSON in and out, typed failures, and task polling.
+import { OpenCdpError } from '@opencdp/core';
+
+export interface ManagerConnection {
+  /** e.g. `http://127.0.0.1:9080` */
+  url: string;
+  user?: string;
+  password?: string;
+  /** A session token from an earlier login (used before user/password). */
+  token?: string;
+}
+
+/** The manager answered with an error; `status` is the HTTP status, `field` the offending input. */
+export class ApiError extends OpenCdpError {
+  constructor(readonly status: number, code: string, message: string, readonly field?: string) {
+    super(code, message);
+  }
+}
+
+export class ManagerUnreachableError extends OpenCdpError {
+  constructor(url: string, cause: string) {
+    super('MANAGER_UNREACHABLE', `the manager at ${url} cannot be reached: ${cause}`, 'check --manager and that the manager runs');
+  }
+}
+
+/** Task states of the anchor's API. */
+export const TASK_STATES: Record<number, string> = { 1: 'InProgress', 2: 'WaitingForUserInput', 3: 'Paused', 4: 'Failed', 5: 'Stopped', 6: 'Completed', 7: 'Cancelling' };
+const FINAL_TASK_STATES = new Set([2, 4, 5, 6]);
+
+export interface TaskView {
+  taskIdentifier: string;
+  type?: string;
+  status: { state: number; progress: number; step?: string };
+  result?: unknown;
+  error?: string;
+  [more: string]: unknown;
+}
+
+export class ManagerClient {
+  private token?: string;
+
+  constructor(private readonly connection: ManagerConnection) {
+    this.token = connection.token;
+  }
+
+  get sessionToken(): string | undefined {
+    return this.token;
+  }
+
+  async login(): Promise<string> {
+    const { user, password } = this.connection;
+    if (!user || password === undefined) throw new ApiError(401, 'UNAUTHORIZED', 'no credentials: pass --user and --password (or OPENCDP_USER / OPENCDP_PASSWORD)');
+    const response = await this.fetch('/v1/session/add', {
+      method: 'POST',
+      headers: { authorization: `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}`, 'content-type': 'application/json' },
+      body: '{}',
+    });
+    if (!response.ok) throw await this.failure(response);
+    const token = response.headers.get('x-zerto-session') ?? ((await response.json()) as { token?: string }).token;
+    if (!token) throw new ApiError(response.status, 'NO_TOKEN', 'the manager accepted the login but returned no session token');
+    this.token = token;
+    return token;
+  }
+
+  get<T>(path: string): Promise<T> {
+    return this.request<T>('GET', path);
+  }
+
+  post<T>(path: string, body: unknown = {}): Promise<T> {
+    return this.request<T>('POST', path, body);
+  }
+
+  put<T>(path: string, body: unknown): Promise<T> {
+    return this.request<T>('PUT', path, body);
+  }
+
+  delete<T>(path: string, body?: unknown): Promise<T> {
+    return this.request<T>('DELETE', path, body);
+  }
+
+  /** Raw text (CSV export, metrics). */
+  async text(path: string): Promise<string> {
+    const response = await this.authorized(path, { method: 'GET' });
+    if (!response.ok) throw await this.failure(response);
+    return response.text();
+  }
+
+  /** Polls a task until it ends (or waits for the user); `onProgress` sees every change. */
+  async waitForTask(taskId: string, onProgress?: (task: TaskView) => void, pollMs = 250): Promise<TaskView> {
+    for (;;) {
+      const task = await this.get<TaskView>(`/v1/tasks/${encodeURIComponent(taskId)}`);
+      onProgress?.(task);
+      if (FINAL_TASK_STATES.has(task.status.state)) return task;
+      await new Promise((r) => setTimeout(r, pollMs));
+    }
+  }
+
+  private async request<T>(method: string, path: string, body?: unknown): Promise<T> {
+    const init: RequestInit = { method, headers: body === undefined ? {} : { 'content-type': 'application/json' } };
+    if (body !== undefined) init.body = JSON.stringify(body);
+    const response = await this.authorized(path, init);
+    if (!response.ok) throw await this.failure(response);
+    if (response.status === 204) return undefined as T;
+    const text = await response.text();
+    return (text ? JSON.parse(text) : undefined) as T;
+  }
+
+  /** Sends with the session token; logs in first when there is none, and once more when it expired. */
+  private async authorized(path: string, init: RequestInit): Promise<Response> {
+    if (!this.token) await this.login();
+    const send = (): Promise<Response> => this.fetch(path, { ...init, headers: { ...(init.headers as Record<string, string>), authorization: `Bearer ${this.token}` } });
+    let response = await send();
+    if (response.status === 401 && this.connection.user) {
+      await this.login();
+      response = await send();
+    }
+    return response;
+  }
+
+  private async fetch(path: string, init: RequestInit): Promise<Response> {
+    try {
+      return await fetch(new URL(path, this.connection.url), init);
+    } catch (error) {
+      throw new ManagerUnreachableError(this.connection.url, ((error as Error & { cause?: Error }).cause ?? (error as Error)).message);
+    }
+  }
+
+  private async failure(response: Response): Promise<ApiError> {
+    let body: { error?: string; code?: string; message?: string; field?: string } = {};
+    try {
+      body = (await response.json()) as typeof body;
+    } catch {
+      // Not JSON: the status line says enough.
+    }
+    return new ApiError(response.status, body.code ?? body.error ?? `HTTP_${response.status}`, body.message ?? response.statusText, body.field);
+  }
+}
+
+/** Exit codes scripts can rely on. */
+export const EXIT = { ok: 0, taskFailed: 1, badInput: 2, auth: 3, unreachable: 4, internal: 5 } as const;
+
+export function exitCodeFor(error: unknown): number {
+  if (error instanceof ManagerUnreachableError) return EXIT.unreachable;
+  if (error instanceof ApiError) {
+    if (error.status === 401 || error.status === 403) return EXIT.auth;
+    if (error.status >= 500) return EXIT.internal;
+    return EXIT.badInput;
+  }
+  return EXIT.internal;
+}
