@@ -160,6 +160,10 @@ const siteApplianceSchema = {
       properties: { listen: address, token: { type: 'string', minLength: 16, maxLength: 200 } },
     },
     linkListen: address,
+    protectedPeer: {
+      type: 'object', additionalProperties: false, required: ['siteId', 'controlUrl', 'token'],
+      properties: { siteId, controlUrl: { type: 'string', pattern: '^https?://' }, token: { type: 'string', minLength: 16, maxLength: 200 } },
+    },
     vms: protectedSchema.properties.vms,
     workload: protectedSchema.properties.workload,
     bufferBytes: protectedSchema.properties.bufferBytes,

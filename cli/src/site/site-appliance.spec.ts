@@ -93,6 +93,29 @@ describe('managed appliances over the control link and the TLS site link', funct
     assert.ok((factsA.writes ?? 0) > 0 && (factsA.wireBytes ?? 0) > 0);
     assert.equal(factsA.lastCheckpoint?.id, `cp-${n}`);
 
+    // Recovery through the recovery appliance alone (no manager anywhere): a failover test at the tagged checkpoint.
+    await controlB.defineRecoveryGroup({ groupId: 'g-app', name: 'app', vms: vms.map((v) => ({ id: v.id, name: v.name })), plan: {} });
+    const listed = await controlB.recovery.listCheckpoints('g-app');
+    assert.ok(listed.some((c) => c.id === tagged.id && c.tag === 'before-upgrade'));
+    const progress: number[] = [];
+    const test = await controlB.recovery.startFailoverTest({ groupId: 'g-app', checkpointId: tagged.id }, (p) => progress.push(p));
+    assert.equal(test.kind, 'FailoverTest');
+    assert.ok(progress.length > 0, 'progress crossed the control link');
+    assert.equal(test.vms.length, 2);
+    const recoveredInventory = await controlB.inventory();
+    const testNetworks = new Set(recoveredInventory.networks.filter((n) => n.isolated).map((n) => n.id));
+    for (const r of test.vms) {
+      const source = inventory.vms.find((v) => v.id === r.sourceVmId)!;
+      const recovered = recoveredInventory.vms.find((v) => v.id === r.recoveredVmId)!;
+      assert.ok(recovered.nics.every((n) => testNetworks.has(n.networkId)), `${recovered.name} is on the test network only`);
+      const got = await controlB.extra<Record<string, string>>('hashVolumes', [r.recoveredVmId]);
+      source.volumes.forEach((v, i) => assert.equal(got[recovered.volumes[i].id], hashes[v.id], `volume ${i} of ${source.name} at the tagged checkpoint`));
+    }
+    const report = await controlB.recovery.stopFailoverTest({ groupId: 'g-app', success: true, summary: 'hashes match' });
+    assert.equal(report.result, 'Success');
+    assert.equal(report.summary, 'hashes match');
+    assert.equal(report.checkpoint.id, tagged.id);
+
     await controlA.extra('stopWorkload');
     await controlA.unprotectGroup('g-app', { deleteSourceVms: false });
     await assert.rejects(controlA.pause('g-app'), /does not exist/);

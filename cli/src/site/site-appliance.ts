@@ -14,6 +14,7 @@ import { FakeDataCenter, FakeHypervisor, Workload } from '@opencdp/adapter-fake'
 import { readIdentityFile, readTrustedPeersFile } from '../appliance/identity-files.js';
 import type { JsonLog } from '../appliance/json-log.js';
 import { hashVolumes } from '../appliance/status-file.js';
+import { startSiteRecovery } from './site-recovery.js';
 
 export interface SiteApplianceConfig {
   siteId: string;
@@ -24,6 +25,8 @@ export interface SiteApplianceConfig {
   control: { listen: string; token: string };
   /** Site-link listener: present when this appliance keeps journals (recovery role). */
   linkListen?: string;
+  /** The control link of the protected site's appliance, for failovers and moves that shut its VMs down. */
+  protectedPeer?: { siteId: string; controlUrl: string; token: string };
   /** This site's protected VMs (names are unique; ids follow creation order, so they are stable across runs). */
   vms?: { name: string; volumes: { sizeBytes: number; sectorSize?: number }[] }[];
   workload?: { seed: number; ratePerSecond: number; writeSizes: number[] };
@@ -68,11 +71,16 @@ export async function startSiteAppliance(config: SiteApplianceConfig, log: JsonL
   });
   let recoveryAppliance: RecoveryAppliance | undefined;
   let linkAddress: string | undefined;
+  const service = new ApplianceService({ siteId: config.siteId, clock, hypervisor, protectedAppliance });
   if (config.linkListen) {
-    recoveryAppliance = new RecoveryAppliance({ siteId: config.siteId, storage: new LocalFileStorage(config.dataDir), clock, network, log: (e, f) => log(e, f) });
+    const storage = new LocalFileStorage(config.dataDir);
+    recoveryAppliance = new RecoveryAppliance({ siteId: config.siteId, storage, clock, network, log: (e, f) => log(e, f) });
+    const { orchestrator, directory } = await startSiteRecovery({
+      clock, hypervisor, recoveryAppliance, storage, dataDir: config.dataDir, log, ...(config.protectedPeer ? { protectedPeer: config.protectedPeer } : {}),
+    });
+    service.setRecovery(orchestrator, directory, recoveryAppliance);
     linkAddress = await recoveryAppliance.listen(config.linkListen);
   }
-  const service = new ApplianceService({ siteId: config.siteId, clock, hypervisor, protectedAppliance, ...(recoveryAppliance ? { recoveryAppliance } : {}) });
 
   // The guests' side, for demos: a workload, quiescing (as a VSS agent would), hashes, an attack.
   let workloadRun: Promise<unknown> | undefined;

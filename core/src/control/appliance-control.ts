@@ -5,7 +5,9 @@
 import type { Checkpoint, CheckpointKind, GroupId, Inventory, VmId } from '../model.js';
 import type { ProtectionGroupSettings } from '../settings.js';
 import type { GroupState, ReplicationPhase, SyncTrigger } from '../status/group-status.js';
-import type { RecoveryOperations, ShutdownPolicy } from '../recovery/recovery-api.js';
+import type { Clock } from '../clock.js';
+import type { ProtectedSiteControl, RecoveryOperations, ShutdownPolicy } from '../recovery/recovery-api.js';
+import type { RecoveryGroupDefinition } from '../recovery/recovery-platform.js';
 
 export interface ProtectGroupSpec {
   groupId: GroupId;
@@ -87,4 +89,23 @@ export interface ApplianceControl {
 
   // Recovery role: absent on an appliance that recovers nothing.
   readonly recovery?: RecoveryOperations;
+  /**
+   * Tells the recovery role what a group is (name, VMs, recovery plan), so recovery needs no manager later
+   * (R8). Without it the appliance recovers from what its journals know (VM ids, default plan).
+   */
+  defineRecoveryGroup?(definition: RecoveryGroupDefinition): Promise<void>;
+}
+
+/** A protected site's appliance as the recovery orchestrator sees it (in-process or over the control link). */
+export function protectedSiteOf(control: ApplianceControl, clock: Clock, newCheckpointId: () => string): ProtectedSiteControl {
+  return {
+    shutdownVms: (groupId, vmIds, policy) => control.shutdownVms(groupId, vmIds, policy),
+    finalCheckpoint: (groupId) => control.finalCheckpoint(groupId, newCheckpointId(), clock.now()),
+    stopProtection: (groupId, options) => control.unprotectGroup(groupId, options),
+    resumeProtection: async (groupId) => {
+      const facts = await control.groupFacts(groupId);
+      if (facts.phase?.startsWith('paused')) await control.resume(groupId);
+    },
+    powerOnVms: (groupId, vmIds) => control.powerOnVms(groupId, vmIds),
+  };
 }

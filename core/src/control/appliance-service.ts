@@ -8,6 +8,7 @@ import type { HypervisorAdapter } from '../ports/hypervisor-adapter.js';
 import type { GroupSender, ProtectedAppliance } from '../appliance/protected-appliance.js';
 import type { RecoveryAppliance } from '../appliance/recovery-appliance.js';
 import type { ProtectedSiteControl, RecoveryOperations, ShutdownPolicy } from '../recovery/recovery-api.js';
+import type { RecoveryGroupDefinition } from '../recovery/recovery-platform.js';
 import type { ApplianceControl, CheckpointCutRequest, GroupFacts, JournalFacts, ProtectGroupSpec } from './appliance-control.js';
 
 export interface ApplianceServiceOptions {
@@ -21,6 +22,8 @@ export interface ApplianceServiceOptions {
   recoveryAppliance?: RecoveryAppliance;
   /** The recovery operations beside `recoveryAppliance`'s journals. */
   recovery?: RecoveryOperations;
+  /** Where `defineRecoveryGroup` keeps definitions (the orchestrator reads the same directory). */
+  recoveryGroups?: { set(definition: RecoveryGroupDefinition): void | Promise<void> };
 }
 
 export class ApplianceService implements ApplianceControl {
@@ -37,9 +40,11 @@ export class ApplianceService implements ApplianceControl {
     return this.options.recovery;
   }
 
-  /** Set once the orchestrator exists (it needs this service's site control, so it is made after). */
-  setRecovery(recovery: RecoveryOperations): void {
+  /** Adds the recovery role once its parts exist (the orchestrator is made after this service). */
+  setRecovery(recovery: RecoveryOperations, groups: ApplianceServiceOptions['recoveryGroups'], appliance: RecoveryAppliance): void {
     this.options.recovery = recovery;
+    this.options.recoveryGroups = groups;
+    this.options.recoveryAppliance = appliance;
   }
 
   inventory(): Promise<Inventory> {
@@ -132,6 +137,12 @@ export class ApplianceService implements ApplianceControl {
     }
   }
 
+  async defineRecoveryGroup(definition: RecoveryGroupDefinition): Promise<void> {
+    if (!this.options.recoveryGroups) throw new UnsupportedError(`recovering groups on appliance of site '${this.siteId}' (it has no recovery role)`);
+    if (typeof definition?.groupId !== 'string' || !Array.isArray(definition.vms)) throw new ValidationError('a recovery group definition needs groupId and vms', 'definition');
+    await this.options.recoveryGroups.set(structuredClone(definition));
+  }
+
   async groupFacts(groupId: GroupId): Promise<GroupFacts> {
     const facts: GroupFacts = { groupId };
     const protectedGroup = this.groups.get(groupId);
@@ -163,20 +174,6 @@ export class ApplianceService implements ApplianceControl {
     }
     if (!protectedGroup && journals.length === 0) throw new NotFoundError('group', groupId);
     return facts;
-  }
-
-  /** This appliance's protected role as the recovery orchestrator sees the protected site. */
-  asProtectedSite(newCheckpointId: () => string): ProtectedSiteControl {
-    return {
-      shutdownVms: (groupId, vmIds, policy) => this.shutdownVms(groupId, vmIds, policy),
-      finalCheckpoint: (groupId) => this.finalCheckpoint(groupId, newCheckpointId(), this.options.clock.now()),
-      stopProtection: (groupId, options) => this.unprotectGroup(groupId, options),
-      resumeProtection: async (groupId) => {
-        const s = this.groups.get(groupId)?.sender;
-        if (s && s.state.phase.startsWith('paused')) s.resume();
-      },
-      powerOnVms: (groupId, vmIds) => this.powerOnVms(groupId, vmIds),
-    };
   }
 
   private group(groupId: GroupId): { spec: ProtectGroupSpec; sender: GroupSender } {

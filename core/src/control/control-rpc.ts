@@ -11,11 +11,12 @@ import type {
   ActiveRecovery, CloneRequest, CommitRequest, DeleteGroupRequest, FailoverRequest, FailoverTestRequest, FailoverTestStopRequest,
   FileRestoreSession, MoveRequest, ProgressSink, RecoveryOperations, RecoveryReport, RestoredFileEntry, ShutdownPolicy,
 } from '../recovery/recovery-api.js';
+import type { RecoveryGroupDefinition } from '../recovery/recovery-platform.js';
 import type { ApplianceControl, CheckpointCutRequest, GroupFacts, ProtectGroupSpec } from './appliance-control.js';
 
 const CONTROL_METHODS = [
   'inventory', 'protectGroup', 'unprotectGroup', 'pause', 'resume', 'forceSync', 'cutCheckpoints', 'finalCheckpoint',
-  'shutdownVms', 'powerOnVms', 'groupFacts',
+  'shutdownVms', 'powerOnVms', 'groupFacts', 'defineRecoveryGroup',
 ] as const;
 const RECOVERY_METHODS = [
   'listCheckpoints', 'active', 'startFailoverTest', 'stopFailoverTest', 'failover', 'move', 'commit', 'rollback', 'clone',
@@ -222,6 +223,9 @@ export class RemoteApplianceControl implements ApplianceControl {
   }
   groupFacts(groupId: GroupId): Promise<GroupFacts> {
     return this.call('groupFacts', [groupId]);
+  }
+  defineRecoveryGroup(definition: RecoveryGroupDefinition): Promise<void> {
+    return this.call('defineRecoveryGroup', [definition]);
   }
 
   private async call<T>(method: string, args: unknown[], progress?: ProgressSink): Promise<T> {
