@@ -2,114 +2,14 @@
 // log lines, waits with deadlines that say what was awaited, cleanup of every process a spec started (even
 // on failure), and the check of recovered journals against the hashes the protected side recorded.
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { Journal, LocalFileStorage, SystemClock, journalSizeBytes, type Checkpoint, type ProtectionGroupSettings } from '@opencdp/core';
 import type { ProtectedStatus, VerifiedCheckpoint } from '../status-file.js';
+import { CliProcess as ApplianceProcess, type LogLine } from '../../site/cli-process.js';
 
-/** The built `opencdp` entry point (cli/dist/main.js). */
-export const MAIN = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', 'main.js');
-
-export type LogLine = Record<string, unknown> & { event: string; time: string };
-
-export class ApplianceProcess {
-  readonly lines: LogLine[] = [];
-  stderr = '';
-  readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
-  private exitInfo?: { code: number | null; signal: NodeJS.Signals | null };
-  private readonly child: ChildProcess;
-  private readonly waiters = new Set<() => void>();
-
-  constructor(readonly name: string, args: string[]) {
-    this.child = spawn(process.execPath, [MAIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let partial = '';
-    this.child.stdout!.on('data', (d: Buffer) => {
-      partial += d.toString();
-      const parts = partial.split('\n');
-      partial = parts.pop()!;
-      for (const text of parts) {
-        if (!text.trim()) continue;
-        try {
-          this.lines.push(JSON.parse(text) as LogLine);
-        } catch {
-          this.lines.push({ event: 'unparsed-output', time: new Date().toISOString(), text });
-        }
-      }
-      this.notify();
-    });
-    this.child.stderr!.on('data', (d: Buffer) => (this.stderr += d.toString()));
-    this.exited = new Promise((resolve) => this.child.on('exit', (code, signal) => {
-      this.exitInfo = { code, signal };
-      this.notify();
-      resolve(this.exitInfo);
-    }));
-  }
-
-  get pid(): number {
-    return this.child.pid!;
-  }
-
-  get running(): boolean {
-    return this.exitInfo === undefined;
-  }
-
-  /** Events named `event` (optionally only those logged after `since`, ms since the epoch). */
-  events(event: string, since = 0): LogLine[] {
-    return this.lines.filter((l) => l.event === event && Date.parse(l.time) >= since);
-  }
-
-  /** Waits for the first log line that matches; fails naming `what`, with the recent output, on timeout or exit. */
-  async waitFor(what: string, match: (line: LogLine) => boolean, timeoutMs = 15_000): Promise<LogLine> {
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      const hit = this.lines.find(match);
-      if (hit) return hit;
-      if (!this.running) assert.fail(`${this.name} exited (${JSON.stringify(this.exitInfo)}) before ${what}; ${this.tail()}`);
-      const left = deadline - Date.now();
-      if (left <= 0) assert.fail(`${this.name}: waited ${timeoutMs} ms for ${what}; ${this.tail()}`);
-      await new Promise<void>((resolve) => {
-        const done = (): void => {
-          clearTimeout(timer);
-          this.waiters.delete(done);
-          resolve();
-        };
-        const timer = setTimeout(done, left);
-        this.waiters.add(done);
-      });
-    }
-  }
-
-  kill(signal: NodeJS.Signals): void {
-    if (this.running) this.child.kill(signal);
-  }
-
-  /** SIGTERM, then SIGKILL if it does not exit within `graceMs`; returns how it ended. */
-  async terminate(graceMs = 15_000): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
-    this.kill('SIGTERM');
-    const timer = setTimeout(() => this.kill('SIGKILL'), graceMs);
-    try {
-      return await this.exited;
-    } finally {
-      clearTimeout(timer);
-    }
-  }
-
-  tail(n = 15): string {
-    const out = this.lines.slice(-n).map((l) => JSON.stringify(l).slice(0, 300)).join('\n  ');
-    const state = this.lines.filter((l) => l.event === 'state').at(-1);
-    return `${state ? `last sender state of ${this.name}: ${JSON.stringify(state)}\n` : ''}last output of ${this.name}:\n  ${out}${this.stderr ? `\nstderr: ${this.stderr.slice(-2000)}` : ''}`;
-  }
-
-  private notify(): void {
-    for (const w of [...this.waiters]) {
-      this.waiters.delete(w);
-      w();
-    }
-  }
-}
+export { CliProcess as ApplianceProcess, MAIN, type LogLine } from '../../site/cli-process.js';
 
 /** Every process a spec spawned; `killAll` in `after` so a failing spec leaves none behind. */
 export class ProcessPool {
