@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { createFakeHarness } from '@opencdp/adapter-fake';
 import type { HarnessFactory } from '@opencdp/core';
 import { runConformance } from './run-conformance.js';
-import { completeBeforeReplicating, dropEveryNthWrite, withoutCapability } from './testing/broken-harness.js';
+import { completeBeforeReplicating, dropEveryNthWrite, recoveryDisksLoseData, withoutCapability } from './testing/broken-harness.js';
 
 const fake: HarnessFactory = () => createFakeHarness({ seed: 5 });
 
@@ -21,7 +21,7 @@ describe('the conformance suite against broken adapters', function () {
       assert.match(c.reason ?? '', /volume '[^']+' of VM '[^']+' differs from the oracle in the block at offset \d+/);
     }
     assert.equal(report.failed, 2);
-    assert.deepEqual(report.suites, { journal: { passed: 1, failed: 2, skipped: 0 }, sync: { passed: 0, failed: 0, skipped: 0 } });
+    assert.deepEqual(report.suites, { journal: { passed: 1, failed: 2, skipped: 0 }, sync: { passed: 0, failed: 0, skipped: 0 }, recovery: { passed: 0, failed: 0, skipped: 0 } });
   });
 
   it('fails J2 for a splitter that completes guest writes before replication has them (not write-blocking)', async () => {
@@ -46,6 +46,21 @@ describe('the conformance suite against broken adapters', function () {
       ['J3.4', 'skipped', 'consistencyAgent: no agent in this platform'],
       ['J6.1', 'skipped', 'faultStorageCrash: storage cannot be crashed'],
     ]);
+  });
+
+  it('fails R1/R2 for a recovery platform whose recovered disks lose data past the first MiB, naming volume and offset; R10 still passes', async () => {
+    const report = await runConformance({ name: 'lossy-recovery', createHarness: recoveryDisksLoseData(fake), grep: 'recovery (R1\\.1|R2\\.1|R10\\.1) ', quiet: true });
+    assert.deepEqual(report.cases.map((c) => [c.id, c.state]), [['R1.1', 'failed'], ['R2.1', 'failed'], ['R10.1', 'passed']]);
+    for (const c of report.cases.filter((x) => x.state === 'failed')) {
+      assert.match(c.reason ?? '', /recovered VM '[^']+' \(from '[^']+'\): volume '[^']+' of VM '[^']+' differs from the oracle in the block at offset \d+/);
+    }
+    assert.deepEqual(report.suites.recovery, { passed: 1, failed: 2, skipped: 0 });
+  });
+
+  it('reports the recovery suite skipped with the reason when the adapter cannot create recovery VMs', async () => {
+    const report = await runConformance({ name: 'no-recovery', createHarness: withoutCapability(fake, 'recoveryVm', 'no recovery platform'), grep: 'recovery R', quiet: true });
+    assert.ok(report.cases.length >= 10);
+    for (const c of report.cases) assert.deepEqual([c.state, c.reason], ['skipped', 'recoveryVm: no recovery platform'], c.id);
   });
 
   it('fails every case when the harness cannot be created, reporting why', async () => {

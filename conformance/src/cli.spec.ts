@@ -38,11 +38,11 @@ describe('opencdp-conformance CLI', function () {
     assert.equal(report.failed, 0);
     assert.equal(report.skipped, 0, 'the fake supports every capability');
     assert.equal(report.passed + report.failed + report.skipped, report.cases.length);
-    assert.deepEqual(Object.keys(report.suites), ['journal', 'sync']);
-    assert.equal(report.suites.journal.passed + report.suites.sync.passed, report.passed);
-    assert.deepEqual([report.suites.journal.failed, report.suites.sync.failed], [0, 0]);
+    assert.deepEqual(Object.keys(report.suites), ['journal', 'sync', 'recovery']);
+    assert.equal(report.suites.journal.passed + report.suites.sync.passed + report.suites.recovery.passed, report.passed);
+    assert.deepEqual([report.suites.journal.failed, report.suites.sync.failed, report.suites.recovery.failed], [0, 0, 0]);
     for (const c of report.cases) {
-      assert.match(c.id, /^[JS]\d\.\d+$/);
+      assert.match(c.id, /^[JSR]\d+\.\d+$/);
       assert.ok(typeof c.title === 'string' && c.title.length > 0);
       assert.ok(['passed', 'failed', 'skipped'].includes(c.state));
       assert.ok(Object.keys(c).every((k) => ['id', 'title', 'state', 'reason'].includes(k)), `case keys ${Object.keys(c).join(',')}`);
@@ -84,7 +84,7 @@ describe('opencdp-conformance CLI', function () {
   it('exits 2 with a message for an unknown adapter', async () => {
     const r = await runCli(['--adapter', 'nope']);
     assert.equal(r.code, 2);
-    assert.match(r.stderr, /unknown adapter 'nope': not a builtin adapter \(fake\) and no module at /);
+    assert.match(r.stderr, /unknown adapter 'nope': not a builtin adapter \(fake, qemu\) and no module at /);
   });
 
   it('exits 2 when the module does not export createHarness', async () => {

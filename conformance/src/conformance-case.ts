@@ -4,7 +4,7 @@ import type { Capability } from '@opencdp/core';
 import type { CaseContext } from './case-context.js';
 
 /** Suites the conformance package knows; each is a list of cases. */
-export const SUITE_NAMES = ['journal', 'sync'] as const;
+export const SUITE_NAMES = ['journal', 'sync', 'recovery'] as const;
 export type SuiteName = (typeof SUITE_NAMES)[number];
 
 export interface ConformanceCase {

@@ -25,7 +25,8 @@ describe('defineConformance', () => {
     assert.equal(titles[0], 'describe acme conformance');
     assert.equal(titles[1], 'describe journal');
     assert.ok(titles.includes('describe sync'));
-    const all = [...SUITES.journal, ...SUITES.sync];
+    assert.ok(titles.includes('describe recovery'));
+    const all = [...SUITES.journal, ...SUITES.sync, ...SUITES.recovery];
     const cases = titles.filter((t) => t.startsWith('it '));
     assert.equal(cases.length, all.length);
     assert.deepEqual(cases.map((t) => t.split(' ')[1]), all.map((c) => c.id));

@@ -7,9 +7,10 @@ import { CaseContext } from './case-context.js';
 import { SUITE_NAMES, type ConformanceCase, type SuiteName } from './conformance-case.js';
 import { journalSuite } from './journal-suite.js';
 import { syncSuite } from './sync-suite.js';
+import { recoverySuite } from './recovery-suite.js';
 
 /** The cases of every suite, by name. */
-export const SUITES: Readonly<Record<SuiteName, readonly ConformanceCase[]>> = { journal: journalSuite, sync: syncSuite };
+export const SUITES: Readonly<Record<SuiteName, readonly ConformanceCase[]>> = { journal: journalSuite, sync: syncSuite, recovery: recoverySuite };
 
 /** The BDD functions to register with; mocha's globals unless given (the CLI passes a private set). */
 export interface BddInterface {

@@ -15,3 +15,5 @@ export { runConformance } from './run-conformance.js';
 export type { RunConformanceOptions } from './run-conformance.js';
 export * from './sync-suite.js';
 export * from './pipeline-rig.js';
+export * from './recovery-suite.js';
+export * from './recovery-rig.js';

@@ -128,3 +128,10 @@ export class ConflictError extends OpenCdpError {
     super('CONFLICT', message, hint);
   }
 }
+
+/** The request is valid but the object is not in a state that allows it (e.g. commit with nothing to commit); nothing was changed. */
+export class InvalidStateError extends OpenCdpError {
+  constructor(message: string, hint?: string) {
+    super('INVALID_STATE', message, hint);
+  }
+}

@@ -31,3 +31,8 @@ export * from './recovery/recovery-api.js';
 export * from './control/appliance-control.js';
 export * from './control/appliance-service.js';
 export * from './control/control-rpc.js';
+export * from './recovery/recovery-platform.js';
+export * from './recovery/recovery-orchestrator.js';
+export * from './recovery/file-restore.js';
+export * from './recovery/promotion.js';
+export * from './recovery/reverse-protection.js';

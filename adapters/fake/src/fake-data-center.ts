@@ -9,7 +9,7 @@ import type {
   ChangedRegion, Clock, DatastoreId, DatastoreInfo, HostId, HostInfo, Inventory, NetworkId, NetworkInfo,
   NicInfo, PowerState, Random, RecoveryVmSpec, SiteId, TimerHandle, VmId, VmInfo, VolumeId, VolumeInfo,
 } from '@opencdp/core';
-import { HostDownError, VmPoweredOffError } from './fake-errors.js';
+import { HostDownError, HypervisorManagerDownError, VmPoweredOffError } from './fake-errors.js';
 import { FakeWriteTap } from './fake-write-tap.js';
 import { CHUNK_SIZE, SparseVolume } from './sparse-volume.js';
 
@@ -128,6 +128,8 @@ export class FakeDataCenter {
   /** Which VM each volume belongs to, so recovery VMs can inherit a protected volume's geometry. */
   private readonly volumeOwners = new Map<VolumeId, VmId>();
   private readonly macs = new Set<string>();
+  /** Sites whose hypervisor manager is restarting: no tap opens there until it is back. */
+  private readonly managersDown = new Map<SiteId, TimerHandle>();
 
   constructor(@inject(FakeDataCenterOptions) options: FakeDataCenterOptions) {
     this.clock = options.clock;
@@ -272,6 +274,31 @@ export class FakeDataCenter {
     return r && { sourceVmId: r.sourceVmId, disks: r.disks.map((d) => ({ ...d })), nics: r.nics.map((n) => ({ ...n })) };
   }
 
+  /** Promotion (R7): copies a recovery VM's disk range from its point-in-time image into the disk itself. */
+  async promoteRecoveryDisk(vmId: VmId, volumeId: VolumeId, offset: number, length: number): Promise<void> {
+    const volume = this.volume(this.vm(vmId), volumeId);
+    if (!volume.base) throw new ValidationError(`volume '${volumeId}' of VM '${vmId}' is not a recovery disk`, 'volumeId');
+    checkRange(volume.info, offset, length);
+    await volume.promote(offset, length);
+  }
+
+  /** Ends promotion of a recovery disk: reads no longer go to the image, which may then be closed. */
+  detachRecoveryDiskSource(vmId: VmId, volumeId: VolumeId): void {
+    const volume = this.volume(this.vm(vmId), volumeId);
+    if (!volume.base) throw new ValidationError(`volume '${volumeId}' of VM '${vmId}' is not a recovery disk`, 'volumeId');
+    volume.detach();
+  }
+
+  /** Whether a recovery VM's disk still reads through its image (false once promoted, and for ordinary volumes). */
+  isOnImage(vmId: VmId, volumeId: VolumeId): boolean {
+    return this.volume(this.vm(vmId), volumeId).onBase;
+  }
+
+  /** The datastore a VM's volumes live on. */
+  datastoreOf(vmId: VmId): DatastoreId {
+    return this.vm(vmId).datastoreId;
+  }
+
   powerOn(vmId: VmId): void {
     const vm = this.vm(vmId);
     const host = this.host(vm.hostId);
@@ -341,6 +368,7 @@ export class FakeDataCenter {
     const vm = this.vm(vmId);
     const host = this.host(vm.hostId);
     if (!host.up) throw new HostDownError(host.info.id, vmId);
+    if (this.managersDown.has(vm.siteId)) throw new HypervisorManagerDownError(vm.siteId);
     const tap = new FakeWriteTap(vmId, (t) => {
       const i = vm.taps.indexOf(t);
       if (i >= 0) vm.taps.splice(i, 1);
@@ -425,6 +453,27 @@ export class FakeDataCenter {
     return back;
   }
 
+  /**
+   * Restarts a site's hypervisor manager: every write tap at the site closes at once (reason
+   * HypervisorManagerDownError) and none can be opened for `downMs` on the clock; the VMs keep running,
+   * and what they write meanwhile is split by nobody.
+   */
+  restartHypervisorManager(siteId: SiteId, downMs = DEFAULT_HOST_DOWN_MS): void {
+    this.site(siteId);
+    if (!Number.isFinite(downMs) || downMs < 0) throw new ValidationError(`downtime ${downMs} ms is not a duration`, 'downMs');
+    if (this.managersDown.has(siteId)) throw new ValidationError(`the hypervisor manager of site '${siteId}' is already restarting`, 'siteId');
+    const reason = new HypervisorManagerDownError(siteId);
+    for (const vm of this.vmRecords.values()) if (vm.siteId === siteId) for (const tap of [...vm.taps]) tap.shutdown(reason);
+    this.managersDown.set(siteId, this.clock.setTimer(downMs, () => this.managersDown.delete(siteId)));
+  }
+
+  /** Adds a volume to an existing VM (hot-add); its open taps deliver the new volume's writes too. */
+  addVolumeToVm(vmId: VmId, spec: { name?: string; sizeBytes: number; sectorSize?: number }): VolumeInfo {
+    const vm = this.vm(vmId);
+    const checked = checkVolumeSpec(spec.sizeBytes, spec.sectorSize ?? 512, spec.name ?? `disk-${vm.volumes.size}`, 'volume');
+    return { ...this.addVolume(vm, checked.name, checked.sizeBytes, checked.sectorSize).info };
+  }
+
   /** Ends a host restart now (idempotent): VMs that were running run again. */
   bringHostUp(hostId: HostId): void {
     const host = this.host(hostId);
@@ -447,6 +496,8 @@ export class FakeDataCenter {
   /** Closes every tap, ends host restarts and fails held writes; the data centre stays readable. */
   dispose(): void {
     for (const host of this.hostRecords.values()) this.bringHostUp(host.info.id);
+    for (const timer of this.managersDown.values()) timer.cancel();
+    this.managersDown.clear();
     for (const vm of this.vmRecords.values()) {
       this.failHeld(vm, new ClosedError('fake data centre'));
       for (const tap of [...vm.taps]) tap.shutdown(new ClosedError('fake data centre'));

@@ -3,7 +3,7 @@
 import { inject, injectable } from 'inversify';
 import { UnknownVmError } from '@opencdp/core';
 import type {
-  ChangeTracking, ChangedRegion, HypervisorAdapter, Inventory, RecoveryVmSpec, SiteId, VmId, VmInfo, VolumeId,
+  ChangeTracking, ChangedRegion, HypervisorAdapter, Inventory, RecoveryDiskPromotion, RecoveryVmSpec, SiteId, VmId, VmInfo, VolumeId,
 } from '@opencdp/core';
 import { FakeDataCenter } from './fake-data-center.js';
 import type { FakeWriteTap } from './fake-write-tap.js';
@@ -12,7 +12,7 @@ import type { FakeWriteTap } from './fake-write-tap.js';
 export const FakeSiteId = Symbol('FakeSiteId');
 
 @injectable()
-export class FakeHypervisor implements HypervisorAdapter {
+export class FakeHypervisor implements HypervisorAdapter, RecoveryDiskPromotion {
   readonly platform = 'fake';
   /** Token = the VM's change-tracking generation; regions at 64 KiB granularity, merged, no misses. */
   readonly changeTracking: ChangeTracking;
@@ -75,6 +75,17 @@ export class FakeHypervisor implements HypervisorAdapter {
   async deleteVm(vmId: VmId): Promise<void> {
     this.own(vmId);
     this.dataCenter.deleteVm(vmId);
+  }
+
+  /** Promotion (RecoveryDiskPromotion): copies a recovery disk's range from its image into the disk. */
+  async promoteDisk(vmId: VmId, volumeId: VolumeId, offset: number, length: number): Promise<void> {
+    this.own(vmId);
+    await this.dataCenter.promoteRecoveryDisk(vmId, volumeId, offset, length);
+  }
+
+  async detachDiskSource(vmId: VmId, volumeId: VolumeId): Promise<void> {
+    this.own(vmId);
+    this.dataCenter.detachRecoveryDiskSource(vmId, volumeId);
   }
 
   /** VMs of other sites do not exist for this platform. */

@@ -30,7 +30,53 @@ export class SparseVolume {
   /** Change tracking: the generation in which each chunk was last written. */
   private readonly stamps = new Map<number, number>();
 
+  /** Set once promotion copied the whole base into the chunks: reads stop touching the base. */
+  private detached = false;
+
   constructor(readonly info: VolumeInfo, readonly base?: VolumeBase) {}
+
+  /** True while reads may still fall through to the base (a recovery disk not yet promoted). */
+  get onBase(): boolean {
+    return !!this.base && !this.detached;
+  }
+
+  /**
+   * Promotion: copies the base's data for `[offset, offset + length)` into the overlay wherever the VM
+   * has not written (its own writes win, including any that land while the base is read). All-zero
+   * base chunks stay unallocated: an absent chunk reads as zeros once the base is detached.
+   */
+  async promote(offset: number, length: number): Promise<void> {
+    if (!this.onBase) return;
+    const start = Math.floor(offset / CHUNK_SIZE) * CHUNK_SIZE;
+    const end = Math.min(this.info.sizeBytes, Math.ceil((offset + length) / CHUNK_SIZE) * CHUNK_SIZE);
+    const data = await this.readBase(this.base!, start, end - start);
+    // Synchronous from here: no guest write can interleave with the merge.
+    const sector = this.info.sectorSize;
+    for (let at = start; at < end; at += CHUNK_SIZE) {
+      const index = at / CHUNK_SIZE;
+      const piece = data.subarray(at - start, Math.min(at - start + CHUNK_SIZE, data.length));
+      const chunk = this.chunks.get(index);
+      if (!chunk) {
+        if (piece.some((b) => b !== 0)) {
+          const own = Buffer.alloc(CHUNK_SIZE);
+          piece.copy(own);
+          this.chunks.set(index, own);
+        }
+        continue;
+      }
+      const flags = this.partial.get(index);
+      if (!flags) continue; // entirely the VM's own
+      for (let s = 0; s < flags.length; s++) {
+        if (flags[s] !== 1 && s * sector < piece.length) piece.copy(chunk, s * sector, s * sector, Math.min((s + 1) * sector, piece.length));
+      }
+      this.partial.delete(index);
+    }
+  }
+
+  /** Stops reading through the base; call after every range was promoted. */
+  detach(): void {
+    this.detached = true;
+  }
 
   /** Bytes of memory the written chunks take (thin provisioning). */
   get allocatedBytes(): number {
@@ -65,7 +111,7 @@ export class SparseVolume {
 
   /** Reads a range the caller has checked with `checkRange`. */
   async read(offset: number, length: number): Promise<Buffer> {
-    const out = this.base && this.needsBase(offset, length) ? await this.readBase(this.base, offset, length) : Buffer.alloc(length);
+    const out = this.base && !this.detached && this.needsBase(offset, length) ? await this.readBase(this.base, offset, length) : Buffer.alloc(length);
     // Patched after the base read so that a write which landed meanwhile is seen, as on a real disk.
     this.patch(out, offset, length);
     return out;

@@ -41,6 +41,41 @@ export function withoutCapability(factory: HarnessFactory, capability: Capabilit
   };
 }
 
+/**
+ * A recovery platform whose recovery disks read zeros past the first MiB of every point-in-time image:
+ * recovered VMs boot, but part of their data is missing (what R1–R4 compare by hash).
+ */
+export function recoveryDisksLoseData(factory: HarnessFactory): HarnessFactory {
+  return async () => {
+    const inner = await factory();
+    const platform = inner.recoveryHypervisor ?? inner.hypervisor;
+    const recoveryHypervisor: HypervisorAdapter = {
+      ...delegate(platform),
+      createRecoveryVm: (spec) => platform.createRecoveryVm({
+        ...spec,
+        disks: spec.disks.map((d) => ({
+          volumeId: d.volumeId,
+          source: {
+            sizeBytes: (volumeId) => d.source.sizeBytes(volumeId),
+            read: async (volumeId, offset, length) => {
+              const data = Buffer.from(await d.source.read(volumeId, offset, length));
+              const cut = Math.max(0, 1024 * 1024 - offset);
+              if (cut < data.length) data.fill(0, cut);
+              return data;
+            },
+          },
+        })),
+      }),
+    };
+    // Promotion support (if any) stays: it copies whatever the broken disks read.
+    const promotion = platform as unknown as Record<string, unknown>;
+    for (const m of ['promoteDisk', 'detachDiskSource']) {
+      if (typeof promotion[m] === 'function') (recoveryHypervisor as unknown as Record<string, unknown>)[m] = (promotion[m] as (...a: unknown[]) => unknown).bind(platform);
+    }
+    return overlay(inner, { recoveryHypervisor });
+  };
+}
+
 /** The harness with every tap's sink passed through `wrap` (how the broken splitters misbehave). */
 function withSinks(inner: ConformanceHarness, wrap: (sink: WriteSink) => WriteSink): ConformanceHarness {
   const wrapTap = (tap: WriteTap): WriteTap => ({
@@ -63,6 +98,7 @@ function overlay(inner: ConformanceHarness, changes: Partial<ConformanceHarness>
     capabilities: inner.capabilities,
     clock: inner.clock,
     hypervisor: inner.hypervisor,
+    ...(inner.recoveryHypervisor ? { recoveryHypervisor: inner.recoveryHypervisor } : {}),
     recoveryStorage: inner.recoveryStorage,
     ...(inner.consistencyAgent ? { consistencyAgent: inner.consistencyAgent } : {}),
     createVm: (spec) => inner.createVm(spec),

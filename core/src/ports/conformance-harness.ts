@@ -1,7 +1,7 @@
 // What the conformance suite needs to drive an adapter: make protected VMs, write into them as a guest
 // would, move time, and inject faults. Capabilities an adapter lacks make cases skip with a reason.
 import type { Clock } from '../clock.js';
-import type { VmInfo, VmId, VolumeId } from '../model.js';
+import type { VmInfo, VmId, VolumeId, VolumeInfo } from '../model.js';
 import type { ConsistencyAgent } from './consistency-agent.js';
 import type { HypervisorAdapter } from './hypervisor-adapter.js';
 import type { StorageAdapter } from './storage-adapter.js';
@@ -25,6 +25,10 @@ export const CAPABILITIES = [
   'faultStorageCrash',
   /** A protected host can be restarted. */
   'faultHostRestart',
+  /** The protected site's hypervisor manager can be restarted (taps close, VMs keep running unsplit). */
+  'faultHypervisorManagerRestart',
+  /** A volume can be added to a running protected VM (`addVolume`). */
+  'volumeHotAdd',
   /** An application-consistency agent is available for VSS checkpoints. */
   'consistencyAgent',
   /** Recovery VMs can be created from point-in-time images. */
@@ -46,7 +50,12 @@ export type Fault =
   | { kind: 'storage-error' }
   | { kind: 'storage-full' }
   | { kind: 'storage-slow'; delayMs: number }
-  | { kind: 'host-restart'; hostId: string };
+  | { kind: 'host-restart'; hostId: string }
+  /**
+   * The protected site's hypervisor manager restarts: every write tap closes, VMs keep running and writing
+   * (nothing splits those writes) until taps can be re-opened; the adapter's own downtime applies.
+   */
+  | { kind: 'hypervisor-manager-restart' };
 
 export interface ConformanceHarness {
   readonly name: string;
@@ -54,11 +63,18 @@ export interface ConformanceHarness {
   readonly clock: Clock;
   /** The protected site's platform. */
   readonly hypervisor: HypervisorAdapter;
+  /**
+   * The recovery site's platform, where recovery VMs are created (needed for `recoveryVm`); the suite
+   * reads and writes recovered VMs through it. `hypervisor` is used when absent (one platform for both sites).
+   */
+  readonly recoveryHypervisor?: HypervisorAdapter;
   /** The recovery site's storage, where journals and replica volumes live. */
   readonly recoveryStorage: StorageAdapter;
   /** Present when `capabilities.consistencyAgent` is true. */
   readonly consistencyAgent?: ConsistencyAgent;
   createVm(spec: ProtectedVmSpec): Promise<VmInfo>;
+  /** Adds a volume to a VM (hot-add); present when `capabilities.volumeHotAdd` is true. */
+  addVolume?(vmId: VmId, volume: ProtectedVmSpec['volumes'][number]): Promise<VolumeInfo>;
   /** Writes as the guest would; resolves when the guest's write completes. */
   guestWrite(vmId: VmId, volumeId: VolumeId, offset: number, data: Buffer): Promise<void>;
   /** Moves time on: instantly on a virtual clock, by sleeping otherwise. */

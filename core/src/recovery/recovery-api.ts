@@ -145,7 +145,11 @@ export interface RecoveryReport {
   summary?: string;
   steps: RecoveryStep[];
   vms: RecoveredVm[];
+  /** How the operation ended: committed (failover, move), rolled-back, test-stopped, cloned, or aborted (failed while starting). */
+  outcome?: RecoveryOutcome;
 }
+
+export type RecoveryOutcome = 'committed' | 'rolled-back' | 'test-stopped' | 'cloned' | 'aborted';
 
 /** A checkpoint's volume opened read-only for file restore (R5). */
 export interface FileRestoreSession {
@@ -195,12 +199,18 @@ export interface RecoveryOperations {
 
   /** R9: removes the group at the recovery site. */
   deleteGroup(request: DeleteGroupRequest, progress?: ProgressSink): Promise<void>;
+
+  /** R10: reports of ended operations, oldest first (optionally of one group). Optional: RecoveryOrchestrator has it. */
+  reports?(groupId?: GroupId): Promise<RecoveryReport[]>;
 }
 
 /** What the orchestrator needs from the protected site (in-process here; a peer manager's API across sites). */
 export interface ProtectedSiteControl {
-  /** Powers the group's protected VMs off as the policy says; resolves when they are off. */
-  shutdownVms(groupId: GroupId, vmIds: VmId[], policy: ShutdownPolicy): Promise<void>;
+  /**
+   * Powers the group's protected VMs off as the policy says; resolves when they are off. 'force' waits up
+   * to `options.timeoutSec` (timeToWaitBeforeShutdownSec) for a clean shutdown, then powers off.
+   */
+  shutdownVms(groupId: GroupId, vmIds: VmId[], policy: ShutdownPolicy, options?: { timeoutSec?: number }): Promise<void>;
   /** Waits until everything written so far is acknowledged at the recovery site, then cuts a checkpoint (move). */
   finalCheckpoint(groupId: GroupId): Promise<Checkpoint>;
   /** Stops replicating the group (after a commit); keeps the protected VMs unless told to delete them. */
