@@ -162,7 +162,11 @@ const siteApplianceSchema = {
     linkListen: address,
     protectedPeer: {
       type: 'object', additionalProperties: false, required: ['siteId', 'controlUrl', 'token'],
-      properties: { siteId, controlUrl: { type: 'string', pattern: '^https?://' }, token: { type: 'string', minLength: 16, maxLength: 200 } },
+      properties: {
+        siteId, controlUrl: { type: 'string', pattern: '^https?://' }, token: { type: 'string', minLength: 16, maxLength: 200 },
+        // The protected site's own site-link listener (it has the recovery role too): reverse protection sends there.
+        linkAddress: address,
+      },
     },
     vms: protectedSchema.properties.vms,
     workload: protectedSchema.properties.workload,

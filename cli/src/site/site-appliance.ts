@@ -7,8 +7,8 @@
 import { createHash } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import {
-  ApplianceService, LocalFileStorage, ProtectedAppliance, RecoveryAppliance, serveControl, SystemClock, TlsNetwork, ValidationError,
-  type ControlServer, type VmId,
+  ApplianceService, LocalFileStorage, parseLinkAddress, ProtectedAppliance, RecoveryAppliance, serveControl, SystemClock, TlsNetwork, ValidationError,
+  type ControlServer, type VmId, type VolumeId,
 } from '@opencdp/core';
 import { FakeDataCenter, FakeHypervisor, Workload } from '@opencdp/adapter-fake';
 import { readIdentityFile, readTrustedPeersFile } from '../appliance/identity-files.js';
@@ -25,8 +25,11 @@ export interface SiteApplianceConfig {
   control: { listen: string; token: string };
   /** Site-link listener: present when this appliance keeps journals (recovery role). */
   linkListen?: string;
-  /** The control link of the protected site's appliance, for failovers and moves that shut its VMs down. */
-  protectedPeer?: { siteId: string; controlUrl: string; token: string };
+  /**
+   * The control link of the protected site's appliance, for failovers and moves that shut its VMs down;
+   * `linkAddress` is its site-link listener (when it has the recovery role): reverse protection sends there.
+   */
+  protectedPeer?: { siteId: string; controlUrl: string; token: string; linkAddress?: string };
   /** This site's protected VMs (names are unique; ids follow creation order, so they are stable across runs). */
   vms?: { name: string; volumes: { sizeBytes: number; sectorSize?: number }[] }[];
   workload?: { seed: number; ratePerSecond: number; writeSizes: number[] };
@@ -52,6 +55,13 @@ function hostPort(value: string, field: string): { host: string; port: number } 
 export async function startSiteAppliance(config: SiteApplianceConfig, log: JsonLog): Promise<RunningSiteAppliance> {
   const identity = await readIdentityFile(config.identityFile);
   if (identity.siteId !== config.siteId) throw new ValidationError(`identity file is site '${identity.siteId}', the configuration says '${config.siteId}'`, 'siteId');
+  if (config.protectedPeer?.linkAddress) {
+    try {
+      parseLinkAddress(config.protectedPeer.linkAddress);
+    } catch (e) {
+      throw new ValidationError((e as Error).message, 'protectedPeer.linkAddress', "write it as host:port, e.g. '127.0.0.1:7200'");
+    }
+  }
   const trustedPeers = await readTrustedPeersFile(config.trustedPeersFile);
   await fs.mkdir(config.dataDir, { recursive: true });
   const clock = new SystemClock();
@@ -74,11 +84,11 @@ export async function startSiteAppliance(config: SiteApplianceConfig, log: JsonL
   const service = new ApplianceService({ siteId: config.siteId, clock, hypervisor, protectedAppliance });
   if (config.linkListen) {
     const storage = new LocalFileStorage(config.dataDir);
-    recoveryAppliance = new RecoveryAppliance({ siteId: config.siteId, storage, clock, network, log: (e, f) => log(e, f) });
+    recoveryAppliance = new RecoveryAppliance({ siteId: config.siteId, storage, clock, network, journalRoot: 'journals', log: (e, f) => log(e, f) });
     const { orchestrator, directory } = await startSiteRecovery({
-      clock, hypervisor, recoveryAppliance, storage, dataDir: config.dataDir, log, ...(config.protectedPeer ? { protectedPeer: config.protectedPeer } : {}),
+      clock, hypervisor, recoveryAppliance, storage, dataDir: config.dataDir, log, local: service, ...(config.protectedPeer ? { protectedPeer: config.protectedPeer } : {}),
     });
-    service.setRecovery(orchestrator, directory, recoveryAppliance);
+    service.setRecovery(orchestrator, directory, recoveryAppliance, { storage, journalRoot: 'journals' });
     linkAddress = await recoveryAppliance.listen(config.linkListen);
   }
 
@@ -103,6 +113,10 @@ export async function startSiteAppliance(config: SiteApplianceConfig, log: JsonL
     },
     thaw: async (): Promise<void> => {
       for (const release of releases.splice(0)) release();
+    },
+    /** One guest write (data as base64), e.g. into a recovered VM. */
+    write: async (vmId: VmId, volumeId: VolumeId, offset: number, base64: string): Promise<void> => {
+      await dc.guestWrite(vmId, volumeId, offset, Buffer.from(base64, 'base64'));
     },
     /** sha256 of every volume of these VMs, keyed by volume id. */
     hashVolumes: (vmIds: VmId[]): Promise<Record<string, string>> => hashVolumes(dc, vmIds.map((id) => dc.getVm(id))),

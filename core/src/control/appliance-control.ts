@@ -2,11 +2,11 @@
 // path (seed 000): it tells appliances which groups to protect, cuts checkpoints through them, reads
 // their figures and drives recovery; when it is down the appliances keep replicating. One interface,
 // called in-process (embedded site) or over the control RPC (appliance in its own process).
-import type { Checkpoint, CheckpointKind, GroupId, Inventory, VmId } from '../model.js';
+import type { Checkpoint, CheckpointKind, GroupId, Inventory, VmId, VolumeId } from '../model.js';
 import type { ProtectionGroupSettings } from '../settings.js';
 import type { GroupState, ReplicationPhase, SyncTrigger } from '../status/group-status.js';
 import type { Clock } from '../clock.js';
-import type { ProtectedSiteControl, RecoveryOperations, ShutdownPolicy } from '../recovery/recovery-api.js';
+import type { ProgressSink, ProtectedSiteControl, RecoveryOperations, ShutdownPolicy } from '../recovery/recovery-api.js';
 import type { RecoveryGroupDefinition } from '../recovery/recovery-platform.js';
 
 export interface ProtectGroupSpec {
@@ -58,9 +58,38 @@ export interface GroupFacts {
   writtenBytes?: number;
   wireBytes?: number;
   lastCheckpoint?: Checkpoint;
+  /** The kind of the last sync that ran to its end (e.g. 'delta-sync' for a preseeded or reverse-protected group). */
+  lastSync?: ReplicationPhase;
   /** Recovery side. */
   journals?: JournalFacts[];
   latestCheckpointAt?: number;
+}
+
+/**
+ * Reverse protection, first step, asked of the ORIGINAL site's appliance (R2/R3): copy each original VM's
+ * disks, locally, into the replica volumes of the reverse group's journals, so that the recovered VMs'
+ * sender starts with a delta sync and only differing blocks cross the site link.
+ */
+export interface SeedReverseReplicasRequest {
+  /** The reverse group (journals are keyed by it); no journal of it may be open here yet. */
+  groupId: GroupId;
+  /** The group that was recovered, if this appliance protected it: its settings are returned. */
+  originalGroupId?: GroupId;
+  vms: {
+    /** The original VM at this site, whose disks are read. */
+    sourceVmId: VmId;
+    /** The recovered VM (the reverse journal is keyed by it). */
+    vmId: VmId;
+    /** Disk pairs: the original VM's volume → the recovered VM's volume (the reverse replica's name), same size. */
+    volumes: { sourceVolumeId: VolumeId; volumeId: VolumeId; sizeBytes: number }[];
+  }[];
+}
+
+export interface SeedReverseReplicasResult {
+  /** Bytes copied into the replicas (all-zero chunks are skipped). */
+  seededBytes: number;
+  /** The settings `originalGroupId` was last protected with by this appliance, when it knows them. */
+  settings?: ProtectionGroupSettings;
 }
 
 export interface ApplianceControl {
@@ -94,6 +123,11 @@ export interface ApplianceControl {
    * (R8). Without it the appliance recovers from what its journals know (VM ids, default plan).
    */
   defineRecoveryGroup?(definition: RecoveryGroupDefinition): Promise<void>;
+  /**
+   * Reverse protection at the original site: seeds the reverse group's replica volumes from the original
+   * disks (a local copy, never across the link). Needs both roles here: this site's VMs and its journals.
+   */
+  seedReverseReplicas?(request: SeedReverseReplicasRequest, progress?: ProgressSink): Promise<SeedReverseReplicasResult>;
 }
 
 /** A protected site's appliance as the recovery orchestrator sees it (in-process or over the control link). */

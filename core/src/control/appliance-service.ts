@@ -2,14 +2,20 @@
 // (one GroupSender per group), the recovery role a RecoveryAppliance plus the recovery operations that
 // run beside its journals. The control RPC serves this same object to a manager in another process.
 import type { Clock } from '../clock.js';
-import { NotFoundError, UnsupportedError, ValidationError } from '../errors.js';
+import { ConflictError, NotFoundError, UnsupportedError, ValidationError } from '../errors.js';
 import type { Checkpoint, GroupId, Inventory, VmId } from '../model.js';
 import type { HypervisorAdapter } from '../ports/hypervisor-adapter.js';
+import type { StorageAdapter } from '../ports/storage-adapter.js';
 import type { GroupSender, ProtectedAppliance } from '../appliance/protected-appliance.js';
 import type { RecoveryAppliance } from '../appliance/recovery-appliance.js';
-import type { ProtectedSiteControl, RecoveryOperations, ShutdownPolicy } from '../recovery/recovery-api.js';
+import type { ProgressSink, ProtectedSiteControl, RecoveryOperations, ShutdownPolicy } from '../recovery/recovery-api.js';
 import type { RecoveryGroupDefinition } from '../recovery/recovery-platform.js';
-import type { ApplianceControl, CheckpointCutRequest, GroupFacts, JournalFacts, ProtectGroupSpec } from './appliance-control.js';
+import { replicaVolumeName, seedReplicaVolume } from '../recovery/reverse-protection.js';
+import type { ProtectionGroupSettings } from '../settings.js';
+import type { ReplicationPhase } from '../status/group-status.js';
+import type {
+  ApplianceControl, CheckpointCutRequest, GroupFacts, JournalFacts, ProtectGroupSpec, SeedReverseReplicasRequest, SeedReverseReplicasResult,
+} from './appliance-control.js';
 
 export interface ApplianceServiceOptions {
   siteId: string;
@@ -24,11 +30,18 @@ export interface ApplianceServiceOptions {
   recovery?: RecoveryOperations;
   /** Where `defineRecoveryGroup` keeps definitions (the orchestrator reads the same directory). */
   recoveryGroups?: { set(definition: RecoveryGroupDefinition): void | Promise<void> };
+  /** `recoveryAppliance`'s storage and journal root (the same ones it was made with): reverse protection seeds replicas there. */
+  recoveryStorage?: { storage: StorageAdapter; journalRoot?: string };
 }
 
 export class ApplianceService implements ApplianceControl {
   private readonly groups = new Map<GroupId, { spec: ProtectGroupSpec; sender: GroupSender }>();
   private readonly lastCheckpoints = new Map<GroupId, Checkpoint>();
+  private readonly lastSyncs = new Map<GroupId, ReplicationPhase>();
+  /** Settings of every group this appliance protected since it started (kept after unprotect: reverse protection reuses them). */
+  private readonly settingsOf = new Map<GroupId, ProtectionGroupSettings>();
+  /** Reverse groups whose replicas are being seeded now (claimed synchronously). */
+  private readonly seeding = new Set<GroupId>();
 
   constructor(private readonly options: ApplianceServiceOptions) {}
 
@@ -41,10 +54,11 @@ export class ApplianceService implements ApplianceControl {
   }
 
   /** Adds the recovery role once its parts exist (the orchestrator is made after this service). */
-  setRecovery(recovery: RecoveryOperations, groups: ApplianceServiceOptions['recoveryGroups'], appliance: RecoveryAppliance): void {
+  setRecovery(recovery: RecoveryOperations, groups: ApplianceServiceOptions['recoveryGroups'], appliance: RecoveryAppliance, storage?: ApplianceServiceOptions['recoveryStorage']): void {
     this.options.recovery = recovery;
     this.options.recoveryGroups = groups;
     this.options.recoveryAppliance = appliance;
+    if (storage) this.options.recoveryStorage = storage;
   }
 
   inventory(): Promise<Inventory> {
@@ -61,13 +75,16 @@ export class ApplianceService implements ApplianceControl {
     if (this.groups.has(spec.groupId)) throw new ValidationError(`group '${spec.groupId}' is already protected by this appliance`, 'groupId');
     const sender = await appliance.protect({ groupId: spec.groupId, settings: spec.settings, vmIds: spec.vmIds, recoveryAddress: spec.recoveryAddress, preseeded: spec.preseeded ?? false });
     sender.on('checkpoint', (cp) => this.lastCheckpoints.set(spec.groupId, cp));
+    sender.on('synced', (phase) => this.lastSyncs.set(spec.groupId, phase));
     this.groups.set(spec.groupId, { spec, sender });
+    this.settingsOf.set(spec.groupId, structuredClone(spec.settings));
   }
 
   async unprotectGroup(groupId: GroupId, options: { deleteSourceVms: boolean }): Promise<void> {
     const { spec, sender } = this.group(groupId);
     await sender.stop();
     this.groups.delete(groupId);
+    this.lastSyncs.delete(groupId);
     if (options.deleteSourceVms) {
       for (const vmId of spec.vmIds) {
         await this.options.hypervisor.powerOff(vmId);
@@ -143,6 +160,77 @@ export class ApplianceService implements ApplianceControl {
     await this.options.recoveryGroups.set(structuredClone(definition));
   }
 
+  /**
+   * Reverse protection at this (the original) site: copies each original VM's disks into the replica
+   * volumes the reverse group's journals will open here — locally, never across the link. Refuses a group
+   * whose journals exist already (seeding under a journal would corrupt it). On failure the replicas
+   * written so far are removed again, so nothing half-seeded is left for a sender to mistake for a preseed.
+   */
+  async seedReverseReplicas(request: SeedReverseReplicasRequest, progress?: ProgressSink): Promise<SeedReverseReplicasResult> {
+    const appliance = this.options.recoveryAppliance;
+    const target = this.options.recoveryStorage;
+    if (!appliance || !target) throw new UnsupportedError(`seeding reverse replicas on appliance of site '${this.siteId}' (it keeps no journals)`);
+    checkSeedRequest(request);
+    const { groupId } = request;
+    const root = target.journalRoot ?? 'journals';
+    if (this.seeding.has(groupId)) throw new ConflictError(`the replicas of reverse group '${groupId}' are being seeded already`, 'wait for that call to end');
+    this.seeding.add(groupId);
+    const written: string[] = [];
+    try {
+      if (appliance.journalsOf(groupId).length > 0) throw new ConflictError(`group '${groupId}' already has journals open at site '${this.siteId}'`, 'delete that group first (recovery.deleteGroup) or use another reverse group id');
+      for (const vm of request.vms) {
+        if (await target.storage.exists(`${root}/${groupId}/${vm.vmId}/journal.json`)) {
+          throw new ConflictError(`a journal of group '${groupId}' for VM '${vm.vmId}' exists at site '${this.siteId}'`, 'delete that group first (recovery.deleteGroup) or use another reverse group id');
+        }
+      }
+      // Every original disk must be here with the recovered disk's size, before anything is written.
+      for (const [k, vm] of request.vms.entries()) {
+        const source = await this.options.hypervisor.getVm(vm.sourceVmId);
+        for (const [i, v] of vm.volumes.entries()) {
+          const original = source.volumes.find((x) => x.id === v.sourceVolumeId);
+          if (!original) throw new ValidationError(`VM '${vm.sourceVmId}' at site '${this.siteId}' has no volume '${v.sourceVolumeId}'`, `vms[${k}].volumes[${i}].sourceVolumeId`);
+          if (original.sizeBytes !== v.sizeBytes) {
+            throw new ValidationError(`volume '${v.sourceVolumeId}' of VM '${vm.sourceVmId}' holds ${original.sizeBytes} bytes, the recovered disk ${v.sizeBytes}`, `vms[${k}].volumes[${i}].sizeBytes`);
+          }
+        }
+      }
+      const total = request.vms.reduce((n, vm) => n + vm.volumes.reduce((m, v) => m + v.sizeBytes, 0), 0);
+      let done = 0;
+      let percent = -1;
+      const report = (step: string): void => {
+        const p = total === 0 ? 100 : Math.floor((done * 100) / total);
+        if (p !== percent) progress?.((percent = p), step);
+      };
+      report('seeding the reverse replicas from the original disks');
+      let seededBytes = 0;
+      for (const vm of request.vms) {
+        for (const v of vm.volumes) {
+          const name = replicaVolumeName(root, groupId, vm.vmId, v.volumeId);
+          // A replica kept from before (deleteGroup keepRecoveryVolumes) may hold stale data where the original is zero.
+          if (await target.storage.exists(name)) await target.storage.delete(name);
+          written.push(name);
+          const r = await seedReplicaVolume({
+            storage: target.storage, journalRoot: root, groupId, vmId: vm.vmId, volumeId: v.volumeId, sizeBytes: v.sizeBytes,
+            read: async (offset, length) => {
+              const data = await this.options.hypervisor.readVolume(vm.sourceVmId, v.sourceVolumeId, offset, length);
+              done += length;
+              report(`seeding ${vm.vmId}/${v.volumeId} from ${vm.sourceVmId}/${v.sourceVolumeId}`);
+              return data;
+            },
+          });
+          seededBytes += r.bytesWritten;
+        }
+      }
+      const settings = request.originalGroupId !== undefined ? this.settingsOf.get(request.originalGroupId) : undefined;
+      return { seededBytes, ...(settings ? { settings: structuredClone(settings) } : {}) };
+    } catch (e) {
+      for (const name of written) await target.storage.delete(name).catch(() => undefined);
+      throw e;
+    } finally {
+      this.seeding.delete(groupId);
+    }
+  }
+
   async groupFacts(groupId: GroupId): Promise<GroupFacts> {
     const facts: GroupFacts = { groupId };
     const protectedGroup = this.groups.get(groupId);
@@ -158,6 +246,8 @@ export class ApplianceService implements ApplianceControl {
       });
       const last = this.lastCheckpoints.get(groupId);
       if (last) facts.lastCheckpoint = last;
+      const lastSync = this.lastSyncs.get(groupId);
+      if (lastSync) facts.lastSync = lastSync;
     }
     const journals = this.options.recoveryAppliance?.journalsOf(groupId) ?? [];
     if (journals.length > 0) {
@@ -192,4 +282,22 @@ export class ApplianceService implements ApplianceControl {
     if (!this.options.protectedAppliance) throw new UnsupportedError(`protecting groups on appliance of site '${this.siteId}' (it has no protected role)`);
     return this.options.protectedAppliance;
   }
+}
+
+function checkSeedRequest(r: SeedReverseReplicasRequest): void {
+  const id = (v: unknown): v is string => typeof v === 'string' && v !== '';
+  if (typeof r !== 'object' || r === null) throw new ValidationError('the request must be an object', 'request');
+  if (!id(r.groupId)) throw new ValidationError('groupId must be a non-empty string', 'groupId');
+  if (r.originalGroupId !== undefined && !id(r.originalGroupId)) throw new ValidationError('originalGroupId must be a non-empty string when given', 'originalGroupId');
+  if (!Array.isArray(r.vms) || r.vms.length === 0) throw new ValidationError('vms must be a non-empty list', 'vms');
+  for (const [i, vm] of r.vms.entries()) {
+    if (!id(vm?.sourceVmId) || !id(vm.vmId)) throw new ValidationError('every VM needs sourceVmId and vmId', `vms[${i}]`);
+    if (!Array.isArray(vm.volumes) || vm.volumes.length === 0) throw new ValidationError(`VM '${vm.vmId}' needs a non-empty volumes list`, `vms[${i}].volumes`);
+    for (const [j, v] of vm.volumes.entries()) {
+      if (!id(v?.sourceVolumeId) || !id(v.volumeId)) throw new ValidationError('every volume needs sourceVolumeId and volumeId', `vms[${i}].volumes[${j}]`);
+      if (!Number.isSafeInteger(v.sizeBytes) || v.sizeBytes <= 0) throw new ValidationError(`sizeBytes must be a positive integer, got ${String(v.sizeBytes)}`, `vms[${i}].volumes[${j}].sizeBytes`);
+    }
+  }
+  const vmIds = r.vms.map((vm) => vm.vmId);
+  if (new Set(vmIds).size !== vmIds.length) throw new ValidationError('a recovered VM is listed twice', 'vms');
 }

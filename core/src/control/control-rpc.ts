@@ -12,11 +12,13 @@ import type {
   FileRestoreSession, MoveRequest, ProgressSink, RecoveryOperations, RecoveryReport, RestoredFileEntry, ShutdownPolicy,
 } from '../recovery/recovery-api.js';
 import type { RecoveryGroupDefinition } from '../recovery/recovery-platform.js';
-import type { ApplianceControl, CheckpointCutRequest, GroupFacts, ProtectGroupSpec } from './appliance-control.js';
+import type {
+  ApplianceControl, CheckpointCutRequest, GroupFacts, ProtectGroupSpec, SeedReverseReplicasRequest, SeedReverseReplicasResult,
+} from './appliance-control.js';
 
 const CONTROL_METHODS = [
   'inventory', 'protectGroup', 'unprotectGroup', 'pause', 'resume', 'forceSync', 'cutCheckpoints', 'finalCheckpoint',
-  'shutdownVms', 'powerOnVms', 'groupFacts', 'defineRecoveryGroup',
+  'shutdownVms', 'powerOnVms', 'groupFacts', 'defineRecoveryGroup', 'seedReverseReplicas',
 ] as const;
 const RECOVERY_METHODS = [
   'listCheckpoints', 'active', 'startFailoverTest', 'stopFailoverTest', 'failover', 'move', 'commit', 'rollback', 'clone',
@@ -24,6 +26,8 @@ const RECOVERY_METHODS = [
 ] as const;
 /** Recovery methods whose last parameter is a ProgressSink: progress travels as NDJSON lines. */
 const WITH_PROGRESS = new Set(['startFailoverTest', 'stopFailoverTest', 'failover', 'move', 'commit', 'rollback', 'clone', 'deleteGroup']);
+/** Control methods whose last parameter is a ProgressSink (progress lines also keep a long call's answer alive). */
+const CONTROL_WITH_PROGRESS = new Set(['seedReverseReplicas']);
 const MAX_BODY_BYTES = 1024 * 1024;
 
 export interface ControlServerOptions {
@@ -91,12 +95,14 @@ async function handle(control: ApplianceControl, req: IncomingMessage, res: Serv
   }
   const target = scope === 'recovery' ? control.recovery : scope === 'extra' ? options.extra : control;
   if (!target) return reply(404, { error: { code: 'UNSUPPORTED', message: `appliance of site '${control.siteId}' has no recovery role` } });
+  const fn = (target as unknown as Record<string, ((...a: unknown[]) => Promise<unknown>) | undefined>)[method];
+  // An optional ApplianceControl method this appliance does not implement.
+  if (typeof fn !== 'function') return reply(404, { error: { code: 'UNSUPPORTED', message: `appliance of site '${control.siteId}' does not offer '${name}'` } });
   res.writeHead(200, { 'content-type': 'application/x-ndjson' });
-  if (WITH_PROGRESS.has(method) && scope === 'recovery') {
+  if ((WITH_PROGRESS.has(method) && scope === 'recovery') || (CONTROL_WITH_PROGRESS.has(method) && scope === 'control')) {
     args = [...args.slice(0, 1), ((percent: number, step: string) => res.write(JSON.stringify({ progress: { percent, step } }) + '\n')) satisfies ProgressSink];
   }
   try {
-    const fn = (target as unknown as Record<string, (...a: unknown[]) => Promise<unknown>>)[method];
     let result = await fn.apply(target, args);
     if (Buffer.isBuffer(result)) result = { base64: result.toString('base64') };
     res.end(JSON.stringify({ result: result ?? null }) + '\n');
@@ -226,6 +232,9 @@ export class RemoteApplianceControl implements ApplianceControl {
   }
   defineRecoveryGroup(definition: RecoveryGroupDefinition): Promise<void> {
     return this.call('defineRecoveryGroup', [definition]);
+  }
+  seedReverseReplicas(request: SeedReverseReplicasRequest, progress?: ProgressSink): Promise<SeedReverseReplicasResult> {
+    return this.call('seedReverseReplicas', [request], progress);
   }
 
   private async call<T>(method: string, args: unknown[], progress?: ProgressSink): Promise<T> {
