@@ -42,6 +42,19 @@ describe('FakeDataCenter', () => {
     assert.notEqual(other.createVm({ name: 'web', hostId: 'host-1', volumes: [{ sizeBytes: MiB }] }).nics[0].mac, vm.nics[0].mac);
   });
 
+  it('prefixes every id when told, so two data centres never share a VM or volume id', () => {
+    const a = new FakeDataCenter({ clock: new VirtualClock(0), idPrefix: 'site-a' });
+    const b = new FakeDataCenter({ clock: new VirtualClock(0), idPrefix: 'site-b' });
+    const vmOf = (dc: FakeDataCenter) => {
+      const site = dc.addSite('s');
+      return dc.createVm({ name: 'web', hostId: dc.addHost(site.id, 'h').id, volumes: [{ sizeBytes: 4096 }] });
+    };
+    const [va, vb] = [vmOf(a), vmOf(b)];
+    assert.equal(va.id, 'site-a.vm-1');
+    assert.equal(vb.volumes[0].id, 'site-b.vol-1');
+    assert.notEqual(va.volumes[0].id, vb.volumes[0].id);
+  });
+
   it('scopes the inventory to a site', () => {
     const { dc, hosts } = setup();
     const dr = dc.addSite('dr');

@@ -18,6 +18,11 @@ export interface FakeDataCenterOptions {
   clock: Clock;
   /** Seeds generated MAC addresses; default 1. */
   seed?: number;
+  /**
+   * Prefixes every generated id (`<prefix>.vm-1`): data centres in different processes that replicate to
+   * each other then never hand out the same VM or volume id. None by default.
+   */
+  idPrefix?: string;
 }
 
 export interface FakeSite {
@@ -128,12 +133,14 @@ export class FakeDataCenter {
   /** Which VM each volume belongs to, so recovery VMs can inherit a protected volume's geometry. */
   private readonly volumeOwners = new Map<VolumeId, VmId>();
   private readonly macs = new Set<string>();
+  private readonly idPrefix: string;
   /** Sites whose hypervisor manager is restarting: no tap opens there until it is back. */
   private readonly managersDown = new Map<SiteId, TimerHandle>();
 
   constructor(@inject(FakeDataCenterOptions) options: FakeDataCenterOptions) {
     this.clock = options.clock;
     this.random = seededRandom(options.seed ?? 1);
+    this.idPrefix = options.idPrefix ? `${options.idPrefix}.` : '';
   }
 
   // ---- topology -------------------------------------------------------------------------------
@@ -647,7 +654,7 @@ export class FakeDataCenter {
   private nextId(kind: string): string {
     const n = (this.counters.get(kind) ?? 0) + 1;
     this.counters.set(kind, n);
-    return `${kind}-${n}`;
+    return `${this.idPrefix}${kind}-${n}`;
   }
 }
 

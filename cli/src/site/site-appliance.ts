@@ -65,7 +65,7 @@ export async function startSiteAppliance(config: SiteApplianceConfig, log: JsonL
   const trustedPeers = await readTrustedPeersFile(config.trustedPeersFile);
   await fs.mkdir(config.dataDir, { recursive: true });
   const clock = new SystemClock();
-  const dc = new FakeDataCenter({ clock, seed: 1 });
+  const dc = new FakeDataCenter({ clock, seed: 1, idPrefix: config.siteId });
   const site = dc.addSite(config.siteId);
   const host = dc.addHost(site.id, 'host-1');
   const vms = (config.vms ?? []).map((spec) => dc.createVm({
