@@ -22,7 +22,7 @@ const CONTROL_METHODS = [
 ] as const;
 const RECOVERY_METHODS = [
   'listCheckpoints', 'active', 'startFailoverTest', 'stopFailoverTest', 'failover', 'move', 'commit', 'rollback', 'clone',
-  'openFileRestore', 'listFiles', 'extractFile', 'closeFileRestore', 'deleteGroup',
+  'openFileRestore', 'listFiles', 'extractFile', 'closeFileRestore', 'deleteGroup', 'reports',
 ] as const;
 /** Recovery methods whose last parameter is a ProgressSink: progress travels as NDJSON lines. */
 const WITH_PROGRESS = new Set(['startFailoverTest', 'stopFailoverTest', 'failover', 'move', 'commit', 'rollback', 'clone', 'deleteGroup']);
@@ -189,6 +189,7 @@ export class RemoteApplianceControl implements ApplianceControl {
       extractFile: async (sessionId: string, path: string) => Buffer.from((await call<{ base64: string }>('extractFile', [sessionId, path])).base64, 'base64'),
       closeFileRestore: (sessionId: string) => call<void>('closeFileRestore', [sessionId]),
       deleteGroup: (r: DeleteGroupRequest, p?: ProgressSink) => call<void>('deleteGroup', [r], p),
+      reports: (groupId?: GroupId) => call<RecoveryReport[]>('reports', groupId === undefined ? [] : [groupId]),
     };
   }
 

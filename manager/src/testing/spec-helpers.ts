@@ -1,0 +1,112 @@
+// Helpers of the manager's tests: a manager on a virtual clock with two recording appliances (site-a
+// protects, site-b recovers), a temp data dir, and a small HTTP client that logs in over real loopback HTTP.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { VirtualClock } from '@opencdp/core';
+import type { ApplianceControl, Checkpoint } from '@opencdp/core';
+import { pino } from 'pino';
+import { Manager, type ManagerOptions } from '../manager.js';
+import { RecordingAppliance } from './recording-appliance.js';
+
+export const ADMIN = { user: 'admin', password: 'admin-password' };
+
+export interface World {
+  manager: Manager;
+  clock: VirtualClock;
+  dir: string;
+  siteA: RecordingAppliance;
+  siteB: RecordingAppliance;
+  http: HttpClient;
+  close(): Promise<void>;
+}
+
+export async function startWorld(overrides: Partial<ManagerOptions> & { appliances?: ApplianceControl[] } = {}): Promise<World> {
+  const dir = mkdtempSync(join(tmpdir(), 'opencdp-manager-'));
+  const clock = (overrides.clock as VirtualClock | undefined) ?? new VirtualClock();
+  const checkpoints = new Map<string, Checkpoint[]>();
+  const siteA = new RecordingAppliance('site-a', undefined, { recovery: false, checkpoints });
+  const siteB = new RecordingAppliance('site-b', undefined, { checkpoints });
+  const manager = await Manager.start({
+    dataDir: dir, listen: '127.0.0.1:0', siteId: 'site-a', clock, appliances: [siteA, siteB], admin: ADMIN,
+    logger: pino({ level: 'silent' }), pollIntervalMs: 1000, passwordCost: 1024, ...overrides,
+  });
+  const http = new HttpClient(manager.url);
+  return {
+    manager, clock, dir, siteA, siteB, http,
+    async close() {
+      await manager.stop();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+export interface HttpAnswer {
+  status: number;
+  body: any; // eslint-disable-line @typescript-eslint/no-explicit-any -- JSON of any route; tests assert on its shape
+  text: string;
+  headers: Headers;
+}
+
+export class HttpClient {
+  token?: string;
+
+  constructor(readonly base: string) {}
+
+  async login(user = ADMIN.user, password = ADMIN.password): Promise<string> {
+    const r = await this.request('POST', '/v1/session/add', undefined, { authorization: `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}` });
+    if (r.status !== 200) throw new Error(`login failed: ${r.status} ${r.text}`);
+    this.token = r.headers.get('x-zerto-session') ?? undefined;
+    return this.token!;
+  }
+
+  async request(method: string, path: string, body?: unknown, headers: Record<string, string> = {}): Promise<HttpAnswer> {
+    const h: Record<string, string> = { ...headers };
+    if (this.token && !h.authorization && !h['x-zerto-session']) h['x-zerto-session'] = this.token;
+    if (body !== undefined) h['content-type'] = 'application/json';
+    const res = await fetch(this.base + path, { method, headers: h, ...(body !== undefined ? { body: JSON.stringify(body) } : {}) });
+    const text = await res.text();
+    let parsed: unknown = text;
+    try {
+      parsed = text ? JSON.parse(text) : undefined;
+    } catch {
+      // not JSON (CSV, metrics, files)
+    }
+    return { status: res.status, body: parsed, text, headers: res.headers };
+  }
+
+  get(path: string): Promise<HttpAnswer> {
+    return this.request('GET', path);
+  }
+
+  post(path: string, body: unknown = {}): Promise<HttpAnswer> {
+    return this.request('POST', path, body);
+  }
+
+  put(path: string, body: unknown): Promise<HttpAnswer> {
+    return this.request('PUT', path, body);
+  }
+
+  delete(path: string, body?: unknown): Promise<HttpAnswer> {
+    return this.request('DELETE', path, body);
+  }
+}
+
+/** Polls a task until it leaves InProgress (the manager's work is in-process; a few event-loop turns suffice). */
+export async function waitTask(w: World, taskId: string): Promise<{ state: number; progress: number; error?: string; [k: string]: unknown }> {
+  await w.manager.whenIdle();
+  const r = await w.http.get(`/v1/tasks/${taskId}`);
+  return { ...r.body.status, error: r.body.error, result: r.body.result };
+}
+
+/** Creates a group over REST and lets it finish its initial sync and get one checkpoint. */
+export async function createSyncedGroup(w: World, name = 'app', vms = ['site-a-vm-1', 'site-a-vm-2'], settings: Record<string, unknown> = {}): Promise<string> {
+  const r = await w.http.post('/v1/vpgs', { settings: { name, checkpointIntervalMs: 1000, rpoTargetSeconds: 30, ...settings }, vmIdentifiers: vms, recoverySiteIdentifier: 'site-b' });
+  if (r.status !== 201) throw new Error(`create failed: ${r.status} ${r.text}`);
+  await waitTask(w, r.body.taskIdentifier);
+  const id = r.body.vpgIdentifier as string;
+  w.siteA.facts.set(id, { groupId: id, phase: 'streaming', connected: true, writes: 0, writtenBytes: 0, wireBytes: 0, bitmapBytes: 0 });
+  await w.clock.advance(1000);
+  await w.manager.whenIdle();
+  return id;
+}
