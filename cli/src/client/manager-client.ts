@@ -81,9 +81,14 @@ export class ManagerClient {
 
   /** Raw text (CSV export, metrics). */
   async text(path: string): Promise<string> {
+    return (await this.bytes(path)).toString('utf8');
+  }
+
+  /** Raw bytes (a restored file). */
+  async bytes(path: string): Promise<Buffer> {
     const response = await this.authorized(path, { method: 'GET' });
     if (!response.ok) throw await this.failure(response);
-    return response.text();
+    return Buffer.from(await response.arrayBuffer());
   }
 
   /** Polls a task until it ends (or waits for the user); `onProgress` sees every change. */

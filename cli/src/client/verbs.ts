@@ -204,8 +204,7 @@ export function operatorCommands(): Command[] {
           const entries = await client.get<Record<string, unknown>[]>(`${base}/files?path=${encodeURIComponent(opts.path)}`);
           print(opts, entries, () => table(entries, ['path', 'type', 'sizeBytes']));
         } else {
-          const file = await client.get<{ base64: string }>(`${base}/file?path=${encodeURIComponent(opts.path)}`);
-          const data = Buffer.from(file.base64, 'base64');
+          const data = await client.bytes(`${base}/file?path=${encodeURIComponent(opts.path)}`);
           if (opts.out) await writeFile(opts.out, data);
           else process.stdout.write(data);
         }
@@ -230,7 +229,7 @@ export function operatorCommands(): Command[] {
     .option('--group <name>', 'only this group (by name)')
     .action(run(async (opts: CommonOptions & { group?: string }) => {
       const reports = await connect(opts).get<Record<string, unknown>[]>(`/v1/reports/recovery${opts.group ? `?vpgName=${encodeURIComponent(opts.group)}` : ''}`);
-      print(opts, reports, () => table(reports, ['recoveryType', 'vpgName', 'state', 'startTime', 'endTime', 'checkpoint']));
+      print(opts, reports, () => table(reports, ['recoveryType', 'vpgName', 'state', 'startTime', 'endTime', 'checkpointIdentifier']));
     }));
 
   return [login, status, groupCmd, checkpoint, failoverTest, failover, commit, rollback, move, moveCommit, moveRollback, clone, pause, resume, forceSync, restoreFile, tasks, report];

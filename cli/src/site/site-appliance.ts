@@ -118,6 +118,8 @@ export async function startSiteAppliance(config: SiteApplianceConfig, log: JsonL
     write: async (vmId: VmId, volumeId: VolumeId, offset: number, base64: string): Promise<void> => {
       await dc.guestWrite(vmId, volumeId, offset, Buffer.from(base64, 'base64'));
     },
+    /** Reads as the guest would (base64), e.g. to look at what an attack left. */
+    read: async (vmId: VmId, volumeId: VolumeId, offset: number, length: number): Promise<string> => (await dc.guestRead(vmId, volumeId, offset, length)).toString('base64'),
     /** sha256 of every volume of these VMs, keyed by volume id. */
     hashVolumes: (vmIds: VmId[]): Promise<Record<string, string>> => hashVolumes(dc, vmIds.map((id) => dc.getVm(id))),
     /** Overwrites the first `bytes` of every volume of a VM with an "encrypted" pattern, as ransomware would. */
