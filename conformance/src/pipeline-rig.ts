@@ -27,6 +27,11 @@ export interface PipelineOptions {
   autoCheckpoints?: boolean;
 }
 
+/** OPENCDP_RIG_LOG=1 prints the appliances' events (with clock time) to stderr, for debugging a case. */
+const rigLog = (clock: { now(): number }, who: string) => process.env.OPENCDP_RIG_LOG
+  ? (event: string, fields: Record<string, unknown>): void => console.error(`${clock.now()} ${who} ${event} ${JSON.stringify(fields)}`)
+  : undefined;
+
 const PHASE_ORDER: ReplicationPhase[] = ['paused-user', 'paused-system', 'recording', 'initial-sync', 'volume-initial-sync', 'full-sync', 'delta-sync', 'volume-delta-sync', 'bitmap-sync', 'creating', 'streaming'];
 
 export class PipelineRig {
@@ -72,6 +77,7 @@ export class PipelineRig {
       const appliance = new ProtectedAppliance({
         siteId: 'protected', hypervisor: this.ctx.harness.hypervisor, network: this.network.endpoint('protected'), clock: this.clock,
         bufferBytes: this.options.bufferBytes ?? 8 * 1024 * 1024, bitmapBudgetBytes: this.options.bitmapBudgetBytes ?? 64 * 1024,
+        ...(rigLog(this.clock, hostId) ? { log: rigLog(this.clock, hostId) } : {}),
       });
       this.appliances.set(hostId, appliance);
       const sender = await appliance.protect({ groupId: this.groupId, settings: this.settings, vmIds, recoveryAddress: this.recoveryAddress, preseeded: options.preseeded ?? this.options.preseeded });
@@ -99,6 +105,28 @@ export class PipelineRig {
     this.vms.push(vm);
   }
 
+  /** Adds a volume to a protected VM on the harness (hot-add) and to the group (volume initial sync). */
+  async addVolume(vm: VmInfo, spec: ProtectedVmSpec['volumes'][number]): Promise<VmInfo['volumes'][number]> {
+    assert.ok(this.ctx.harness.addVolume, 'the harness can hot-add volumes');
+    const volume = await this.ctx.harness.addVolume(vm.id, spec);
+    this.ctx.oracle.addVolume(vm.id, volume.id, volume.sizeBytes);
+    vm.volumes.push(volume);
+    await this.whileAdvancing(`volume '${volume.id}' to be added`, this.senderOf(vm).addVolume(vm.id, volume.id));
+    return volume;
+  }
+
+  /** Removes a VM from the running group (its journal closes at the recovery site). */
+  async removeVm(vm: VmInfo): Promise<void> {
+    await this.whileAdvancing(`VM '${vm.id}' to be removed`, this.senderOf(vm).removeVm(vm.id));
+    this.vms.splice(this.vms.indexOf(vm), 1);
+  }
+
+  private senderOf(vm: VmInfo): GroupSender {
+    const sender = this.senders[[...this.appliances.keys()].indexOf(vm.hostId)];
+    assert.ok(sender, `an appliance protects VM '${vm.id}' on host '${vm.hostId}'`);
+    return sender;
+  }
+
   /** Waits for an action that talks over the link, moving time so its messages get through. */
   async whileAdvancing<T>(what: string, action: Promise<T>): Promise<T> {
     let outcome: { value: T } | { error: unknown } | undefined;
@@ -122,7 +150,7 @@ export class PipelineRig {
   }
 
   private async startRecovery(address = 'recovery:0'): Promise<void> {
-    this.recovery = new RecoveryAppliance({ siteId: 'recovery', storage: this.ctx.harness.recoveryStorage, clock: this.clock, network: this.network.endpoint('recovery'), bufferBytes: this.options.receiverBufferBytes ?? 8 * 1024 * 1024 });
+    this.recovery = new RecoveryAppliance({ siteId: 'recovery', storage: this.ctx.harness.recoveryStorage, clock: this.clock, network: this.network.endpoint('recovery'), bufferBytes: this.options.receiverBufferBytes ?? 8 * 1024 * 1024, ...(rigLog(this.clock, 'recovery') ? { log: rigLog(this.clock, 'recovery') } : {}) });
     this.recoveryAddress = await this.recovery.listen(address);
   }
 

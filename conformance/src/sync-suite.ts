@@ -42,6 +42,39 @@ function assertSequence(seen: string[], expected: string[], what: string): void 
   assert.equal(i, expected.length, `${what}: expected the sub-statuses ${expected.join(' → ')} in order, saw ${seen.join(' → ')}`);
 }
 
+/** S6 set-up: a 2 MB journal per VM holding thirteen minutes of checkpoints (one every 30 s, little data each). */
+async function withHistory(ctx: CaseContext, pauseMinutes: number): Promise<PipelineRig> {
+  const r = await streaming(ctx, 10, { settings: { replicationPauseTimeMinutes: pauseMinutes, journal: { hardLimit: { mb: 2 }, warningThreshold: { mb: 1 } } } });
+  for (let i = 0; i < 26; i++) {
+    await r.randomWrites(1, 4 * KiB);
+    await r.converge();
+    assert.ok(r.scheduler.cut('auto'), `checkpoint ${i} could be cut (${r.scheduler.blockedBy() ?? ''})`);
+    await r.advance(30_000, 1000);
+  }
+  return r;
+}
+
+/** Rewrites every protected volume in full: five times what a journal holds. */
+async function rewriteEverything(ctx: CaseContext, r: PipelineRig): Promise<void> {
+  for (const vm of r.vms) {
+    for (const v of vm.volumes) {
+      for (let off = 0; off < v.sizeBytes; off += 64 * KiB) await r.write(vm.id, v.id, off, ctx.random.bytes(Math.min(64 * KiB, v.sizeBytes - off)));
+    }
+  }
+}
+
+/** S6 while paused: ≥ ten minutes of checkpoints remain, the newest still recovers exactly, no new checkpoint. */
+async function assertPausedSafely(r: PipelineRig, last: { id: string }, lastSnapshot: ReturnType<CaseContext['oracle']['snapshot']>, listedBefore: number): Promise<number> {
+  const pausedAt = r.clock.now();
+  const kept = r.checkpoints();
+  assert.ok(kept.length > 0 && kept.length <= listedBefore, `checkpoints remain while paused (${kept.length} of ${listedBefore})`);
+  assert.ok(pausedAt - kept[0].timestamp >= 10 * 60_000, `at least ten minutes of checkpoints remain while paused (${Math.round((pausedAt - kept[0].timestamp) / 1000)} s)`);
+  assert.equal(kept.at(-1)!.id, last.id, 'the newest checkpoint is still listed');
+  await r.verify(last.id, lastSnapshot); // recovery to the latest checkpoint stays exact
+  assert.equal(r.scheduler.cut('auto'), undefined, 'no checkpoint while paused');
+  return pausedAt;
+}
+
 export const syncSuite: readonly ConformanceCase[] = [
   {
     id: 'S1.1',
@@ -152,6 +185,34 @@ export const syncSuite: readonly ConformanceCase[] = [
     },
   },
   {
+    id: 'S2.3',
+    title: 'a peer that goes silent without closing the link (no reset) is detected by the keep-alive within its bound; writes go to the bitmap, and after the link returns a bitmap sync converges',
+    needs: ['writeTap'],
+    async run(ctx) {
+      const r = await streaming(ctx);
+      const before = await r.cutAndVerify();
+      const snapshot = ctx.oracle.snapshot();
+      const connections = r.recovery.connections;
+      await r.advance(60_000, 500);
+      assert.equal(r.observe().subStatus, 'None', 'an idle healthy link stays up: its keep-alives are answered');
+      assert.equal(r.recovery.connections, connections, 'no connection was dropped while idle');
+      r.network.blackhole('protected', 'recovery');
+      const silentAt = r.clock.now();
+      await r.randomWrites(10);
+      // Default keep-alive: a ping after 5 s of silence, dead after 15 s; detected within 20 s.
+      await r.waitFor('the silent peer to be detected', () => r.observe().subStatus === 'DisconnectedFromPeer', 25_000);
+      const detectedMs = r.clock.now() - silentAt;
+      assert.ok(detectedMs <= 20_000, `a dead peer is detected within the keep-alive bound (${detectedMs} ms)`);
+      assert.equal(r.recovery.connections, 0, 'the recovery appliance dropped the silent connections too');
+      await r.randomWrites(10);
+      await r.verify(before.id, snapshot);
+      r.network.heal('protected', 'recovery');
+      await r.converge();
+      assertSequence(subStatuses(r), ['None', 'DisconnectedFromPeer', 'BitmapSync', 'None'], 'silent peer');
+      await r.cutAndVerify();
+    },
+  },
+  {
     id: 'S3.1',
     title: 'buffer pressure on a slow link: the sender falls back to its bitmap (NetworkCongestion), then bitmap-syncs and converges',
     needs: ['writeTap'],
@@ -257,6 +318,116 @@ export const syncSuite: readonly ConformanceCase[] = [
     },
   },
   {
+    id: 'S5.5',
+    title: 'hypervisor-manager restart: every tap closes while the VMs keep writing unsplit; no checkpoint meanwhile; a delta sync by checksum comparison sends only the blocks that differ',
+    needs: ['writeTap', 'faultHypervisorManagerRestart'],
+    async run(ctx) {
+      const r = await streaming(ctx);
+      await r.cutAndVerify();
+      const sentBefore = r.senders.reduce((n, s) => n + s.currentStats().syncBytesSent, 0);
+      await ctx.harness.injectFault({ kind: 'hypervisor-manager-restart' });
+      // Nobody splits these: only the comparison can find them.
+      let changed = 0;
+      for (let i = 0; i < 12; i++) {
+        const vm = r.vms[i % r.vms.length];
+        const v = vm.volumes[0];
+        await r.write(vm.id, v.id, ctx.random.int(0, v.sizeBytes / 4096 - 1) * 4096, ctx.random.bytes(4096));
+        changed += 4096;
+      }
+      await r.advance(20);
+      assert.equal(r.scheduler.cut('auto'), undefined, 'no checkpoint while the taps are down');
+      await r.converge();
+      assertSequence(subStatuses(r), ['None', 'DeltaSync', 'None'], 'hypervisor-manager restart');
+      const sent = r.senders.reduce((n, s) => n + s.currentStats().syncBytesSent, 0) - sentBefore;
+      assert.ok(sent > 0 && sent <= changed * 2, `the delta sync sent ${sent} bytes of block data for ${changed} changed bytes (only differing blocks cross)`);
+      await r.cutAndVerify();
+    },
+  },
+  {
+    id: 'S6.1',
+    title: 'a sync that fills the journal trims only while ten minutes of checkpoints remain, then pauses for replicationPauseTime (ReplicationPausedSystemInitiated) with recovery to the latest checkpoint still exact; it resumes only once the journals can make room, and converges',
+    needs: ['writeTap', 'virtualClock'],
+    async run(ctx) {
+      const pauseMinutes = 2;
+      const r = await withHistory(ctx, pauseMinutes);
+      const last = await r.cutAndVerify('before-outage');
+      const lastSnapshot = ctx.oracle.snapshot();
+      const listedBefore = r.checkpoints().length;
+      // An outage during which every volume is rewritten: the bitmap sync afterwards is five times the journal.
+      r.network.partition('protected', 'recovery');
+      await r.advance(100);
+      await rewriteEverything(ctx, r);
+      r.network.heal('protected', 'recovery');
+      await r.waitFor('the system pause', () => r.observe().subStatus === 'ReplicationPausedSystemInitiated', 120_000);
+      const pausedAt = await assertPausedSafely(r, last, lastSnapshot, listedBefore);
+      await r.advance(30_000, 1000);
+      assert.equal(r.observe().subStatus, 'ReplicationPausedSystemInitiated', 'still paused before replicationPauseTime has passed');
+      // A failover test holds the oldest checkpoint open: the journals cannot make room, so the probe at the
+      // end of the pause must keep the group paused until the image closes.
+      const oldest = r.checkpoints()[0];
+      const images = await Promise.all(r.vms.map((vm) => r.journal(vm.id).openImage(oldest.id)));
+      await r.advance(pauseMinutes * 60_000 + 10_000, 1000);
+      assert.equal(r.observe().subStatus, 'ReplicationPausedSystemInitiated', 'the pause is extended while the journals cannot make room (free space is probed before resuming)');
+      for (const image of images) image.close();
+      await r.converge(300_000);
+      const resumed = r.tracker.history.find((t) => t.at >= pausedAt && t.from?.subStatus === 'ReplicationPausedSystemInitiated');
+      assert.ok(resumed && resumed.at - pausedAt >= pauseMinutes * 60_000 + 40_000, `the pause lasted replicationPauseTime and then until the image closed (${resumed ? resumed.at - pausedAt : '?'} ms)`);
+      assertSequence(subStatuses(r), ['None', 'DisconnectedFromPeer', 'BitmapSync', 'ReplicationPausedSystemInitiated', 'BitmapSync', 'None'], 'sync that fills the journal');
+      for (const vm of r.vms) {
+        const j = r.journal(vm.id).stats();
+        assert.ok(j.usedBytes <= j.hardLimitBytes, `journal of ${vm.id} stayed under its hard limit (${j.usedBytes} of ${j.hardLimitBytes})`);
+      }
+      await r.randomWrites(10);
+      await r.converge();
+      await r.cutAndVerify();
+    },
+  },
+  {
+    id: 'S6.2',
+    title: 'an initial sync larger than the journal completes (there is no checkpoint to protect, so nothing pauses) and the first checkpoint equals the protected volumes',
+    needs: ['writeTap'],
+    async run(ctx) {
+      const r = await rig(ctx, { settings: { journal: { hardLimit: { mb: 2 }, warningThreshold: { mb: 1 } } } });
+      for (const vm of r.vms) {
+        for (const v of vm.volumes) {
+          for (let off = 0; off < v.sizeBytes; off += 256 * KiB) await r.write(vm.id, v.id, off, ctx.random.bytes(Math.min(256 * KiB, v.sizeBytes - off)));
+        }
+      }
+      await r.start();
+      await r.converge();
+      assert.ok(!subStatuses(r).includes('ReplicationPausedSystemInitiated'), `no pause without checkpoints (saw ${subStatuses(r).join(' → ')})`);
+      assertSequence(subStatuses(r), ['InitialSync', 'None'], 'initial sync larger than the journal');
+      await r.cutAndVerify();
+      await r.randomWrites(20);
+      await r.converge();
+      await r.cutAndVerify();
+    },
+  },
+  {
+    id: 'S6.3',
+    title: 'a force sync that fills the journal: DeltaSync (ForceSync), the system pause with the newest checkpoint still exact, then the delta sync resumes with its trigger and converges',
+    needs: ['writeTap', 'virtualClock'],
+    async run(ctx) {
+      const pauseMinutes = 1;
+      const r = await withHistory(ctx, pauseMinutes);
+      const last = await r.cutAndVerify('before-force-sync');
+      const lastSnapshot = ctx.oracle.snapshot();
+      const listedBefore = r.checkpoints().length;
+      // Changes nobody split (the protected appliances were down); the force sync must find them by comparison.
+      await r.stopProtected();
+      await rewriteEverything(ctx, r);
+      await r.start();
+      for (const s of r.senders) s.forceSync();
+      await r.waitFor('the system pause', () => r.observe().subStatus === 'ReplicationPausedSystemInitiated', 120_000);
+      await assertPausedSafely(r, last, lastSnapshot, listedBefore);
+      await r.converge(pauseMinutes * 60_000 + 300_000);
+      assertSequence(subStatuses(r), ['DeltaSync', 'ReplicationPausedSystemInitiated', 'DeltaSync', 'None'], 'force sync that fills the journal');
+      const deltas = r.tracker.history.filter((t) => t.to.subStatus === 'DeltaSync');
+      assert.ok(deltas.length >= 2 && deltas.every((t) => t.to.trigger === 'ForceSync'), `the delta sync keeps trigger ForceSync across the pause (${deltas.map((t) => t.to.trigger ?? '-').join(', ')})`);
+      await r.cutAndVerify();
+    },
+  },
+  {
     id: 'S7.1',
     title: 'adding a VM to a running group: VolumeInitialSync copies that VM only, the others keep streaming, then checkpoints resume and cover it',
     needs: ['writeTap'],
@@ -278,6 +449,70 @@ export const syncSuite: readonly ConformanceCase[] = [
       const synced = r.senders.reduce((n, s) => n + s.currentStats().syncBytesSent, 0) - syncedBefore;
       assert.ok(synced <= Math.max(existing, 64 * KiB) * 2 + 1 * MiB, `the volume initial sync copied the new VM only (${synced} bytes for ${existing} bytes of data on it)`);
       await r.cutAndVerify();
+    },
+  },
+  {
+    id: 'S7.2',
+    title: 'adding a volume to a protected VM: VolumeInitialSync copies that volume only, then checkpoints resume and cover it',
+    needs: ['writeTap', 'volumeHotAdd'],
+    async run(ctx) {
+      const r = await streaming(ctx);
+      await r.cutAndVerify();
+      const vm = r.vms[0];
+      const syncedBefore = r.senders.reduce((n, s) => n + s.currentStats().syncBytesSent, 0);
+      const volume = await r.addVolume(vm, { sizeBytes: 2 * MiB });
+      // Written as the volume is being added: before, during and after the sync.
+      let existing = 0;
+      for (let i = 0; i < 6; i++) {
+        const { offset, data } = ctx.randomExtent(volume, 64 * KiB);
+        await r.write(vm.id, volume.id, offset, data);
+        existing += data.length;
+      }
+      await r.randomWrites(20);
+      await r.converge();
+      assertSequence(subStatuses(r), ['None', 'VolumeInitialSync', 'None'], 'adding a volume');
+      assert.ok(r.tracker.history.some((t) => t.to.subStatus === 'VolumeInitialSync' && t.to.trigger === 'ConfigurationChanged'), 'the volume initial sync has trigger ConfigurationChanged');
+      const synced = r.senders.reduce((n, s) => n + s.currentStats().syncBytesSent, 0) - syncedBefore;
+      assert.ok(synced <= existing + 256 * KiB, `the volume initial sync copied the new volume only (${synced} bytes for ${existing} bytes written to it)`);
+      await r.cutAndVerify();
+    },
+  },
+  {
+    id: 'S7.3',
+    title: 'removing a VM from a running group: its journal closes, the group syncs, checkpoints restart afterwards, and the remaining VMs\' images (old and new checkpoints) still match',
+    needs: ['writeTap'],
+    async run(ctx) {
+      const [h1, h2] = await ctx.protectedHosts();
+      const r = await rig(ctx, {
+        vms: [
+          { name: 'app', ...(h1 ? { hostId: h1 } : {}), volumes: [{ sizeBytes: 4 * MiB }] },
+          { name: 'web', ...(h1 ? { hostId: h1 } : {}), volumes: [{ sizeBytes: 2 * MiB }] },
+          { name: 'db', ...(h2 ? { hostId: h2 } : {}), volumes: [{ sizeBytes: 4 * MiB }] },
+        ],
+      });
+      await r.start();
+      await r.randomWrites(30);
+      await r.converge();
+      const before = await r.cutAndVerify('before-removal');
+      const snapshotBefore = ctx.oracle.snapshot();
+      const web = r.vms[1];
+      const webJournal = r.journal(web.id);
+      const webSeq = webJournal.lastSeq;
+      // Writes in flight while the VM leaves (this also caught syncs sending out of sequence order, which lost data).
+      const inFlight = r.randomWrites(10);
+      await r.removeVm(web);
+      await inFlight;
+      await r.waitFor(`the journal of VM '${web.id}' to close`, () => r.recovery.journal(r.groupId, web.id) === undefined);
+      await assert.rejects(webJournal.readAt(web.volumes[0].id, 0, 4096, webSeq), /closed/i, 'the removed VM\'s journal is closed');
+      // The removed VM keeps running; its writes are nobody's business now.
+      await r.write(web.id, web.volumes[0].id, 0, ctx.random.bytes(4096));
+      await r.randomWrites(10);
+      await r.converge();
+      assertSequence(subStatuses(r), ['None', 'BitmapSync', 'None'], 'removing a VM');
+      assert.ok(r.tracker.history.some((t) => t.to.subStatus === 'BitmapSync' && t.to.trigger === 'ConfigurationChanged'), 'the sync after removing a VM has trigger ConfigurationChanged');
+      assert.ok(r.checkpoints().some((c) => c.id === before.id), 'the remaining VMs keep their checkpoints');
+      await r.verify(before.id, snapshotBefore);
+      await r.cutAndVerify('after-removal');
     },
   },
   {

@@ -23,3 +23,10 @@ export class QuiesceError extends OpenCdpError {
     super('QUIESCE_FAILED', `could not quiesce VM '${vmId}': ${reason}`, 'take a crash-consistent checkpoint instead, or retry');
   }
 }
+
+/** The site's hypervisor manager is restarting (a fault): write taps cannot be opened until it is back. */
+export class HypervisorManagerDownError extends OpenCdpError {
+  constructor(readonly siteId: string) {
+    super('HYPERVISOR_MANAGER_DOWN', `the hypervisor manager of site '${siteId}' is restarting`, 'wait for it to come back, then re-open write taps');
+  }
+}

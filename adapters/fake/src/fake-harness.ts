@@ -3,7 +3,7 @@
 // injector. It supports every capability, so a conformance run against it skips nothing.
 import { CAPABILITIES, MemoryStorage, ValidationError, VirtualClock } from '@opencdp/core';
 import type {
-  CapabilityTable, ConformanceHarness, Fault, ProtectedVmSpec, VmId, VmInfo, VolumeId,
+  CapabilityTable, ConformanceHarness, Fault, ProtectedVmSpec, VmId, VmInfo, VolumeId, VolumeInfo,
 } from '@opencdp/core';
 import { FakeConsistencyAgent } from './fake-consistency-agent.js';
 import { FakeDataCenter } from './fake-data-center.js';
@@ -16,6 +16,8 @@ export interface FakeHarnessOptions {
   seed?: number;
   /** How long an injected host restart keeps the host down, in clock time; default 1000 ms. */
   hostDownMs?: number;
+  /** How long an injected hypervisor-manager restart keeps taps from re-opening, in clock time; default 1000 ms. */
+  managerDownMs?: number;
 }
 
 /** The harness with its concrete parts exposed, for tests that need more than the port. */
@@ -72,6 +74,10 @@ export async function createFakeHarness(options: FakeHarnessOptions = {}): Promi
       return vm;
     },
 
+    async addVolume(vmId: VmId, volume: ProtectedVmSpec['volumes'][number]): Promise<VolumeInfo> {
+      return dataCenter.addVolumeToVm(vmId, volume);
+    },
+
     guestWrite(vmId: VmId, volumeId: VolumeId, offset: number, data: Buffer): Promise<void> {
       return dataCenter.guestWrite(vmId, volumeId, offset, data);
     },
@@ -93,6 +99,10 @@ export async function createFakeHarness(options: FakeHarnessOptions = {}): Promi
           if (dataCenter.isHostUp(fault.hostId)) await back; // refused: surface the reason
           return;
         }
+        case 'hypervisor-manager-restart':
+          // Returns at once: taps are closed, VMs keep writing unsplit, taps re-open after `managerDownMs`.
+          dataCenter.restartHypervisorManager(protectedSite.id, options.managerDownMs ?? 1000);
+          return;
         default:
           throw new ValidationError(`unknown fault '${(fault as { kind: string }).kind}'`, 'kind');
       }

@@ -111,6 +111,8 @@ export class FakeNetwork {
   private readonly listeners = new Map<string, FakeListener>();
   private readonly connections = new Set<FakeConnection>();
   private readonly partitions = new Set<string>();
+  /** Site pairs whose frames vanish silently (see `blackhole`). */
+  private readonly blackholes = new Set<string>();
   private readonly random: Random;
   private nextPort = 40000;
   profile: FakeLinkProfile = {};
@@ -140,6 +142,16 @@ export class FakeNetwork {
 
   heal(a: string, b: string): void {
     this.partitions.delete(pairKey(a, b));
+    this.blackholes.delete(pairKey(a, b));
+  }
+
+  /**
+   * Frames between the two sites vanish from now on, and nothing is reset (a peer that died without a
+   * word, a cable pulled): open connections look healthy until a keep-alive gives up on them. New
+   * connections are refused. `heal` ends it.
+   */
+  blackhole(a: string, b: string): void {
+    this.blackholes.add(pairKey(a, b));
   }
 
   isPartitioned(a: string, b: string): boolean {
@@ -175,7 +187,7 @@ export class FakeNetwork {
     const [site] = splitAddress(address);
     const listener = this.listeners.get(address);
     if (!listener || listener.closed) throw new LinkDownError(`nothing listens on ${address}`);
-    if (this.isPartitioned(from.site, site)) throw new LinkDownError(`sites ${from.site} and ${site} are partitioned`);
+    if (this.isPartitioned(from.site, site) || this.blackholes.has(pairKey(from.site, site))) throw new LinkDownError(`sites ${from.site} and ${site} are partitioned`);
     const serverEndpoint = new FakeNetworkEndpoint(this, site);
     const client = new FakeConnection(this, from.site, site, address, from);
     const server = new FakeConnection(this, site, from.site, `${from.site}:client`, serverEndpoint);
@@ -196,7 +208,7 @@ export class FakeNetwork {
     this.bytesSent += frame.length;
     const lost = (this.profile.lossRate ?? 0) > 0 && this.random.next() < this.profile.lossRate!;
     this.clock.setTimer(deliverAt - now, () => {
-      if (from.closed) return;
+      if (from.closed || this.blackholes.has(pairKey(from.localSite, from.remoteSite))) return;
       if (lost) {
         this.framesLost++;
         this.reset(from, new LinkDownError('a frame was lost; the connection was reset'));

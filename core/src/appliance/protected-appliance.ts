@@ -6,7 +6,7 @@
 import { EventEmitter } from 'node:events';
 import { compressSync } from 'lz4-napi';
 import type { Clock, TimerHandle } from '../clock.js';
-import { OpenCdpError, ValidationError } from '../errors.js';
+import { OpenCdpError, UnknownVolumeError, ValidationError } from '../errors.js';
 import type { Checkpoint, CheckpointKind, GuestWrite, VmId, VmInfo } from '../model.js';
 import type { HypervisorAdapter } from '../ports/hypervisor-adapter.js';
 import type { NetworkAdapter } from '../ports/network-adapter.js';
@@ -38,6 +38,10 @@ export interface ProtectedApplianceOptions {
   sendWindowBytes?: number;
   /** How often a disconnected group retries the link or probes failed storage (default 1 s). */
   retryIntervalMs?: number;
+  /** Link keep-alive: ping after this much silence (default 5 s); 0 turns it off. */
+  keepAliveMs?: number;
+  /** A link silent this long is closed as dead and the group falls back to its bitmap (default 3 × keepAliveMs). */
+  deadPeerMs?: number;
   log?: (event: string, fields: Record<string, unknown>) => void;
 }
 
@@ -51,9 +55,16 @@ export interface GroupProtection {
   preseeded?: boolean;
 }
 
+type WriteItem = { kind: 'write'; seq: number; vmId: VmId; volumeId: string; offset: number; data: Buffer };
+/**
+ * A `slot` holds the queue position of sequence numbers a sync reserved before reading the protected
+ * volume: nothing behind it is sent until it is filled, so the stream reaches the receiver in sequence
+ * order (the receiver drops any write whose seq is below one it already holds for the VM).
+ */
 type Item =
-  | { kind: 'write'; seq: number; vmId: VmId; volumeId: string; offset: number; data: Buffer }
-  | { kind: 'checkpoint'; seq: number; checkpoint: Checkpoint };
+  | WriteItem
+  | { kind: 'checkpoint'; seq: number; checkpoint: Checkpoint }
+  | { kind: 'slot'; seq: number };
 
 export interface SenderState {
   phase: ReplicationPhase;
@@ -159,10 +170,12 @@ export class GroupSender extends EventEmitter<{ state: [SenderState]; checkpoint
   private triggerValue?: SyncTrigger;
   private storageError?: 'journal' | 'recovery';
   private pendingSync?: 'initial' | 'delta';
+  /** The receiver answered `open-group` on the current connection: syncs may talk to it. */
+  private groupOpened = false;
   /** VMs whose tap the platform closed and that are not re-attached yet. */
   private readonly tapsDown = new Set<VmId>();
-  /** VMs added to the running group whose volumes still need their initial copy. */
-  private readonly pendingVolumeSync = new Set<VmId>();
+  /** Volumes added to the running group (with their VM, or alone) that still need their initial copy. */
+  private readonly pendingVolumeSync = new Set<string>();
   private gate?: { promise: Promise<void>; open: () => void };
   private pumping = false;
   private stopped = false;
@@ -172,6 +185,15 @@ export class GroupSender extends EventEmitter<{ state: [SenderState]; checkpoint
   private readonly waiters: (() => void)[] = [];
   private syncing?: Promise<void>;
   private compressionOff = 0;
+  /** After a system pause (S6) the sync may cost the journal its history; until it completes. */
+  private historyLossAllowed = false;
+  /** The receiver refused this connection's writes (journal-full) and drops them until a probe clears it. */
+  private refusedByReceiver = false;
+  /** Write bytes handed to the link and not yet on the wire (its queue, its bandwidth limit). */
+  private linkQueuedBytes = 0;
+  private pauseTimer?: TimerHandle;
+  /** The trigger of the sync a system pause interrupted, restored when it resumes. */
+  private pausedTrigger?: SyncTrigger;
   private readonly stats: SenderCounters = { writesSent: 0, rawBytesSent: 0, wireBytesSent: 0, syncBytesSent: 0 };
 
   constructor(private readonly appliance: ProtectedAppliance, readonly group: GroupProtection, readonly vms: VmInfo[]) {
@@ -248,7 +270,7 @@ export class GroupSender extends EventEmitter<{ state: [SenderState]; checkpoint
    * checkpoint until the tap is back and a delta sync has compared both sides.
    */
   private tapClosed(vmId: VmId, tap: WriteTap, reason: Error | undefined): void {
-    if (this.stopped) return;
+    if (this.stopped || !this.vms.some((v) => v.id === vmId)) return; // stopping, or the VM left the group
     this.taps.splice(this.taps.indexOf(tap), 1);
     this.tapsDown.add(vmId);
     this.appliance.options.log?.('tap-closed', { groupId: this.groupId, vmId, reason: reason?.message });
@@ -270,9 +292,61 @@ export class GroupSender extends EventEmitter<{ state: [SenderState]; checkpoint
   }
 
   resume(): void {
-    if (this.phaseValue !== 'paused-user' && this.phaseValue !== 'paused-system') return;
+    if (this.phaseValue === 'paused-system') {
+      // Resuming a system pause early is the intervention the pause waits for: same path as its end.
+      this.pauseTimer?.cancel();
+      void this.endSystemPause();
+      return;
+    }
+    if (this.phaseValue !== 'paused-user') return;
     this.setPhase('recording', 'ConfigurationChanged');
     this.kickSync();
+  }
+
+  /**
+   * The receiver says a sync would leave a journal with less than ten minutes of checkpoints (S6): record
+   * changes in the bitmap for the group's replicationPauseTime (ReplicationPausedSystemInitiated), so that
+   * someone can enlarge the journal; then the sync goes on even if it costs the history.
+   */
+  private systemPause(message: string): void {
+    if (this.phaseValue === 'paused-system' || this.phaseValue === 'paused-user') return;
+    const ms = this.group.settings.replicationPauseTimeMinutes * 60_000;
+    this.appliance.options.log?.('replication-paused', { groupId: this.groupId, pauseMs: ms, message });
+    this.pausedTrigger = this.triggerValue;
+    this.setPhase('paused-system', undefined);
+    this.pauseTimer?.cancel();
+    this.pauseTimer = this.appliance.options.clock.setTimer(ms, () => void this.endSystemPause());
+  }
+
+  /** The pause is over: probe that the journals can make room, then let the sync trim whatever it must. */
+  private async endSystemPause(): Promise<void> {
+    this.pauseTimer = undefined;
+    if (this.stopped || this.phaseValue !== 'paused-system') return;
+    const again = (): void => {
+      this.pauseTimer = this.appliance.options.clock.setTimer(this.appliance.options.retryIntervalMs ?? 1000, () => void this.endSystemPause());
+    };
+    if (this.connected) {
+      try {
+        const reply = this.expect('probe-reply');
+        // Room for one batch: with its history allowed to go, a journal that can free that much can finish any sync.
+        await this.messenger!.send('probe', { groupId: this.groupId, needBytes: (this.appliance.options.maxBatchBytes ?? 1024 * 1024) + 64 * 1024 });
+        const meta = (await reply).meta as { ok: boolean; message?: string };
+        if (!meta.ok) {
+          this.appliance.options.log?.('pause-extended', { groupId: this.groupId, message: meta.message });
+          again();
+          return;
+        }
+      } catch {
+        again();
+        return;
+      }
+    }
+    if (this.phaseValue !== 'paused-system') return;
+    if (this.connected) this.refusedByReceiver = false;
+    this.historyLossAllowed = true;
+    this.setPhase('recording', this.pausedTrigger ?? 'ConfigurationChanged');
+    if (this.connected) this.kickSync();
+    else this.scheduleRetry();
   }
 
   /**
@@ -289,10 +363,63 @@ export class GroupSender extends EventEmitter<{ state: [SenderState]; checkpoint
     const recorded = this.bitmap.take();
     this.bitmap = this.newBitmap();
     for (const r of recorded) this.bitmap.mark(r.volumeId, r.offset, r.length);
-    this.pendingVolumeSync.add(vmId);
+    for (const v of vm.volumes) this.pendingVolumeSync.add(v.id);
     // Its journal must exist at the receiver before its first write arrives; until then writes are recorded.
     if (this.messenger && this.connected) this.onGroupOpened(await this.openGroup(this.messenger));
     await this.attachTap(vmId);
+    this.kickSync();
+  }
+
+  /**
+   * A volume was added to a protected VM: the receiver's journal takes it on, and a volume initial sync
+   * copies that volume only (VolumeInitialSync, S7); the rest of the group keeps streaming.
+   */
+  async addVolume(vmId: VmId, volumeId: string): Promise<void> {
+    const i = this.vms.findIndex((v) => v.id === vmId);
+    if (i < 0) throw new ValidationError(`VM '${vmId}' is not in group '${this.groupId}'`, 'vmId');
+    if (this.volumeVm.has(volumeId)) throw new ValidationError(`volume '${volumeId}' is already protected in group '${this.groupId}'`, 'volumeId');
+    const fresh = await this.appliance.options.hypervisor.getVm(vmId);
+    const volume = fresh.volumes.find((v) => v.id === volumeId);
+    if (!volume) throw new UnknownVolumeError(volumeId, `VM '${vmId}'`);
+    this.vms[i] = { ...this.vms[i], volumes: [...this.vms[i].volumes, volume] };
+    // The journal learns the volume before any write to it is sent; until the volume is registered below,
+    // its writes are skipped: the volume initial sync reads them later.
+    if (this.messenger && this.connected) await this.openGroup(this.messenger).then((opened) => this.onGroupOpened(opened));
+    this.volumeVm.set(volumeId, vmId);
+    const recorded = this.bitmap.take();
+    this.bitmap = this.newBitmap();
+    for (const r of recorded) this.bitmap.mark(r.volumeId, r.offset, r.length);
+    this.pendingVolumeSync.add(volumeId);
+    this.kickSync();
+  }
+
+  /**
+   * Removes a VM from the running group: its tap closes, the receiver closes its journal (its files stay,
+   * for a later preseed), and the group syncs what was in flight (BitmapSync, ConfigurationChanged);
+   * checkpoints restart once that sync completes (S7). The other VMs' checkpoints stay listed.
+   */
+  async removeVm(vmId: VmId): Promise<void> {
+    const i = this.vms.findIndex((v) => v.id === vmId);
+    if (i < 0) throw new ValidationError(`VM '${vmId}' is not in group '${this.groupId}'`, 'vmId');
+    const [vm] = this.vms.splice(i, 1);
+    for (const v of vm.volumes) {
+      this.volumeVm.delete(v.id);
+      this.pendingVolumeSync.delete(v.id);
+    }
+    this.tapsDown.delete(vmId);
+    for (const tap of this.taps.filter((t) => t.vmId === vmId)) {
+      this.taps.splice(this.taps.indexOf(tap), 1);
+      await tap.close();
+    }
+    // Unacknowledged writes go to the bitmap (the removed VM's are then dropped with its regions), so no
+    // write of the VM is sent after the receiver closed its journal.
+    if (!this.phaseValue.startsWith('paused')) this.setPhase('recording', 'ConfigurationChanged');
+    else this.spillToBitmap();
+    const recorded = this.bitmap.take();
+    this.bitmap = this.newBitmap();
+    for (const r of recorded) if (this.volumeVm.has(r.volumeId)) this.bitmap.mark(r.volumeId, r.offset, r.length);
+    if (this.messenger && this.connected) await this.messenger.send('close-vm', { groupId: this.groupId, vmId }).catch(() => undefined);
+    this.appliance.options.log?.('vm-removed', { groupId: this.groupId, vmId });
     this.kickSync();
   }
 
@@ -306,6 +433,7 @@ export class GroupSender extends EventEmitter<{ state: [SenderState]; checkpoint
   async stop(): Promise<void> {
     this.stopped = true;
     this.retryTimer?.cancel();
+    this.pauseTimer?.cancel();
     this.openGate();
     for (const tap of this.taps) await tap.close();
     await this.messenger?.close();
@@ -337,7 +465,8 @@ export class GroupSender extends EventEmitter<{ state: [SenderState]; checkpoint
   // ---- the write path ------------------------------------------------------------------------
 
   private async onWrite(vmId: VmId, w: GuestWrite): Promise<void> {
-    if (this.stopped) return;
+    // A volume not registered yet (being added) is copied by its volume initial sync afterwards.
+    if (this.stopped || !this.volumeVm.has(w.volumeId)) return;
     if (!this.streamingData || !this.appliance.makeRoom(this, w.data.length) || !this.streamingData) {
       this.bitmap.mark(w.volumeId, w.offset, w.data.length);
       return;
@@ -352,61 +481,85 @@ export class GroupSender extends EventEmitter<{ state: [SenderState]; checkpoint
     this.pump();
   }
 
-  /** Sends queued items in order: writes in batches, each checkpoint as its own message. */
+  /**
+   * Sends queued items in order: writes in batches, each checkpoint as its own message. Frames are handed
+   * to the link without waiting for each to drain (the link keeps call order, the send window bounds what
+   * is in flight), and an uncompressed batch goes out as its writes' buffers, never concatenated.
+   */
   private pump(): void {
     if (this.pumping) return;
     this.pumping = true;
-    void (async () => {
-      try {
-        const window = this.appliance.options.sendWindowBytes ?? 16 * 1024 * 1024;
-        while (this.connected && this.sent < this.queue.length && this.inFlight < window && this.phaseValue !== 'paused-user' && this.phaseValue !== 'paused-system') {
-          const first = this.queue[this.sent];
-          const m = this.messenger!;
-          if (first.kind === 'checkpoint') {
-            const cp = first.checkpoint;
-            this.sent++;
-            await m.send('checkpoint', { groupId: this.groupId, id: cp.id, seq: cp.seq, timestamp: cp.timestamp, kind: cp.kind, ...(cp.tag !== undefined ? { tag: cp.tag } : {}) });
-            continue;
-          }
-          const records: WireRecord[] = [];
-          const parts: Buffer[] = [];
-          let bytes = 0;
-          const max = this.appliance.options.maxBatchBytes ?? 1024 * 1024;
-          while (this.sent < this.queue.length && records.length < 4096) {
-            const it = this.queue[this.sent];
-            if (it.kind !== 'write' || (bytes > 0 && bytes + it.data.length > max)) break;
-            records.push([it.seq, it.vmId, it.volumeId, it.offset, it.data.length]);
-            parts.push(it.data);
-            bytes += it.data.length;
-            this.sent++;
-          }
-          this.inFlight += bytes;
-          const raw = parts.length === 1 ? parts[0] : Buffer.concat(parts, bytes);
-          const payload = this.compress(raw);
-          await m.send('writes', { groupId: this.groupId, compressed: payload !== raw, rawBytes: bytes, records }, payload);
-          this.stats.writesSent += records.length;
-          this.stats.rawBytesSent += bytes;
-          this.stats.wireBytesSent += payload.length;
+    try {
+      const window = this.appliance.options.sendWindowBytes ?? 32 * 1024 * 1024;
+      const max = this.appliance.options.maxBatchBytes ?? 1024 * 1024;
+      while (this.connected && this.sent < this.queue.length && this.inFlight < window && this.phaseValue !== 'paused-user' && this.phaseValue !== 'paused-system') {
+        const first = this.queue[this.sent];
+        if (first.kind === 'slot') break; // a sync is still reading what goes here; `fill` pumps again
+        const m = this.messenger!;
+        if (first.kind === 'checkpoint') {
+          const cp = first.checkpoint;
+          this.sent++;
+          this.sending(m.send('checkpoint', { groupId: this.groupId, id: cp.id, seq: cp.seq, timestamp: cp.timestamp, kind: cp.kind, ...(cp.tag !== undefined ? { tag: cp.tag } : {}) }));
+          continue;
         }
-      } catch (e) {
-        this.appliance.options.log?.('send-failed', { groupId: this.groupId, message: (e as Error).message });
-      } finally {
-        this.pumping = false;
+        const records: WireRecord[] = [];
+        const parts: Buffer[] = [];
+        let bytes = 0;
+        while (this.sent < this.queue.length && records.length < 4096) {
+          const it = this.queue[this.sent];
+          if (it.kind !== 'write' || (bytes > 0 && bytes + it.data.length > max)) break;
+          records.push([it.seq, it.vmId, it.volumeId, it.offset, it.data.length]);
+          parts.push(it.data);
+          bytes += it.data.length;
+          this.sent++;
+        }
+        this.inFlight += bytes;
+        // A sync's writes tell the journal how far it may trim for them (S6); streaming keeps the default.
+        const makeRoom = this.phaseValue === 'streaming' ? undefined : this.historyLossAllowed ? 'drop-history' as const : 'keep-history' as const;
+        const packed = this.compress(parts, bytes);
+        const meta = { groupId: this.groupId, compressed: packed !== undefined, rawBytes: bytes, records, ...(makeRoom ? { makeRoom } : {}) };
+        this.sending(packed ? m.send('writes', meta, packed) : m.sendParts('writes', meta, parts), bytes);
+        this.stats.writesSent += records.length;
+        this.stats.rawBytesSent += bytes;
+        this.stats.wireBytesSent += packed ? packed.length : bytes;
       }
-    })();
+    } catch (e) {
+      // Encoding refused a message (a bug): say so; the link stays as it is.
+      this.appliance.options.log?.('send-failed', { groupId: this.groupId, message: (e as Error).message });
+    } finally {
+      this.pumping = false;
+    }
   }
 
-  /** lz4 when the group asks for WAN compression; switched off for a while when data does not compress. */
-  private compress(raw: Buffer): Buffer {
-    if (!this.group.settings.useWanCompression) return raw;
+  /**
+   * A frame handed to the link: until it is on the wire its bytes count as backed up in the network
+   * (NetworkCongestion). A failure closes the connection; the fallback follows from there.
+   */
+  private sending(sent: Promise<void>, bytes = 0): void {
+    this.linkQueuedBytes += bytes;
+    sent.then(
+      () => { this.linkQueuedBytes -= bytes; },
+      (e: Error) => {
+        this.linkQueuedBytes -= bytes;
+        this.appliance.options.log?.('send-failed', { groupId: this.groupId, message: e.message });
+      },
+    );
+  }
+
+  /**
+   * lz4 of a batch when the group asks for WAN compression; undefined means send it as it is (compression
+   * off, or switched off for a while because the data did not compress).
+   */
+  private compress(parts: Buffer[], bytes: number): Buffer | undefined {
+    if (!this.group.settings.useWanCompression) return undefined;
     if (this.compressionOff > 0) {
       this.compressionOff--;
-      return raw;
+      return undefined;
     }
-    const packed = compressSync(raw);
-    if (packed.length > 0.9 * raw.length) {
+    const packed = compressSync(parts.length === 1 ? parts[0] : Buffer.concat(parts, bytes));
+    if (packed.length > 0.9 * bytes) {
       this.compressionOff = 16;
-      return raw;
+      return undefined;
     }
     return packed;
   }
@@ -446,9 +599,10 @@ export class GroupSender extends EventEmitter<{ state: [SenderState]; checkpoint
 
   /** The shared buffer is past its limit and this group was chosen to fall back. */
   congested(): void {
-    const unsent = this.queue.length - this.sent;
+    // Data not yet on the wire (never sent, or waiting in the link's queue) means the network is the bottleneck.
+    const backedUp = this.queue.length - this.sent > 0 || this.linkQueuedBytes > 0;
     this.spillToBitmap();
-    this.setPhase('recording', unsent > 0 ? 'NetworkCongestion' : 'ProtectedApplianceCongestion');
+    this.setPhase('recording', backedUp ? 'NetworkCongestion' : 'ProtectedApplianceCongestion');
     this.scheduleRetry();
   }
 
@@ -459,7 +613,9 @@ export class GroupSender extends EventEmitter<{ state: [SenderState]; checkpoint
     const { network, siteId } = this.appliance.options;
     let messenger: Messenger<ReplicationMessage>;
     try {
-      messenger = new Messenger(await network.connect(this.group.recoveryAddress), replicationCodec, this.appliance.options.log);
+      const { keepAliveMs = 5000, deadPeerMs, clock } = this.appliance.options;
+      const keepAlive = keepAliveMs > 0 ? { clock, intervalMs: keepAliveMs, ...(deadPeerMs ? { deadAfterMs: deadPeerMs } : {}) } : undefined;
+      messenger = new Messenger(await network.connect(this.group.recoveryAddress), replicationCodec, this.appliance.options.log, keepAlive);
     } catch (e) {
       this.disconnected(e as Error);
       return;
@@ -473,7 +629,9 @@ export class GroupSender extends EventEmitter<{ state: [SenderState]; checkpoint
       await messenger.send('hello', { protocolVersion: PROTOCOL_VERSION, siteId, role: 'appliance' });
       this.messenger = messenger;
       await welcome;
-      this.onGroupOpened(await this.openGroup(messenger));
+      const opened = await this.openGroup(messenger);
+      this.refusedByReceiver = false; // a new connection is a new session at the receiver
+      this.onGroupOpened(opened);
     } catch (e) {
       this.appliance.options.log?.('connect-failed', { groupId: this.groupId, message: (e as Error).message });
       await messenger.close(e as Error);
@@ -492,8 +650,9 @@ export class GroupSender extends EventEmitter<{ state: [SenderState]; checkpoint
       vms: this.vms.map((vm) => ({ vmId: vm.id, volumes: vm.volumes.map((v) => ({ id: v.id, sizeBytes: v.sizeBytes, sectorSize: v.sectorSize })) })),
       journal: {
         historyMs: settings.journalHistoryHours * 3_600_000,
-        hardLimitBytes: Math.max(...this.vms.map((vm) => journalSizeBytes(settings.journal.hardLimit, provisioned(vm)))),
-        warningBytes: Math.max(...this.vms.map((vm) => journalSizeBytes(settings.journal.warningThreshold, provisioned(vm)))),
+        // `1` keeps the meta valid for a sender whose last VM left the group (there is no journal to size).
+        hardLimitBytes: Math.max(1, ...this.vms.map((vm) => journalSizeBytes(settings.journal.hardLimit, provisioned(vm)))),
+        warningBytes: Math.max(1, ...this.vms.map((vm) => journalSizeBytes(settings.journal.warningThreshold, provisioned(vm)))),
       },
     });
     return (await opened).meta as GroupOpenedMeta;
@@ -525,6 +684,9 @@ export class GroupSender extends EventEmitter<{ state: [SenderState]; checkpoint
       case 'probe-reply': return settle(REPLY_KEYS['probe-reply'], { meta: m.meta });
       case 'hash-reply': return settle(m.meta.requestId, { meta: m.meta, payload: m.payload });
       case 'ack': return this.onAck(m.meta.durableSeq, m.meta.receivedSeq ?? m.meta.durableSeq);
+      case 'journal-full':
+        this.refusedByReceiver = true;
+        return this.systemPause(m.meta.message);
       case 'fallback':
         this.spillToBitmap();
         if (m.meta.storageError) this.storageError = m.meta.storageError;
@@ -537,6 +699,7 @@ export class GroupSender extends EventEmitter<{ state: [SenderState]; checkpoint
 
   /** The receiver told us where its journals stand: pick the sync that brings both sides in line. */
   private onGroupOpened(opened: GroupOpenedMeta): void {
+    this.groupOpened = true;
     for (const vm of opened.vms) this.seqValue = Math.max(this.seqValue, vm.lastSeq);
     const fresh = opened.vms.every((v) => v.fresh);
     if (!fresh && this.pendingSync === 'initial') this.pendingSync = 'delta'; // our state was lost (restart): compare instead of copying
@@ -545,6 +708,7 @@ export class GroupSender extends EventEmitter<{ state: [SenderState]; checkpoint
 
   private disconnected(reason: Error | undefined): void {
     this.messenger = undefined;
+    this.groupOpened = false;
     if (this.stopped) return;
     for (const r of this.requests.values()) r.reject(reason ?? new ProtocolError('the link closed'));
     this.requests.clear();
@@ -560,7 +724,7 @@ export class GroupSender extends EventEmitter<{ state: [SenderState]; checkpoint
       this.retryTimer = undefined;
       if (this.stopped) return;
       if (!this.connected) void this.connect();
-      else if (this.storageError) void this.probe();
+      else if (this.storageError || this.refusedByReceiver) void this.probe();
       else this.kickSync();
     });
   }
@@ -572,6 +736,7 @@ export class GroupSender extends EventEmitter<{ state: [SenderState]; checkpoint
       const meta = (await reply).meta as { ok: boolean };
       if (meta.ok) {
         this.storageError = undefined;
+        this.refusedByReceiver = false;
         this.kickSync();
       } else this.scheduleRetry();
     } catch {
@@ -584,8 +749,13 @@ export class GroupSender extends EventEmitter<{ state: [SenderState]; checkpoint
   /** Runs whatever sync is due (initial, delta or bitmap), then streams. One at a time. */
   private kickSync(): void {
     // A sync while some VM's writes are not split would be stale the moment it ends.
-    if (this.syncing || this.stopped || !this.connected || this.storageError || this.tapsDown.size > 0) return;
+    if (this.syncing || this.stopped || !this.connected || !this.groupOpened || this.storageError || this.tapsDown.size > 0) return;
     if (this.phaseValue === 'paused-user' || this.phaseValue === 'paused-system') return;
+    if (this.refusedByReceiver) {
+      // The receiver drops our writes until a probe clears its refusal (a user resumed a journal-full pause early).
+      this.scheduleRetry();
+      return;
+    }
     this.syncing = (async () => {
       try {
         for (;;) {
@@ -605,17 +775,18 @@ export class GroupSender extends EventEmitter<{ state: [SenderState]; checkpoint
           } else if (this.pendingVolumeSync.size > 0) {
             this.setPhase('volume-initial-sync', 'ConfigurationChanged');
             const added = [...this.pendingVolumeSync];
-            await this.fullCopy(this.vms.filter((vm) => added.includes(vm.id)));
+            await this.fullCopy(this.vms.map((vm) => ({ ...vm, volumes: vm.volumes.filter((v) => added.includes(v.id)) })).filter((vm) => vm.volumes.length > 0));
             for (const id of added) this.pendingVolumeSync.delete(id);
           } else if (!this.bitmap.isEmpty) {
             this.setPhase('bitmap-sync', this.triggerValue ?? 'RecoveryApplianceCommunicationProblem');
             await this.resendBitmap();
           }
           await this.drained();
-          if (!this.connected || this.storageError || this.phaseValue === 'recording') return;
+          if (!this.connected || this.storageError || this.phaseValue === 'recording' || this.phaseValue.startsWith('paused')) return;
           if (this.pendingSync === undefined && this.pendingVolumeSync.size === 0 && this.bitmap.isEmpty) break;
         }
         const finished = this.phaseValue;
+        this.historyLossAllowed = false;
         this.setPhase('streaming', undefined);
         this.emit('synced', finished);
       } catch (e) {
@@ -637,12 +808,10 @@ export class GroupSender extends EventEmitter<{ state: [SenderState]; checkpoint
           this.assertSyncing();
           const len = Math.min(chunk, v.sizeBytes - off);
           // Reserve the sequence numbers before reading: a guest write after the read point overrides it.
-          const base = this.reserve(len / 4096 + 1);
+          const slot = await this.reserveSlot(len / 4096 + 1);
           const data = await this.appliance.options.hypervisor.readVolume(vm.id, v.id, off, len);
-          let s = base;
-          for (const [start, end] of nonZeroRuns(data, Math.max(4096, v.sectorSize))) {
-            await this.pushSync({ kind: 'write', seq: s++, vmId: vm.id, volumeId: v.id, offset: off + start, data: data.subarray(start, end) });
-          }
+          let s = slot.first;
+          slot.fill(nonZeroRuns(data, Math.max(4096, v.sectorSize)).map(([start, end]) => ({ kind: 'write', seq: s++, vmId: vm.id, volumeId: v.id, offset: off + start, data: data.subarray(start, end) })));
         }
       }
     }
@@ -660,10 +829,16 @@ export class GroupSender extends EventEmitter<{ state: [SenderState]; checkpoint
           remote: { hashBlocks: (req) => this.hashBlocks(vm.id, v.id, req) },
           sendBlock: async (offset, data) => {
             this.assertSyncing();
-            const seq = this.reserve(1);
-            // Re-read after reserving the sequence number: the block may have changed since it was hashed.
+            // Re-read after reserving the sequence numbers: the block may have changed since it was hashed.
+            // Sent in pieces of at most 1 MiB, like every other sync, so that any piece fits a small journal.
+            const piece = 1024 * 1024;
+            const slot = await this.reserveSlot(Math.ceil(data.length / piece));
             const fresh = await hv.readVolume(vm.id, v.id, offset, data.length);
-            await this.pushSync({ kind: 'write', seq, vmId: vm.id, volumeId: v.id, offset, data: fresh });
+            const items: WriteItem[] = [];
+            for (let at = 0; at < fresh.length; at += piece) {
+              items.push({ kind: 'write', seq: slot.first + items.length, vmId: vm.id, volumeId: v.id, offset: offset + at, data: fresh.subarray(at, Math.min(at + piece, fresh.length)) });
+            }
+            slot.fill(items);
           },
         });
       }
@@ -682,9 +857,9 @@ export class GroupSender extends EventEmitter<{ state: [SenderState]; checkpoint
         for (at = Math.max(at, r.offset); at < r.offset + r.length; at += 1024 * 1024) {
           this.assertSyncing();
           const len = Math.min(1024 * 1024, r.offset + r.length - at);
-          const seq = this.reserve(1);
+          const slot = await this.reserveSlot(1);
           const data = await hv.readVolume(vmId, r.volumeId, at, len);
-          await this.pushSync({ kind: 'write', seq, vmId, volumeId: r.volumeId, offset: at, data });
+          slot.fill([{ kind: 'write', seq: slot.first, vmId, volumeId: r.volumeId, offset: at, data }]);
         }
         at = regions[i + 1]?.offset ?? 0;
       }
@@ -717,12 +892,30 @@ export class GroupSender extends EventEmitter<{ state: [SenderState]; checkpoint
     return first;
   }
 
-  /** Queues sync data, waiting while the buffer is more than half full (syncs never push streaming out). */
-  private async pushSync(item: Item): Promise<void> {
+  /**
+   * Reserves `n` sequence numbers for sync data and holds their place in the queue; `fill` puts the data
+   * there (fewer items than numbers is fine). Waits first while the buffer is more than half full (syncs
+   * never push streaming out). A fill after the queue was spilled (link down, pause) interrupts the sync.
+   */
+  private async reserveSlot(n: number): Promise<{ first: number; fill: (items: WriteItem[]) => void }> {
     while (this.buffered > 0.5 * SEND_FILL * this.appliance.bufferBytes && this.connected) await new Promise<void>((r) => this.waiters.push(r));
     this.assertSyncing();
-    if (item.kind === 'write') this.stats.syncBytesSent += item.data.length;
-    this.push(item);
+    const first = this.reserve(n);
+    const slot: Item = { kind: 'slot', seq: first };
+    this.queue.push(slot);
+    return {
+      first,
+      fill: (items) => {
+        const at = this.queue.indexOf(slot);
+        if (at < 0) throw new SyncInterruptedError(this.groupId, this.phaseValue);
+        this.queue.splice(at, 1, ...items);
+        for (const it of items) {
+          this.buffered += it.data.length;
+          this.stats.syncBytesSent += it.data.length;
+        }
+        this.pump();
+      },
+    };
   }
 
   /**

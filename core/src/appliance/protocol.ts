@@ -3,7 +3,7 @@
 // malformed or hostile frame is refused before any journal sees it.
 import { ProtocolVersionError } from '../link/link-errors.js';
 import { defineMessage, handshakeCodec, type HelloMeta, type MessageCodec } from '../link/message-registry.js';
-export const PROTOCOL_VERSION = '1.0.0';
+export const PROTOCOL_VERSION = '1.1.0';
 
 const id = { type: 'string', minLength: 1, maxLength: 200 } as const;
 const count = { type: 'integer', minimum: 0 } as const;
@@ -47,6 +47,7 @@ const SPECS = {
       properties: {
         groupId: id,
         compressed: { type: 'boolean' },
+        makeRoom: { enum: ['keep-history', 'drop-history'] },
         rawBytes: { type: 'integer', minimum: 1, maximum: 64 * 1024 * 1024 },
         records: {
           type: 'array', minItems: 1, maxItems: 4096,
@@ -97,11 +98,27 @@ const SPECS = {
   /** Sender → receiver: is the recovery storage usable again? Answered by `probe-reply`. */
   probe: {
     type: 28, name: 'probe', payload: 'none',
-    metaSchema: { type: 'object', additionalProperties: false, required: ['groupId'], properties: { groupId: id } },
+    metaSchema: { type: 'object', additionalProperties: false, required: ['groupId'], properties: { groupId: id, needBytes: count } },
   },
   probeReply: {
     type: 29, name: 'probe-reply', payload: 'none',
     metaSchema: { type: 'object', additionalProperties: false, required: ['groupId', 'ok'], properties: { groupId: id, ok: { type: 'boolean' }, message: { type: 'string', maxLength: 2000 } } },
+  },
+  /**
+   * Receiver → sender: a sync cannot go on without leaving less than the history floor of checkpoints
+   * in a journal (or without dropping them all): pause replication for the group's replicationPauseTime (S6).
+   */
+  journalFull: {
+    type: 30, name: 'journal-full', payload: 'none',
+    metaSchema: {
+      type: 'object', additionalProperties: false, required: ['groupId', 'vmId', 'message'],
+      properties: { groupId: id, vmId: id, message: { type: 'string', maxLength: 2000 } },
+    },
+  },
+  /** Sender → receiver: a VM left the group; its journal closes (its data stays for a later preseed). */
+  closeVm: {
+    type: 31, name: 'close-vm', payload: 'none',
+    metaSchema: { type: 'object', additionalProperties: false, required: ['groupId', 'vmId'], properties: { groupId: id, vmId: id } },
   },
 } as const;
 
@@ -120,6 +137,11 @@ export interface GroupOpenedMeta {
 export interface WritesMeta {
   groupId: string;
   compressed: boolean;
+  /**
+   * Set on a sync's writes: how far the journal may go to make room. `keep-history`: trim only while the
+   * history floor (ten minutes) remains, else ask for a pause; `drop-history`: after the pause, anything.
+   */
+  makeRoom?: 'keep-history' | 'drop-history';
   rawBytes: number;
   records: WireRecord[];
 }
@@ -155,6 +177,17 @@ export interface HashReplyMeta {
 }
 export interface ProbeMeta {
   groupId: string;
+  /** Also check that every journal of the group can make room for this many bytes (after a system pause). */
+  needBytes?: number;
+}
+export interface JournalFullMeta {
+  groupId: string;
+  vmId: string;
+  message: string;
+}
+export interface CloseVmMeta {
+  groupId: string;
+  vmId: string;
 }
 export interface ProbeReplyMeta {
   groupId: string;
@@ -178,6 +211,8 @@ export const replicationMessages = [
   defineMessage<'hash-reply', HashReplyMeta>(SPECS.hashReply),
   defineMessage<'probe', ProbeMeta>(SPECS.probe),
   defineMessage<'probe-reply', ProbeReplyMeta>(SPECS.probeReply),
+  defineMessage<'journal-full', JournalFullMeta>(SPECS.journalFull),
+  defineMessage<'close-vm', CloseVmMeta>(SPECS.closeVm),
 ] as const;
 
 /** Handshake plus replication messages: what an appliance connection speaks. */

@@ -4,14 +4,18 @@
 // buffer passes 75 % or storage fails, and answers delta-sync hash requests from the journals.
 import { uncompressSync } from 'lz4-napi';
 import type { Clock, TimerHandle } from '../clock.js';
-import { Journal } from '../journal/journal.js';
+import { JournalFullError, JournalHistoryFloorError } from '../errors.js';
+import { Journal, type MakeRoom } from '../journal/journal.js';
 import type { SequencedWrite } from '../model.js';
 import type { LinkConnection, LinkListener, NetworkAdapter } from '../ports/network-adapter.js';
 import type { StorageAdapter } from '../ports/storage-adapter.js';
 import { ProtocolError } from '../link/link-errors.js';
 import { hashRanges } from '../sync/delta-sync.js';
 import { Messenger } from './messenger.js';
-import { PROTOCOL_VERSION, checkHello, replicationCodec, type CheckpointMeta, type HashRequestMeta, type OpenGroupMeta, type ReplicationMessage, type WritesMeta } from './protocol.js';
+import {
+  PROTOCOL_VERSION, checkHello, replicationCodec, type CheckpointMeta, type CloseVmMeta, type HashRequestMeta, type OpenGroupMeta, type ProbeMeta,
+  type ReplicationMessage, type WritesMeta,
+} from './protocol.js';
 
 export interface RecoveryApplianceOptions {
   siteId: string;
@@ -24,6 +28,15 @@ export interface RecoveryApplianceOptions {
   bufferBytes?: number;
   /** Group commit: writes are flushed and acknowledged at most this often (default 20 ms). */
   ackIntervalMs?: number;
+  /**
+   * A sync may trim a journal's checkpoints only while this much history remains (default ten minutes,
+   * the anchor's rule); past it the sender is asked to pause for the group's replicationPauseTime (S6).
+   */
+  syncHistoryFloorMs?: number;
+  /** Link keep-alive: ping after this much silence (default 5 s); 0 turns it off. */
+  keepAliveMs?: number;
+  /** A sender silent this long is disconnected as dead (default 3 × keepAliveMs). */
+  deadPeerMs?: number;
   log?: (event: string, fields: Record<string, unknown>) => void;
 }
 
@@ -97,7 +110,9 @@ export class RecoveryAppliance {
       void connection.close();
       return;
     }
-    const messenger = new Messenger(connection, replicationCodec, (e, f) => this.log(e, f));
+    const { keepAliveMs = 5000, deadPeerMs, clock } = this.options;
+    const keepAlive = keepAliveMs > 0 ? { clock, intervalMs: keepAliveMs, ...(deadPeerMs ? { deadAfterMs: deadPeerMs } : {}) } : undefined;
+    const messenger = new Messenger(connection, replicationCodec, (e, f) => this.log(e, f), keepAlive);
     this.messengers.add(messenger);
     const sessions = new Map<string, GroupSession>();
     let greeted = false;
@@ -123,7 +138,8 @@ export class RecoveryAppliance {
         case 'writes': return this.writes(messenger, session(sessions, m.meta.groupId), m.meta, m.payload!);
         case 'checkpoint': return this.checkpoint(messenger, session(sessions, m.meta.groupId), m.meta);
         case 'hash-request': return this.hashRequest(messenger, session(sessions, m.meta.groupId), m.meta);
-        case 'probe': return this.probe(messenger, session(sessions, m.meta.groupId));
+        case 'probe': return this.probe(messenger, session(sessions, m.meta.groupId), m.meta);
+        case 'close-vm': return this.closeVm(session(sessions, m.meta.groupId), m.meta);
         default: throw new ProtocolError(`a recovery appliance does not take '${m.name}' messages`);
       }
     });
@@ -144,6 +160,9 @@ export class RecoveryAppliance {
         journal = await Journal.open({ storage, clock, path: `${root}/${key}`, vmId: vm.vmId, volumes: vm.volumes, ...meta.journal });
         this.journals.set(key, journal);
         if (journal.damage) this.log('journal-damage', { groupId: meta.groupId, vmId: vm.vmId, message: journal.damage.message });
+      } else {
+        // Re-opened with a volume added to the VM: its journal takes it on (S7).
+        for (const v of vm.volumes) if (!journal.volumes.some((k) => k.id === v.id)) await journal.addVolume(v);
       }
       if (!s.journals.has(vm.vmId)) {
         s.journals.set(vm.vmId, journal);
@@ -181,11 +200,19 @@ export class RecoveryAppliance {
     // Appends are queued in order by each journal, so the next message need not wait for this one's I/O;
     // a few messages' appends stay in flight, and the receive queue pushes back beyond that.
     const upTo = s.highestSeq;
-    const appended = Promise.all([...byVm].map(([vmId, list]) => s.journals.get(vmId)!.appendMany(list)));
+    const makeRoom: MakeRoom = meta.makeRoom === 'keep-history' ? { keepHistoryMs: this.options.syncHistoryFloorMs ?? 600_000 }
+      : meta.makeRoom === 'drop-history' ? 'drop-recovery-points' : 'keep-newest';
+    const appended = Promise.all([...byVm].map(([vmId, list]) => s.journals.get(vmId)!.appendMany(list, { makeRoom }).catch((e: Error) => {
+      throw Object.assign(e, { vmId });
+    })));
     s.appending.push(appended.then(
       // Appended (not yet durable): frees the sender's send window; durability follows the group commit.
       () => messenger.send('ack', { groupId: s.groupId, durableSeq: s.durableSeq, receivedSeq: upTo }).catch(() => undefined),
-      (e: Error) => this.fail(messenger, s, e),
+      (e: Error & { vmId?: string }) => {
+        // A sync that fills the journal pauses replication (S6); any other failure is a storage error.
+        if (meta.makeRoom && (e instanceof JournalHistoryFloorError || e instanceof JournalFullError)) return this.journalFull(messenger, s, (e as { vmId?: string }).vmId ?? 'unknown', e);
+        return this.fail(messenger, s, e);
+      },
     ));
     this.scheduleAck(messenger, s);
     while (s.appending.length > MAX_APPENDS_IN_FLIGHT) await s.appending.shift();
@@ -223,12 +250,25 @@ export class RecoveryAppliance {
     }
   }
 
-  /** Tells the sender whether storage works again (a small durable write), clearing the failure if so. */
-  private async probe(messenger: Messenger<ReplicationMessage>, s: GroupSession): Promise<void> {
+  /**
+   * Tells the sender whether storage works again (a small durable write) and, when it asks, whether every
+   * journal can make room for `needBytes` (free space plus what dropping its history would free),
+   * clearing the failure if so.
+   */
+  private async probe(messenger: Messenger<ReplicationMessage>, s: GroupSession, meta: ProbeMeta): Promise<void> {
     const name = `${this.options.journalRoot ?? 'journals'}/${s.groupId}/.probe`;
     try {
       await this.options.storage.replace(name, Buffer.from(String(this.options.clock.now())));
       await this.options.storage.delete(name);
+      if (meta.needBytes) {
+        for (const [vmId, j] of s.journals) {
+          const space = j.spaceReport();
+          if (space.freeBytes + space.reclaimableBytes < meta.needBytes) {
+            throw new JournalFullError(space.usedBytes, space.hardLimitBytes, meta.needBytes - space.reclaimableBytes);
+          }
+          this.log('journal-space', { groupId: s.groupId, vmId, ...space });
+        }
+      }
       for (const [vmId, j] of s.journals) s.appended.set(vmId, j.lastSeq);
       s.failed = false;
       s.congested = false;
@@ -249,6 +289,28 @@ export class RecoveryAppliance {
     }
   }
 
+  /** A sync would eat into the journal's history floor: the sender pauses (ReplicationPausedSystemInitiated) and records meanwhile. */
+  private async journalFull(messenger: Messenger<ReplicationMessage>, s: GroupSession, vmId: string, error: Error): Promise<void> {
+    if (s.failed) return;
+    s.failed = true;
+    this.log('journal-full', { groupId: s.groupId, vmId, message: error.message });
+    await messenger.send('journal-full', { groupId: s.groupId, vmId, message: error.message.slice(0, 2000) }).catch(() => undefined);
+  }
+
+  /** A VM left the group: close its journal (its files stay, for a later preseed) and forget it on this connection. */
+  private async closeVm(s: GroupSession, meta: CloseVmMeta): Promise<void> {
+    const key = `${meta.groupId}/${meta.vmId}`;
+    const journal = s.journals.get(meta.vmId) ?? this.journals.get(key);
+    if (!journal) return; // never opened here (or closed already): nothing to do
+    s.journals.delete(meta.vmId);
+    s.appended.delete(meta.vmId);
+    // Appends already queued for it finish first (close waits for the journal to be idle).
+    await Promise.allSettled(s.appending);
+    this.journals.delete(key);
+    await journal.close();
+    this.log('vm-closed', { groupId: meta.groupId, vmId: meta.vmId });
+  }
+
   private async fail(messenger: Messenger<ReplicationMessage>, s: GroupSession, error: Error): Promise<void> {
     if (s.failed) return;
     s.failed = true;
@@ -263,6 +325,8 @@ export class RecoveryAppliance {
       const upTo = s.highestSeq;
       void Promise.all([...s.journals.values()].map((j) => j.flush()))
         .then(() => {
+          // After a failure nothing more is acknowledged: the sender re-sends what was not (its bitmap covers it).
+          if (s.failed) return;
           s.durableSeq = Math.max(s.durableSeq, upTo);
           return messenger.send('ack', { groupId: s.groupId, durableSeq: s.durableSeq, receivedSeq: s.highestSeq });
         })

@@ -6,8 +6,8 @@ import path from 'node:path';
 import fc from 'fast-check';
 import { VirtualClock } from '../clock.js';
 import {
-  AlignmentError, StorageError, CheckpointNotFoundError, CheckpointTrimmedError, JournalFullError, SequenceError, UnknownVolumeError,
-  ValidationError, VolumeRangeError,
+  AlignmentError, StorageError, CheckpointNotFoundError, CheckpointTrimmedError, JournalFullError, JournalHistoryFloorError, SequenceError,
+  UnknownVolumeError, ValidationError, VolumeRangeError,
 } from '../errors.js';
 import type { Checkpoint, SequencedWrite } from '../model.js';
 import { seededRandom, type Random } from '../random.js';
@@ -286,6 +286,124 @@ describe('Journal', () => {
     assert.equal(s.checkpointCount, 1);
     assert.equal(s.actualHistoryMs, 0);
     assert.equal(s.historyStatus, 'error');
+  });
+
+  describe('S6: making room for a sync', () => {
+    const floor = { keepHistoryMs: 10 * 60_000 };
+    /** A 1 MiB journal with a checkpoint every minute for `minutes` minutes, a few writes each. */
+    async function withHistory(minutes: number): Promise<Rig> {
+      const r = await rig({ hardLimitBytes: 1 * MiB, warningBytes: 1 * MiB });
+      const rnd = seededRandom(21);
+      for (let m = 0; m < minutes; m++) {
+        for (let i = 0; i < 4; i++) await write(r, randomWrite(r, rnd, 8));
+        await checkpoint(r);
+        await r.clock.advance(60_000);
+      }
+      return r;
+    }
+    const big = (r: Rig, rnd: Random): SequencedWrite => ({ volumeId: 'disk-a', offset: rnd.int(0, 31) * 64 * 1024, data: rnd.bytes(64 * 1024), seq: ++r.seq });
+
+    it('trims only while the floor of history remains, then refuses with JournalHistoryFloorError and changes nothing', async () => {
+      const r = await withHistory(15);
+      const rnd = seededRandom(22);
+      const before = r.journal.checkpoints();
+      let refused: unknown;
+      for (let i = 0; i < 40 && !refused; i++) {
+        const w = big(r, rnd);
+        try {
+          await r.journal.appendMany([w], { makeRoom: floor });
+          r.model.apply(w);
+        } catch (e) {
+          refused = e;
+          r.seq--;
+        }
+      }
+      assert.ok(refused instanceof JournalHistoryFloorError, `got ${String(refused)}`);
+      const kept = r.journal.checkpoints();
+      assert.ok(kept.length < before.length, 'older checkpoints were trimmed first');
+      assert.ok(r.clock.now() - kept[0].timestamp >= floor.keepHistoryMs, 'ten minutes of checkpoints remain');
+      assert.equal(kept.at(-1)!.id, before.at(-1)!.id, 'the newest checkpoint stays');
+      const stats = r.journal.stats();
+      await assert.rejects(r.journal.appendMany([big(r, rnd)], { makeRoom: floor }), JournalHistoryFloorError);
+      r.seq--;
+      assert.deepEqual(r.journal.stats(), stats);
+      for (const cp of kept) await assertImageMatches(r, cp.id);
+    });
+
+    it('drop-recovery-points: promotes everything when it must, nothing acknowledged is lost, and reopening never lists a dropped checkpoint', async () => {
+      const r = await withHistory(5);
+      const rnd = seededRandom(23);
+      const dropped = r.journal.checkpoints();
+      // Twice the journal's size after its newest checkpoint.
+      for (let i = 0; i < 32; i++) {
+        const w = big(r, rnd);
+        await r.journal.appendMany([w], { makeRoom: 'drop-recovery-points' });
+        r.model.apply(w);
+        assert.ok(r.journal.stats().usedBytes <= 1 * MiB);
+      }
+      assert.equal(r.journal.checkpoints().length, 0, 'every recovery point was dropped');
+      assert.throws(() => r.journal.getCheckpoint(dropped[0].id), CheckpointTrimmedError);
+      const cp = await checkpoint(r);
+      await assertImageMatches(r, cp.id);
+      await r.journal.close();
+      r.journal = await Journal.open(r.options);
+      assert.deepEqual(r.journal.checkpoints().map((c) => c.id), [cp.id], 'only the checkpoint cut after the drop is listed');
+      await assertImageMatches(r, cp.id);
+    });
+
+    it('a sync into a journal without checkpoints promotes freely; a plain append still refuses', async () => {
+      const r = await rig({ hardLimitBytes: 1 * MiB, warningBytes: 1 * MiB });
+      const rnd = seededRandom(24);
+      for (let i = 0; i < 40; i++) {
+        const w = big(r, rnd);
+        await r.journal.appendMany([w], { makeRoom: floor });
+        r.model.apply(w);
+      }
+      let refused: unknown;
+      for (let i = 0; i < 40 && !refused; i++) {
+        const w = big(r, rnd);
+        try {
+          await r.journal.append(w);
+          r.model.apply(w);
+        } catch (e) {
+          refused = e;
+          r.seq--;
+        }
+      }
+      assert.ok(refused instanceof JournalFullError, `a plain append refuses (got ${String(refused)})`);
+      const cp = await checkpoint(r);
+      await assertImageMatches(r, cp.id);
+    });
+
+    it('reopening after a drop never lists a dropped checkpoint whose marker is still on storage', async () => {
+      // Segment deletions that never happen (a crash right after the drop was recorded).
+      const inner = new MemoryStorage();
+      const keep: StorageAdapter = Object.assign(Object.create(inner) as StorageAdapter, { delete: async (): Promise<void> => undefined });
+      const r = await rig({ hardLimitBytes: 1 * MiB, warningBytes: 1 * MiB }, keep);
+      const rnd = seededRandom(25);
+      for (let m = 0; m < 3; m++) {
+        await write(r, randomWrite(r, rnd, 8));
+        await checkpoint(r);
+      }
+      const dropped = r.journal.checkpoints().map((c) => c.id);
+      await r.journal.dropRecoveryPoints();
+      await write(r, randomWrite(r, rnd, 8));
+      const cp = await checkpoint(r);
+      const again = await Journal.open({ ...r.options, storage: keep });
+      assert.deepEqual(again.checkpoints().map((c) => c.id), [cp.id], `only ${cp.id} is listed, not the dropped ${dropped.join(', ')}`);
+      r.journal = again;
+      await assertImageMatches(r, cp.id);
+    });
+
+    it('dropRecoveryPoints refuses while an image is open', async () => {
+      const r = await withHistory(2);
+      const image = await r.journal.openImage(r.journal.checkpoints()[0].id);
+      await assert.rejects(r.journal.dropRecoveryPoints(), ValidationError);
+      image.close();
+      const event = await r.journal.dropRecoveryPoints();
+      assert.equal(event.checkpoints.length, 2);
+      assert.equal(r.journal.stats().promotedSeq, r.seq);
+    });
   });
 
   describe('bad input changes nothing', () => {

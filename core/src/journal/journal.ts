@@ -5,7 +5,7 @@ import { EventEmitter } from 'node:events';
 import type { Clock, TimerHandle } from '../clock.js';
 import {
   CheckpointNotFoundError, CheckpointTrimmedError, ClosedError, JournalCorruptError, JournalFullError,
-  SequenceError, UnknownVolumeError, ValidationError,
+  JournalHistoryFloorError, SequenceError, UnknownVolumeError, ValidationError,
 } from '../errors.js';
 import type { Checkpoint, CheckpointKind, SequencedWrite, VmId, VolumeId } from '../model.js';
 import type { StorageAdapter, StoredFile } from '../ports/storage-adapter.js';
@@ -44,6 +44,20 @@ export interface JournalOptions {
 }
 
 export type HistoryStatus = 'ok' | 'warning' | 'error';
+
+/**
+ * How far an append may go to make room under the hard limit. `keep-newest` (the default, streaming):
+ * trim the oldest checkpoints but never the newest. `{ keepHistoryMs }` (a sync, S6): trim only while
+ * that much history remains, else refuse with JournalHistoryFloorError. `drop-recovery-points` (a sync
+ * after the system pause): trim anything, and when even the newest checkpoint is in the way promote
+ * every write and drop every checkpoint. In the two sync modes, with no checkpoint at all, writes are
+ * promoted freely: no recovery point depends on them (an initial sync larger than the journal).
+ */
+export type MakeRoom = 'keep-newest' | { keepHistoryMs: number } | 'drop-recovery-points';
+
+export interface AppendOptions {
+  makeRoom?: MakeRoom;
+}
 
 export interface JournalStats {
   usedBytes: number;
@@ -113,6 +127,8 @@ interface JournalState {
   oldestCheckpointId?: string;
   /** When the first checkpoint was added: the history the journal can hold grows from then. */
   firstCheckpointAt?: number;
+  /** Every recovery point with seq ≤ this was dropped deliberately (`dropRecoveryPoints`); recovery never lists them. */
+  droppedThroughSeq?: number;
 }
 
 interface PendingRedo {
@@ -199,6 +215,30 @@ export class Journal extends EventEmitter<JournalEvents> {
     return this.state.volumes;
   }
 
+  /**
+   * Adds a volume to the journal of a running VM (a volume added to a protected VM, S7): its replica
+   * starts as zeros, and writes to it are taken from now on. A volume already known with the same
+   * geometry changes nothing; a different geometry is refused.
+   */
+  addVolume(volume: JournalVolume): Promise<void> {
+    return this.queue.run(async () => {
+      this.assertOpen();
+      const known = this.state.volumes.find((k) => k.id === volume.id);
+      if (known) {
+        if (known.sizeBytes !== volume.sizeBytes || known.sectorSize !== volume.sectorSize) {
+          throw new ValidationError(`volume '${volume.id}' is ${known.sizeBytes} bytes / ${known.sectorSize}-byte sectors in the journal, not ${volume.sizeBytes} / ${volume.sectorSize}`, 'volumes');
+        }
+        return;
+      }
+      validateOptions({ ...this.options, volumes: [...this.state.volumes, volume] });
+      const v = { id: volume.id, sizeBytes: volume.sizeBytes, sectorSize: volume.sectorSize };
+      const replica = await this.options.storage.open(`${this.options.path}/replica/${encodeURIComponent(v.id)}.img`, { create: true, size: v.sizeBytes });
+      await this.saveState({ ...this.state, volumes: [...this.state.volumes, v] });
+      this.replicas.push(replica);
+      this.volumeIndex.set(v.id, this.state.volumes.length - 1);
+    });
+  }
+
   /** Highest sequence number written or marked; the sender resumes after it. */
   get lastSeq(): number {
     return this.lastSeqValue;
@@ -213,8 +253,9 @@ export class Journal extends EventEmitter<JournalEvents> {
    * Appends writes in order with as few storage calls as possible. All are checked before any is
    * written. Several appends may be in flight at once; they become visible to readers in order.
    */
-  appendMany(writes: readonly SequencedWrite[]): Promise<void> {
+  appendMany(writes: readonly SequencedWrite[], options: AppendOptions = {}): Promise<void> {
     let done: Promise<void> = Promise.resolve();
+    const makeRoom = options.makeRoom ?? 'keep-newest';
     return this.queue.run(async () => {
       this.assertOpen();
       await this.recoverFromWriteFailure();
@@ -229,7 +270,7 @@ export class Journal extends EventEmitter<JournalEvents> {
       }
       const parts: Promise<void>[] = [];
       for (let i = 0; i < writes.length;) {
-        const issued = await this.issueBatch(writes, i);
+        const issued = await this.issueBatch(writes, i, makeRoom);
         parts.push(issued.done);
         i = issued.next;
       }
@@ -387,10 +428,10 @@ export class Journal extends EventEmitter<JournalEvents> {
   // ---- writing -------------------------------------------------------------------------------
 
   /** Issues as many records from `writes[from]` as fit the active segment as one vectored write. */
-  private async issueBatch(writes: readonly SequencedWrite[], from: number): Promise<{ next: number; done: Promise<void> }> {
+  private async issueBatch(writes: readonly SequencedWrite[], from: number, makeRoom: MakeRoom): Promise<{ next: number; done: Promise<void> }> {
     const first = writes[from];
     const firstBytes = RECORD_HEADER_BYTES + first.data.length;
-    await this.ensureSpace(firstBytes);
+    await this.ensureSpace(firstBytes, makeRoom);
     if (this.active.bytes > SEGMENT_HEADER_BYTES && this.active.bytes + firstBytes > this.segmentBytes) await this.rotate();
     const buffers: Buffer[] = [];
     const placed: { write: SequencedWrite; volume: number; position: number }[] = [];
@@ -516,14 +557,24 @@ export class Journal extends EventEmitter<JournalEvents> {
     this.usedBytes += SEGMENT_HEADER_BYTES;
   }
 
-  /** Makes room for `bytes` under the hard limit by promoting the oldest checkpoints, or refuses. */
-  private async ensureSpace(bytes: number): Promise<void> {
+  /** Makes room for `bytes` under the hard limit by promoting the oldest checkpoints (as far as `makeRoom` allows), or refuses. */
+  private async ensureSpace(bytes: number, makeRoom: MakeRoom = 'keep-newest'): Promise<void> {
     const hard = this.options.hardLimitBytes;
     const over = (): number => this.usedBytes + bytes + SEGMENT_HEADER_BYTES - hard;
     if (over() <= 0) return;
     await this.redoPromotion();
     // The newest checkpoint and pinned ones stay; promote as little as frees enough.
-    const maxK = Math.min(this.checkpointList.length - 1, this.oldestPinnedIndex());
+    let maxK = Math.min(this.checkpointList.length - 1, this.oldestPinnedIndex());
+    const floor = typeof makeRoom === 'object' ? makeRoom.keepHistoryMs : undefined;
+    let limitedByFloor = false;
+    if (floor !== undefined) {
+      // A sync may trim only while `floor` of history remains after the trim.
+      const now = this.options.clock.now();
+      while (maxK > 0 && now - this.checkpointList[maxK].timestamp < floor) {
+        maxK--;
+        limitedByFloor = true;
+      }
+    }
     let k = 0;
     while (k < maxK && this.freedBy(k) < over()) k++;
     if (k >= 0 && k <= maxK && over() > 0) {
@@ -531,7 +582,63 @@ export class Journal extends EventEmitter<JournalEvents> {
       if (this.active.maxWriteSeq <= target.seq && this.active.bytes > SEGMENT_HEADER_BYTES) await this.rotate();
       if (k > 0 || target.seq > this.state.promotedSeq) await this.promoteTo(k, 'size');
     }
-    if (over() > 0) throw new JournalFullError(this.usedBytes, hard, bytes);
+    if (over() <= 0) return;
+    // What is left lies after the newest retained checkpoint (or there is none).
+    const noRecoveryPoints = this.checkpointList.length === 0 && this.pendingIds.size === 0;
+    // A plain append (no `makeRoom` given) keeps its old contract and refuses instead.
+    if ((noRecoveryPoints && makeRoom !== 'keep-newest') || (makeRoom === 'drop-recovery-points' && this.pins.size === 0)) {
+      await this.promoteEverything('size');
+      if (over() <= 0) return;
+    }
+    if (floor !== undefined && (limitedByFloor || this.checkpointList.length > 0) && this.pins.size === 0) {
+      throw new JournalHistoryFloorError(this.usedBytes, hard, bytes, floor);
+    }
+    throw new JournalFullError(this.usedBytes, hard, bytes);
+  }
+
+  /**
+   * Promotes every write appended so far into the replica and drops every checkpoint: what a sync larger
+   * than the journal does once the system pause is over (S6; the anchor: "all the checkpoints in the
+   * journal can be lost"). Nothing acknowledged is lost: the replica then holds the latest state; recovery
+   * is possible again from the next checkpoint. Refused while a point-in-time image is open.
+   */
+  dropRecoveryPoints(): Promise<TrimEvent> {
+    return this.queue.run(async () => {
+      this.assertOpen();
+      await this.recoverFromWriteFailure();
+      await this.redoPromotion();
+      if (this.pins.size > 0) throw new ValidationError(`the journal of VM '${this.vmId}' has open point-in-time images; close them before dropping its recovery points`, 'pins');
+      return this.promoteEverything('size');
+    });
+  }
+
+  /** Space the journal could free now, as `dropRecoveryPoints` would (what a paused sync needs to know before resuming). */
+  spaceReport(): { usedBytes: number; hardLimitBytes: number; freeBytes: number; reclaimableBytes: number } {
+    const pinned = this.oldestPinnedIndex();
+    const reclaimable = Number.isFinite(pinned) ? this.freedBy(pinned) : Math.max(0, this.usedBytes - SEGMENT_HEADER_BYTES);
+    return { usedBytes: this.usedBytes, hardLimitBytes: this.options.hardLimitBytes, freeBytes: Math.max(0, this.options.hardLimitBytes - this.usedBytes), reclaimableBytes: reclaimable };
+  }
+
+  /** Runs inside the queue: promotes every published write and drops every listed checkpoint. */
+  private async promoteEverything(reason: 'history' | 'size'): Promise<TrimEvent> {
+    // Everything issued must be written, flushed (markers listed) before it can be promoted.
+    await this.afterFlush(this.published, () => undefined);
+    if (this.writeFailure) await this.recoverFromWriteFailure();
+    const upTo = this.lastSeqValue;
+    if (this.active.bytes > SEGMENT_HEADER_BYTES) await this.rotate();
+    const dropped = this.checkpointList;
+    await this.saveState({ ...this.state, promotedSeq: Math.max(this.state.promotedSeq, upTo), oldestCheckpointId: undefined, droppedThroughSeq: Math.max(this.state.droppedThroughSeq ?? 0, upTo) });
+    this.checkpointList = [];
+    for (const c of dropped) {
+      this.checkpointById.delete(c.id);
+      this.rememberTrimmed(c.id);
+    }
+    await this.redoPromotion();
+    this.trimTimer?.cancel();
+    this.trimTimer = undefined;
+    const event = { checkpoints: dropped, promotedSeq: this.state.promotedSeq, reason };
+    if (dropped.length > 0) this.emit('trimmed', event);
+    return event;
   }
 
   /** Bytes freed if checkpoint k became the oldest retained one (its writes promoted, earlier checkpoints trimmed). */
@@ -588,6 +695,7 @@ export class Journal extends EventEmitter<JournalEvents> {
       if (s === this.active) continue;
       if (s.maxWriteSeq > this.state.promotedSeq || s.checkpointIds.some((id) => this.checkpointById.has(id))) continue;
       this.segments.delete(s.no);
+      this.dirty.delete(s);
       this.usedBytes -= s.bytes;
       this.retired.push(s);
     }
@@ -720,7 +828,7 @@ export class Journal extends EventEmitter<JournalEvents> {
             seg.checkpointIds.push(cp.id);
             this.lastSeqValue = cp.seq;
             if (!seenOldest && cp.id === this.state.oldestCheckpointId) seenOldest = true;
-            if (seenOldest) {
+            if (seenOldest && cp.seq > (this.state.droppedThroughSeq ?? -1)) {
               this.checkpointList.push(cp);
               this.checkpointById.set(cp.id, cp);
             } else this.rememberTrimmed(cp.id);

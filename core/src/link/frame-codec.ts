@@ -72,6 +72,21 @@ export function encodeFrame(type: number, meta: unknown, payload?: Buffer, limit
   return payloadLength > 0 ? [head, payload!] : [head];
 }
 
+/**
+ * As `encodeFrame`, with the payload given as parts that go out back to back: a sender batching many
+ * writes into one frame never concatenates them.
+ */
+export function encodeFrameParts(type: number, meta: unknown, payload: readonly Buffer[], limits: FrameLimits = DEFAULT_FRAME_LIMITS): Buffer[] {
+  const [head] = encodeFrame(type, meta, undefined, limits);
+  const payloadLength = payload.reduce((n, p) => n + p.length, 0);
+  const total = head.length + payloadLength;
+  if (total > limits.maxFrameBytes) {
+    throw new ProtocolError(`frame of ${total} bytes is over the limit of ${limits.maxFrameBytes}`, undefined, 'split the data into smaller frames');
+  }
+  head.writeUInt32BE(total - 4, 0);
+  return [head, ...payload.filter((p) => p.length > 0)];
+}
+
 /** The total size of a frame whose first bytes are `parts`, after checking the header is consistent. */
 export function checkEncodedFrame(parts: readonly Buffer[], limits: FrameLimits = DEFAULT_FRAME_LIMITS): number {
   const head = parts[0];

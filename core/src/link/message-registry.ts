@@ -4,7 +4,7 @@
 import { Ajv, type ValidateFunction } from 'ajv';
 import { ValidationError } from '../errors.js';
 import { schemaError } from '../settings.js';
-import { DEFAULT_FRAME_LIMITS, decodeFrame, encodeFrame, frameLimits, type Frame, type FrameLimits } from './frame-codec.js';
+import { DEFAULT_FRAME_LIMITS, decodeFrame, encodeFrame, encodeFrameParts, frameLimits, type Frame, type FrameLimits } from './frame-codec.js';
 import { ProtocolError } from './link-errors.js';
 import { SITE_ID_PATTERN } from './site-id.js';
 
@@ -110,6 +110,14 @@ export class MessageCodec<D extends MessageDefinition = MessageDefinition> {
     if (!compiled) throw new ProtocolError(`no message named '${name}' in this codec`, undefined, 'define the message and add it to the codec');
     this.check(compiled, meta, payload?.length ?? 0, 'this is a bug in the sender: fix the meta before sending');
     return encodeFrame(compiled.definition.type, meta, payload, this.limits);
+  }
+
+  /** As `encode`, with the payload as parts that are sent back to back without being concatenated. */
+  encodeParts<N extends D['name']>(name: N, meta: MetaOf<D, N>, payload: readonly Buffer[]): Buffer[] {
+    const compiled = this.byName.get(name);
+    if (!compiled) throw new ProtocolError(`no message named '${name}' in this codec`, undefined, 'define the message and add it to the codec');
+    this.check(compiled, meta, payload.reduce((n, p) => n + p.length, 0), 'this is a bug in the sender: fix the meta before sending');
+    return encodeFrameParts(compiled.definition.type, meta, payload, this.limits);
   }
 
   /** Decodes and validates one frame (a decoded Frame, or a Buffer holding exactly one frame). */
