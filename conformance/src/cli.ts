@@ -17,6 +17,12 @@ export const EXIT_USAGE = 2;
 /** Adapters that ship with the suite, by name. */
 export const BUILTIN_ADAPTERS: Readonly<Record<string, HarnessFactory>> = {
   fake: () => createFakeHarness({ seed: 1 }),
+  // Loaded only when asked for, so the suite does not depend on the QEMU adapter (or on QEMU being installed).
+  qemu: async () => {
+    const spec = '@opencdp/adapter-qemu/conformance';
+    const mod = (await import(spec)) as { createHarness: HarnessFactory };
+    return mod.createHarness();
+  },
 };
 
 export interface LoadedAdapter {

@@ -1,0 +1,217 @@
+import assert from 'node:assert/strict';
+import { promises as fs } from 'node:fs';
+import net from 'node:net';
+import path from 'node:path';
+import fc from 'fast-check';
+import { NbdClient } from './nbd-client.js';
+import {
+  Cmd, IHAVEOPT, MAX_PAYLOAD, NBD_MAGIC, Opt, REQUEST_MAGIC, encodeRequest, optionRequest,
+} from './nbd-protocol.js';
+import { NbdServer } from './nbd-server.js';
+import { NbdNegotiationError, NbdProtocolError, NbdRequestError } from './qemu-errors.js';
+import { requireToolsOrSkip } from './qemu-tools.js';
+import { MemoryExport, run, sha256, tempDir, until, watch } from './spec-helpers.js';
+
+const KiB = 1024;
+const MiB = 1024 * KiB;
+
+describe('NbdServer', () => {
+  let dir: string;
+  let server: NbdServer;
+  let exp: MemoryExport;
+  const clientErrors: NbdProtocolError[] = [];
+
+  beforeEach(async () => {
+    dir = await tempDir();
+    server = new NbdServer({ path: path.join(dir, 'nbd.sock') });
+    exp = new MemoryExport(4 * MiB);
+    server.addExport('disk', exp);
+    clientErrors.length = 0;
+    server.on('client-error', (e) => clientErrors.push(e));
+    await server.listen();
+  });
+
+  afterEach(async () => {
+    await server.close();
+    await fs.rm(dir, { recursive: true, force: true });
+  });
+
+  for (const structured of [true, false]) {
+    it(`serves writes, reads, zeroes, trims and flushes to our client (${structured ? 'structured' : 'simple'} replies)`, async () => {
+      const c = await NbdClient.connect({ path: server.path, exportName: 'disk', structuredReplies: structured });
+      assert.equal(c.sizeBytes, 4 * MiB);
+      assert.equal(c.structured, structured);
+      const a = Buffer.alloc(64 * KiB, 0xa1);
+      const b = Buffer.alloc(4 * KiB, 0xb2);
+      await Promise.all([c.write(0, a), c.write(1 * MiB, b)]);
+      await c.writeZeroes(4 * KiB, 4 * KiB);
+      await c.trim(8 * KiB, 4 * KiB);
+      await c.flush();
+      const got = await c.read(0, 2 * MiB);
+      const expected = Buffer.alloc(2 * MiB);
+      a.copy(expected, 0);
+      expected.fill(0, 4 * KiB, 12 * KiB);
+      b.copy(expected, 1 * MiB);
+      assert.equal(sha256(got), sha256(expected));
+      assert.equal(exp.flushes, 1);
+      await c.close();
+    });
+  }
+
+  it('lists exports and refuses an unknown one with a typed negotiation error', async () => {
+    await assert.rejects(NbdClient.connect({ path: server.path, exportName: 'nope' }), NbdNegotiationError);
+    const c = await NbdClient.connect({ path: server.path, exportName: 'disk' });
+    await c.close();
+  });
+
+  it('answers a write past the end with ENOSPC, closes that connection, writes nothing, and keeps serving others', async () => {
+    const bad = await NbdClient.connect({ path: server.path, exportName: 'disk' });
+    const good = await NbdClient.connect({ path: server.path, exportName: 'disk' });
+    await assert.rejects(bad.write(4 * MiB - 512, Buffer.alloc(1024, 1)), (e: unknown) => e instanceof NbdRequestError && e.errno === 28);
+    await until(() => bad.closed, 'the bad connection to close');
+    assert.equal(exp.ops.length, 0, 'nothing reached the export');
+    assert.equal(clientErrors.length, 1);
+    assert.match(clientErrors[0].message, /past the end/);
+    await good.write(0, Buffer.alloc(512, 7));
+    assert.deepEqual(exp.ops, ['write 0+512']);
+    await good.close();
+  });
+
+  it('holds the reply until the export answers (the barrier) and answers in the export\'s order', async () => {
+    let release!: () => void;
+    const held = new Promise<void>((r) => { release = r; });
+    server.addExport('held', { sizeBytes: MiB, write: () => held });
+    const c = await NbdClient.connect({ path: server.path, exportName: 'held' });
+    const w = watch(c.write(0, Buffer.alloc(512)));
+    await new Promise((r) => setTimeout(r, 100));
+    assert.equal(w.state, 'pending', 'the write is not acknowledged while the export holds it');
+    release();
+    await until(() => w.state === 'resolved', 'the write to complete');
+    await c.close();
+  });
+
+  it('turns an export failure into EIO for that request only', async () => {
+    let fail = true;
+    server.addExport('flaky', { sizeBytes: MiB, write: async () => { if (fail) throw new Error('disk on fire'); } });
+    const errors: Error[] = [];
+    server.on('request-error', (e) => errors.push(e));
+    const c = await NbdClient.connect({ path: server.path, exportName: 'flaky' });
+    await assert.rejects(c.write(0, Buffer.alloc(512)), (e: unknown) => e instanceof NbdRequestError && e.errno === 5 && /disk on fire/.test(e.message));
+    fail = false;
+    await c.write(0, Buffer.alloc(512));
+    assert.equal(errors.length, 1);
+    await c.close();
+  });
+
+  it('refuses writes to a read-only export with EPERM', async () => {
+    const ro = new MemoryExport(MiB, true);
+    server.addExport('ro', ro);
+    const c = await NbdClient.connect({ path: server.path, exportName: 'ro' });
+    assert.equal(c.readOnly, true);
+    await assert.rejects(c.write(0, Buffer.alloc(512)), (e: unknown) => e instanceof NbdRequestError && e.errno === 1);
+    assert.equal(ro.ops.length, 0);
+    await c.close();
+  });
+
+  it('property: any malformed request closes only that connection with a typed error and writes nothing', async function () {
+    this.timeout(60_000);
+    const good = await NbdClient.connect({ path: server.path, exportName: 'disk' });
+    const header = fc.record({
+      magic: fc.oneof(fc.constant(REQUEST_MAGIC), fc.integer({ min: 0, max: 0xffffffff })),
+      flags: fc.integer({ min: 0, max: 0xffff }),
+      type: fc.oneof(fc.constantFrom(Cmd.WRITE, Cmd.READ, Cmd.TRIM, Cmd.WRITE_ZEROES, Cmd.BLOCK_STATUS), fc.integer({ min: 8, max: 0xffff })),
+      offset: fc.oneof(fc.bigInt({ min: 4n * BigInt(MiB) - 4096n, max: 4n * BigInt(MiB) + 4096n }), fc.bigInt({ min: 0n, max: (1n << 64n) - 1n })),
+      length: fc.oneof(fc.integer({ min: 1, max: 8192 }), fc.integer({ min: MAX_PAYLOAD + 1, max: 0xffffffff })),
+    }).filter((h) => {
+      // Keep only requests that are malformed: bad magic, unknown/unsupported command, past the end, or oversized.
+      if (h.magic !== REQUEST_MAGIC) return true;
+      if (h.type === Cmd.BLOCK_STATUS || h.type > Cmd.BLOCK_STATUS) return true;
+      if (h.type === Cmd.WRITE && h.length > MAX_PAYLOAD) return true;
+      return h.offset + BigInt(h.length) > BigInt(4 * MiB);
+    });
+    await fc.assert(fc.asyncProperty(header, async (h) => {
+      const before = exp.ops.length;
+      const errorsBefore = clientErrors.length;
+      const socket = await rawSession(server.path, 'disk');
+      const req = encodeRequest({ flags: h.flags, type: h.type, handle: 42n, offset: h.offset, length: h.length });
+      req.writeUInt32BE(h.magic, 0);
+      socket.write(req);
+      if (h.magic === REQUEST_MAGIC && h.type === Cmd.WRITE && h.length <= 8192) socket.write(Buffer.alloc(h.length, 0x5a));
+      await new Promise<void>((resolve) => { socket.once('close', () => resolve()); });
+      assert.equal(exp.ops.length, before, 'nothing reached the export');
+      assert.equal(clientErrors.length, errorsBefore + 1, 'one typed client error');
+      assert.ok(clientErrors.at(-1) instanceof NbdProtocolError);
+      // Others are still served.
+      await good.write(0, Buffer.alloc(512, 1));
+      exp.ops.length = before;
+    }), { numRuns: 60, seed: 5 });
+    await good.close();
+  });
+
+  it('property: random bytes during negotiation never crash the server', async function () {
+    this.timeout(60_000);
+    await fc.assert(fc.asyncProperty(fc.uint8Array({ minLength: 0, maxLength: 200 }), async (bytes) => {
+      const socket = net.createConnection(server.path);
+      await new Promise<void>((r) => socket.once('connect', () => r()));
+      socket.on('error', () => undefined);
+      socket.write(Buffer.from(bytes));
+      await new Promise((r) => setTimeout(r, 5));
+      socket.destroy();
+    }), { numRuns: 40, seed: 9 });
+    const c = await NbdClient.connect({ path: server.path, exportName: 'disk' });
+    await c.write(0, Buffer.alloc(512, 3));
+    await c.close();
+    assert.equal(exp.ops.filter((o) => o.startsWith('write')).length, 1, 'only the good client wrote');
+  });
+
+  describe('with qemu-io as the client', () => {
+    before(function () {
+      requireToolsOrSkip(this, ['qemu-io', 'qemu-img']);
+    });
+
+    it('qemu-io writes patterns through our server and reads them back', async function () {
+      this.timeout(30_000);
+      const uri = `nbd+unix:///disk?socket=${server.path}`;
+      await run('qemu-io', ['-f', 'raw', '-c', 'write -P 0x11 0 64k', '-c', 'write -P 0x22 1M 4k', '-c', 'write -z 8k 4k', '-c', 'flush', uri]);
+      const expected = Buffer.alloc(4 * MiB);
+      expected.fill(0x11, 0, 64 * KiB);
+      expected.fill(0, 8 * KiB, 12 * KiB);
+      expected.fill(0x22, MiB, MiB + 4 * KiB);
+      assert.equal(sha256(exp.data), sha256(expected));
+      const { stdout } = await run('qemu-io', ['-f', 'raw', '-c', 'read -P 0x22 1M 4k', '-c', 'read -P 0 8k 4k', uri]);
+      assert.doesNotMatch(stdout, /Pattern verification failed/);
+      assert.ok(exp.flushes >= 1, 'qemu-io flushed');
+    });
+
+    it('qemu-img convert copies an image through our server; qemu-img compare agrees', async function () {
+      this.timeout(30_000);
+      const src = path.join(dir, 'src.raw');
+      await run('qemu-img', ['create', '-f', 'raw', src, '4M']);
+      await run('qemu-io', ['-f', 'raw', '-c', 'write -P 0x33 512k 256k', src]);
+      await run('qemu-img', ['convert', '-n', '-f', 'raw', '-O', 'raw', src, `nbd+unix:///disk?socket=${server.path}`]);
+      const out = path.join(dir, 'out.raw');
+      await fs.writeFile(out, exp.data);
+      await run('qemu-img', ['compare', '-f', 'raw', '-F', 'raw', src, out]);
+    });
+  });
+});
+
+/** Negotiates by hand (EXPORT_NAME, no zeroes) and returns the socket in transmission phase. */
+async function rawSession(socketPath: string, name: string): Promise<net.Socket> {
+  const socket = net.createConnection(socketPath);
+  socket.on('error', () => undefined);
+  const chunks: Buffer[] = [];
+  let size = 0;
+  const need = async (n: number): Promise<void> => {
+    while (size < n) await new Promise<void>((r) => socket.once('data', (c: Buffer) => { chunks.push(c); size += c.length; r(); }));
+  };
+  await need(18);
+  const hello = Buffer.concat(chunks);
+  assert.ok(hello.subarray(0, 8).equals(NBD_MAGIC) && hello.readBigUInt64BE(8) === IHAVEOPT);
+  const flags = Buffer.alloc(4);
+  flags.writeUInt32BE(3, 0);
+  socket.write(flags);
+  socket.write(optionRequest(Opt.EXPORT_NAME, Buffer.from(name)));
+  await need(18 + 10);
+  return socket;
+}
