@@ -172,7 +172,9 @@ export class Manager {
     this.store.putSite({ id: this.siteId, name: this.options.siteName ?? local?.name ?? this.siteId, role: 'local', address: '', pairedAt: local?.pairedAt ?? now });
     if (this.options.peer) {
       const p = this.options.peer;
-      this.store.putSite({ id: p.siteId, name: p.name ?? p.siteId, role: 'peer', address: p.url ?? '', pairedAt: now });
+      // A restart must not forget what pairing with this site exchanged (its secrets).
+      const known = this.store.listSites().find((s) => s.id === p.siteId);
+      this.store.putSite({ ...known, id: p.siteId, name: p.name ?? known?.name ?? p.siteId, role: 'peer', address: p.url ?? known?.address ?? '', pairedAt: known?.pairedAt ?? now });
     }
     if (this.store.listUsers().length === 0) {
       const admin = this.options.admin ?? (process.env.OPENCDP_ADMIN_USER && process.env.OPENCDP_ADMIN_PASSWORD
@@ -210,9 +212,10 @@ export class Manager {
     this.scheduleTimers.clear();
     this.pollTimer?.cancel();
     await this.server?.close();
-    await this.polling;
     // Bounded: an appliance that never answers must not keep the manager from stopping.
-    await Promise.race([this.whenIdle(), new Promise((resolve) => setTimeout(resolve, STOP_GRACE_MS).unref())]);
+    const grace = (): Promise<unknown> => new Promise((resolve) => setTimeout(resolve, STOP_GRACE_MS).unref());
+    await Promise.race([this.polling, grace()]);
+    await Promise.race([this.whenIdle(), grace()]);
     if (this.store.db.open) this.store.setMeta('lastStoppedAt', String(this.clock.now()));
     this.store.close();
     this.log.info({ siteId: this.siteId }, 'manager stopped');
@@ -736,7 +739,9 @@ export class Manager {
       const report = await recovery.commit({ groupId: g.id, ...defined(req) }, progress);
       this.recordReport(report);
       this.completeWaiting(g.id, kind);
-      const reverse = req.reverseProtection ?? false;
+      // What the recovery site did decides the group's fate (the choice made at failover time applies when the commit names none).
+      const step = report.steps.find((st) => st.name === 'reverse-protection');
+      const reverse = step ? step.result === 'Success' : req.reverseProtection ?? false;
       this.afterCommit(g, report.vms.length > 0 ? report.vms.map((v) => v.recoveredVmId) : active.vms.map((v) => v.recoveredVmId), reverse);
       return { result: { reportIdentifier: report.id } };
     });

@@ -18,6 +18,13 @@ export class ApiError extends OpenCdpError {
   }
 }
 
+/** The user's input was wrong before anything reached the manager (a missing or malformed file, a bad URL). */
+export class BadInputError extends OpenCdpError {
+  constructor(message: string, hint?: string) {
+    super('BAD_INPUT', message, hint);
+  }
+}
+
 export class ManagerUnreachableError extends OpenCdpError {
   constructor(url: string, cause: string) {
     super('MANAGER_UNREACHABLE', `the manager at ${url} cannot be reached: ${cause}`, 'check --manager and that the manager runs');
@@ -42,6 +49,9 @@ export class ManagerClient {
 
   constructor(private readonly connection: ManagerConnection) {
     this.token = connection.token;
+    if (!URL.canParse(connection.url) || !/^https?:$/.test(new URL(connection.url).protocol)) {
+      throw new BadInputError(`'${connection.url}' is not a manager URL`, 'write it as http://host:port');
+    }
   }
 
   get sessionToken(): string | undefined {
@@ -57,7 +67,7 @@ export class ManagerClient {
       body: '{}',
     });
     if (!response.ok) throw await this.failure(response);
-    const token = response.headers.get('x-zerto-session') ?? ((await response.json()) as { token?: string }).token;
+    const token = response.headers.get('x-zerto-session') ?? ((await response.json()) as { sessionToken?: string }).sessionToken;
     if (!token) throw new ApiError(response.status, 'NO_TOKEN', 'the manager accepted the login but returned no session token');
     this.token = token;
     return token;
@@ -147,6 +157,7 @@ export const EXIT = { ok: 0, taskFailed: 1, badInput: 2, auth: 3, unreachable: 4
 
 export function exitCodeFor(error: unknown): number {
   if (error instanceof ManagerUnreachableError) return EXIT.unreachable;
+  if (error instanceof BadInputError) return EXIT.badInput;
   if (error instanceof ApiError) {
     if (error.status === 401 || error.status === 403) return EXIT.auth;
     if (error.status >= 500) return EXIT.internal;

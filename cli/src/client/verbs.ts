@@ -1,9 +1,9 @@
 // The operator's verbs: each calls the manager's REST API, waits for the task it starts (with a progress
 // bar on a terminal), prints a table or `--json`, and exits with a code from EXIT.
 import { readFile, writeFile } from 'node:fs/promises';
-import { Command, Option } from 'commander';
+import { Command, InvalidArgumentError, Option } from 'commander';
 import cliProgress from 'cli-progress';
-import { ApiError, EXIT, exitCodeFor, ManagerClient, TASK_STATES, type TaskView } from './manager-client.js';
+import { ApiError, BadInputError, EXIT, exitCodeFor, ManagerClient, TASK_STATES, type TaskView } from './manager-client.js';
 
 interface CommonOptions {
   manager: string;
@@ -55,7 +55,9 @@ export function table(rows: Record<string, unknown>[], columns: string[]): strin
 }
 
 /** Waits for an action's task with a progress bar (terminal) or progress lines (stderr); exit 0 only when it completed. */
-async function follow(client: ManagerClient, opts: CommonOptions, started: { taskIdentifier: string }): Promise<number> {
+async function follow(client: ManagerClient, opts: CommonOptions, started: { taskIdentifier: string; [more: string]: unknown }): Promise<number> {
+  // What the start answered besides the task (vpgIdentifier of a new group, checkpointIdentifier of a tag) is kept in the output.
+  const { taskIdentifier: _task, ...extra } = started;
   if (!opts.wait) {
     print(opts, started, () => started.taskIdentifier);
     return EXIT.ok;
@@ -70,7 +72,8 @@ async function follow(client: ManagerClient, opts: CommonOptions, started: { tas
     lastStep = step;
   });
   bar?.stop();
-  print(opts, task, () => `task ${task.taskIdentifier}: ${TASK_STATES[task.status.state] ?? task.status.state}${task.error ? ` — ${task.error}` : ''}`);
+  const named = Object.entries(extra).filter(([, v]) => typeof v === 'string').map(([k, v]) => ` ${k} ${String(v)}`).join('');
+  print(opts, { ...task, ...extra }, () => `task ${task.taskIdentifier}: ${TASK_STATES[task.status.state] ?? task.status.state}${named}${task.error ? ` — ${task.error}` : ''}`);
   return task.status.state === 6 || task.status.state === 2 ? EXIT.ok : EXIT.taskFailed;
 }
 
@@ -88,7 +91,7 @@ function action(name: string, description: string, path: string, body: (opts: Re
 
 const int = (v: string): number => {
   const n = Number(v);
-  if (!Number.isInteger(n) || n < 0) throw new Error(`'${v}' is not a whole number of seconds`);
+  if (v.trim() === '' || !Number.isInteger(n) || n < 0) throw new InvalidArgumentError(`'${v}' is not a whole number of seconds`);
   return n;
 };
 const COMMIT_POLICIES = { rollback: 0, commit: 1, none: 2 } as const;
@@ -115,13 +118,13 @@ export function operatorCommands(): Command[] {
     .requiredOption('--settings <file>', 'JSON file with the group definition')
     .action(run(async (opts: CommonOptions & { settings: string }) => {
       const client = connect(opts);
-      const body = JSON.parse(await readFile(opts.settings, 'utf8')) as unknown;
+      const body = await readJsonFile(opts.settings);
       return follow(client, opts, await client.post<{ taskIdentifier: string }>('/v1/vpgs', body));
     })));
   groupCmd.addCommand(withConnection(new Command('list').description('list protection groups'))
     .action(run(async (opts: CommonOptions) => {
       const groups = await connect(opts).get<Record<string, unknown>[]>('/v1/vpgs');
-      print(opts, groups, () => table(groups, ['vpgIdentifier', 'vpgName', 'status', 'subStatus', 'vmsCount']));
+      print(opts, groups, () => table(groups, ['vpgIdentifier', 'vpgName', 'statusName', 'subStatusName', 'vmsCount']));
     })));
   groupCmd.addCommand(withConnection(new Command('delete').description('delete a protection group').argument('<group>'))
     .option('--keep-recovery-volumes', 'keep the replica volumes for preseeding later')
@@ -170,8 +173,9 @@ export function operatorCommands(): Command[] {
     .addOption(new Option('--shutdown-policy <policy>', 'what happens to the protected VMs').choices(Object.keys(SHUTDOWN_POLICIES)).default('none'))
     .option('--shutdown-after <seconds>', 'seconds to wait before shutting them down', int)
     .option('--reverse-protection', 'protect the recovered VMs back to the original site on commit'));
-  const commit = action('commit', 'commit a failover in its before-commit phase', 'FailoverCommit', (o) => ({ isReverseProtection: !!o.reverseProtection }),
-    (c) => c.option('--reverse-protection', 'protect the recovered VMs back'));
+  // Commit sends reverse protection only when asked: absent, the choice made when the failover started applies.
+  const commit = action('commit', 'commit a failover in its before-commit phase', 'FailoverCommit', (o) => ({ ...flag('isReverseProtection', o.reverseProtection) }),
+    (c) => c.option('--reverse-protection', 'protect the recovered VMs back').option('--no-reverse-protection', 'do not protect them back'));
   const rollback = action('rollback', 'roll a failover back: remove the recovered VMs and keep protecting', 'FailoverRollback', () => ({}));
   const move = action('move', 'planned migration of the group (R3)', 'Move', (o) => ({
     commitPolicy: COMMIT_POLICIES[o.commitPolicy as keyof typeof COMMIT_POLICIES], commitPolicyTimeout: o.commitAfter ?? 0,
@@ -181,12 +185,13 @@ export function operatorCommands(): Command[] {
     .option('--force-shutdown', 'power the source VMs off instead of shutting them down')
     .option('--reverse-protection', 'protect the moved VMs back')
     .option('--keep-source-vms', 'keep the source VMs after the commit'));
-  const moveCommit = action('move-commit', 'commit a move', 'MoveCommit', (o) => ({ reverseProtection: !!o.reverseProtection, keepSourceVms: !!o.keepSourceVms }),
-    (c) => c.option('--reverse-protection').option('--keep-source-vms'));
+  const moveCommit = action('move-commit', 'commit a move', 'MoveCommit', (o) => ({ ...flag('reverseProtection', o.reverseProtection), ...flag('keepSourceVms', o.keepSourceVms) }),
+    (c) => c.option('--reverse-protection', 'protect the moved VMs back').option('--no-reverse-protection', 'do not protect them back')
+      .option('--keep-source-vms', 'keep the source VMs').option('--no-keep-source-vms', 'remove the source VMs'));
   const moveRollback = action('move-rollback', 'roll a move back', 'MoveRollback', () => ({}));
   const clone = action('clone', 'copy the group at a checkpoint onto a datastore (R4)', 'CloneStart', (o) => ({
-    ...(o.checkpoint ? { checkpointId: o.checkpoint } : {}), ...(o.datastore ? { datastoreIdentifier: o.datastore } : {}),
-  }), (c) => c.option('--checkpoint <id>').option('--datastore <id>'));
+    ...(o.checkpoint ? { checkpointIdentifier: o.checkpoint } : {}), ...(o.datastore ? { datastoreIdentifier: o.datastore } : {}),
+  }), (c) => c.option('--checkpoint <id>', 'checkpoint (default: latest)').option('--datastore <id>', 'target datastore'));
   const pause = action('pause', 'pause replication of a group', 'pause', () => ({}));
   const resume = action('resume', 'resume replication of a group (a bitmap sync follows)', 'resume', () => ({}));
   const forceSync = action('force-sync', 'compare both sides block by block and resend what differs', 'forcesync', () => ({}));
@@ -232,5 +237,34 @@ export function operatorCommands(): Command[] {
       print(opts, reports, () => table(reports, ['recoveryType', 'vpgName', 'state', 'startTime', 'endTime', 'checkpointIdentifier']));
     }));
 
-  return [login, status, groupCmd, checkpoint, failoverTest, failover, commit, rollback, move, moveCommit, moveRollback, clone, pause, resume, forceSync, restoreFile, tasks, report];
+  return [login, status, groupCmd, checkpoint, failoverTest, failover, commit, rollback, move, moveCommit, moveRollback, clone, pause, resume, forceSync, restoreFile, tasks, report]
+    .map(badInputOnUsageErrors);
+}
+
+/** A boolean field only when the user set it (`--x` or `--no-x`). */
+function flag(name: string, value: unknown): Record<string, boolean> {
+  return value === undefined ? {} : { [name]: value === true };
+}
+
+async function readJsonFile(file: string): Promise<unknown> {
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (e) {
+    throw new BadInputError(`cannot read ${file}: ${(e as Error).message}`);
+  }
+  try {
+    return JSON.parse(text) as unknown;
+  } catch (e) {
+    throw new BadInputError(`${file} is not JSON: ${(e as Error).message}`);
+  }
+}
+
+/** Usage errors (unknown option, missing argument, a bad choice) exit with EXIT.badInput, not commander's 1. */
+function badInputOnUsageErrors(command: Command): Command {
+  command.exitOverride((error) => {
+    process.exit(error.exitCode === 0 ? EXIT.ok : EXIT.badInput);
+  });
+  for (const sub of command.commands) badInputOnUsageErrors(sub);
+  return command;
 }

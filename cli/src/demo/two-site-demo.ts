@@ -5,16 +5,11 @@
 // status, tag a checkpoint, power the protected manager off (replication goes on, no checkpoints), bring it
 // back, suffer a ransomware-like overwrite of the db VM, run a failover test, fail over live to the
 // checkpoint before the attack, verify every recovered volume by hash, and print the recovery report.
-import { createHash, randomBytes } from 'node:crypto';
-import { promises as fs } from 'node:fs';
-import { createServer } from 'node:net';
-import os from 'node:os';
-import path from 'node:path';
-import { RemoteApplianceControl, type Inventory, type VmId } from '@opencdp/core';
-import { createIdentityFile, trustPeer } from '../appliance/identity-files.js';
+import { createHash } from 'node:crypto';
+import { type Inventory, type VmId } from '@opencdp/core';
 import { ManagerClient, TASK_STATES, type TaskView } from '../client/manager-client.js';
 import { table } from '../client/verbs.js';
-import { CliProcess } from '../site/cli-process.js';
+import { sleep, startTwoSiteLab, until } from '../site/two-site-lab.js';
 
 export interface TwoSiteDemoOptions {
   dataDir?: string;
@@ -55,89 +50,18 @@ const VMS = [
   { name: 'db', volumes: [{ sizeBytes: 24 * MiB }, { sizeBytes: 8 * MiB, sectorSize: 4096 }] },
 ];
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
-}
-
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-
-async function until<T>(what: string, probe: () => Promise<T | undefined>, limitMs = 30_000): Promise<T> {
-  const deadline = Date.now() + limitMs;
-  for (;;) {
-    const value = await probe().catch(() => undefined);
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`demo: timed out after ${limitMs} ms waiting for ${what}`);
-    await sleep(100);
-  }
-}
-
 export async function runTwoSiteDemo(options: TwoSiteDemoOptions = {}): Promise<TwoSiteDemoSummary> {
   const started = Date.now();
   const log = options.log ?? ((line: string) => console.log(line));
-  const dir = options.dataDir ?? (await fs.mkdtemp(path.join(os.tmpdir(), 'opencdp-demo-')));
-  await fs.mkdir(dir, { recursive: true });
-  const f = (name: string): string => path.join(dir, name);
-  const processes: CliProcess[] = [];
-  const spawn = (name: string, args: string[]): CliProcess => {
-    const p = new CliProcess(name, args);
-    processes.push(p);
-    return p;
-  };
+  log('== setting up two sites on loopback (site-a protects, site-b recovers) ==');
+  const lab = await startTwoSiteLab({
+    ...(options.dataDir ? { dir: options.dataDir } : {}), ...(options.keep ? { keep: true } : {}),
+    vms: VMS, workload: { seed: 42, ratePerSecond: 300, writeSizes: [4096, 16384, 65536] }, log,
+  });
+  const { controlA, controlB, apiA, apiB } = lab;
   try {
-    // ---- two sites: identities, trust, configurations ---------------------------------------------
-    log('== setting up two sites on loopback (site-a protects, site-b recovers) ==');
-    const [idA, idB] = await Promise.all([createIdentityFile('site-a', f('site-a.identity.json')), createIdentityFile('site-b', f('site-b.identity.json'))]);
-    await trustPeer(idA, { siteId: idB.siteId, caCertPem: idB.caCertPem }, f('site-a.peers.json'));
-    await trustPeer(idB, { siteId: idA.siteId, caCertPem: idA.caCertPem }, f('site-b.peers.json'));
-    const token = randomBytes(24).toString('hex');
-    const admin = { user: 'admin', password: randomBytes(12).toString('hex') };
-    const [ctlA, ctlB, linkB, mgrA, mgrB] = await Promise.all([freePort(), freePort(), freePort(), freePort(), freePort()]);
-    const url = (port: number): string => `http://127.0.0.1:${port}`;
-    const writeJson = async (name: string, value: unknown): Promise<string> => {
-      await fs.writeFile(f(name), JSON.stringify(value, null, 2));
-      return f(name);
-    };
-    const applianceA = await writeJson('site-a.appliance.json', {
-      siteId: 'site-a', identityFile: 'site-a.identity.json', trustedPeersFile: 'site-a.peers.json', dataDir: 'site-a-data',
-      control: { listen: `127.0.0.1:${ctlA}`, token }, vms: VMS, workload: { seed: 42, ratePerSecond: 300, writeSizes: [4096, 16384, 65536] },
-    });
-    const applianceB = await writeJson('site-b.appliance.json', {
-      siteId: 'site-b', identityFile: 'site-b.identity.json', trustedPeersFile: 'site-b.peers.json', dataDir: 'site-b-data',
-      control: { listen: `127.0.0.1:${ctlB}`, token }, linkListen: `127.0.0.1:${linkB}`,
-      protectedPeer: { siteId: 'site-a', controlUrl: url(ctlA), token },
-    });
-    const appliances = [{ siteId: 'site-a', url: url(ctlA), token }, { siteId: 'site-b', url: url(ctlB), token }];
-    const managerConfig = (site: string, peer: string, peerPort: number): Promise<string> => writeJson(`${site}.manager.json`, {
-      siteId: site, admin, appliances, recoveryAddresses: { 'site-b': `127.0.0.1:${linkB}` }, peer: { siteId: peer, url: url(peerPort) }, pollIntervalMs: 500,
-    });
-    const [managerA, managerB] = [await managerConfig('site-a', 'site-b', mgrB), await managerConfig('site-b', 'site-a', mgrA)];
-
-    const startManager = async (site: string, port: number, config: string): Promise<CliProcess> => {
-      const p = spawn(`manager ${site}`, ['manager', 'start', '--data-dir', f(`${site}-manager`), '--listen', `127.0.0.1:${port}`, '--config', config]);
-      await until(`the ${site} manager to answer`, async () => ((await fetch(`${url(port)}/v1/openapi.json`)).ok ? true : undefined), 20_000);
-      return p;
-    };
-    const appA = spawn('appliance site-a', ['appliance', 'serve', '--config', applianceA]);
-    const appB = spawn('appliance site-b', ['appliance', 'serve', '--config', applianceB]);
-    const readyA = await appA.waitFor('appliance site-a ready', (l) => l.event === 'ready', 20_000);
-    await appB.waitFor('appliance site-b ready', (l) => l.event === 'ready', 20_000);
-    let procManagerA = await startManager('site-a', mgrA, managerA);
-    await startManager('site-b', mgrB, managerB);
-    const controlA = new RemoteApplianceControl('site-a', url(ctlA), token);
-    const controlB = new RemoteApplianceControl('site-b', url(ctlB), token);
-    const apiA = new ManagerClient({ url: url(mgrA), ...admin });
-    const apiB = new ManagerClient({ url: url(mgrB), ...admin });
-    log(`   4 processes: appliance site-a (pid ${appA.pid}), appliance site-b (pid ${appB.pid}), managers at ${url(mgrA)} and ${url(mgrB)}`);
-
     // ---- protect the application ---------------------------------------------------------------------------
-    const vms = (readyA.vms as { id: VmId; name: string; volumes: string[] }[]);
+    const vms = lab.vms;
     log(`== protecting ${vms.map((v) => v.name).join(', ')} in one group, site-a → site-b ==`);
     const created = await apiA.post<{ taskIdentifier: string; vpgIdentifier: string }>('/v1/vpgs', {
       settings: GROUP_SETTINGS, vmIdentifiers: vms.map((v) => v.id), recoverySiteIdentifier: 'site-b',
@@ -188,7 +112,7 @@ export async function runTwoSiteDemo(options: TwoSiteDemoOptions = {}): Promise<
     const checkpointsBefore = (await controlB.recovery.listCheckpoints(groupId)).length;
     const factsBefore = await controlA.groupFacts(groupId);
     const offAt = Date.now();
-    await procManagerA.terminate();
+    await lab.stopManager('site-a');
     await sleep(outageMs);
     const factsDuring = await controlA.groupFacts(groupId);
     const duringList = await controlB.recovery.listCheckpoints(groupId);
@@ -197,7 +121,7 @@ export async function runTwoSiteDemo(options: TwoSiteDemoOptions = {}): Promise<
     const wireWhileOff = (factsDuring.wireBytes ?? 0) - (factsBefore.wireBytes ?? 0);
     log(`   while off: ${writesWhileOff} writes (${(wireWhileOff / MiB).toFixed(1)} MiB on the wire) replicated, ${cutWhileOff} checkpoints cut`);
     log('== powering the protected manager back on ==');
-    procManagerA = await startManager('site-a', mgrA, managerA);
+    await lab.startManager('site-a');
     const resumed = await until('checkpoints to resume', async () => {
       const list = await controlB.recovery.listCheckpoints(groupId);
       return list.some((c) => c.timestamp > offAt) ? list : undefined;
@@ -217,7 +141,9 @@ export async function runTwoSiteDemo(options: TwoSiteDemoOptions = {}): Promise<
 
     // ---- failover test at the recovery site (site-b's manager) --------------------------------------------------
     log('== failover test at site-b, at the latest checkpoint (test network, replication continues) ==');
-    const recoveryApi = await managerKnowsGroup(apiB, groupId) ? apiB : apiA;
+    // The recovery site's own manager runs recovery: it learnt the group from its paired peer.
+    await until('site-b\'s manager to know the group', async () => ((await managerKnowsGroup(apiB, groupId)) ? true : undefined), 10_000);
+    const recoveryApi = apiB;
     const test = await recoveryApi.post<{ taskIdentifier: string }>(`/v1/vpgs/${groupId}/FailoverTest`, {});
     const testTask = await expectTask(recoveryApi, test.taskIdentifier, 'start the failover test', [2, 6]);
     const inventoryB = await controlB.inventory();
@@ -269,9 +195,7 @@ export async function runTwoSiteDemo(options: TwoSiteDemoOptions = {}): Promise<
       report, ok,
     };
   } finally {
-    await Promise.all(processes.map((p) => p.terminate(10_000)));
-    if (!options.keep && !options.dataDir) await fs.rm(dir, { recursive: true, force: true });
-    else log(`kept ${dir}`);
+    await lab.stop();
   }
 }
 

@@ -49,7 +49,7 @@ describe('control link (HTTP + NDJSON) with a recording appliance', () => {
   const calls: unknown[][] = [];
   beforeEach(async () => {
     calls.length = 0;
-    server = await serveControl(recordingAppliance(calls), { host: '127.0.0.1', port: 0 }, { token: 'secret', extra: { twice: async (n) => (n as number) * 2 } });
+    server = await serveControl(recordingAppliance(calls), { host: '127.0.0.1', port: 0 }, { token: 'secret', extra: { twice: async (n) => (n as number) * 2, hang: () => new Promise(() => undefined) } });
   });
   afterEach(() => server.close());
 
@@ -84,6 +84,13 @@ describe('control link (HTTP + NDJSON) with a recording appliance', () => {
     const remote = new RemoteApplianceControl('site-b', server.url, 'secret');
     assert.equal(await remote.extra<number>('twice', 21), 42);
     await assert.rejects(remote.extra('toString'), /unknown control method 'extra.toString'/);
+  });
+
+  it('gives up on an appliance that never answers, saying which call', async () => {
+    const remote = new RemoteApplianceControl('site-b', server.url, 'secret', 200);
+    const started = Date.now();
+    await assert.rejects(remote.extra('hang'), (e: unknown) => e instanceof ControlUnreachableError && /no answer to 'extra.hang' within 200 ms/.test(e.message));
+    assert.ok(Date.now() - started < 5000);
   });
 
   it('carries file bytes exactly', async () => {

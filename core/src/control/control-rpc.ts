@@ -172,7 +172,11 @@ export class ControlUnreachableError extends OpenCdpError {
 export class RemoteApplianceControl implements ApplianceControl {
   readonly recovery: RecoveryOperations;
 
-  constructor(readonly siteId: string, private readonly url: string, private readonly token: string) {
+  /**
+   * `timeoutMs` bounds every call without progress (default 30 s), so a hung appliance cannot hang its
+   * caller; long recovery calls stream progress and are bounded by the operation itself.
+   */
+  constructor(readonly siteId: string, private readonly url: string, private readonly token: string, private readonly timeoutMs = 30_000) {
     const call = <T>(method: string, args: unknown[], progress?: ProgressSink): Promise<T> => this.call<T>(`recovery.${method}`, args, progress);
     this.recovery = {
       listCheckpoints: (groupId: GroupId) => call<Checkpoint[]>('listCheckpoints', [groupId]),
@@ -239,17 +243,28 @@ export class RemoteApplianceControl implements ApplianceControl {
   }
 
   private async call<T>(method: string, args: unknown[], progress?: ProgressSink): Promise<T> {
+    const signal = progress ? undefined : AbortSignal.timeout(this.timeoutMs);
     let response: Response;
     try {
       response = await fetch(`${this.url}/control/v1/${method}`, {
         method: 'POST',
         headers: { authorization: `Bearer ${this.token}`, 'content-type': 'application/json' },
         body: JSON.stringify({ args }),
+        ...(signal ? { signal } : {}),
       });
     } catch (error) {
-      throw new ControlUnreachableError(this.url, ((error as Error & { cause?: Error }).cause ?? (error as Error)).message);
+      throw new ControlUnreachableError(this.url, signal?.aborted ? `no answer to '${method}' within ${this.timeoutMs} ms` : ((error as Error & { cause?: Error }).cause ?? (error as Error)).message);
     }
     if (!response.body) throw new ControlUnreachableError(this.url, `empty answer (HTTP ${response.status})`);
+    try {
+      return await this.readAnswer<T>(method, response, progress);
+    } catch (error) {
+      if (signal?.aborted) throw new ControlUnreachableError(this.url, `no answer to '${method}' within ${this.timeoutMs} ms`);
+      throw error;
+    }
+  }
+
+  private async readAnswer<T>(method: string, response: Response, progress: ProgressSink | undefined): Promise<T> {
     let pending = '';
     const decoder = new TextDecoder();
     for await (const chunk of response.body as AsyncIterable<Uint8Array>) {

@@ -1,0 +1,216 @@
+// Two sites on loopback in four processes, for the demo and for end-to-end specs: at each site an
+// appliance (`opencdp appliance serve`, the embedded default: a fake data centre and local files) and a
+// manager (`opencdp manager start`). Site A protects (its appliance runs the VMs and, when asked, a
+// seeded workload); site B recovers (its appliance listens on the mutual-TLS site link). Identities and
+// trust, free ports, configurations, start-up until every process answers, control and REST handles,
+// restarting a manager, and teardown live here so that callers only drive the sites.
+import { randomBytes } from 'node:crypto';
+import { promises as fs } from 'node:fs';
+import { createServer } from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { RemoteApplianceControl, type VmId } from '@opencdp/core';
+import { createIdentityFile, trustPeer } from '../appliance/identity-files.js';
+import { ManagerClient } from '../client/manager-client.js';
+import { CliProcess } from './cli-process.js';
+
+export type LabSite = 'site-a' | 'site-b';
+
+/** A VM of site A, as the appliance configuration takes it. */
+export interface LabVmSpec {
+  name: string;
+  volumes: { sizeBytes: number; sectorSize?: number }[];
+}
+
+export interface LabWorkload {
+  seed: number;
+  ratePerSecond: number;
+  writeSizes: number[];
+  hotFraction?: number;
+}
+
+export interface TwoSiteLabOptions {
+  /** Where both sites keep their files (default: a temporary folder, removed by `stop()` unless `keep`). */
+  dir?: string;
+  keep?: boolean;
+  /** Site A's VMs. */
+  vms: LabVmSpec[];
+  /** Site A's guest workload; it runs once a caller sends `controlA.extra('startWorkload')`. */
+  workload?: LabWorkload;
+  /** How often the managers poll the appliances (default 500 ms). */
+  pollIntervalMs?: number;
+  /** How long each process may take to become ready (default 20 s). */
+  startTimeoutMs?: number;
+  /** Progress lines (default: none). */
+  log?: (line: string) => void;
+}
+
+/** A VM of site A as its appliance reported it when ready. */
+export interface LabVm {
+  id: VmId;
+  name: string;
+  volumes: string[];
+}
+
+export interface TwoSiteLab {
+  dir: string;
+  admin: { user: string; password: string };
+  controlA: RemoteApplianceControl;
+  controlB: RemoteApplianceControl;
+  /** REST clients of the two managers, logged in as the admin. */
+  apiA: ManagerClient;
+  apiB: ManagerClient;
+  managerUrlA: string;
+  managerUrlB: string;
+  vms: LabVm[];
+  /** The four processes (a manager's entry changes when it restarts). */
+  processes: { applianceA: CliProcess; applianceB: CliProcess; managerA?: CliProcess; managerB?: CliProcess };
+  managerUrl(site: LabSite): string;
+  /** Terminates a site's manager (the appliances keep replicating); SIGKILL after `graceMs` (default 10 s). */
+  stopManager(site: LabSite, graceMs?: number): Promise<void>;
+  /** Starts a site's manager again (same data folder and port) and waits until it answers. */
+  startManager(site: LabSite): Promise<CliProcess>;
+  restartManager(site: LabSite): Promise<CliProcess>;
+  /** Terminates every process and removes the folder (unless it was given or `keep`). Safe to call twice. */
+  stop(): Promise<void>;
+}
+
+/** A port the kernel just handed out and released (racy, as any such helper; good enough on loopback). */
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+/** Probes until it returns a value (errors count as "not yet"); fails naming `what` after `limitMs`. */
+export async function until<T>(what: string, probe: () => Promise<T | undefined>, limitMs = 30_000): Promise<T> {
+  const deadline = Date.now() + limitMs;
+  for (;;) {
+    const value = await probe().catch(() => undefined);
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(`timed out after ${limitMs} ms waiting for ${what}`);
+    await sleep(100);
+  }
+}
+
+export async function startTwoSiteLab(options: TwoSiteLabOptions): Promise<TwoSiteLab> {
+  const log = options.log ?? (() => undefined);
+  const startTimeoutMs = options.startTimeoutMs ?? 20_000;
+  const ownDir = options.dir === undefined;
+  const dir = options.dir ?? (await fs.mkdtemp(path.join(os.tmpdir(), 'opencdp-lab-')));
+  await fs.mkdir(dir, { recursive: true });
+  const f = (name: string): string => path.join(dir, name);
+  const all: CliProcess[] = [];
+  const spawn = (name: string, args: string[]): CliProcess => {
+    const p = new CliProcess(name, args);
+    all.push(p);
+    return p;
+  };
+  // If the caller dies without stop() (an uncaught error, process.exit), the children must not outlive it.
+  const killAll = (): void => {
+    for (const p of all) p.kill('SIGKILL');
+  };
+  process.once('exit', killAll);
+  let stopping: Promise<void> | undefined;
+  const stop = (): Promise<void> => (stopping ??= (async () => {
+    await Promise.all(all.map((p) => p.terminate(10_000)));
+    process.off('exit', killAll);
+    if (ownDir && !options.keep) await fs.rm(dir, { recursive: true, force: true });
+    else log(`kept ${dir}`);
+  })());
+
+  try {
+    const [idA, idB] = await Promise.all([createIdentityFile('site-a', f('site-a.identity.json')), createIdentityFile('site-b', f('site-b.identity.json'))]);
+    await trustPeer(idA, { siteId: idB.siteId, caCertPem: idB.caCertPem }, f('site-a.peers.json'));
+    await trustPeer(idB, { siteId: idA.siteId, caCertPem: idA.caCertPem }, f('site-b.peers.json'));
+    const token = randomBytes(24).toString('hex');
+    const admin = { user: 'admin', password: randomBytes(12).toString('hex') };
+    const [ctlA, ctlB, linkB, mgrA, mgrB] = await Promise.all([freePort(), freePort(), freePort(), freePort(), freePort()]);
+    const url = (port: number): string => `http://127.0.0.1:${port}`;
+    const writeJson = async (name: string, value: unknown): Promise<string> => {
+      await fs.writeFile(f(name), JSON.stringify(value, null, 2));
+      return f(name);
+    };
+    const applianceA = await writeJson('site-a.appliance.json', {
+      siteId: 'site-a', identityFile: 'site-a.identity.json', trustedPeersFile: 'site-a.peers.json', dataDir: 'site-a-data',
+      control: { listen: `127.0.0.1:${ctlA}`, token }, vms: options.vms, ...(options.workload ? { workload: options.workload } : {}),
+    });
+    const applianceB = await writeJson('site-b.appliance.json', {
+      siteId: 'site-b', identityFile: 'site-b.identity.json', trustedPeersFile: 'site-b.peers.json', dataDir: 'site-b-data',
+      control: { listen: `127.0.0.1:${ctlB}`, token }, linkListen: `127.0.0.1:${linkB}`,
+      protectedPeer: { siteId: 'site-a', controlUrl: url(ctlA), token },
+    });
+    const appliances = [{ siteId: 'site-a', url: url(ctlA), token }, { siteId: 'site-b', url: url(ctlB), token }];
+    const managerConfig = (site: LabSite): Promise<string> => writeJson(`${site}.manager.json`, {
+      siteId: site, admin, appliances, recoveryAddresses: { 'site-b': `127.0.0.1:${linkB}` },
+      pollIntervalMs: options.pollIntervalMs ?? 500,
+    });
+    const managers: Record<LabSite, { port: number; config: string }> = {
+      'site-a': { port: mgrA, config: await managerConfig('site-a') },
+      'site-b': { port: mgrB, config: await managerConfig('site-b') },
+    };
+
+    const appA = spawn('appliance site-a', ['appliance', 'serve', '--config', applianceA]);
+    const appB = spawn('appliance site-b', ['appliance', 'serve', '--config', applianceB]);
+    const [readyA] = await Promise.all([
+      appA.waitFor('appliance site-a ready', (l) => l.event === 'ready', startTimeoutMs),
+      appB.waitFor('appliance site-b ready', (l) => l.event === 'ready', startTimeoutMs),
+    ]);
+    const processes: TwoSiteLab['processes'] = { applianceA: appA, applianceB: appB };
+    const key = (site: LabSite): 'managerA' | 'managerB' => (site === 'site-a' ? 'managerA' : 'managerB');
+    const startManager = async (site: LabSite): Promise<CliProcess> => {
+      if (processes[key(site)]?.running) throw new Error(`the ${site} manager runs already`);
+      const { port, config } = managers[site];
+      const p = spawn(`manager ${site}`, ['manager', 'start', '--data-dir', f(`${site}-manager`), '--listen', `127.0.0.1:${port}`, '--config', config]);
+      processes[key(site)] = p;
+      await until(`the ${site} manager to answer`, async () => {
+        if (!p.running) throw new Error(`the ${site} manager exited; ${p.tail()}`);
+        return (await fetch(`${url(port)}/v1/openapi.json`)).ok ? true : undefined;
+      }, startTimeoutMs).catch((e: Error) => {
+        throw new Error(`${e.message}; ${p.tail()}`);
+      });
+      return p;
+    };
+    const stopManager = async (site: LabSite, graceMs = 10_000): Promise<void> => {
+      await processes[key(site)]?.terminate(graceMs);
+    };
+    await Promise.all([startManager('site-a'), startManager('site-b')]);
+    // Pair the managers as an operator would (a one-time token from B, presented at A): they then share the
+    // definitions of the groups between the sites, so either can recover them.
+    const apiA = new ManagerClient({ url: url(mgrA), ...admin });
+    const apiB = new ManagerClient({ url: url(mgrB), ...admin });
+    const { token: pairingToken } = await apiB.post<{ token: string }>('/v1/peersites/generatetoken', {});
+    await apiA.post('/v1/peersites', { hostName: '127.0.0.1', port: mgrB, token: pairingToken });
+    log(`   4 processes: appliance site-a (pid ${appA.pid}), appliance site-b (pid ${appB.pid}), managers at ${url(mgrA)} and ${url(mgrB)}`);
+
+    return {
+      dir, admin,
+      controlA: new RemoteApplianceControl('site-a', url(ctlA), token),
+      controlB: new RemoteApplianceControl('site-b', url(ctlB), token),
+      apiA,
+      apiB,
+      managerUrlA: url(mgrA),
+      managerUrlB: url(mgrB),
+      vms: readyA.vms as LabVm[],
+      processes,
+      managerUrl: (site) => url(managers[site].port),
+      stopManager,
+      startManager,
+      restartManager: async (site) => {
+        await stopManager(site);
+        return startManager(site);
+      },
+      stop,
+    };
+  } catch (error) {
+    await stop();
+    throw error;
+  }
+}
