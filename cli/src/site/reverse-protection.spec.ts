@@ -6,28 +6,17 @@
 // B's recovered VMs are.
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { promises as fs } from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { parseProtectionGroupSettings, RemoteApplianceControl, type Checkpoint, type GroupFacts, type Inventory, type VmId } from '@opencdp/core';
-import { createIdentityFile, trustPeer } from '../appliance/identity-files.js';
-import { startSiteAppliance, type RunningSiteAppliance } from './site-appliance.js';
+import { pairedIdentities, siteApplianceFixture } from './testing/paired-sites.js';
+import { until } from './two-site-lab.js';
+import { startSiteAppliance } from './site-appliance.js';
 import { reverseGroupId } from './site-recovery.js';
 
 const MiB = 1024 * 1024;
 const TOKEN = 'control-token-for-tests-0123456789';
 const settings = (name: string): ReturnType<typeof parseProtectionGroupSettings> =>
   parseProtectionGroupSettings({ name, checkpointIntervalMs: 1000, journal: { hardLimit: { mb: 256 }, warningThreshold: { mb: 200 } } });
-
-async function until<T>(what: string, probe: () => Promise<T | undefined>, limitMs = 15_000): Promise<T> {
-  const start = Date.now();
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() - start > limitMs) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 /** One site as the test drives it: its control link, its VMs, checkpoint cutting and quiesced hashing. */
 class Site {
@@ -107,35 +96,24 @@ class Site {
 
 describe('reverse protection between two managed appliances', function () {
   this.timeout(60_000);
-  let dir = '';
-  const running: RunningSiteAppliance[] = [];
-
-  beforeEach(async () => {
-    dir = await fs.mkdtemp(path.join(os.tmpdir(), 'ocdp-reverse-'));
-  });
-  afterEach(async () => {
-    for (const r of running.splice(0)) await r.stop();
-    await fs.rm(dir, { recursive: true, force: true });
-  });
+  const fixture = siteApplianceFixture('ocdp-reverse-');
+  const running = fixture.running;
 
   it('replicates both ways at once, and after a failover with reverse protection delta-syncs the recovered VMs back', async () => {
-    const f = (name: string): string => path.join(dir, name);
-    const a = await createIdentityFile('site-a', f('a.identity.json'));
-    const b = await createIdentityFile('site-b', f('b.identity.json'));
-    await trustPeer(a, { siteId: b.siteId, caCertPem: b.caCertPem }, f('a.peers.json'));
-    await trustPeer(b, { siteId: a.siteId, caCertPem: a.caCertPem }, f('b.peers.json'));
+    const f = (name: string): string => path.join(fixture.dir(), name);
+    const ids = await pairedIdentities(fixture.dir());
     const logB: { event: string; fields: Record<string, unknown> }[] = [];
     const workload = (seed: number): { seed: number; ratePerSecond: number; writeSizes: number[] } => ({ seed, ratePerSecond: 40, writeSizes: [4096] });
     // A has no protectedPeer: nothing in this test fails over live at A (its failover tests need none).
     const siteA = await startSiteAppliance({
-      siteId: 'site-a', identityFile: f('a.identity.json'), trustedPeersFile: f('a.peers.json'), dataDir: f('a-data'),
+      siteId: 'site-a', ...ids.a, dataDir: f('a-data'),
       control: { listen: '127.0.0.1:0', token: TOKEN }, linkListen: '127.0.0.1:0',
       vms: [{ name: 'web', volumes: [{ sizeBytes: 2 * MiB }] }, { name: 'db', volumes: [{ sizeBytes: 4 * MiB }, { sizeBytes: 1 * MiB, sectorSize: 4096 }] }],
       workload: workload(7),
     }, () => undefined);
     running.push(siteA);
     const siteB = await startSiteAppliance({
-      siteId: 'site-b', identityFile: f('b.identity.json'), trustedPeersFile: f('b.peers.json'), dataDir: f('b-data'),
+      siteId: 'site-b', ...ids.b, dataDir: f('b-data'),
       control: { listen: '127.0.0.1:0', token: TOKEN }, linkListen: '127.0.0.1:0',
       protectedPeer: { siteId: 'site-a', controlUrl: siteA.controlUrl, token: TOKEN, linkAddress: siteA.linkAddress! },
       vms: [{ name: 'mail', volumes: [{ sizeBytes: 2 * MiB }] }],

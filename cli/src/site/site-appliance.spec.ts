@@ -2,55 +2,33 @@
 // link as a manager would: protect a group from site A to site B, cut checkpoints (one quiesced and
 // hashed), and check after a stop that B's journals on disk recover exactly what A's guests held.
 import assert from 'node:assert/strict';
-import { promises as fs } from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { parseProtectionGroupSettings, RemoteApplianceControl, type Checkpoint, type GroupFacts, type VmId } from '@opencdp/core';
-import { createIdentityFile, trustPeer } from '../appliance/identity-files.js';
+import { pairedIdentities, siteApplianceFixture } from './testing/paired-sites.js';
+import { until } from './two-site-lab.js';
 import { checkJournals } from '../appliance/testing/appliance-processes.js';
 import type { VerifiedCheckpoint } from '../appliance/status-file.js';
-import { startSiteAppliance, type RunningSiteAppliance } from './site-appliance.js';
+import { startSiteAppliance } from './site-appliance.js';
 
 const MiB = 1024 * 1024;
 const TOKEN = 'control-token-for-tests-0123456789';
 
-async function until<T>(what: string, probe: () => Promise<T | undefined>, limitMs = 20_000): Promise<T> {
-  const start = Date.now();
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() - start > limitMs) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
-
 describe('managed appliances over the control link and the TLS site link', function () {
   this.timeout(60_000);
-  let dir = '';
-  const running: RunningSiteAppliance[] = [];
-
-  beforeEach(async () => {
-    dir = await fs.mkdtemp(path.join(os.tmpdir(), 'ocdp-site-'));
-  });
-  afterEach(async () => {
-    for (const r of running.splice(0)) await r.stop();
-    await fs.rm(dir, { recursive: true, force: true });
-  });
+  const fixture = siteApplianceFixture('ocdp-site-');
+  const running = fixture.running;
 
   it('protects a group when told, cuts the checkpoints it is asked for, and its journals hold the quiesced hashes', async () => {
-    const f = (name: string): string => path.join(dir, name);
-    const a = await createIdentityFile('site-a', f('a.identity.json'));
-    const b = await createIdentityFile('site-b', f('b.identity.json'));
-    await trustPeer(a, { siteId: b.siteId, caCertPem: b.caCertPem }, f('a.peers.json'));
-    await trustPeer(b, { siteId: a.siteId, caCertPem: a.caCertPem }, f('b.peers.json'));
+    const f = (name: string): string => path.join(fixture.dir(), name);
+    const ids = await pairedIdentities(fixture.dir());
     const log = (): void => undefined;
     const siteB = await startSiteAppliance({
-      siteId: 'site-b', identityFile: f('b.identity.json'), trustedPeersFile: f('b.peers.json'), dataDir: f('b-data'),
+      siteId: 'site-b', ...ids.b, dataDir: f('b-data'),
       control: { listen: '127.0.0.1:0', token: TOKEN }, linkListen: '127.0.0.1:0',
     }, log);
     running.push(siteB);
     const siteA = await startSiteAppliance({
-      siteId: 'site-a', identityFile: f('a.identity.json'), trustedPeersFile: f('a.peers.json'), dataDir: f('a-data'),
+      siteId: 'site-a', ...ids.a, dataDir: f('a-data'),
       control: { listen: '127.0.0.1:0', token: TOKEN },
       vms: [{ name: 'web', volumes: [{ sizeBytes: 2 * MiB }] }, { name: 'db', volumes: [{ sizeBytes: 4 * MiB }, { sizeBytes: 1 * MiB, sectorSize: 4096 }] }],
       workload: { seed: 7, ratePerSecond: 400, writeSizes: [4096, 16384] },
