@@ -249,7 +249,8 @@ export class Manager {
     if (!u || !(await verifyPassword(password, u.hash))) throw new AuthenticationError('wrong user name or password');
     const now = this.clock.now();
     this.store.deleteExpiredSessions(now);
-    const session: SessionRow = { token: randomBytes(24).toString('base64url'), user: u.name, role: u.role, expiresAt: now + (this.options.sessionTtlMs ?? DEFAULT_SESSION_TTL_MS) };
+    // Hex, not base64url: a token starting with '-' would read as an option on a command line.
+    const session: SessionRow = { token: randomBytes(24).toString('hex'), user: u.name, role: u.role, expiresAt: now + (this.options.sessionTtlMs ?? DEFAULT_SESSION_TTL_MS) };
     this.store.putSession(session);
     return session;
   }
@@ -277,7 +278,8 @@ export class Manager {
   }
 
   generatePairingToken(): { token: string; expiresAt: number } {
-    const token = randomBytes(18).toString('base64url');
+    // Hex, not base64url: a token starting with '-' would read as an option on a command line.
+    const token = randomBytes(18).toString('hex');
     const expiresAt = this.clock.now() + (this.options.pairingTokenTtlMs ?? DEFAULT_PAIRING_TTL_MS);
     this.store.putPairingToken({ token, expiresAt, used: false });
     return { token, expiresAt };
