@@ -168,6 +168,14 @@ export class ByteReader {
     this.wake();
   }
 
+  /** Takes every byte buffered so far (the chunks, in order); the reader is empty afterwards. */
+  drain(): Buffer[] {
+    const chunks = this.chunks;
+    this.chunks = [];
+    this.available = 0;
+    return chunks;
+  }
+
   /** Exactly `n` bytes if they are buffered now, else undefined (a fast path that skips a promise per read). */
   tryRead(n: number): Buffer | undefined {
     if (this.waiter || this.available < n) return undefined;

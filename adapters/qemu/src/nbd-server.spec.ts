@@ -164,6 +164,118 @@ describe('NbdServer', () => {
     assert.equal(exp.ops.filter((o) => o.startsWith('write')).length, 1, 'only the good client wrote');
   });
 
+  it('with directRead, reads straight into its receive buffer on this Node (no fallback to copied \'data\' chunks)', async () => {
+    const direct = new NbdServer({ path: path.join(dir, 'direct.sock'), directRead: true });
+    direct.addExport('disk', new MemoryExport(MiB));
+    await direct.listen();
+    try {
+      const c = await NbdClient.connect({ path: direct.path, exportName: 'disk' });
+      await c.write(0, Buffer.alloc(512, 9));
+      await c.close();
+      assert.equal(direct.fallbackConnections, 0, 'the accepted socket could not be adopted: every read allocates a Buffer');
+    } finally {
+      await direct.close();
+    }
+  });
+
+  it('serves requests sent in the same write as the option that chose the export', async () => {
+    const socket = net.createConnection(server.path);
+    socket.on('error', () => undefined);
+    const replies = collect(socket);
+    await new Promise<void>((r) => socket.once('connect', () => r()));
+    const flags = Buffer.alloc(4);
+    flags.writeUInt32BE(3, 0);
+    const payload = Buffer.alloc(3000, 0x3c);
+    socket.write(Buffer.concat([
+      flags, optionRequest(Opt.EXPORT_NAME, Buffer.from('disk')),
+      encodeRequest({ flags: 0, type: Cmd.WRITE, handle: 7n, offset: 4096n, length: payload.length }), payload,
+      encodeRequest({ flags: 0, type: Cmd.FLUSH, handle: 8n, offset: 0n, length: 0 }),
+    ]));
+    await until(() => replies.size() >= 18 + 10 + 32, 'two replies');
+    const got = replies.bytes().subarray(28);
+    assert.equal(got.readBigUInt64BE(8), 7n);
+    assert.equal(got.readUInt32BE(4), 0);
+    assert.equal(got.readBigUInt64BE(24), 8n);
+    assert.deepEqual(exp.ops, ['write 4096+3000', 'flush']);
+    assert.ok(exp.data.subarray(4096, 4096 + 3000).equals(payload));
+    socket.destroy();
+  });
+
+  for (const directRead of [true, false]) {
+    it(`property: writes reach the export in order and byte-exact however the stream is cut, and payloads stay intact while kept (${directRead ? 'reads into the receive buffer' : 'copied data chunks'})`, async function () {
+      this.timeout(120_000);
+      const other = new NbdServer({ path: path.join(dir, `k${directRead}.sock`), directRead });
+      const kept: { offset: number; data: Buffer }[] = [];
+      let release: (() => void) | undefined;
+      other.addExport('k', {
+        sizeBytes: 4 * MiB,
+        // Keeps every payload Buffer as the kernel may, and sometimes holds the answer (the barrier).
+        write: (offset, data) => {
+          kept.push({ offset, data });
+          return kept.length % 7 === 0 ? new Promise<void>((r) => { const prev = release; release = () => { prev?.(); r(); }; }) : Promise.resolve();
+        },
+        flush: async () => undefined,
+      });
+      await other.listen();
+      const request = fc.oneof(
+        { weight: 6, arbitrary: fc.record({ kind: fc.constant('write' as const), length: fc.oneof(fc.integer({ min: 1, max: 8 * KiB }), fc.integer({ min: 60 * KiB, max: 70 * KiB }), fc.integer({ min: 900 * KiB, max: 3 * MiB })), seed: fc.integer({ min: 0, max: 255 }) }) },
+        { weight: 1, arbitrary: fc.record({ kind: fc.constant('flush' as const) }) },
+      );
+      try {
+        await fc.assert(fc.asyncProperty(fc.array(request, { minLength: 1, maxLength: 24 }), fc.array(fc.integer({ min: 1, max: 300 * KiB }), { minLength: 1, maxLength: 8 }), async (reqs, cuts) => {
+          kept.length = 0;
+          const socket = await rawSession(other.path, 'k');
+          const replies = collect(socket);
+          const expected: { offset: number; data: Buffer }[] = [];
+          const parts: Buffer[] = [];
+          reqs.forEach((r, i) => {
+            if (r.kind === 'flush') {
+              parts.push(encodeRequest({ flags: 0, type: Cmd.FLUSH, handle: BigInt(i), offset: 0n, length: 0 }));
+              return;
+            }
+            const data = Buffer.alloc(r.length);
+            for (let j = 0; j < data.length; j++) data[j] = (r.seed + i * 31 + j * 7) & 0xff;
+            const offset = (i * 4096 * 37) % (4 * MiB - r.length);
+            expected.push({ offset, data });
+            parts.push(encodeRequest({ flags: 0, type: Cmd.WRITE, handle: BigInt(i), offset: BigInt(offset), length: r.length }), data);
+          });
+          const stream = Buffer.concat(parts);
+          for (let at = 0, c = 0; at < stream.length; c++) {
+            const n = cuts[c % cuts.length];
+            socket.write(stream.subarray(at, at + n));
+            at += n;
+            if (c % 2 === 0) await new Promise((r) => setImmediate(r));
+          }
+          for (;;) {
+            await until(() => replies.size() >= reqs.length * 16 || release !== undefined, 'replies or a held write', 30_000);
+            if (replies.size() >= reqs.length * 16) break;
+            const r = release!;
+            release = undefined;
+            await new Promise((res) => setTimeout(res, 2));
+            r();
+          }
+          const got = replies.bytes();
+          const handles = new Set<bigint>();
+          for (let at = 0; at < got.length; at += 16) {
+            assert.equal(got.readUInt32BE(at + 4), 0, 'no error');
+            handles.add(got.readBigUInt64BE(at + 8));
+          }
+          assert.equal(handles.size, reqs.length, 'every request answered once');
+          socket.destroy();
+          assert.equal(kept.length, expected.length);
+          kept.forEach((k, i) => {
+            assert.equal(k.offset, expected[i].offset, `write ${i} in order`);
+            assert.ok(k.data.equals(expected[i].data), `write ${i} byte-exact and still intact after the later traffic`);
+          });
+        }), { numRuns: 25, seed: 11 });
+      } finally {
+        release?.();
+        await other.close();
+      }
+      assert.equal(other.fallbackConnections, directRead ? 0 : 25);
+    });
+  }
+
   describe('with qemu-io as the client', () => {
     before(function () {
       requireToolsOrSkip(this, ['qemu-io', 'qemu-img']);
@@ -214,4 +326,12 @@ async function rawSession(socketPath: string, name: string): Promise<net.Socket>
   socket.write(optionRequest(Opt.EXPORT_NAME, Buffer.from(name)));
   await need(18 + 10);
   return socket;
+}
+
+/** Everything a socket receives, for tests that parse replies by hand. */
+function collect(socket: net.Socket): { size(): number; bytes(): Buffer } {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  socket.on('data', (c: Buffer) => { chunks.push(c); size += c.length; });
+  return { size: () => size, bytes: () => Buffer.concat(chunks) };
 }

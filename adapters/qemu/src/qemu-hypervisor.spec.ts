@@ -104,6 +104,17 @@ describe('QemuHypervisor with real qemu-storage-daemon hosts', function () {
     await tap.close();
   });
 
+  it('closing a tap releases the writes its sink still holds, so the guest and the mirror\'s cancel do not wait on it', async () => {
+    const vm = await hv.createVm({ name: 'release', volumes: [{ sizeBytes: 1 * MiB }] });
+    const tap = await hv.openTap(vm.id);
+    tap.start(() => new Promise<void>(() => undefined)); // never answers
+    const w = watch(hv.guestWrite(vm.id, vm.volumes[0].id, 0, Buffer.alloc(4096, 5)));
+    await until(() => tap.delivered === 1, 'the write to reach the sink');
+    assert.equal(w.state, 'pending');
+    await tap.close();
+    await until(() => w.state === 'resolved', 'the held guest write to complete once the tap closed');
+  });
+
   it('the appliance\'s NBD server stops: the mirror errors, the tap closes with TapLostError; once it is back a new tap attaches', async () => {
     const vm = await hv.createVm({ name: 'restart', volumes: [{ sizeBytes: 1 * MiB }] });
     const tap = await hv.openTap(vm.id) as QemuWriteTap;

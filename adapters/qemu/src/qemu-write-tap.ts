@@ -44,9 +44,8 @@ export class QemuWriteTap implements WriteTap {
   private readonly listeners: ((reason: Error | undefined) => void)[] = [];
   private readonly jobs = new Map<string, QemuTapVolume & { target: string; exportName: string; ready: boolean }>();
   private volumeCount = 0;
-  private resolveClosed!: () => void;
-  /** Settles when the tap closes: writes still held by the sink are then acknowledged, so the mirror can go. */
-  private readonly closedSignal = new Promise<void>((resolve) => { this.resolveClosed = resolve; });
+  /** Answers of writes the sink still holds; all resolved when the tap closes, so the mirror can go. */
+  private readonly held = new Set<() => void>();
   private readonly onEvent = (e: QmpEvent): void => this.event(e);
   private readonly onQmpClose = (reason: Error): void => this.shutdown(reason);
 
@@ -167,10 +166,22 @@ export class QemuWriteTap implements WriteTap {
     try {
       answer = Promise.resolve(this.sink(write));
     } catch (error) {
-      answer = Promise.reject(error);
+      return Promise.reject(error);
     }
-    // A closed tap is nobody's business: QEMU's cancel waits for in-flight target writes, so release them.
-    return Promise.race([answer, this.closedSignal]);
+    // A closed tap is nobody's business: QEMU's cancel waits for in-flight target writes, so `shutdown`
+    // releases the ones the sink still holds. (Not Promise.race with a promise that settles at close:
+    // that leaves one reaction per write on it for the tap's whole life.)
+    return new Promise<void>((resolve, reject) => {
+      this.held.add(resolve);
+      answer.then(
+        () => {
+          if (this.held.delete(resolve)) resolve();
+        },
+        (error: unknown) => {
+          if (this.held.delete(resolve)) reject(error);
+        },
+      );
+    });
   }
 
   private event(e: QmpEvent): void {
@@ -188,7 +199,8 @@ export class QemuWriteTap implements WriteTap {
     this.phase = 'closed';
     this.reason = reason;
     this.sink = undefined;
-    this.resolveClosed();
+    for (const release of this.held) release();
+    this.held.clear();
     for (const l of this.listeners.splice(0)) {
       try {
         l(reason);

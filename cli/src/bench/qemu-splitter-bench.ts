@@ -8,9 +8,14 @@
 //   seq64kQemuNbdTargetMBps / rand4kQemuNbdTargetIops   the same mirror into qemu-nbd serving a null
 //                                       device: what write-blocking mirroring costs with a C target that
 //                                       does nothing, i.e. the ceiling for any appliance
+//   seq64kVsControl                     seq64kMBps ÷ seq64kQemuNbdTargetMBps: how close our server gets to that ceiling
+//   serverCpuMsPerGB                    CPU time of this process per GB split (the NBD server, tap and sink: a
+//                                       mirrored run's CPU less an unmirrored run's), the figure load disturbs least
+//   loadAverage1mStart / End            the machine's load while the benchmark ran
 // Every mirrored run checks that the tap received exactly the bytes fio wrote.
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { QemuHypervisor, missingTools, type QemuWriteTap } from '@opencdp/adapter-qemu';
@@ -25,8 +30,8 @@ export const QEMU_SPLITTER_SIZES = {
   /** Bytes each random-write run writes. */
   randomBytes: 64 * MiB,
   iodepth: 8,
-  /** Runs per configuration, interleaved (mirrored, unmirrored, …); the median counts. */
-  repeats: 3,
+  /** Runs per configuration, interleaved (control, mirrored, unmirrored, the order rotating each round); the median counts. */
+  repeats: 5,
 } as const;
 
 export interface QemuSplitterPlan {
@@ -72,6 +77,7 @@ async function runQemuSplitterBenchmark(ctx: BenchmarkContext): Promise<Benchmar
   if (missing.length > 0) throw new Error(`qemu-splitter needs ${missing.join(', ')}: apt-get install qemu-system-common qemu-utils fio`);
   const plan = qemuSplitterPlanFor(ctx.scale);
   const { log } = ctx;
+  const loadStart = os.loadavg()[0];
   const { stdout: fioVersion } = await run('fio', ['--version']);
   // cache.direct: guest disks as KVM hosts run them (cache='none'), so the unmirrored figure is the disk's, not the page cache's.
   const hv = await QemuHypervisor.create({ workDir: ctx.workDir, hosts: ['bench-host'], cacheDirect: true });
@@ -82,7 +88,8 @@ async function runQemuSplitterBenchmark(ctx: BenchmarkContext): Promise<Benchmar
     const uri = `nbd+unix:///${volume.id}?socket=${hv.daemonOf(vm.hostId)!.nbdPath}`;
     const version = hv.daemonOf(vm.hostId)!.qmp.version;
     log(`qemu-splitter: ${plan.volumeBytes / MiB} MiB disk, ${plan.randomBytes / MiB} MiB of random writes, ${plan.repeats} run(s) each, QEMU ${version?.major}.${version?.minor}.${version?.micro}`);
-    const results = { seqOn: [] as number[], seqOff: [] as number[], randOn: [] as number[], randOff: [] as number[], seqNull: [] as number[], randNull: [] as number[] };
+    const results = { seqOn: [] as number[], seqOff: [] as number[], randOn: [] as number[], randOff: [] as number[], seqNull: [] as number[], randNull: [] as number[], cpuOn: [] as number[], cpuOff: [] as number[], cpuGB: [] as number[] };
+    const rounds: string[] = [];
     const qmp = hv.daemonOf(vm.hostId)!.qmp;
     // The control: qemu-nbd serving a null device (discards writes) as the mirror's target.
     const nullSock = path.join(ctx.workDir, 'null.sock');
@@ -95,8 +102,8 @@ async function runQemuSplitterBenchmark(ctx: BenchmarkContext): Promise<Benchmar
     let wroteBytes = 0;
     // Prefill so the sequential run overwrites allocated blocks in both configurations alike.
     await fioNbd(uri, 'write', 1024 * 1024, plan.volumeBytes, plan.volumeBytes);
-    for (let i = 0; i < plan.repeats; i++) {
-      // The control first: a mirror straight into qemu-nbd's null device.
+    const control = async (i: number): Promise<void> => {
+      // A mirror straight into qemu-nbd's null device.
       await qmp.execute('blockdev-add', { driver: 'nbd', 'node-name': 'nulltgt', server: { type: 'unix', path: nullSock }, export: '' });
       const ready = qmp.waitForEvent('BLOCK_JOB_READY', (e) => e.data?.device === 'nullmirror');
       await qmp.execute('blockdev-mirror', { 'job-id': 'nullmirror', device: volume.id, target: 'nulltgt', sync: 'full', 'copy-mode': 'write-blocking' });
@@ -110,26 +117,42 @@ async function runQemuSplitterBenchmark(ctx: BenchmarkContext): Promise<Benchmar
       results.seqNull.push(seqNull.bytesPerSecond / 1e6);
       results.randNull.push(randNull.iops);
       log(`  run ${i + 1} qemu-nbd  : 64 KiB seq ${(seqNull.bytesPerSecond / 1e6).toFixed(1)} MB/s, 4 KiB random ${randNull.iops.toFixed(0)} IOPS`);
-      for (const mirrored of [true, false]) {
-        let tap: QemuWriteTap | undefined;
-        let received = 0;
-        if (mirrored) {
-          tap = (await hv.openTap(vm.id)) as QemuWriteTap;
-          // The protected appliance's side of the tap, reduced to taking the write: the mirror's cost, not the kernel's.
-          tap.start(async (w) => { received += w.data.length; });
-        }
-        const seq = await fioNbd(uri, 'write', 64 * 1024, plan.volumeBytes, plan.volumeBytes);
-        const rand = await fioNbd(uri, 'randwrite', 4096, plan.randomBytes, plan.volumeBytes);
-        if (tap) {
-          await tap.close();
-          if (received !== seq.bytes + rand.bytes) throw new Error(`the tap received ${received} bytes but fio wrote ${seq.bytes + rand.bytes}: the mirror lost writes`);
-          splitBytes += received;
-          wroteBytes += seq.bytes + rand.bytes;
-        }
-        (mirrored ? results.seqOn : results.seqOff).push(seq.bytesPerSecond / 1e6);
-        (mirrored ? results.randOn : results.randOff).push(rand.iops);
-        log(`  run ${i + 1} ${mirrored ? 'mirrored  ' : 'unmirrored'}: 64 KiB seq ${(seq.bytesPerSecond / 1e6).toFixed(1)} MB/s, 4 KiB random ${rand.iops.toFixed(0)} IOPS`);
+    };
+    const ours = async (i: number, mirrored: boolean): Promise<void> => {
+      let tap: QemuWriteTap | undefined;
+      let received = 0;
+      if (mirrored) {
+        tap = (await hv.openTap(vm.id)) as QemuWriteTap;
+        // The protected appliance's side of the tap, reduced to taking the write: the mirror's cost, not the kernel's.
+        tap.start(async (w) => { received += w.data.length; });
       }
+      const cpu = process.cpuUsage();
+      const seq = await fioNbd(uri, 'write', 64 * 1024, plan.volumeBytes, plan.volumeBytes);
+      const rand = await fioNbd(uri, 'randwrite', 4096, plan.randomBytes, plan.volumeBytes);
+      const used = process.cpuUsage(cpu);
+      if (tap) {
+        await tap.close();
+        if (received !== seq.bytes + rand.bytes) throw new Error(`the tap received ${received} bytes but fio wrote ${seq.bytes + rand.bytes}: the mirror lost writes`);
+        splitBytes += received;
+        wroteBytes += seq.bytes + rand.bytes;
+        results.cpuOn.push((used.user + used.system) / 1000);
+        results.cpuGB.push(received / 1e9);
+      } else {
+        results.cpuOff.push((used.user + used.system) / 1000);
+      }
+      (mirrored ? results.seqOn : results.seqOff).push(seq.bytesPerSecond / 1e6);
+      (mirrored ? results.randOn : results.randOff).push(rand.iops);
+      log(`  run ${i + 1} ${mirrored ? 'mirrored  ' : 'unmirrored'}: 64 KiB seq ${(seq.bytesPerSecond / 1e6).toFixed(1)} MB/s, 4 KiB random ${rand.iops.toFixed(0)} IOPS${mirrored ? `, this process ${results.cpuOn.at(-1)!.toFixed(0)} ms CPU` : `, this process ${results.cpuOff.at(-1)!.toFixed(0)} ms CPU (fio's start and reports)`}`);
+    };
+    for (let i = 0; i < plan.repeats; i++) {
+      // The order rotates so that no configuration always runs first (or right after the prefill or a mirror's initial copy).
+      const order = [0, 1, 2].map((k) => (k + i) % 3);
+      for (const which of order) {
+        if (which === 0) await control(i);
+        else await ours(i, which === 1);
+      }
+      const r = (a: number[]): string => a.at(-1)!.toFixed(0);
+      rounds.push(`round ${i + 1}: seq MB/s mirrored ${r(results.seqOn)} / unmirrored ${r(results.seqOff)} / control ${r(results.seqNull)}, 4k IOPS ${r(results.randOn)} / ${r(results.randOff)} / ${r(results.randNull)}`);
     }
     const seq64kMBps = median(results.seqOn);
     const seq64kUnmirroredMBps = median(results.seqOff);
@@ -148,6 +171,11 @@ async function runQemuSplitterBenchmark(ctx: BenchmarkContext): Promise<Benchmar
         seq64kQemuNbdTargetMBps: round(median(results.seqNull)),
         rand4kQemuNbdTargetIops: round(median(results.randNull)),
         seq64kQemuNbdTargetRatio: round(median(results.seqNull) / seq64kUnmirroredMBps),
+        seq64kVsControl: round(seq64kMBps / median(results.seqNull)),
+        // CPU of the mirrored runs less that of the unmirrored ones (starting fio, reading its report), per GB split.
+        serverCpuMsPerGB: Math.round(median(results.cpuOn.map((ms, k) => (ms - median(results.cpuOff)) / results.cpuGB[k]))),
+        loadAverage1mStart: round(loadStart),
+        loadAverage1mEnd: round(os.loadavg()[0]),
         splitBytes,
         volumeBytes: plan.volumeBytes,
       },
@@ -158,7 +186,8 @@ async function runQemuSplitterBenchmark(ctx: BenchmarkContext): Promise<Benchmar
         `qemu-storage-daemon ${version?.major}.${version?.minor}.${version?.micro}, raw file on the bench folder's disk opened with O_DIRECT (cache.direct, libvirt cache='none'), exported over a UNIX-socket NBD server; fio iodepth ${QEMU_SPLITTER_SIZES.iodepth}`,
         'mirrored: blockdev-mirror sync=full copy-mode=write-blocking into the adapter\'s NBD server in this Node process; the tap\'s sink acknowledges at once (the kernel\'s buffering is not measured here)',
         `every mirrored run checked: the tap received exactly the ${wroteBytes} bytes fio wrote`,
-        `median of ${plan.repeats} interleaved run(s) per configuration`,
+        `median of ${plan.repeats} interleaved run(s) per configuration, the order rotating each round`,
+        ...rounds,
         'control: the same write-blocking mirror into qemu-nbd serving null-co (a C server that discards writes); its ratio is the ceiling of this design on this machine, whatever the appliance does',
       ],
     };
