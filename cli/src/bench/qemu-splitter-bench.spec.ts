@@ -12,7 +12,7 @@ describe('qemu-splitter benchmark', function () {
 
   it('is registered and scales the disk and the random workload', () => {
     assert.ok(listBenchmarks().some((b) => b.name === 'qemu-splitter'));
-    assert.deepEqual(qemuSplitterPlanFor(1), { volumeBytes: 256 * 1024 * 1024, randomBytes: 64 * 1024 * 1024, repeats: 3 });
+    assert.deepEqual(qemuSplitterPlanFor(1), { volumeBytes: 256 * 1024 * 1024, randomBytes: 64 * 1024 * 1024, repeats: 5 });
     assert.equal(qemuSplitterPlanFor(0.01).volumeBytes, 4 * 1024 * 1024);
   });
 
