@@ -42,17 +42,12 @@ export const replicationBenchmark: BenchmarkDefinition = {
       await until(() => sender.state.phase === 'streaming', 30_000, 'the group to start streaming');
 
       // Throughput: as fast as the pipeline takes it, never letting the buffer pass a quarter (no fallback).
-      let offset = 0;
-      const write = (): Promise<void> => {
-        const data = pool[(offset / WRITE) % pool.length];
-        const at = offset % (1024 * MiB);
-        offset += WRITE;
-        return dc.guestWrite(vm.id, volumeId, at, data);
-      };
+      const writer = sequentialWriter(dc, vm.id, volumeId, pool);
+      const write = writer.write;
       const profile = await startProfile(process.env.OPENCDP_BENCH_PROFILE);
       const started = Date.now();
       const cpuBefore = process.cpuUsage();
-      while (offset < total) {
+      while (writer.offset < total) {
         while (sender.bufferedBytes > 128 * MiB) await new Promise((r) => setTimeout(r, 1));
         await Promise.all(Array.from({ length: 16 }, write));
       }
@@ -125,15 +120,10 @@ async function guestCost(dc: FakeDataCenter, hostId: HostId, total: number, pool
   const tap = dc.openTap(vm.id);
   tap.start(() => Promise.resolve());
   try {
-    let offset = 0;
-    const write = (): Promise<void> => {
-      const data = pool[(offset / WRITE) % pool.length];
-      const at = offset % (1024 * MiB);
-      offset += WRITE;
-      return dc.guestWrite(vm.id, volumeId, at, data);
-    };
+    const writer = sequentialWriter(dc, vm.id, volumeId, pool);
+    const write = writer.write;
     const before = process.cpuUsage();
-    while (offset < total) {
+    while (writer.offset < total) {
       await Promise.all(Array.from({ length: 16 }, write));
       await new Promise((r) => setImmediate(r));
     }
@@ -205,4 +195,20 @@ async function plainTcp(total: number, pool: Buffer[]): Promise<number> {
   socket.destroy();
   await new Promise((r) => server.close(r));
   return total / 1e6 / (ms / 1000);
+}
+
+/** Guest writes of WRITE bytes one after another (wrapping at 1 GiB), data taken round-robin from `pool`. */
+function sequentialWriter(dc: FakeDataCenter, vmId: string, volumeId: string, pool: Buffer[]): { write: () => Promise<void>; readonly offset: number } {
+  let offset = 0;
+  return {
+    write: () => {
+      const data = pool[(offset / WRITE) % pool.length];
+      const at = offset % (1024 * MiB);
+      offset += WRITE;
+      return dc.guestWrite(vmId, volumeId, at, data);
+    },
+    get offset() {
+      return offset;
+    },
+  };
 }
