@@ -2,8 +2,7 @@
 // file (JSON) names the site, the first admin, and the appliances to drive over the control link; flags
 // win over the file. The manager runs until SIGINT/SIGTERM, then stops cleanly (appliances keep replicating).
 import { readFileSync } from 'node:fs';
-import * as core from '@opencdp/core';
-import { ValidationError } from '@opencdp/core';
+import { RemoteApplianceControl, ValidationError } from '@opencdp/core';
 import type { ApplianceControl } from '@opencdp/core';
 import { Manager, parseListen, type ManagerOptions } from './manager.js';
 
@@ -62,10 +61,7 @@ export function readManagerConfig(file: string): ManagerConfigFile {
 }
 
 function defaultConnect(spec: { siteId: string; url: string; token: string }): ApplianceControl {
-  // The control RPC client lives in core; looked up at run time so this package builds while it lands.
-  const Remote = (core as Record<string, unknown>).RemoteApplianceControl as (new (siteId: string, url: string, token: string) => ApplianceControl) | undefined;
-  if (!Remote) throw new ValidationError('this build of @opencdp/core has no RemoteApplianceControl; cannot reach configured appliances', 'appliances');
-  return new Remote(spec.siteId, spec.url, spec.token);
+  return new RemoteApplianceControl(spec.siteId, spec.url, spec.token);
 }
 
 /** Starts a manager from command-line options; resolves once it listens. */

@@ -221,10 +221,10 @@ async function managerKnowsGroup(api: ManagerClient, groupId: string): Promise<b
  */
 function recoveredMatches(
   vms: { id: VmId; name: string; volumes: string[] }[], inventory: Inventory, hashes: Record<string, string>, expected: Record<string, string>,
-  only?: Set<string>,
+  recoveredIds: Set<string>,
 ): boolean {
   for (const vm of vms) {
-    const recovered = inventory.vms.find((v) => (only ? only.has(v.id) : v.powerState === 'on') && v.name.startsWith(vm.name));
+    const recovered = inventory.vms.find((v) => recoveredIds.has(v.id) && v.name.startsWith(vm.name));
     if (!recovered) return false;
     for (const [i, volumeId] of vm.volumes.entries()) {
       if (hashes[recovered.volumes[i]?.id] !== expected[volumeId]) return false;

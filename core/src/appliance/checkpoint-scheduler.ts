@@ -113,26 +113,33 @@ export class CheckpointScheduler extends EventEmitter<SchedulerEvents> {
  * before it. Groups that cannot be checkpointed now are skipped (their entry is undefined).
  */
 export function cutCheckpoints(schedulers: CheckpointScheduler[], kind: CheckpointKind, tag: string | undefined, timestamp: number): (Checkpoint | undefined)[] {
-  const ready = schedulers.map((s) => {
+  const ready = schedulers.filter((s) => {
     const reason = s.blockedBy();
     if (reason) s.emit('skipped', { at: timestamp, reason });
     return !reason;
   });
+  const cut = holdMarkRelease(ready.map((s) => ({ senders: s.barrier(), id: s.newId() })), kind, timestamp, tag);
+  ready.forEach((s, i) => s.emit('checkpoint', cut[i]));
+  return schedulers.map((s) => (ready.includes(s) ? cut[ready.indexOf(s)] : undefined));
+}
+
+/**
+ * The barrier itself: every sender of every group holds write completions, then each group's streams get
+ * one marker with the group's id, then all release. The caller has checked that each sender can checkpoint.
+ */
+export function holdMarkRelease(groups: { senders: GroupSender[]; id: string }[], kind: CheckpointKind, timestamp: number, tag: string | undefined): Checkpoint[] {
   const held: GroupSender[] = [];
   try {
-    schedulers.forEach((s, i) => {
-      if (ready[i]) for (const sender of s.barrier()) {
+    for (const g of groups) {
+      for (const sender of g.senders) {
         sender.hold();
         held.push(sender);
       }
-    });
-    return schedulers.map((s, i) => {
-      if (!ready[i]) return undefined;
-      const id = s.newId();
+    }
+    return groups.map((g) => {
       let cp: Checkpoint | undefined;
-      for (const sender of s.barrier()) cp = sender.mark(id, kind, timestamp, tag);
-      s.emit('checkpoint', cp!);
-      return cp;
+      for (const sender of g.senders) cp = sender.mark(g.id, kind, timestamp, tag);
+      return cp!;
     });
   } finally {
     for (const sender of held) sender.release();

@@ -4,7 +4,7 @@
 // called in-process (embedded site) or over the control RPC (appliance in its own process).
 import type { Checkpoint, CheckpointKind, GroupId, Inventory, VmId, VolumeId } from '../model.js';
 import type { ProtectionGroupSettings } from '../settings.js';
-import type { GroupState, ReplicationPhase, SyncTrigger } from '../status/group-status.js';
+import type { ReplicationPhase, SyncTrigger } from '../status/group-status.js';
 import type { Clock } from '../clock.js';
 import type { ProgressSink, ProtectedSiteControl, RecoveryOperations, ShutdownPolicy } from '../recovery/recovery-api.js';
 import type { RecoveryGroupDefinition } from '../recovery/recovery-platform.js';
@@ -50,7 +50,6 @@ export interface GroupFacts {
   trigger?: SyncTrigger;
   storageError?: 'journal' | 'recovery';
   vmIds?: VmId[];
-  state?: GroupState;
   bufferedBytes?: number;
   bitmapBytes?: number;
   /** Totals since the group started, for rates and counters. */

@@ -8,6 +8,7 @@ import type { HypervisorAdapter } from '../ports/hypervisor-adapter.js';
 import type { StorageAdapter } from '../ports/storage-adapter.js';
 import type { GroupSender, ProtectedAppliance } from '../appliance/protected-appliance.js';
 import type { RecoveryAppliance } from '../appliance/recovery-appliance.js';
+import { holdMarkRelease } from '../appliance/checkpoint-scheduler.js';
 import type { ProgressSink, ProtectedSiteControl, RecoveryOperations, ShutdownPolicy } from '../recovery/recovery-api.js';
 import type { RecoveryGroupDefinition } from '../recovery/recovery-platform.js';
 import { replicaVolumeName, seedReplicaVolume } from '../recovery/reverse-protection.js';
@@ -105,26 +106,13 @@ export class ApplianceService implements ApplianceControl {
     this.sender(groupId).forceSync();
   }
 
-  /**
-   * The barrier across every listed group this appliance protects: all senders hold write completions
-   * first, then each stream gets its marker, then all release — so no write that completed before another
-   * was issued can land after the marker while the other lands before it.
-   */
+  /** The barrier across every listed group this appliance protects (J2); a group that cannot be checkpointed now gets undefined. */
   async cutCheckpoints(request: CheckpointCutRequest): Promise<(Checkpoint | undefined)[]> {
     const senders = request.groupIds.map((id) => this.sender(id));
     for (const id of request.groupIds) if (typeof request.ids[id] !== 'string' || request.ids[id] === '') throw new ValidationError(`no checkpoint id for group '${id}'`, `ids.${id}`);
-    const ready = senders.map((s) => s.canCheckpoint);
-    const held: GroupSender[] = [];
-    try {
-      senders.forEach((s, i) => {
-        if (!ready[i]) return;
-        s.hold();
-        held.push(s);
-      });
-      return senders.map((s, i) => (ready[i] ? s.mark(request.ids[request.groupIds[i]], request.kind, request.timestamp, request.tag) : undefined));
-    } finally {
-      for (const s of held) s.release();
-    }
+    const ready = senders.filter((s) => s.canCheckpoint);
+    const cut = holdMarkRelease(ready.map((s) => ({ senders: [s], id: request.ids[s.groupId] })), request.kind, request.timestamp, request.tag);
+    return senders.map((s) => (ready.includes(s) ? cut[ready.indexOf(s)] : undefined));
   }
 
   async finalCheckpoint(groupId: GroupId, id: string, timestamp: number): Promise<Checkpoint> {

@@ -134,11 +134,18 @@ interface WireError {
   name?: string;
   field?: string;
   hint?: string;
+  /** What was not found (NotFoundError), so the client rebuilds the same error. */
+  kind?: string;
+  id?: string;
 }
 
 function describe(error: unknown): WireError {
   if (error instanceof OpenCdpError) {
-    return { code: error.code, message: error.message, name: error.name, ...('field' in error && typeof error.field === 'string' ? { field: error.field } : {}), ...(error.hint ? { hint: error.hint } : {}) };
+    return {
+      code: error.code, message: error.message, name: error.name,
+      ...('field' in error && typeof error.field === 'string' ? { field: error.field } : {}), ...(error.hint ? { hint: error.hint } : {}),
+      ...(error instanceof NotFoundError ? { kind: error.kind, id: error.id } : {}),
+    };
   }
   return { code: 'INTERNAL', message: (error as Error)?.message ?? String(error) };
 }
@@ -154,10 +161,7 @@ export class RemoteControlError extends OpenCdpError {
 function revive(e: WireError): Error {
   if (e.code === 'VALIDATION') return new ValidationError(e.message, e.field);
   if (e.code === 'CONFLICT') return new ConflictError(e.message);
-  if (e.code === 'NOT_FOUND' && e.name === 'NotFoundError') {
-    const m = /^(.*) '(.*)' does not exist/.exec(e.message);
-    if (m) return new NotFoundError(m[1], m[2]);
-  }
+  if (e.code === 'NOT_FOUND' && e.kind !== undefined && e.id !== undefined) return new NotFoundError(e.kind, e.id);
   return new RemoteControlError(e);
 }
 
