@@ -148,7 +148,7 @@ describe('FakeHypervisor', () => {
   describe('change tracking', () => {
     it('reports every region written since a token, merged at 64 KiB granularity, and nothing else', async () => {
       const { dc, hv, vmId } = setup();
-      const ct = hv.changeTracking;
+      const ct = hv.dirtyTracking;
       const random = seededRandom(11);
       const vm = await hv.getVm(vmId);
       // Per token: the chunks written since it was taken (the exact expected answer).
@@ -177,11 +177,11 @@ describe('FakeHypervisor', () => {
     it('refuses tokens of another VM, from the future, or malformed', async () => {
       const { dc, hv, vmId } = setup();
       const other = dc.createVm({ name: 'b', hostId: 'host-1', volumes: [{ sizeBytes: MiB }] });
-      const token = await hv.changeTracking.mark(vmId);
-      await assert.rejects(hv.changeTracking.changedSince(other.id, token), ValidationError);
-      await assert.rejects(hv.changeTracking.changedSince(vmId, `${vmId}@5`), ValidationError);
-      await assert.rejects(hv.changeTracking.changedSince(vmId, 'nonsense'), ValidationError);
-      assert.deepEqual(await hv.changeTracking.changedSince(vmId, token), []);
+      const token = await hv.dirtyTracking.mark(vmId);
+      await assert.rejects(hv.dirtyTracking.changedSince(other.id, token), ValidationError);
+      await assert.rejects(hv.dirtyTracking.changedSince(vmId, `${vmId}@5`), ValidationError);
+      await assert.rejects(hv.dirtyTracking.changedSince(vmId, 'nonsense'), ValidationError);
+      assert.deepEqual(await hv.dirtyTracking.changedSince(vmId, token), []);
     });
   });
 });

@@ -3,7 +3,7 @@
 import { inject, injectable } from 'inversify';
 import { UnknownVmError } from '@opencdp/core';
 import type {
-  ChangeTracking, ChangedRegion, HypervisorAdapter, Inventory, RecoveryDiskPromotion, RecoveryVmSpec, SiteId, VmId, VmInfo, VolumeId,
+  DirtyTracking, ChangedRegion, HypervisorAdapter, Inventory, RecoveryDiskPromotion, RecoveryVmSpec, SiteId, VmId, VmInfo, VolumeId,
 } from '@opencdp/core';
 import { FakeDataCenter } from './fake-data-center.js';
 import type { FakeWriteTap } from './fake-write-tap.js';
@@ -15,14 +15,14 @@ export const FakeSiteId = Symbol('FakeSiteId');
 export class FakeHypervisor implements HypervisorAdapter, RecoveryDiskPromotion {
   readonly platform = 'fake';
   /** Token = the VM's change-tracking generation; regions at 64 KiB granularity, merged, no misses. */
-  readonly changeTracking: ChangeTracking;
+  readonly dirtyTracking: DirtyTracking;
 
   constructor(
     @inject(FakeDataCenter) readonly dataCenter: FakeDataCenter,
     @inject(FakeSiteId) readonly siteId: SiteId,
   ) {
     dataCenter.getSite(siteId); // fails early on a wrong site id
-    this.changeTracking = {
+    this.dirtyTracking = {
       mark: async (vmId: VmId): Promise<string> => {
         this.own(vmId);
         return dataCenter.markChanges(vmId);

@@ -153,7 +153,7 @@ export async function createQemuHarness(options: QemuHarnessOptions = {}): Promi
 export function qemuCapabilities(mode: 'virtual' | 'real', memoryJournals = true): CapabilityTable {
   const known: Partial<Record<Capability, true | string>> = {
     writeTap: true,
-    changeTracking: true,
+    changeTracking: 'the ChangeTracking port (views, tokens) is not implemented by this adapter yet',
     virtualClock: mode === 'virtual' ? true : QEMU_UNSUPPORTED.virtualReal,
     faultStorageError: true,
     faultStorageFull: true,

@@ -159,23 +159,23 @@ describe('QemuHypervisor with real qemu-storage-daemon hosts', function () {
   it('change tracking: dirty bitmaps read through the qemu:dirty-bitmap NBD context report exactly the written regions (at bitmap granularity)', async () => {
     const vm = await hv.createVm({ name: 'cbt', volumes: [{ sizeBytes: 4 * MiB }, { sizeBytes: 1 * MiB }] });
     await hv.guestWrite(vm.id, vm.volumes[0].id, 0, Buffer.alloc(64 * KiB, 1)); // before the mark: not reported
-    const token = await hv.changeTracking.mark(vm.id);
+    const token = await hv.dirtyTracking.mark(vm.id);
     await hv.guestWrite(vm.id, vm.volumes[0].id, 1 * MiB + 512, Buffer.alloc(1024, 2));
     await hv.guestWrite(vm.id, vm.volumes[0].id, 3 * MiB, Buffer.alloc(128 * KiB, 3));
     await hv.guestWrite(vm.id, vm.volumes[1].id, 64 * KiB, Buffer.alloc(4096, 4));
-    const regions = await hv.changeTracking.changedSince(vm.id, token);
+    const regions = await hv.dirtyTracking.changedSince(vm.id, token);
     assert.deepEqual(regions, [
       { volumeId: vm.volumes[0].id, offset: 1 * MiB, length: 64 * KiB },
       { volumeId: vm.volumes[0].id, offset: 3 * MiB, length: 128 * KiB },
       { volumeId: vm.volumes[1].id, offset: 64 * KiB, length: 64 * KiB },
     ]);
     // A second mark sees only what follows it; the first still sees everything since its own mark.
-    const later = await hv.changeTracking.mark(vm.id);
+    const later = await hv.dirtyTracking.mark(vm.id);
     await hv.guestWrite(vm.id, vm.volumes[1].id, 512 * KiB, Buffer.alloc(512, 5));
-    assert.deepEqual(await hv.changeTracking.changedSince(vm.id, later), [{ volumeId: vm.volumes[1].id, offset: 512 * KiB, length: 64 * KiB }]);
-    assert.equal((await hv.changeTracking.changedSince(vm.id, token)).length, 4);
+    assert.deepEqual(await hv.dirtyTracking.changedSince(vm.id, later), [{ volumeId: vm.volumes[1].id, offset: 512 * KiB, length: 64 * KiB }]);
+    assert.equal((await hv.dirtyTracking.changedSince(vm.id, token)).length, 4);
     await hv.clearMark(vm.id, token);
-    assert.deepEqual(await hv.changeTracking.changedSince(vm.id, token), []);
+    assert.deepEqual(await hv.dirtyTracking.changedSince(vm.id, token), []);
     // qemu-img map agrees on the bitmap (read with x-dirty-bitmap through the daemon's NBD export).
     await hv.guestWrite(vm.id, vm.volumes[0].id, 2 * MiB, Buffer.alloc(4096, 6));
     const daemon = hv.daemonOf(vm.hostId)!;
@@ -195,10 +195,10 @@ describe('QemuHypervisor with real qemu-storage-daemon hosts', function () {
 
   it('change-tracking tokens die with the daemon: a typed error says to resync', async () => {
     const vm = await hv.createVm({ name: 'cbt-kill', volumes: [{ sizeBytes: 1 * MiB }] });
-    const token = await hv.changeTracking.mark(vm.id);
+    const token = await hv.dirtyTracking.mark(vm.id);
     await hv.killHost(vm.hostId);
     await hv.startHost(vm.hostId);
-    await assert.rejects(hv.changeTracking.changedSince(vm.id, token), /does not belong to the running daemon/);
+    await assert.rejects(hv.dirtyTracking.changedSince(vm.id, token), /does not belong to the running daemon/);
   });
 });
 

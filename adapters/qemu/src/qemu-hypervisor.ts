@@ -1,6 +1,6 @@
 // The QEMU platform: each protected host is a qemu-storage-daemon, each VM a set of raw images attached
 // to it as block nodes and exported over NBD (the "guest disks"). Guests write through those exports;
-// `openTap` mirrors every write into the appliance's NBD server; `changeTracking` uses dirty bitmaps;
+// `openTap` mirrors every write into the appliance's NBD server; `dirtyTracking` uses dirty bitmaps;
 // `readVolume` reads the export. Hosts can be killed for real and brought back on the same images.
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
@@ -8,7 +8,7 @@ import {
   AlignmentError, UnknownVmError, UnknownVolumeError, UnsupportedError, ValidationError, VolumeRangeError,
 } from '@opencdp/core';
 import type {
-  ChangeTracking, ChangedRegion, DatastoreInfo, HostInfo, HypervisorAdapter, Inventory, RecoveryVmSpec, VmId, VmInfo, VolumeId, VolumeInfo,
+  DirtyTracking, ChangedRegion, DatastoreInfo, HostInfo, HypervisorAdapter, Inventory, RecoveryVmSpec, VmId, VmInfo, VolumeId, VolumeInfo,
   VolumeSource, WriteTap,
 } from '@opencdp/core';
 import { execFile } from 'node:child_process';
@@ -84,7 +84,7 @@ export class QemuHypervisor implements HypervisorAdapter {
   readonly platform = 'qemu';
   /** The protected appliance's NBD server: every tap's mirror writes into it. */
   readonly tapServer: NbdServer;
-  readonly changeTracking: ChangeTracking;
+  readonly dirtyTracking: DirtyTracking;
   private readonly hosts = new Map<string, Host>();
   private readonly vms = new Map<VmId, Vm>();
   private readonly taps = new Set<QemuWriteTap>();
@@ -104,7 +104,7 @@ export class QemuHypervisor implements HypervisorAdapter {
     this.tapServer = new NbdServer({ path: path.join(options.workDir, 'tap.sock') });
     this.imageServer = new NbdServer({ path: path.join(options.workDir, 'img.sock') });
     this.recoveryHostId = options.recoveryHost ? 'qr1' : undefined;
-    this.changeTracking = {
+    this.dirtyTracking = {
       mark: (vmId) => this.track(this.markBitmaps(vmId)),
       changedSince: (vmId, token) => this.track(this.readBitmaps(vmId, token)),
     };

@@ -2,17 +2,15 @@
 // syncs, and recovery VMs. Capabilities say which parts are real on this platform.
 import type { DatastoreId, GuestWrite, Inventory, NetworkId, VmId, VmInfo, VolumeId } from '../model.js';
 import type { WriteTap } from './write-tap.js';
+import type { ChangedRegion, ChangeTracking } from './change-tracking.js';
 
 export const HypervisorAdapter = Symbol('HypervisorAdapter');
 
-export interface ChangedRegion {
-  volumeId: VolumeId;
-  offset: number;
-  length: number;
-}
-
-/** Platforms without a true splitter report changed regions between platform snapshots instead. */
-export interface ChangeTracking {
+/**
+ * Live dirty tracking of a VM's volumes (no frozen view): the fake and QEMU platforms offer it for their
+ * own tests. Superseded by `ChangeTracking` (change-tracking capture mode); not used by the kernel.
+ */
+export interface DirtyTracking {
   /** Opaque token naming the current state; pass it back to `changedSince`. */
   mark(vmId: VmId): Promise<string>;
   changedSince(vmId: VmId, token: string): Promise<ChangedRegion[]>;
@@ -49,6 +47,7 @@ export interface HypervisorAdapter {
   getVm(vmId: VmId): Promise<VmInfo>;
   /** Attaches a splitter to the VM. Absent where the platform has none (see `changeTracking`). */
   openTap?(vmId: VmId): Promise<WriteTap>;
+  /** Change tracking between frozen views, for the change-tracking capture mode (see `change-tracking.ts`). */
   readonly changeTracking?: ChangeTracking;
   /** Reads a protected volume directly, for initial, delta and bitmap syncs. */
   readVolume(vmId: VmId, volumeId: VolumeId, offset: number, length: number): Promise<Buffer>;
