@@ -1,6 +1,6 @@
 // The recovery operations a manager drives (R1–R10): what the REST API, the CLI and the conformance
 // suite call, whichever site's manager is up. Plain data in and out, so the same calls can cross a
-// process or site boundary. Implemented by RecoveryOrchestrator (core/src/recovery).
+// process or site boundary. Implemented by RecoveryOrchestrator (core/kernel/src/recovery).
 import type { Checkpoint, CheckpointId, DatastoreId, GroupId, HostId, NetworkId, VmId, VolumeId } from '../model.js';
 
 export type RecoveryKind = 'FailoverTest' | 'Failover' | 'Move' | 'Clone';
