@@ -3,7 +3,7 @@
 // injector. It supports every capability, so a conformance run against it skips nothing.
 import { CAPABILITIES, MemoryStorage, ValidationError, VirtualClock } from '@opencdp/core';
 import type {
-  CapabilityTable, ConformanceHarness, Fault, ProtectedVmSpec, VmId, VmInfo, VolumeId, VolumeInfo,
+  CapabilityTable, ConformanceHarness, HarnessOptions, Fault, ProtectedVmSpec, VmId, VmInfo, VolumeId, VolumeInfo,
 } from '@opencdp/core';
 import { FakeConsistencyAgent } from './fake-consistency-agent.js';
 import { FakeDataCenter } from './fake-data-center.js';
@@ -11,7 +11,7 @@ import type { FakeSite } from './fake-data-center.js';
 import { FakeHypervisor } from './fake-hypervisor.js';
 import { FaultyStorage } from './faulty-storage.js';
 
-export interface FakeHarnessOptions {
+export interface FakeHarnessOptions extends HarnessOptions {
   /** Seeds the data centre (MAC addresses); default 1. */
   seed?: number;
   /** How long an injected host restart keeps the host down, in clock time; default 1000 ms. */
@@ -49,6 +49,9 @@ export async function createFakeHarness(options: FakeHarnessOptions = {}): Promi
   let vmsCreated = 0;
 
   const capabilities = Object.fromEntries(CAPABILITIES.map((c) => [c, true])) as CapabilityTable;
+  // The change-tracking capture mode (views and tokens) is not implemented by the fake yet.
+  capabilities.changeTracking = 'the fake data centre does not implement the ChangeTracking port yet';
+  capabilities.faultChangeTracking = 'the fake data centre does not implement the ChangeTracking port yet';
 
   const harness: FakeHarness = {
     name: 'fake',

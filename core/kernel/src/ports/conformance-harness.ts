@@ -33,6 +33,8 @@ export const CAPABILITIES = [
   'consistencyAgent',
   /** Recovery VMs can be created from point-in-time images. */
   'recoveryVm',
+  /** Change-tracking faults can be injected: a view that fails to open or release, a token reset, a lost view. */
+  'faultChangeTracking',
 ] as const;
 
 export type Capability = (typeof CAPABILITIES)[number];
@@ -55,7 +57,21 @@ export type Fault =
    * The protected site's hypervisor manager restarts: every write tap closes, VMs keep running and writing
    * (nothing splits those writes) until taps can be re-opened; the adapter's own downtime applies.
    */
-  | { kind: 'hypervisor-manager-restart' };
+  | { kind: 'hypervisor-manager-restart' }
+  /** Change tracking: every `openView` fails until cleared (nothing may be left on the platform). */
+  | { kind: 'view-open-fail' }
+  /** Change tracking: every `releaseView` fails until cleared (the view stays on the platform). */
+  | { kind: 'view-release-fail' }
+  /** Change tracking: the platform forgets the VM's tokens (as a CBT reset after a storage migration does). */
+  | { kind: 'token-reset'; vmId: VmId }
+  /** Change tracking: open views vanish from under the kernel (reads fail; the platform no longer lists them). */
+  | { kind: 'view-lost' };
+
+/** How the suite asks for a harness; an adapter that has both capture modes builds the one asked for. */
+export interface HarnessOptions {
+  /** `splitter` uses `openTap`; `change-tracking` offers only `changeTracking` to the kernel. */
+  capture?: 'splitter' | 'change-tracking';
+}
 
 export interface ConformanceHarness {
   readonly name: string;
@@ -87,4 +103,4 @@ export interface ConformanceHarness {
 }
 
 /** What a vendor hands the suite: a factory, called once per case so cases never share state. */
-export type HarnessFactory = () => Promise<ConformanceHarness>;
+export type HarnessFactory = (options?: HarnessOptions) => Promise<ConformanceHarness>;
