@@ -35,6 +35,8 @@ export interface VhdxCreateOptions extends Partial<Omit<VhdxGeometry, 'virtualSi
 
 export interface VhdxOpenOptions {
   writable?: boolean;
+  /** False: skip fsync (a simulated guest's writes; never for disks that must survive a crash). Default true. */
+  durable?: boolean;
   /** Opens the parent of a differencing disk (given its locator); without it, differencing disks are refused. */
   openParent?: (locator: ParentLocator, child: string) => Promise<VhdxFile>;
 }
@@ -86,6 +88,7 @@ export class VhdxFile implements VhdxGeometry {
     private readonly batOffset: number,
     private readonly bat: Buffer,
     fileSize: number,
+    private readonly durable: boolean,
   ) {
     this.headerSlot = headerSlot;
     this.nextFree = roundUp(fileSize, MiB);
@@ -254,7 +257,7 @@ export class VhdxFile implements VhdxGeometry {
         }
       }
       const file = new VhdxFile(path, fh, writable, activeHeader, activeSlot, geometry.virtualSize, geometry.blockSize, geometry.logicalSectorSize,
-        geometry.physicalSectorSize, diskId, (params.readUInt32LE(4) & 1) !== 0, locator, parent, batRegion.fileOffset, bat, end);
+        geometry.physicalSectorSize, diskId, (params.readUInt32LE(4) & 1) !== 0, locator, parent, batRegion.fileOffset, bat, end, options.durable ?? true);
       for (const [k, v] of overlay) file.overlay.set(k, v);
       if (writable) await file.beginWriteSession();
       return file;
@@ -355,12 +358,12 @@ export class VhdxFile implements VhdxGeometry {
   /** Writes the BAT entries changed since the last flush and makes everything durable. */
   async flush(): Promise<void> {
     if (!this.writable || this.closed) return;
-    await this.fh.sync();
+    if (this.durable) await this.fh.sync();
     if (this.batDirty.size === 0) return;
     const sectors = new Set([...this.batDirty].map((i) => Math.floor((i * 8) / SECTOR)));
     for (const s of [...sectors].sort((a, b) => a - b)) await this.fh.write(this.bat, s * SECTOR, Math.min(SECTOR, this.bat.length - s * SECTOR), this.batOffset + s * SECTOR);
     this.batDirty.clear();
-    await this.fh.sync();
+    if (this.durable) await this.fh.sync();
   }
 
   async close(): Promise<void> {
@@ -428,7 +431,7 @@ export class VhdxFile implements VhdxGeometry {
     this.header = { ...this.header, sequenceNumber: this.header.sequenceNumber + 1n, fileWriteGuid: newGuid(), dataWriteGuid: newGuid() };
     this.headerSlot = this.headerSlot === 1 ? 2 : 1;
     await this.fh.write(encodeHeader(this.header), 0, HEADER_SIZE, this.headerSlot === 1 ? HEADER1_OFFSET : HEADER2_OFFSET);
-    await this.fh.sync();
+    if (this.durable) await this.fh.sync();
   }
 
   private checkOpen(): void {
