@@ -212,6 +212,18 @@ if (Get-Command -Name Get-ClusterGroup -ErrorAction SilentlyContinue) {
 }`,
 });
 
+export const GET_HOST = op<{ ComputerName: string; Switches: HvSwitch[] }>({
+  name: 'Get-OpenCdpHost',
+  params: [],
+  result: 'object',
+  schema: obj({ ComputerName: str, Switches: { type: 'array', items: obj({ Id: str, Name: str, SwitchType: str }) } }),
+  body: `$vmHost = Get-VMHost
+[ordered]@{
+  ComputerName = [string]$vmHost.ComputerName
+  Switches = @(Get-VMSwitch | ForEach-Object { [ordered]@{ Id = [string]$_.Id; Name = [string]$_.Name; SwitchType = [string]$_.SwitchType } })
+}`,
+});
+
 export const GET_VM = op<HvVm>({
   name: 'Get-OpenCdpVm',
   params: ['vmId'],
@@ -474,6 +486,6 @@ if ($P_folder -and (Test-Path -LiteralPath $P_folder)) {
 
 /** Every operation the adapter may run (the script-parsing tests render each of them). */
 export const ADAPTER_OPERATIONS: readonly PsOperation[] = [
-  GET_INVENTORY, GET_VM, NEW_RECOVERY_CHECKPOINT, GET_RECOVERY_CHECKPOINTS, REMOVE_RECOVERY_CHECKPOINT, CONVERT_TO_REFERENCE_POINT,
+  GET_INVENTORY, GET_HOST, GET_VM, NEW_RECOVERY_CHECKPOINT, GET_RECOVERY_CHECKPOINTS, REMOVE_RECOVERY_CHECKPOINT, CONVERT_TO_REFERENCE_POINT,
   GET_REFERENCE_POINTS, REMOVE_REFERENCE_POINT, GET_VIRTUAL_DISK_CHANGES, NEW_RECOVERY_VM, SET_GUEST_NETWORK, START_VM, STOP_VM, REMOVE_VM,
 ] as PsOperation[];

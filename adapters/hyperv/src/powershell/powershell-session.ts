@@ -89,6 +89,15 @@ export class PowerShellSession {
     return next as Promise<T>;
   }
 
+  /** Resolves once every command queued so far has finished (a virtual-clock harness waits for real work). */
+  async idle(): Promise<void> {
+    let tail: Promise<unknown>;
+    do {
+      tail = this.queue;
+      await tail;
+    } while (tail !== this.queue);
+  }
+
   async dispose(): Promise<void> {
     this.disposed = true;
     await this.queue;

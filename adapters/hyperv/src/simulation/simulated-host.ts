@@ -98,6 +98,8 @@ export interface SimState {
   rctGranularity: number;
   /** GetVirtualDiskChanges processes at most this many bytes per call. */
   maxProcessedBytes: number;
+  /** Size of the simulated volume behind every storage path. */
+  volumeBytes: number;
   /** Number of commands served (for tests). */
   commands: number;
 }
@@ -138,6 +140,7 @@ export class SimulatedHost {
       vms: [], checkpoints: [], referencePoints: [], rct: {}, faults: [],
       rctGranularity: options.rctGranularity ?? 64 * 1024,
       maxProcessedBytes: options.maxProcessedBytes ?? 1024 ** 3,
+      volumeBytes: 64 * 1024 ** 3,
       commands: 0,
     };
     await host.save(state);
@@ -195,10 +198,16 @@ export class SimulatedHost {
     }
   }
 
-  /** Free and total bytes of the file system holding the host folder (Get-Volume's Size and SizeRemaining). */
-  volume(): { Size: number; SizeRemaining: number } {
-    const s = statfsSync(this.root);
-    return { Size: s.blocks * s.bsize, SizeRemaining: s.bavail * s.bsize };
+  /**
+   * Get-Volume's Size and SizeRemaining for a host folder: a simulated volume of `volumeBytes` (the state's
+   * capacity, capped by the real file system's) less the bytes allocated under the folder — so what a test
+   * writes there shows, whatever other processes do to the machine's disk.
+   */
+  async volume(winPath: string, volumeBytes: number): Promise<{ Size: number; SizeRemaining: number }> {
+    const fsStat = statfsSync(this.root);
+    const size = Math.min(volumeBytes, fsStat.blocks * fsStat.bsize);
+    const used = await allocatedBytes(this.local(winPath));
+    return { Size: size, SizeRemaining: Math.max(0, size - used) };
   }
 
   // ---- guest I/O (the simulated guest and the harness) ----------------------------------------------
@@ -266,4 +275,15 @@ function alive(pid: number): boolean {
   } catch (error) {
     return (error as NodeJS.ErrnoException).code === 'EPERM';
   }
+}
+
+async function allocatedBytes(dir: string): Promise<number> {
+  let total = 0;
+  const entries = await fs.readdir(dir, { withFileTypes: true }).catch(() => []);
+  for (const e of entries) {
+    const p = path.join(dir, e.name);
+    if (e.isDirectory()) total += await allocatedBytes(p);
+    else if (e.isFile()) total += ((await fs.stat(p).catch(() => undefined))?.blocks ?? 0) * 512;
+  }
+  return total;
 }

@@ -111,15 +111,13 @@ export const SIMULATED_OPERATIONS: Readonly<Record<string, Handler>> = {
 
   'Get-OpenCdpInventory': async (host, state, p) => {
     const paths = Array.isArray(p.storagePaths) ? (p.storagePaths as unknown[]).map(String) : [];
-    const vol = host.volume();
     const vms: HvVm[] = [];
     for (const vm of state.vms) vms.push(await projectVm(host, vm));
+    const volumes = [];
+    for (const x of paths) volumes.push({ Path: x, ...(await host.volume(x, state.volumeBytes)) });
     const inventory: HvInventory = {
       Host: { ComputerName: state.ComputerName, VirtualHardDiskPath: state.VirtualHardDiskPath, VirtualMachinePath: state.VirtualMachinePath },
-      Volumes: paths.map((x) => {
-        host.local(x);
-        return { Path: x, ...vol };
-      }),
+      Volumes: volumes,
       Switches: state.switches,
       Vms: vms,
       ClusterGroups: [],
@@ -128,6 +126,8 @@ export const SIMULATED_OPERATIONS: Readonly<Record<string, Handler>> = {
   },
 
   'Get-OpenCdpVm': async (host, state, p) => projectVm(host, findVm(state, str(p, 'vmId'))),
+
+  'Get-OpenCdpHost': async (_host, state) => ({ ComputerName: state.ComputerName, Switches: state.switches }),
 
   'New-OpenCdpRecoveryCheckpoint': async (host, state, p) => {
     const vm = findVm(state, str(p, 'vmId'));
