@@ -60,7 +60,11 @@ export const HYPERV_CONFIG_SCHEMA = {
         passwordEnv: { type: 'string', pattern: '^[A-Za-z_][A-Za-z0-9_]*$' },
         passwordFile: { type: 'string', minLength: 1 },
       },
-      dependentRequired: { passwordEnv: ['userName'], passwordFile: ['userName'] },
+      // A password needs a user, and comes from one place (if/then: the same in draft-07 and 2020-12).
+      allOf: [
+        { if: { required: ['passwordEnv'] }, then: { required: ['userName'], not: { required: ['passwordFile'] } } },
+        { if: { required: ['passwordFile'] }, then: { required: ['userName'] } },
+      ],
     },
     storagePaths: { type: 'array', minItems: 1, items: windowsPath },
     recoveryFolder: { type: 'string', minLength: 1, pattern: '^[^\\\\/:*?"<>|]+$' },
