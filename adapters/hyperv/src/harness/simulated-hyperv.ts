@@ -52,8 +52,9 @@ export interface SimulatedHyperv {
 }
 
 /** Host work the transport does outside PowerShell, tracked so `settled` can wait for it. */
-function trackingTransport(inner: DiskTransport, pending: Set<Promise<unknown>>): DiskTransport {
+function trackingTransport(inner: DiskTransport, pending: Set<Promise<unknown>>, started: { count: number }): DiskTransport {
   const track = <T>(p: Promise<T>): Promise<T> => {
+    started.count++;
     pending.add(p);
     void p.then(() => pending.delete(p), () => pending.delete(p));
     return p;
@@ -86,15 +87,16 @@ export async function startSimulatedHyperv(options: SimulatedHypervOptions = {})
     const admin = new PowerShellSession({ ...shell, timeoutMs: 60_000 });
     sessions.push(session, admin);
     const pending = new Set<Promise<unknown>>();
-    const transport = trackingTransport(new SmbPathTransport(config.transport.mappings), pending);
+    const started = { count: 0 };
+    const transport = trackingTransport(new SmbPathTransport(config.transport.mappings), pending, started);
     const dataDir = path.join(workDir, 'adapter-data');
     await fs.mkdir(dataDir, { mode: 0o700 });
     const hypervisor = new HypervHypervisor({
       client: new HypervHostClient(session, transport), config, siteId: 'hyperv-site', dataDir,
       ...(options.clock ? { clock: options.clock } : {}), ...(options.log ? { log: options.log } : {}),
     });
-    // Start both PowerShell processes now, not in the middle of a case.
-    await Promise.all([session.run(GET_HOST, {}), admin.run(GET_HOST, {})]);
+    // Start the adapter's PowerShell now, not in the middle of a case (the administrator's starts when first used).
+    await session.run(GET_HOST, {});
     let vmCount = 0;
     const sim: SimulatedHyperv = {
       workDir, host, hypervisor, session, admin, config,
@@ -122,15 +124,20 @@ export async function startSimulatedHyperv(options: SimulatedHypervOptions = {})
           if (slot < 0) throw new Error(`VM '${vmId}' has no volume '${volumeId}'`);
           await host.guestWrite(vm.id, slot, offset, data);
         })();
+        started.count++;
         pending.add(p);
         void p.then(() => pending.delete(p), () => pending.delete(p));
         return p;
       },
       async settled() {
+        // Work comes in steps (a command, then the next one its caller issues a turn later): wait until a few
+        // event-loop turns pass with nothing new started and nothing running.
         for (;;) {
+          const mark = session.issued + admin.issued + started.count;
           await Promise.all([session.idle(), admin.idle()]);
-          if (pending.size === 0) return;
           await Promise.allSettled([...pending]);
+          for (let i = 0; i < 5; i++) await new Promise((r) => setImmediate(r));
+          if (pending.size === 0 && mark === session.issued + admin.issued + started.count) return;
         }
       },
       local: (hostPath) => host.local(hostPath),

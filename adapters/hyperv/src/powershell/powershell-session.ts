@@ -72,6 +72,8 @@ export class PowerShellSession {
   private readonly envelope = this.ajv.compile(ENVELOPE_SCHEMA);
   /** Processes started so far (a restart after a death or timeout counts). */
   starts = 0;
+  /** Commands queued so far (a harness compares it before and after waiting to know that work has stopped). */
+  issued = 0;
 
   constructor(private readonly options: PowerShellSessionOptions) {}
 
@@ -84,6 +86,7 @@ export class PowerShellSession {
     } catch (error) {
       return Promise.reject(error);
     }
+    this.issued++;
     const next = this.queue.then(() => this.invoke(op, line, options.timeoutMs ?? this.options.timeoutMs ?? 120_000));
     this.queue = next.catch(() => undefined);
     return next as Promise<T>;
