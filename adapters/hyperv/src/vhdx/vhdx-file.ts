@@ -48,6 +48,7 @@ export interface VhdxRange {
 
 const SECTOR = 4 * KiB;
 const ZERO_SECTOR = Buffer.alloc(SECTOR);
+const ZERO_MIB = Buffer.alloc(MiB);
 const LOG_OFFSET = 1 * MiB;
 const LOG_LENGTH = 1 * MiB;
 const METADATA_OFFSET = 2 * MiB;
@@ -343,12 +344,19 @@ export class VhdxFile implements VhdxGeometry {
     const index = payloadBatIndex(block, this.ratio);
     if (readBatEntry(this.bat, index).state === BlockState.FullyPresent) throw new RangeError(`${this.path}: block ${block} is already allocated`);
     const runs: { inBlock: number; data: Buffer }[] = [];
-    for (let at = 0; at < data.length; at += SECTOR) {
-      const sector = data.subarray(at, Math.min(data.length, at + SECTOR));
-      if (isZero(sector)) continue;
+    const add = (at: number, end: number): void => {
       const last = runs.at(-1);
-      if (last && last.inBlock + last.data.length === at) last.data = data.subarray(last.inBlock, at + sector.length);
-      else runs.push({ inBlock: at, data: sector });
+      if (last && last.inBlock + last.data.length === at) last.data = data.subarray(last.inBlock, end);
+      else runs.push({ inBlock: at, data: data.subarray(at, end) });
+    };
+    // Whole zero MiBs are skipped with one comparison; only the others are looked at sector by sector.
+    for (let mib = 0; mib < data.length; mib += MiB) {
+      const end = Math.min(data.length, mib + MiB);
+      if (data.compare(ZERO_MIB, 0, end - mib, mib, end) === 0) continue;
+      for (let at = mib; at < end; at += SECTOR) {
+        const stop = Math.min(end, at + SECTOR);
+        if (data.compare(ZERO_SECTOR, 0, stop - at, at, stop) !== 0) add(at, stop);
+      }
     }
     if (runs.length === 0) return false;
     await this.allocate(block, runs);

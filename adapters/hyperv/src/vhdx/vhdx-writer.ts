@@ -9,6 +9,10 @@ import { VhdxFile, type VhdxCreateOptions, type VhdxRange } from './vhdx-file.js
 
 export interface DiskSource {
   readonly sizeBytes: number;
+  /**
+   * Bytes of `[offset, offset + length)`. The writer holds at most two results at a time (the block being
+   * written and the one read ahead), so a source may recycle the buffers of earlier calls after that.
+   */
   read(offset: number, length: number): Promise<Buffer>;
   /** Ranges that may hold data; everything else is taken as zeros (and not read). Absent: the whole disk is read. */
   allocated?(): Promise<VhdxRange[]>;

@@ -47,11 +47,16 @@ async function makeRaw(file: string, plan: VhdxBenchPlan): Promise<number> {
 /** The raw image as the writer's source, read with positional reads (the way a point-in-time image serves it). */
 async function rawSource(file: string, size: number): Promise<{ source: DiskSource; close: () => Promise<void> }> {
   const fh = await fs.open(file, 'r');
+  // Three buffers in rotation: the writer holds at most two results at a time (DiskSource.read).
+  const pool: Buffer[] = [];
+  let next = 0;
   return {
     source: {
       sizeBytes: size,
       async read(offset, length) {
-        const b = Buffer.allocUnsafe(length);
+        const slot = next++ % 3;
+        if (!pool[slot] || pool[slot].length < length) pool[slot] = Buffer.allocUnsafe(length);
+        const b = pool[slot].subarray(0, length);
         const { bytesRead } = await fh.read(b, 0, length, offset);
         if (bytesRead < length) b.fill(0, bytesRead);
         return b;
