@@ -23,6 +23,12 @@ export const BUILTIN_ADAPTERS: Readonly<Record<string, HarnessFactory>> = {
     const mod = (await import(spec)) as { createHarness: HarnessFactory };
     return mod.createHarness();
   },
+  // Hyper-V on its SIMULATED host (no PowerShell runs here); protected VMs use the change-tracking capture mode.
+  hyperv: async (options) => {
+    const spec = '@opencdp/adapter-hyperv/conformance';
+    const mod = (await import(spec)) as { createHarness: HarnessFactory };
+    return mod.createHarness(options);
+  },
 };
 
 export interface LoadedAdapter {

@@ -8,6 +8,7 @@ import { runBenchmark } from './bench/benchmark.js';
 import './bench/bitmap-bench.js';
 import './bench/delta-sync-bench.js';
 import './bench/qemu-splitter-bench.js';
+import './bench/vhdx-bench.js';
 import { applianceCommand } from './appliance/appliance-command.js';
 import { managerCommand } from './manager/manager-command.js';
 import { operatorCommands } from './client/verbs.js';
