@@ -1,25 +1,17 @@
 import { strict as assert } from 'node:assert';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { Store } from './store.js';
+import { tempDirEach } from './testing/spec-helpers.js';
 
 describe('manager store', () => {
-  let dir: string;
-  beforeEach(() => {
-    dir = mkdtempSync(join(tmpdir(), 'opencdp-manager-store-'));
-  });
-  afterEach(() => {
-    rmSync(dir, { recursive: true, force: true });
-  });
+  const tmp = tempDirEach('opencdp-manager-store-');
 
   it('migrates the schema once and keeps data across reopen', () => {
-    const s = Store.open(dir);
+    const s = Store.open(tmp.path);
     assert.equal(s.schemaVersion, 2);
     s.setMeta('k', 'v');
     assert.equal(s.nextCounter('x'), 1);
     s.close();
-    const again = Store.open(dir);
+    const again = Store.open(tmp.path);
     assert.equal(again.schemaVersion, 2);
     assert.equal(again.getMeta('k'), 'v');
     assert.equal(again.nextCounter('x'), 2);
@@ -27,7 +19,7 @@ describe('manager store', () => {
     again.putSite({ id: 'peer-1', name: 'Peer', role: 'peer', address: 'http://peer', pairedAt: 1 });
     again.db.exec('ALTER TABLE sites DROP COLUMN outbound_secret; ALTER TABLE sites DROP COLUMN inbound_secret; PRAGMA user_version = 1;');
     again.close();
-    const upgraded = Store.open(dir);
+    const upgraded = Store.open(tmp.path);
     assert.equal(upgraded.schemaVersion, 2);
     upgraded.putSite({ id: 'peer-1', name: 'Peer', role: 'peer', address: 'http://peer', pairedAt: 1, outboundSecret: 'o', inboundSecret: 'i' });
     assert.deepEqual(upgraded.listSites().find((x) => x.id === 'peer-1'), { id: 'peer-1', name: 'Peer', role: 'peer', address: 'http://peer', pairedAt: 1, outboundSecret: 'o', inboundSecret: 'i' });

@@ -9,9 +9,22 @@ import { pino } from 'pino';
 import type { Manager } from '../manager.js';
 import { startManager } from '../manager-module.js';
 import type { ManagerOptions } from '../manager-options.js';
+import type { ManagerParts } from '../manager-parts.js';
 import { RecordingAppliance } from './recording-appliance.js';
 
 export const ADMIN = { user: 'admin', password: 'admin-password' };
+
+/** Called inside a describe: each test gets a fresh folder under the OS temp dir, removed after it. */
+export function tempDirEach(prefix: string): { readonly path: string } {
+  const current = { path: '' };
+  beforeEach(() => {
+    current.path = mkdtempSync(join(tmpdir(), prefix));
+  });
+  afterEach(() => {
+    rmSync(current.path, { recursive: true, force: true });
+  });
+  return current;
+}
 
 /** A manager on a virtual clock with two recording appliances, without HTTP: its parts are called directly. */
 export interface Site {
@@ -45,6 +58,32 @@ export async function startSite(overrides: Partial<ManagerOptions> & { appliance
       rmSync(dir, { recursive: true, force: true });
     },
   };
+}
+
+/** Called inside a describe: each test gets a manager from `startSite` (no HTTP), stopped after it. */
+export function siteEach(overrides: Partial<ManagerOptions> = {}): { readonly site: Site; readonly parts: ManagerParts } {
+  let current: Site | undefined;
+  beforeEach(async () => {
+    current = await startSite(overrides);
+  });
+  afterEach(async () => {
+    await current?.close();
+  });
+  return {
+    get site(): Site {
+      return current!;
+    },
+    get parts(): ManagerParts {
+      return current!.manager.parts;
+    },
+  };
+}
+
+/** Creates a group through the groups part and waits for its task; returns its id. */
+export async function addGroup(site: Site, name = 'app', vmIds = ['site-a-vm-1'], settings: Record<string, unknown> = {}): Promise<string> {
+  const r = await site.manager.parts.groups.create({ settings: { name, checkpointIntervalMs: 1000, rpoTargetSeconds: 30, ...settings }, vmIds, recoverySiteId: 'site-b' });
+  await site.manager.whenIdle();
+  return r.groupId;
 }
 
 export async function startWorld(overrides: Partial<ManagerOptions> & { appliances?: ApplianceControl[] } = {}): Promise<World> {
