@@ -1,10 +1,34 @@
 // @opencdp/manager: the manager of a site (groups, pairing, checkpoints, status/SLA, tasks, events, alerts,
-// recovery) and its /v1 REST API.
+// recovery) and its /v1 REST API. Its parts and who uses whom: docs/manager.md.
 export * from './errors.js';
 export * from './store.js';
-export * from './passwords.js';
+export * from './defined.js';
+export * from './lifecycle.js';
+export * from './manager-options.js';
+export * from './manager-parts.js';
+export * from './manager-http-server.js';
 export * from './manager.js';
-export * from './metrics.js';
-export * from './manager-command.js';
 export * from './manager-module.js';
-export { buildServer, SESSION_HEADER } from './api/server.js';
+export * from './manager-command.js';
+export * from './metrics.js';
+export * from './accounts/accounts.js';
+export * from './accounts/passwords.js';
+export * from './appliances/appliance-registry.js';
+export * from './sites/sites.js';
+export * from './sites/peering.js';
+export * from './sites/peer-transports.js';
+export * from './groups/group-rules.js';
+export * from './groups/protection-groups.js';
+export * from './groups/settings-drafts.js';
+export * from './scheduler/checkpoint-scheduler.js';
+export * from './recovery/recovery-guard.js';
+export * from './recovery/recovery-reports.js';
+export * from './recovery/recovery-tasks.js';
+export * from './recovery/file-restores.js';
+export * from './monitor/monitor.js';
+export * from './monitor/alerts.js';
+export * from './monitor/group-runtime.js';
+export * from './tasks/event-log.js';
+export * from './tasks/task-runner.js';
+export { buildServer, RestServer } from './api/server.js';
+export { SESSION_HEADER } from './api/credentials.js';

@@ -7,7 +7,8 @@ import {
 } from '@opencdp/core';
 import { FakeDataCenter, FakeHypervisor, FakeNetwork } from '@opencdp/adapter-fake';
 import { pino } from 'pino';
-import { Manager } from './manager.js';
+import type { Manager } from './manager.js';
+import { startManager } from './manager-module.js';
 import { TaskState } from './store.js';
 import { ADMIN, HttpClient } from './testing/spec-helpers.js';
 
@@ -52,7 +53,7 @@ describe('manager with the real ApplianceService on the fake adapter', () => {
       clock, hypervisor: hvB, journals: recoveryAppliance, groups: directory, protectedSite: protectedSiteOf(svcA, clock, () => `final-${++finals}`),
       storage, journalRoot: 'journals',
     }), directory, recoveryAppliance);
-    manager = await Manager.start({
+    manager = await startManager({
       dataDir: dir, listen: '127.0.0.1:0', siteId: siteA, clock, appliances: [svcA, svcB], recoveryAddresses: { [siteB]: linkAddress },
       admin: ADMIN, logger: pino({ level: 'silent' }), pollIntervalMs: 1000,
     });
@@ -111,7 +112,7 @@ describe('manager with the real ApplianceService on the fake adapter', () => {
     const facts = await svcA.groupFacts(id);
     assert.equal(facts.phase, 'streaming');
     assert.ok((facts.writtenBytes ?? 0) >= 4096, 'the write was replicated while the manager was down');
-    manager = await Manager.start({ dataDir: dir, siteId: siteA, clock, appliances: [svcA, svcB], logger: pino({ level: 'silent' }) });
+    manager = await startManager({ dataDir: dir, siteId: siteA, clock, appliances: [svcA, svcB], logger: pino({ level: 'silent' }) });
     await advance(3000);
     assert.ok((await svcB.recovery!.listCheckpoints(id)).length > before, 'checkpoints resume');
     assert.equal(manager.store.listEvents({ type: 'SiteSynchronization' }).length, 1);

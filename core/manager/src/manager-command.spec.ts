@@ -4,13 +4,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ValidationError } from '@opencdp/core';
 import { readManagerConfig, startManagerCommand } from './manager-command.js';
-import { parseListen } from './manager.js';
-import { Store } from './store.js';
-import { hashPassword, verifyPassword } from './passwords.js';
+import { parseListen } from './manager-options.js';
 import { HttpClient } from './testing/spec-helpers.js';
 import { RecordingAppliance } from './testing/recording-appliance.js';
 
-describe('manager start command, store and passwords', () => {
+describe('manager start command', () => {
   let dir: string;
   beforeEach(() => {
     dir = mkdtempSync(join(tmpdir(), 'opencdp-manager-cmd-'));
@@ -53,40 +51,10 @@ describe('manager start command, store and passwords', () => {
 
   it('refuses to start without a site id or on a data dir of another site', async () => {
     await assert.rejects(startManagerCommand({ dataDir: dir, listen: '127.0.0.1:0' }), (e: ValidationError) => e.field === 'siteId' || /site/.test(e.message));
-    const { Manager } = await import('./manager.js');
+    const { startManager } = await import('./manager-module.js');
     const { pino } = await import('pino');
-    const m = await Manager.start({ dataDir: dir, siteId: 'site-a', appliances: [], logger: pino({ level: 'silent' }) });
+    const m = await startManager({ dataDir: dir, siteId: 'site-a', appliances: [], logger: pino({ level: 'silent' }) });
     await m.stop();
-    await assert.rejects(Manager.start({ dataDir: dir, siteId: 'site-b', appliances: [], logger: pino({ level: 'silent' }) }), /belongs to site 'site-a'/);
-  });
-
-  it('migrates the schema once and keeps data across reopen', () => {
-    const s = Store.open(dir);
-    assert.equal(s.schemaVersion, 2);
-    s.setMeta('k', 'v');
-    assert.equal(s.nextCounter('x'), 1);
-    s.close();
-    const again = Store.open(dir);
-    assert.equal(again.schemaVersion, 2);
-    assert.equal(again.getMeta('k'), 'v');
-    assert.equal(again.nextCounter('x'), 2);
-    // A store of schema 1 (before pairing secrets) is upgraded in place, keeping its rows.
-    again.putSite({ id: 'peer-1', name: 'Peer', role: 'peer', address: 'http://peer', pairedAt: 1 });
-    again.db.exec('ALTER TABLE sites DROP COLUMN outbound_secret; ALTER TABLE sites DROP COLUMN inbound_secret; PRAGMA user_version = 1;');
-    again.close();
-    const upgraded = Store.open(dir);
-    assert.equal(upgraded.schemaVersion, 2);
-    upgraded.putSite({ id: 'peer-1', name: 'Peer', role: 'peer', address: 'http://peer', pairedAt: 1, outboundSecret: 'o', inboundSecret: 'i' });
-    assert.deepEqual(upgraded.listSites().find((x) => x.id === 'peer-1'), { id: 'peer-1', name: 'Peer', role: 'peer', address: 'http://peer', pairedAt: 1, outboundSecret: 'o', inboundSecret: 'i' });
-    upgraded.close();
-  });
-
-  it('hashes passwords with scrypt and a salt', async () => {
-    const a = await hashPassword('correct horse');
-    assert.match(a, /^scrypt\$16384\$8\$1\$/);
-    assert.notEqual(a, await hashPassword('correct horse'));
-    assert.equal(await verifyPassword('correct horse', a), true);
-    assert.equal(await verifyPassword('wrong horse', a), false);
-    assert.equal(await verifyPassword('x', 'garbage'), false);
+    await assert.rejects(startManager({ dataDir: dir, siteId: 'site-b', appliances: [], logger: pino({ level: 'silent' }) }), /belongs to site 'site-a'/);
   });
 });

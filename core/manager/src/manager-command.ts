@@ -4,7 +4,9 @@
 import { readFileSync } from 'node:fs';
 import { RemoteApplianceControl, ValidationError } from '@opencdp/core';
 import type { ApplianceControl } from '@opencdp/core';
-import { Manager, parseListen, type ManagerOptions } from './manager.js';
+import type { Manager } from './manager.js';
+import { startManager } from './manager-module.js';
+import { parseListen, type ManagerOptions } from './manager-options.js';
 
 export interface ManagerConfigFile {
   siteId?: string;
@@ -73,7 +75,7 @@ export async function startManagerCommand(options: StartManagerCommandOptions, d
   if (!siteId) throw new ValidationError('name the site: siteId in --config, --site-id, or OPENCDP_SITE_ID', 'siteId');
   const connect = deps.connectAppliance ?? defaultConnect;
   const appliances = [...(deps.appliances ?? []), ...(config.appliances ?? []).map(connect)];
-  return Manager.start({
+  return startManager({
     dataDir: options.dataDir,
     listen: options.listen,
     siteId,

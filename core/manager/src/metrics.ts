@@ -2,27 +2,28 @@
 // process do not mix): per-group RPO, IOPS, throughput, WAN bytes, journal use and history, bitmap size,
 // and task counts per state. Values are read at scrape time from the monitor's latest poll.
 import { Gauge, Registry, collectDefaultMetrics } from 'prom-client';
-import type { Manager } from './manager.js';
+import type { ManagerParts } from './manager-parts.js';
 import { TaskState } from './store.js';
 
 export class ManagerMetrics {
   readonly registry = new Registry();
 
-  constructor(manager: Manager, options: { defaultMetrics?: boolean } = {}) {
+  constructor(parts: Pick<ManagerParts, 'store' | 'monitor'>, options: { defaultMetrics?: boolean } = {}) {
+    const { store, monitor } = parts;
     const labelNames = ['vpg', 'vpg_name'] as const;
     const perGroup = (name: string, help: string, pick: (id: string) => number | undefined): void => {
       new Gauge({
         name, help, labelNames, registers: [this.registry],
         collect() {
           this.reset();
-          for (const g of manager.groups()) {
+          for (const g of store.listGroups()) {
             const v = pick(g.id);
             if (v !== undefined && Number.isFinite(v)) this.set({ vpg: g.id, vpg_name: g.name }, v);
           }
         },
       });
     };
-    const rt = (id: string) => manager.groupRuntime(id);
+    const rt = (id: string) => monitor.runtimeOf(id);
     perGroup('opencdp_vpg_rpo_seconds', 'Time since the latest checkpoint reached the journal', (id) => (rt(id)?.actualRpoMs !== undefined ? rt(id)!.actualRpoMs! / 1000 : undefined));
     perGroup('opencdp_vpg_iops', 'Guest writes per second sent by the protected appliance', (id) => rt(id)?.iops);
     perGroup('opencdp_vpg_throughput_bytes_per_second', 'Guest bytes written per second', (id) => rt(id)?.throughputBytesPerSec);
@@ -31,14 +32,14 @@ export class ManagerMetrics {
     perGroup('opencdp_vpg_journal_used_bytes', 'Journal bytes used at the recovery site, all VMs', (id) => rt(id)?.journalUsedBytes);
     perGroup('opencdp_vpg_journal_hard_limit_bytes', 'Journal hard limit, all VMs', (id) => rt(id)?.journalHardLimitBytes);
     perGroup('opencdp_vpg_journal_history_seconds', 'Span of retained checkpoints (shortest VM)', (id) => (rt(id) ? rt(id)!.historyMs / 1000 : undefined));
-    perGroup('opencdp_vpg_configured_history_seconds', 'Configured journal history', (id) => manager.groups().find((g) => g.id === id)!.settings.journalHistoryHours * 3600);
+    perGroup('opencdp_vpg_configured_history_seconds', 'Configured journal history', (id) => store.getGroup(id)!.settings.journalHistoryHours * 3600);
     perGroup('opencdp_vpg_bitmap_bytes', 'Memory of the dirty-region bitmap at the protected appliance', (id) => rt(id)?.bitmapBytes);
-    perGroup('opencdp_vpg_status', 'Status code (0 Initializing … 8 Recovered)', (id) => manager.groups().find((g) => g.id === id)?.state?.statusCode);
+    perGroup('opencdp_vpg_status', 'Status code (0 Initializing … 8 Recovered)', (id) => store.getGroup(id)?.state?.statusCode);
     new Gauge({
       name: 'opencdp_tasks', help: 'Tasks per state', labelNames: ['state'] as const, registers: [this.registry],
       collect() {
         this.reset();
-        const counts = manager.store.taskCountsByState();
+        const counts = store.taskCountsByState();
         for (const [name, code] of Object.entries(TaskState)) this.set({ state: name }, counts[code] ?? 0);
       },
     });

@@ -4,8 +4,6 @@
 import { promises as fs } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { journalBenchmark } from './journal-bench.js';
-import { replicationBenchmark } from './replication-bench.js';
 
 export interface BenchmarkResult {
   name: string;
@@ -135,5 +133,3 @@ function formatNumber(n: number): string {
   return n.toPrecision(3);
 }
 
-registerBenchmark('journal', journalBenchmark);
-registerBenchmark('replication', replicationBenchmark);

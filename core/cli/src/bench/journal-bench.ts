@@ -13,7 +13,7 @@ import {
   Journal, LocalFileStorage, SystemClock, seededRandom, type JournalOptions, type PointInTimeImage, type Random,
   type SequencedWrite,
 } from '@opencdp/core';
-import type { BenchmarkContext, BenchmarkDefinition, BenchmarkResult } from './benchmark.js';
+import { registerBenchmark, type BenchmarkContext, type BenchmarkDefinition, type BenchmarkResult } from './benchmark.js';
 import { runFio, type FioResult } from './fio-baseline.js';
 
 const KiB = 1024;
@@ -427,3 +427,5 @@ function mb(bytes: number): string {
 function round4(n: number): number {
   return Number(n.toPrecision(4));
 }
+
+registerBenchmark('journal', journalBenchmark);

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { runBenchmark } from './benchmark.js';
+import './replication-bench.js';
 
 describe('replication benchmark (smoke, tiny scale)', function () {
   this.timeout(120_000);

@@ -11,7 +11,7 @@ import {
   parseProtectionGroupSettings, type GroupSender, type HostId,
 } from '@opencdp/core';
 import { FakeDataCenter, FakeHypervisor } from '@opencdp/adapter-fake';
-import type { BenchmarkDefinition, BenchmarkResult } from './benchmark.js';
+import { registerBenchmark, type BenchmarkDefinition, type BenchmarkResult } from './benchmark.js';
 
 const MiB = 1024 * 1024;
 const WRITE = 64 * 1024;
@@ -212,3 +212,5 @@ function sequentialWriter(dc: FakeDataCenter, vmId: string, volumeId: string, po
     },
   };
 }
+
+registerBenchmark('replication', replicationBenchmark);

@@ -167,10 +167,10 @@ describe('manager recovery routes with a recording appliance', () => {
   it('answers 503 when it reaches no recovery appliance of the group, changing nothing', async () => {
     const dir = w.dir;
     await w.manager.stop();
-    const { Manager } = await import('../manager.js');
+    const { startManager } = await import('../manager-module.js');
     const { pino } = await import('pino');
     const { HttpClient } = await import('../testing/spec-helpers.js');
-    const protectedOnly = await Manager.start({ dataDir: dir, listen: '127.0.0.1:0', siteId: 'site-a', clock: w.clock, appliances: [w.siteA], logger: pino({ level: 'silent' }) });
+    const protectedOnly = await startManager({ dataDir: dir, listen: '127.0.0.1:0', siteId: 'site-a', clock: w.clock, appliances: [w.siteA], logger: pino({ level: 'silent' }) });
     try {
       const http = new HttpClient(protectedOnly.url);
       await http.login();
@@ -189,11 +189,11 @@ describe('manager recovery routes with a recording appliance', () => {
   it('recovers with only the recovery site\'s appliance reachable (R8: the protected site and its manager are gone)', async () => {
     const dir = w.dir;
     await w.manager.stop();
-    const { Manager } = await import('../manager.js');
+    const { startManager } = await import('../manager-module.js');
     const { pino } = await import('pino');
     const { HttpClient } = await import('../testing/spec-helpers.js');
     // The recovery site's manager: its own store, only site-b's appliance.
-    const recoverySide = await Manager.start({ dataDir: `${dir}/b`, listen: '127.0.0.1:0', siteId: 'site-b', clock: w.clock, appliances: [w.siteB], admin: { user: 'admin', password: 'admin-password' }, logger: pino({ level: 'silent' }) });
+    const recoverySide = await startManager({ dataDir: `${dir}/b`, listen: '127.0.0.1:0', siteId: 'site-b', clock: w.clock, appliances: [w.siteB], admin: { user: 'admin', password: 'admin-password' }, logger: pino({ level: 'silent' }) });
     try {
       // It knows the group (a paired manager shares definitions; here it is copied from site-a's store).
       const { Store } = await import('../store.js');

@@ -210,9 +210,9 @@ describe('manager REST API with a recording appliance', () => {
       const before = w.siteA.callsOf('cutCheckpoints').length;
       await w.clock.advance(10_000);
       assert.equal(w.siteA.callsOf('cutCheckpoints').length, before, 'no checkpoint while the manager is down');
-      const { Manager } = await import('../manager.js');
+      const { startManager } = await import('../manager-module.js');
       const { pino } = await import('pino');
-      const again = await Manager.start({ dataDir: dir, siteId: 'site-a', clock: w.clock, appliances: [w.siteA, w.siteB], logger: pino({ level: 'silent' }) });
+      const again = await startManager({ dataDir: dir, siteId: 'site-a', clock: w.clock, appliances: [w.siteA, w.siteB], logger: pino({ level: 'silent' }) });
       try {
         await w.clock.advance(2000);
         assert.ok(w.siteA.callsOf('cutCheckpoints').length > before, 'checkpoints resume');

@@ -1,33 +1,24 @@
 // The fastify server of the /v1 REST API: authentication and roles on every route (a route's `config.role`),
 // inputs validated by the route's JSON Schemas with ajv set to neither strip unknown fields nor coerce
 // types, one error body `{error, message, field}` for every failure, and the OpenAPI document generated
-// from the same schemas by @fastify/swagger.
-import Fastify, { type FastifyBaseLogger, type FastifyError, type FastifyInstance, type FastifyRequest } from 'fastify';
+// from the same schemas by @fastify/swagger. RestServer is what the manager's lifecycle starts and stops.
+import type { AddressInfo } from 'node:net';
+import Fastify, { type FastifyBaseLogger, type FastifyError, type FastifyInstance } from 'fastify';
 import swagger from '@fastify/swagger';
 import { OpenCdpError, ValidationError, schemaError } from '@opencdp/core';
 import type { ErrorObject } from 'ajv';
-import { AuthenticationError, ForbiddenError, httpStatusOf } from '../errors.js';
-import { REGISTERED_ROUTES_KEY, roleAllows, type Manager } from '../manager.js';
-import type { Role, SessionRow } from '../store.js';
+import { roleAllows } from '../accounts/accounts.js';
+import { ForbiddenError, httpStatusOf } from '../errors.js';
+import type { ManagerHttpServer } from '../manager-http-server.js';
+import type { ManagerParts } from '../manager-parts.js';
+import type { ManagerMetrics } from '../metrics.js';
+import { SESSION_HEADER, tokenOf } from './credentials.js';
 import { registerRoutes } from './routes.js';
 
-export type RouteRole = Role | 'public';
-
-declare module 'fastify' {
-  interface FastifyContextConfig {
-    role?: RouteRole;
-  }
-  interface FastifyRequest {
-    session?: SessionRow;
-  }
-}
-
-export const SESSION_HEADER = 'x-zerto-session';
-
-
-export async function buildServer(manager: Manager): Promise<FastifyInstance> {
+/** Builds the server with every route; `routes` collects `METHOD url` of each as it registers. */
+export async function buildServer(parts: ManagerParts, metrics: ManagerMetrics, routes: string[] = []): Promise<FastifyInstance> {
   const app = Fastify({
-    loggerInstance: manager.log.child({ component: 'rest' }) as unknown as FastifyBaseLogger,
+    loggerInstance: parts.log.child({ component: 'rest' }) as unknown as FastifyBaseLogger,
     exposeHeadRoutes: false,
     bodyLimit: 1024 * 1024,
     ajv: {
@@ -35,8 +26,6 @@ export async function buildServer(manager: Manager): Promise<FastifyInstance> {
       customOptions: { removeAdditional: false, coerceTypes: false, useDefaults: true, allErrors: true, strict: false },
     },
   });
-  const routes: string[] = [];
-  app.decorate(REGISTERED_ROUTES_KEY, routes);
   app.addHook('onRoute', (r) => {
     for (const method of [r.method].flat()) routes.push(`${method} ${r.url}`);
   });
@@ -59,7 +48,7 @@ export async function buildServer(manager: Manager): Promise<FastifyInstance> {
   app.addHook('onRequest', async (req) => {
     const role = req.routeOptions.config?.role;
     if (!role || role === 'public') return;
-    const session = manager.authenticate(tokenOf(req));
+    const session = parts.accounts.authenticate(tokenOf(req));
     if (!roleAllows(session.role, role)) throw new ForbiddenError(session.role, role);
     req.session = session;
   });
@@ -96,25 +85,31 @@ export async function buildServer(manager: Manager): Promise<FastifyInstance> {
     void reply.status(404).send({ error: 'NOT_FOUND', message: `no route ${req.method} ${req.url}`, field: null });
   });
 
-  registerRoutes(app, manager);
+  registerRoutes(app, parts, metrics);
   await app.ready();
   return app;
 }
 
-function tokenOf(req: FastifyRequest): string | undefined {
-  const header = req.headers[SESSION_HEADER];
-  if (typeof header === 'string' && header) return header;
-  const auth = req.headers.authorization;
-  if (auth?.startsWith('Bearer ')) return auth.slice(7).trim();
-  return undefined;
-}
+/** The REST API as the manager's HTTP port: built on the first `listen`. */
+export class RestServer implements ManagerHttpServer {
+  private app?: FastifyInstance;
+  private readonly registered: string[] = [];
 
-/** Parses `Authorization: Basic …` into user and password. */
-export function basicCredentials(req: FastifyRequest): { user: string; password: string } {
-  const auth = req.headers.authorization;
-  if (!auth?.startsWith('Basic ')) throw new AuthenticationError('POST /v1/session/add needs Basic authentication');
-  const decoded = Buffer.from(auth.slice(6).trim(), 'base64').toString('utf8');
-  const i = decoded.indexOf(':');
-  if (i < 0) throw new AuthenticationError('malformed Basic credentials');
-  return { user: decoded.slice(0, i), password: decoded.slice(i + 1) };
+  constructor(private readonly parts: ManagerParts, private readonly metrics: ManagerMetrics) {}
+
+  async listen(host: string, port: number): Promise<string> {
+    this.app = await buildServer(this.parts, this.metrics, this.registered);
+    await this.app.listen({ host, port });
+    const addr = this.app.server.address() as AddressInfo;
+    const h = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;
+    return `http://${h}:${addr.port}`;
+  }
+
+  async close(): Promise<void> {
+    await this.app?.close();
+  }
+
+  routes(): string[] {
+    return [...this.registered];
+  }
 }

@@ -2,7 +2,7 @@
 // actualRPO, historyStatusApi, …), enum codes as numbers, times as ISO-8601 strings.
 import { PRIORITY_CODES } from '@opencdp/core';
 import type { Checkpoint, RecoveryReport } from '@opencdp/core';
-import type { Manager } from '../manager.js';
+import type { ManagerParts } from '../manager-parts.js';
 import type { AlertRow, EventRow, GroupRow, SiteRow, TaskRow } from '../store.js';
 import { TaskState } from '../store.js';
 
@@ -10,8 +10,8 @@ const MB = 1024 * 1024;
 export const iso = (ms: number | undefined): string | null => (ms === undefined ? null : new Date(ms).toISOString());
 const round = (n: number, digits = 2): number => Math.round(n * 10 ** digits) / 10 ** digits;
 
-export function groupView(m: Manager, g: GroupRow): Record<string, unknown> {
-  const rt = m.groupRuntime(g.id);
+export function groupView({ monitor, alerts }: Pick<ManagerParts, 'monitor' | 'alerts'>, g: GroupRow): Record<string, unknown> {
+  const rt = monitor.runtimeOf(g.id);
   const state = g.state;
   return {
     vpgIdentifier: g.id,
@@ -44,7 +44,7 @@ export function groupView(m: Manager, g: GroupRow): Record<string, unknown> {
     provisionedStorageInMB: round(g.provisionedBytes / MB),
     usedStorageInMB: round((rt?.journalUsedBytes ?? 0) / MB),
     lastTest: g.lastTest ? { time: iso(g.lastTest.at), success: g.lastTest.success, summary: g.lastTest.summary ?? null } : null,
-    alertStatus: m.alertStatus(g.id),
+    alertStatus: alerts.status(g.id),
     activeOperation: rt?.activeOperation ?? null,
     protectedSiteIdentifier: g.protectedSiteId,
     recoverySiteIdentifier: g.recoverySiteId,

@@ -6,39 +6,89 @@ import { join } from 'node:path';
 import { VirtualClock } from '@opencdp/core';
 import type { ApplianceControl, Checkpoint } from '@opencdp/core';
 import { pino } from 'pino';
-import { Manager, type ManagerOptions } from '../manager.js';
+import type { Manager } from '../manager.js';
+import { startManager } from '../manager-module.js';
+import type { ManagerOptions } from '../manager-options.js';
+import type { ManagerParts } from '../manager-parts.js';
 import { RecordingAppliance } from './recording-appliance.js';
 
 export const ADMIN = { user: 'admin', password: 'admin-password' };
 
-export interface World {
+/** Called inside a describe: each test gets a fresh folder under the OS temp dir, removed after it. */
+export function tempDirEach(prefix: string): { readonly path: string } {
+  const current = { path: '' };
+  beforeEach(() => {
+    current.path = mkdtempSync(join(tmpdir(), prefix));
+  });
+  afterEach(() => {
+    rmSync(current.path, { recursive: true, force: true });
+  });
+  return current;
+}
+
+/** A manager on a virtual clock with two recording appliances, without HTTP: its parts are called directly. */
+export interface Site {
   manager: Manager;
   clock: VirtualClock;
   dir: string;
   siteA: RecordingAppliance;
   siteB: RecordingAppliance;
-  http: HttpClient;
   close(): Promise<void>;
 }
 
-export async function startWorld(overrides: Partial<ManagerOptions> & { appliances?: ApplianceControl[] } = {}): Promise<World> {
+/** The same manager serving its REST API on loopback, with a client. */
+export interface World extends Site {
+  http: HttpClient;
+}
+
+export async function startSite(overrides: Partial<ManagerOptions> & { appliances?: ApplianceControl[] } = {}): Promise<Site> {
   const dir = mkdtempSync(join(tmpdir(), 'opencdp-manager-'));
   const clock = (overrides.clock as VirtualClock | undefined) ?? new VirtualClock();
   const checkpoints = new Map<string, Checkpoint[]>();
   const siteA = new RecordingAppliance('site-a', undefined, { recovery: false, checkpoints });
   const siteB = new RecordingAppliance('site-b', undefined, { checkpoints });
-  const manager = await Manager.start({
-    dataDir: dir, listen: '127.0.0.1:0', siteId: 'site-a', clock, appliances: [siteA, siteB], admin: ADMIN,
+  const manager = await startManager({
+    dataDir: dir, siteId: 'site-a', clock, appliances: [siteA, siteB], admin: ADMIN,
     logger: pino({ level: 'silent' }), pollIntervalMs: 1000, passwordCost: 1024, ...overrides,
   });
-  const http = new HttpClient(manager.url);
   return {
-    manager, clock, dir, siteA, siteB, http,
+    manager, clock, dir, siteA, siteB,
     async close() {
       await manager.stop();
       rmSync(dir, { recursive: true, force: true });
     },
   };
+}
+
+/** Called inside a describe: each test gets a manager from `startSite` (no HTTP), stopped after it. */
+export function siteEach(overrides: Partial<ManagerOptions> = {}): { readonly site: Site; readonly parts: ManagerParts } {
+  let current: Site | undefined;
+  beforeEach(async () => {
+    current = await startSite(overrides);
+  });
+  afterEach(async () => {
+    await current?.close();
+  });
+  return {
+    get site(): Site {
+      return current!;
+    },
+    get parts(): ManagerParts {
+      return current!.manager.parts;
+    },
+  };
+}
+
+/** Creates a group through the groups part and waits for its task; returns its id. */
+export async function addGroup(site: Site, name = 'app', vmIds = ['site-a-vm-1'], settings: Record<string, unknown> = {}): Promise<string> {
+  const r = await site.manager.parts.groups.create({ settings: { name, checkpointIntervalMs: 1000, rpoTargetSeconds: 30, ...settings }, vmIds, recoverySiteId: 'site-b' });
+  await site.manager.whenIdle();
+  return r.groupId;
+}
+
+export async function startWorld(overrides: Partial<ManagerOptions> & { appliances?: ApplianceControl[] } = {}): Promise<World> {
+  const site = await startSite({ listen: '127.0.0.1:0', ...overrides });
+  return Object.assign(site, { http: new HttpClient(site.manager.url) });
 }
 
 export interface HttpAnswer {

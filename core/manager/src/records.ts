@@ -1,0 +1,96 @@
+// The manager's records as its parts and its REST views see them: one plain type per table row (users,
+// sessions, sites, groups, drafts, tasks, events, alerts, checkpoints), with the enums they carry. The
+// SQLite mapping is store.ts; keeping the shapes apart lets a part name its rows without the database.
+import type { CheckpointKind, ProtectionGroupSettings, RecoveryPlan } from '@opencdp/core';
+
+export type Role = 'viewer' | 'operator' | 'admin';
+export const ROLES: readonly Role[] = ['viewer', 'operator', 'admin'];
+
+export interface UserRow { name: string; hash: string; role: Role; createdAt: number }
+export interface SessionRow { token: string; user: string; role: Role; expiresAt: number }
+export interface SiteRow {
+  id: string;
+  name: string;
+  role: 'local' | 'peer';
+  address: string;
+  pairedAt: number;
+  /** Secret this manager presents to the peer manager (from pairing). */
+  outboundSecret?: string;
+  /** Secret the peer manager presents to this one. */
+  inboundSecret?: string;
+}
+export interface PairingTokenRow { token: string; expiresAt: number; used: boolean }
+
+export type GroupLifecycle = 'active' | 'deleting' | 'recovered';
+
+/** The last evaluated state of a group, kept so that transitions are detected across restarts. */
+export interface StoredGroupState {
+  status: string;
+  subStatus: string;
+  statusCode: number;
+  subStatusCode: number;
+  health: string;
+  reason: string;
+  trigger?: string;
+}
+
+export interface GroupRow {
+  id: string;
+  name: string;
+  settings: ProtectionGroupSettings;
+  vmIds: string[];
+  protectedSiteId: string;
+  recoverySiteId: string;
+  plan: RecoveryPlan;
+  createdAt: number;
+  lifecycle: GroupLifecycle;
+  provisionedBytes: number;
+  /** When the manager first saw the group past its initial sync (history SLA counts from here). */
+  syncedAt?: number;
+  lastTest?: { at: number; success: boolean; summary?: string };
+  state?: StoredGroupState;
+}
+
+export interface DraftRow { id: string; groupId?: string; body: DraftBody; createdAt: number }
+export interface DraftBody {
+  basic: Record<string, unknown>;
+  journal: Record<string, unknown>;
+  recovery: Record<string, unknown>;
+  networks: Record<string, unknown>;
+  bootgroup: Record<string, unknown>;
+  vms: Array<Record<string, unknown>>;
+}
+
+/** Task state codes of the anchor's API. */
+export const TaskState = { InProgress: 1, WaitingForUserInput: 2, Paused: 3, Failed: 4, Stopped: 5, Completed: 6, Cancelling: 7 } as const;
+export type TaskStateCode = (typeof TaskState)[keyof typeof TaskState];
+
+export interface TaskRow {
+  id: string;
+  type: string;
+  groupId?: string;
+  state: TaskStateCode;
+  progress: number;
+  step: string;
+  startedAt: number;
+  completedAt?: number;
+  error?: string;
+  user?: string;
+  result?: unknown;
+}
+
+export interface EventRow { id: number; at: number; type: string; groupId?: string; description: string; user?: string }
+
+export type AlertLevel = 'warning' | 'error';
+export interface AlertRow {
+  id: string;
+  groupId: string;
+  type: string;
+  level: AlertLevel;
+  description: string;
+  raisedAt: number;
+  dismissed: boolean;
+  clearedAt?: number;
+}
+
+export interface CheckpointRow { id: string; groupId: string; timestamp: number; kind: CheckpointKind; tag?: string; seq: number }

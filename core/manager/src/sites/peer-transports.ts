@@ -1,0 +1,43 @@
+// What paired managers say to each other, and the default HTTP transports that carry it: the pairing
+// request (a one-time token for a secret each way) and the group definitions shared after every change.
+// Tests inject their own transports so nothing leaves the machine.
+import type { ProtectionGroupSettings, RecoveryPlan } from '@opencdp/core';
+import { ApplianceUnavailableError, AuthenticationError } from '../errors.js';
+import type { GroupRow } from '../store.js';
+
+export type PairTransport = (url: string, body: PairRequest) => Promise<PairResponse>;
+/** `secret`: what the peer presents when it calls this manager later (group sync). */
+export interface PairRequest { token: string; siteIdentifier: string; siteName: string; url: string; secret: string }
+export interface PairResponse { siteIdentifier: string; siteName: string; secret: string }
+/** Sends a peer manager the definitions of the groups between the two sites; default an HTTP POST. */
+export type PeerSyncTransport = (url: string, secret: string, body: PeerSyncMessage) => Promise<void>;
+/** A group definition as paired managers share it (no runtime state). */
+export interface SharedGroup {
+  id: string; name: string; settings: ProtectionGroupSettings; vmIds: string[]; protectedSiteId: string; recoverySiteId: string;
+  plan: RecoveryPlan; createdAt: number; lifecycle: GroupRow['lifecycle']; provisionedBytes: number;
+}
+export interface PeerSyncMessage { siteIdentifier: string; groups: SharedGroup[]; deleted: string[] }
+
+/** Header a paired manager presents its secret in. */
+export const PEER_SECRET_HEADER = 'x-opencdp-peer-secret';
+
+export function sharedOf(g: GroupRow): SharedGroup {
+  return {
+    id: g.id, name: g.name, settings: g.settings, vmIds: g.vmIds, protectedSiteId: g.protectedSiteId, recoverySiteId: g.recoverySiteId,
+    plan: g.plan, createdAt: g.createdAt, lifecycle: g.lifecycle, provisionedBytes: g.provisionedBytes,
+  };
+}
+
+export const httpPeerSyncTransport: PeerSyncTransport = async (url, secret, body) => {
+  const res = await fetch(`${url.replace(/\/$/, '')}/v1/peersites/sync`, {
+    method: 'POST', headers: { 'content-type': 'application/json', [PEER_SECRET_HEADER]: secret }, body: JSON.stringify(body), signal: AbortSignal.timeout(10_000),
+  });
+  if (!res.ok) throw new ApplianceUnavailableError(`the peer manager at ${url} refused the group sync: ${res.status} ${await res.text().catch(() => '')}`);
+};
+
+export const httpPairTransport: PairTransport = async (url, body) => {
+  const res = await fetch(`${url.replace(/\/$/, '')}/v1/peersites/pair`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body), signal: AbortSignal.timeout(10_000) });
+  const payload = (await res.json().catch(() => ({}))) as Partial<PairResponse> & { message?: string };
+  if (!res.ok || typeof payload.siteIdentifier !== 'string' || typeof payload.secret !== 'string') throw new AuthenticationError(`the peer at ${url} refused pairing: ${payload.message ?? res.status}`);
+  return { siteIdentifier: payload.siteIdentifier, siteName: payload.siteName ?? payload.siteIdentifier, secret: payload.secret };
+};
