@@ -7,6 +7,7 @@ import { randomUUID } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import type { Clock, TimerHandle } from '../clock.js';
 import { ClosedError, UnsupportedError, ValidationError } from '../errors.js';
+import { WriteGate } from '../capture/write-gate.js';
 import { Journal } from '../journal/journal.js';
 import type { Checkpoint, CheckpointKind, GroupId, VmId } from '../model.js';
 import type { ConsistencyAgent } from '../ports/consistency-agent.js';
@@ -43,13 +44,14 @@ export class LocalReplication extends EventEmitter<LocalReplicationEvents> {
   private seq = 0;
   private readonly journals = new Map<VmId, Journal>();
   private readonly taps: WriteTap[] = [];
-  private gate?: { promise: Promise<void>; open: () => void };
+  private readonly gate: WriteGate;
   private timer?: TimerHandle;
   private stopped = false;
   private nextAutoAt = 0;
 
   private constructor(private readonly options: LocalReplicationOptions) {
     super();
+    this.gate = new WriteGate(options.groupId);
   }
 
   /**
@@ -143,16 +145,11 @@ export class LocalReplication extends EventEmitter<LocalReplicationEvents> {
   /** Holds the completion of every write from now on, until `releaseBarrier`. */
   holdBarrier(): void {
     if (this.stopped) throw new ClosedError(`replication of group '${this.groupId}'`);
-    if (this.gate) throw new ValidationError(`a checkpoint of group '${this.groupId}' is already being cut`);
-    let open!: () => void;
-    const promise = new Promise<void>((resolve) => (open = resolve));
-    this.gate = { promise, open };
+    this.gate.hold();
   }
 
   releaseBarrier(): void {
-    const gate = this.gate;
-    this.gate = undefined;
-    gate?.open();
+    this.gate.release();
   }
 
   /** Queues the marker in every journal behind the writes stamped so far. */
@@ -173,7 +170,7 @@ export class LocalReplication extends EventEmitter<LocalReplicationEvents> {
       throw error;
     }
     // The barrier: a write stamped after a marker does not complete until the marker is in place.
-    while (this.gate) await this.gate.promise;
+    if (this.gate.held) await this.gate.passed();
   }
 
   private scheduleAuto(): void {

@@ -1,0 +1,49 @@
+// How a protected group's changes enter the streaming path. A platform with a write splitter feeds every
+// guest write as it happens and syncs what it could not send (`SplitterCapture`); a platform with change
+// tracking ships, every cycle, the regions changed between two frozen views (`ChangeTrackingCapture`).
+// The group's sender, its link, its stream and its lifecycle are the same for both.
+import type { Checkpoint, CheckpointKind, VmId, VmInfo } from '../model.js';
+import type { WriteItem } from './send-stream.js';
+
+export type CaptureMode = 'splitter' | 'change-tracking';
+
+export interface CaptureStats {
+  /** Memory the capture path keeps to remember what to resend (the splitter's bitmap). */
+  bitmapBytes: number;
+  /** Bytes that memory says must be resent. */
+  bitmapDirtyBytes: number;
+}
+
+export interface CapturePath {
+  readonly mode: CaptureMode;
+  /** Attaches to the group's VMs (taps, or change tracking); the link comes up afterwards. */
+  start(): Promise<void>;
+  /** The receiver opened the group on a connection; `fresh` when it holds nothing of the group yet. */
+  opened(fresh: boolean): void;
+  /** Runs whatever is due now (a sync, a cycle) when the group can; cheap to call often. */
+  kick(): void;
+  /** A write left the stream unacknowledged: it must reach the receiver again later. */
+  dropped(write: WriteItem): void;
+  /** Capture-side conditions for a checkpoint hold (every VM attached, nothing being cut). */
+  readonly ready: boolean;
+  /** The checkpoint barrier: hold write completions (or the next view) until `release`. */
+  hold(): void;
+  release(): void;
+  /** Queues a checkpoint after every change captured so far. */
+  mark(id: string, kind: CheckpointKind, timestamp: number, tag?: string): Checkpoint;
+  /** Delta sync by comparison with the receiver (trigger ForceSync). */
+  forceSync(): void;
+  /** A VM joins: called once it is listed in the group, before the receiver re-opens the group. */
+  vmJoining(vm: VmInfo): void;
+  /** The joining VM is known to the receiver: start capturing it. */
+  attach(vmId: VmId): Promise<void>;
+  /** A volume was added to a VM of the group and registered. */
+  volumeAdded(vmId: VmId, volumeId: string): void;
+  /** A VM leaves: stop capturing it (its volumes are unregistered already). */
+  detach(vmId: VmId, volumeIds: readonly string[]): Promise<void>;
+  /** The leaving VM's unacknowledged writes were handed back: forget what belonged to it. */
+  vmLeft(): void;
+  stats(): CaptureStats;
+  /** Detaches from every VM. */
+  stop(): Promise<void>;
+}
