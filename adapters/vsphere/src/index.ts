@@ -13,3 +13,5 @@ export * from './vsphere-change-tracking.js';
 export * from './vsphere-recovery.js';
 export * from './vsphere-hypervisor.js';
 export * from './vsphere-config.js';
+export * from './vsphere-platform-provider.js';
+export * from './vsphere-adapter-module.js';
