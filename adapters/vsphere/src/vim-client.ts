@@ -101,6 +101,8 @@ export class VimClient {
   private login(): Promise<void> {
     this.loggingIn ??= (async () => {
       try {
+        // The old cookie names a dead session; vCenter refuses a Login made inside a live one.
+        this.http.cookie = undefined;
         const session = await this.soap.callSecret('Login', { _this: this.content.sessionManager, userName: this.options.user, password: this.options.password() });
         this.sessionKeyValue = str(at(session, 'key'));
         this.options.log?.('vsphere-login', { user: this.options.user, server: this.content.fullName });
@@ -116,14 +118,18 @@ export class VimClient {
    * logs in again once and repeats the call: the method did not run, so repeating it is safe.
    */
   async invoke(operation: Vim25Operation, args: Record<string, VimValue>): Promise<VimValue> {
+    if (this.loggingIn) await this.loggingIn;
+    const session = this.sessionKeyValue;
     try {
       return await this.soap.call(operation, args);
     } catch (error) {
       if (!(error instanceof VimFaultError) || error.faultName !== 'NotAuthenticated' || this.closed) throw error;
-      this.options.log?.('vsphere-session-expired', { operation });
-      const stale = this.sessionKeyValue;
+      // Several calls may meet the same expiry: the first logs in, the others wait for it or find it done.
       if (this.loggingIn) await this.loggingIn;
-      else if (this.sessionKeyValue === stale) await this.login();
+      else if (this.sessionKeyValue === session) {
+        this.options.log?.('vsphere-session-expired', { operation });
+        await this.login();
+      }
       return this.soap.call(operation, args);
     }
   }

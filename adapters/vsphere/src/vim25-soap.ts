@@ -48,6 +48,48 @@ interface Debug {
   disable(): string;
   enable(namespaces: string): void;
 }
+interface SaxParser {
+  onerror: (e: Error) => void;
+  onopentag: (node: { name: string }) => void;
+  onclosetag: (name: string) => void;
+  write(xml: string): SaxParser;
+  close(): void;
+}
+interface Sax {
+  parser(strict: boolean): SaxParser;
+}
+
+/**
+ * strong-soap's parser lets a truncated or ill-formed answer through as a partial object (sax reports the
+ * error to a handler strong-soap does not set): a partial inventory must never pass for a whole one, so
+ * every answer is checked here first — well-formed, one `Envelope` root, closed.
+ */
+export function checkEnvelope(xml: string): string | undefined {
+  const sax = require('sax') as Sax;
+  const p = sax.parser(true);
+  let problem: string | undefined;
+  let depth = 0;
+  let root = '';
+  let closedRoot = false;
+  p.onerror = (e) => { problem ??= e.message.split('\n')[0]; throw e; };
+  p.onopentag = (node) => {
+    if (depth === 0) root = node.name.replace(/^[^:]*:/, '');
+    depth++;
+  };
+  p.onclosetag = () => {
+    depth--;
+    if (depth === 0) closedRoot = true;
+  };
+  try {
+    p.write(xml).close();
+  } catch {
+    return problem ?? 'not well-formed XML';
+  }
+  if (problem) return problem;
+  if (root !== 'Envelope') return root ? `the root element is ${root}, not a SOAP Envelope` : 'empty answer';
+  if (!closedRoot) return 'the answer ends before its Envelope is closed (truncated)';
+  return undefined;
+}
 
 /** A non-SOAP HTTP answer; turned into SoapResponseError naming the method by `call`. */
 class HttpStatusError extends Error {
@@ -55,6 +97,9 @@ class HttpStatusError extends Error {
     super(`HTTP ${status}`);
   }
 }
+
+/** An answer that is not a whole SOAP envelope; turned into SoapResponseError naming the method by `call`. */
+class MalformedAnswerError extends Error {}
 
 export class Vim25Soap {
   private constructor(private readonly client: StrongSoapClient, private readonly http: VimHttp) {}
@@ -69,8 +114,10 @@ export class Vim25Soap {
           http.takeCookie(res.headers);
           const body = res.body.toString('utf8');
           // vim25 answers faults with HTTP 500 and a SOAP body; anything else that is not 200 is not SOAP.
-          if (res.status === 200 || (res.status === 500 && body.includes('Fault>'))) callback(null, { statusCode: res.status, headers: res.headers }, body);
-          else callback(new HttpStatusError(res.status, body.slice(0, 200)));
+          if (res.status !== 200 && !(res.status === 500 && body.includes('Fault>'))) return callback(new HttpStatusError(res.status, body.slice(0, 200)));
+          const problem = checkEnvelope(body);
+          if (problem) return callback(new MalformedAnswerError(problem));
+          callback(null, { statusCode: res.status, headers: res.headers }, body);
         }, (error: Error) => callback(error));
     };
     const client = await new Promise<StrongSoapClient>((resolve, reject) => {
@@ -128,6 +175,7 @@ export class Vim25Soap {
 function toTypedError(operation: string, error: unknown): Error {
   if (error instanceof ThumbprintMismatchError || error instanceof VsphereConnectionError) return error;
   if (error instanceof HttpStatusError) return new SoapResponseError(operation, `not a SOAP answer: ${JSON.stringify(error.body)}`, error.status);
+  if (error instanceof MalformedAnswerError) return new SoapResponseError(operation, error.message);
   const e = error as StrongSoapError;
   const fault = e?.root?.Envelope?.Body?.Fault;
   if (fault) return faultError(operation, fault);
