@@ -72,8 +72,8 @@ export const vsphereConfigSchema = {
     subnetMask: { type: 'string', pattern: '^\\d{1,3}(\\.\\d{1,3}){3}$' },
   },
   oneOf: [
-    { required: ['passwordEnv'], not: { required: ['passwordFile'] } },
-    { required: ['passwordFile'], not: { required: ['passwordEnv'] } },
+    { properties: { passwordEnv: { type: 'string' } }, required: ['passwordEnv'], not: { properties: { passwordFile: { type: 'string' } }, required: ['passwordFile'] } },
+    { properties: { passwordFile: { type: 'string' } }, required: ['passwordFile'], not: { properties: { passwordEnv: { type: 'string' } }, required: ['passwordEnv'] } },
   ],
   description: 'a vsphere config with exactly one of passwordEnv or passwordFile',
 } as const;
