@@ -44,6 +44,7 @@ export class DatastoreFiles {
   async read(p: DatastorePath, offset: number, length: number): Promise<Buffer> {
     if (length === 0) return Buffer.alloc(0);
     const res = await this.http.request('GET', this.url(p), { headers: { Range: `bytes=${offset}-${offset + length - 1}` } });
+    if (res.status === 206 && res.body.length === length) return res.body;
     const out = Buffer.alloc(length);
     if (res.status === 206) {
       res.body.copy(out, 0, 0, Math.min(length, res.body.length));

@@ -90,7 +90,7 @@ export class VimHttp {
         res.on('error', (e) => reject(new VsphereConnectionError(url.origin, e.message)));
         res.on('end', () => {
           if (!res.complete) return reject(new VsphereConnectionError(url.origin, 'the connection closed in the middle of the answer'));
-          resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks) });
+          resolve({ status: res.statusCode ?? 0, headers: res.headers, body: chunks.length === 1 ? chunks[0] : Buffer.concat(chunks) });
         });
       });
       req.setTimeout(init.timeoutMs ?? this.timeoutMs, () => req.destroy(new VsphereConnectionError(url.origin, `no answer within ${init.timeoutMs ?? this.timeoutMs} ms`)));

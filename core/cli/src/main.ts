@@ -8,6 +8,7 @@ import { runBenchmark } from './bench/benchmark.js';
 import './bench/bitmap-bench.js';
 import './bench/delta-sync-bench.js';
 import './bench/qemu-splitter-bench.js';
+import './bench/vsphere-cycle-bench.js';
 import { applianceCommand } from './appliance/appliance-command.js';
 import { managerCommand } from './manager/manager-command.js';
 import { operatorCommands } from './client/verbs.js';
@@ -37,7 +38,7 @@ program
 
 program
   .command('bench <name>')
-  .description('run a benchmark against its baseline on this machine (journal, replication, delta-sync, bitmap, qemu-splitter)')
+  .description('run a benchmark against its baseline on this machine (journal, replication, delta-sync, bitmap, qemu-splitter, vsphere-cycle)')
   .option('--json <file>', 'write the result as JSON')
   .option('--scale <factor>', 'shrink or grow every size (1 = the documented run)', parseFloat)
   .option('--dir <dir>', 'folder on the disk to measure (default: the system temp folder)')
