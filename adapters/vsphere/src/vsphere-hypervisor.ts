@@ -6,7 +6,7 @@ import { UnknownVmError, ValidationError, VolumeRangeError } from '@opencdp/core
 import type {
   Clock, HypervisorAdapter, Inventory, RecoveryDiskPromotion, RecoveryVmSpec, VmId, VmInfo, VolumeId,
 } from '@opencdp/core';
-import type { DiskTransport } from './disk-transport.js';
+import type { DiskReader, DiskTransport } from './disk-transport.js';
 import type { DatastoreFiles } from './datastore-http.js';
 import { VimClient } from './vim-client.js';
 import type { VimTrust } from './vim-http.js';
@@ -62,11 +62,15 @@ class InFlight {
   }
 }
 
+/** How long a live disk's file and extents are trusted before being looked up again. */
+const READER_TTL_MS = 2000;
+
 export class VsphereHypervisor implements HypervisorAdapter, RecoveryDiskPromotion {
   readonly platform = 'vsphere';
   readonly changeTracking: VsphereChangeTracking;
   private readonly recovery: VsphereRecovery;
   private readonly inFlight = new InFlight();
+  private readonly readers = new Map<string, { reader: Promise<DiskReader>; until: number }>();
 
   private constructor(readonly site: VsphereSite, private readonly options: VsphereConnectOptions, placement: RecoveryPlacement) {
     const tracked = this.inFlight;
@@ -168,18 +172,35 @@ export class VsphereHypervisor implements HypervisorAdapter, RecoveryDiskPromoti
    */
   readVolume(vmId: VmId, volumeId: VolumeId, offset: number, length: number): Promise<Buffer> {
     return this.inFlight.track((async () => {
-      const vm = await this.site.vmRecord(vmId);
-      const disk = this.site.diskOf(vm, volumeId);
-      if (!Number.isSafeInteger(offset) || !Number.isSafeInteger(length) || offset < 0 || length < 0 || offset + length > disk.capacityBytes) {
-        throw new VolumeRangeError(volumeId, offset, length, disk.capacityBytes);
+      const reader = await this.liveReader(vmId, volumeId);
+      if (!Number.isSafeInteger(offset) || !Number.isSafeInteger(length) || offset < 0 || length < 0 || offset + length > reader.capacityBytes) {
+        throw new VolumeRangeError(volumeId, offset, length, reader.capacityBytes);
       }
-      const reader = await this.site.transport.open({ vm: vm.ref, deviceKey: disk.key, fileName: disk.fileName, capacityBytes: disk.capacityBytes });
       try {
         return await reader.read(offset, length);
-      } finally {
-        await reader.close();
+      } catch (error) {
+        this.readers.delete(`${vmId}/${volumeId}`);
+        throw error;
       }
     })());
+  }
+
+  /**
+   * A reader of the VM's current disk. Syncs read a volume in many chunks: the disk's file and extents are
+   * looked up once and kept for a couple of seconds (a failed read forgets them), not once per chunk.
+   */
+  private async liveReader(vmId: VmId, volumeId: VolumeId): Promise<DiskReader> {
+    const key = `${vmId}/${volumeId}`;
+    const cached = this.readers.get(key);
+    if (cached && cached.until > Date.now()) return cached.reader;
+    const reader = (async () => {
+      const vm = await this.site.vmRecord(vmId);
+      const disk = this.site.diskOf(vm, volumeId);
+      return this.site.transport.open({ vm: vm.ref, deviceKey: disk.key, fileName: disk.fileName, capacityBytes: disk.capacityBytes });
+    })();
+    this.readers.set(key, { reader, until: Date.now() + READER_TTL_MS });
+    reader.catch(() => this.readers.delete(key));
+    return reader;
   }
 
   createRecoveryVm(spec: RecoveryVmSpec): Promise<VmInfo> {
@@ -216,6 +237,7 @@ export class VsphereHypervisor implements HypervisorAdapter, RecoveryDiskPromoti
   deleteVm(vmId: VmId): Promise<void> {
     return this.inFlight.track((async () => {
       const vm = await this.site.vmRecord(vmId);
+      for (const key of [...this.readers.keys()]) if (key.startsWith(`${vmId}/`)) this.readers.delete(key);
       if (vm.powerState !== 'off') await this.powerTask(vmId, 'PowerOffVM_Task');
       try {
         await this.client.runTask('Destroy_Task', { _this: vm.ref });
