@@ -20,6 +20,8 @@ export interface VsphereChangeTrackingOptions {
   /** Quiesce through VMware Tools unless openView says otherwise (default false: crash-consistent). */
   quiesce?: boolean;
   log?: (event: string, fields: Record<string, unknown>) => void;
+  /** Wraps every call that talks to vCenter (the hypervisor counts them for `settled`). */
+  track?: <T>(work: Promise<T>) => Promise<T>;
 }
 
 export interface OpenViewOptions {
@@ -50,22 +52,40 @@ export class VsphereChangeTracking implements ChangeTracking {
     return this.options.site.transport;
   }
 
-  async enable(vmId: VmId): Promise<void> {
-    const vm = await this.options.site.vmRecord(vmId);
-    if (vm.changeTracking) return;
-    await this.client.runTask('ReconfigVM_Task', { _this: vm.ref, spec: { changeTrackingEnabled: true } });
-    this.options.log?.('vsphere-cbt-enabled', { vmId });
+  /** Calls that talk to vCenter go through here. */
+  track<T>(work: Promise<T>): Promise<T> {
+    return this.options.track ? this.options.track(work) : work;
   }
 
-  async disable(vmId: VmId): Promise<void> {
+  enable(vmId: VmId): Promise<void> {
+    return this.track(this.setTracking(vmId, true));
+  }
+
+  disable(vmId: VmId): Promise<void> {
+    return this.track(this.setTracking(vmId, false));
+  }
+
+  openView(vmIds: readonly VmId[], name: string, options: OpenViewOptions = {}): Promise<ChangeView> {
+    return this.track(this.open(vmIds, name, options));
+  }
+
+  releaseView(viewId: string): Promise<void> {
+    return this.track(this.release(viewId));
+  }
+
+  listViews(prefix: string): Promise<ViewRef[]> {
+    return this.track(this.list(prefix));
+  }
+
+  private async setTracking(vmId: VmId, on: boolean): Promise<void> {
     const vm = await this.options.site.vmRecord(vmId);
-    if (!vm.changeTracking) return;
-    await this.client.runTask('ReconfigVM_Task', { _this: vm.ref, spec: { changeTrackingEnabled: false } });
-    this.options.log?.('vsphere-cbt-disabled', { vmId });
+    if (vm.changeTracking === on) return;
+    await this.client.runTask('ReconfigVM_Task', { _this: vm.ref, spec: { changeTrackingEnabled: on } });
+    this.options.log?.(on ? 'vsphere-cbt-enabled' : 'vsphere-cbt-disabled', { vmId });
   }
 
   /** One snapshot of one VM. On any failure the snapshot (if it was made) is removed before the error is thrown. */
-  async openView(vmIds: readonly VmId[], name: string, options: OpenViewOptions = {}): Promise<ChangeView> {
+  private async open(vmIds: readonly VmId[], name: string, options: OpenViewOptions): Promise<ChangeView> {
     if (vmIds.length !== 1) throw new ValidationError(`a vSphere view holds exactly one VM (snapshots are per VM), got ${vmIds.length}`, 'vmIds', 'open one view per VM');
     if (typeof name !== 'string' || name.length === 0 || name.length > MAX_NAME) throw new ValidationError(`view name must be 1 to ${MAX_NAME} characters`, 'name');
     const vm = await this.options.site.vmRecord(vmIds[0]);
@@ -98,11 +118,11 @@ export class VsphereChangeTracking implements ChangeTracking {
       // The VM may be gone; then so are its snapshots.
     }
     for (const ref of refs) {
-      await this.releaseView(ref.value).catch((e: Error) => this.options.log?.('vsphere-view-leftover', { vmId: vm.value, snapshot: ref.value, message: e.message }));
+      await this.release(ref.value).catch((e: Error) => this.options.log?.('vsphere-view-leftover', { vmId: vm.value, snapshot: ref.value, message: e.message }));
     }
   }
 
-  async releaseView(viewId: string): Promise<void> {
+  private async release(viewId: string): Promise<void> {
     try {
       await this.client.runTask('RemoveSnapshot_Task', { _this: new MoRef('VirtualMachineSnapshot', viewId), removeChildren: false, consolidate: true });
       this.options.log?.('vsphere-view-released', { snapshot: viewId });
@@ -114,7 +134,7 @@ export class VsphereChangeTracking implements ChangeTracking {
     }
   }
 
-  async listViews(prefix: string): Promise<ViewRef[]> {
+  private async list(prefix: string): Promise<ViewRef[]> {
     try {
       const vms = await this.options.site.vmRecords();
       return vms.flatMap((vm) => vm.snapshots.filter((s) => s.name.startsWith(prefix)).map((s) => ({ id: s.snapshot.value, name: s.name, vmIds: [vm.ref.value] })));
@@ -202,7 +222,7 @@ class VsphereChangeView implements ChangeView {
     if (typeof token !== 'string' || !/\/\d+$/.test(token)) {
       throw new ChangeTokenLostError(volumeId, 'unknown', token === '' ? 'CBT was not active when the previous view was taken' : `'${token}' is not a vSphere changeId`);
     }
-    return this.tracking.changedAreas(this.vm, this.snapshot, disk, volumeId, token);
+    return this.tracking.track(this.tracking.changedAreas(this.vm, this.snapshot, disk, volumeId, token));
   }
 
   async allocated(volumeId: VolumeId): Promise<ChangedRegion[]> {
@@ -211,10 +231,14 @@ class VsphereChangeView implements ChangeView {
       // Without CBT vSphere cannot list allocated areas: the whole disk may hold data.
       return [{ volumeId, offset: 0, length: disk.capacityBytes }];
     }
-    return this.tracking.changedAreas(this.vm, this.snapshot, disk, volumeId, '*');
+    return this.tracking.track(this.tracking.changedAreas(this.vm, this.snapshot, disk, volumeId, '*'));
   }
 
-  async read(volumeId: VolumeId, offset: number, length: number): Promise<Buffer> {
+  read(volumeId: VolumeId, offset: number, length: number): Promise<Buffer> {
+    return this.tracking.track(this.readView(volumeId, offset, length));
+  }
+
+  private async readView(volumeId: VolumeId, offset: number, length: number): Promise<Buffer> {
     const disk = this.disk(volumeId);
     let reader = this.readers.get(volumeId);
     if (!reader) {

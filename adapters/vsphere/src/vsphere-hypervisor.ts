@@ -73,24 +73,15 @@ export class VsphereHypervisor implements HypervisorAdapter, RecoveryDiskPromoti
   private readonly readers = new Map<string, { reader: Promise<DiskReader>; until: number }>();
 
   private constructor(readonly site: VsphereSite, private readonly options: VsphereConnectOptions, placement: RecoveryPlacement) {
-    const tracked = this.inFlight;
-    const ct = new VsphereChangeTracking({
+    const inFlight = this.inFlight;
+    this.changeTracking = new VsphereChangeTracking({
       site, clock: options.clock,
       ...(options.minIntervalMs !== undefined ? { minIntervalMs: options.minIntervalMs } : {}),
       ...(options.granularityBytes !== undefined ? { granularityBytes: options.granularityBytes } : {}),
       ...(options.quiesce !== undefined ? { quiesce: options.quiesce } : {}),
       ...(options.log ? { log: options.log } : {}),
-    });
-    // Views and tokens go through the same tracker as the adapter's own calls.
-    this.changeTracking = new Proxy(ct, {
-      get(target, prop, receiver) {
-        const value = Reflect.get(target, prop, receiver) as unknown;
-        if (typeof value !== 'function') return value;
-        return (...args: unknown[]) => {
-          const result = (value as (...a: unknown[]) => unknown).apply(target, args);
-          return result instanceof Promise ? tracked.track(result) : result;
-        };
-      },
+      // Views and tokens count as the adapter's own calls for `settled`.
+      track: (work) => inFlight.track(work),
     });
     this.recovery = new VsphereRecovery(site, placement, options.log);
   }
