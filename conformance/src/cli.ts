@@ -29,6 +29,12 @@ export const BUILTIN_ADAPTERS: Readonly<Record<string, HarnessFactory>> = {
     const mod = (await import(spec)) as { createHarness: HarnessFactory };
     return mod.createHarness(options);
   },
+  // vSphere on vcsim (needs Go and Debian's govmomi to build the simulator fixture), change-tracking mode.
+  vsphere: async (options) => {
+    const spec = '@opencdp/adapter-vsphere/conformance';
+    const mod = (await import(spec)) as { createHarness: HarnessFactory };
+    return mod.createHarness(options);
+  },
 };
 
 export interface LoadedAdapter {

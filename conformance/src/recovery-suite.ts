@@ -239,7 +239,7 @@ export const recoverySuite: readonly ConformanceCase[] = [
   {
     id: 'R2.4',
     title: 'failover to a chosen checkpoint, commit with reverse protection: a delta sync back onto the original disks sends only the differing blocks, and the original site then holds the recovered VMs exactly',
-    needs: ['writeTap', 'recoveryVm'],
+    needs: ['writeTap', 'recoveryVm', 'reverseProtection'],
     async run(ctx) {
       const r = await rig(ctx, {}, 30);
       const chosen = await r.checkpoint('chosen');
@@ -338,7 +338,7 @@ export const recoverySuite: readonly ConformanceCase[] = [
   {
     id: 'R3.2',
     title: 'move rollback: moved VMs removed, source VMs back on, replication continues; move with keepSourceVms and reverse protection keeps the source VMs and protects back by delta sync',
-    needs: ['writeTap', 'recoveryVm'],
+    needs: ['writeTap', 'recoveryVm', 'reverseProtection'],
     async run(ctx) {
       const r = await rig(ctx);
       await r.pipeline.randomWrites(10);

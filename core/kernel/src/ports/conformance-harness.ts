@@ -35,6 +35,11 @@ export const CAPABILITIES = [
   'recoveryVm',
   /** Change-tracking faults can be injected: a view that fails to open or release, a token reset, a lost view. */
   'faultChangeTracking',
+  /**
+   * Recovered VMs can be protected back to the original site (reverse protection): the kernel can capture
+   * writes on the recovery platform. A recovery site on another platform than the protected one may lack it.
+   */
+  'reverseProtection',
 ] as const;
 
 export type Capability = (typeof CAPABILITIES)[number];
