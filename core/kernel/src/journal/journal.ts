@@ -107,6 +107,8 @@ const MIN_SEGMENT_BYTES = 64 * 1024;
 const MAX_WRITE_BYTES = 64 * 1024 * 1024;
 const CHECKPOINT_KINDS: readonly CheckpointKind[] = ['auto', 'tagged', 'vss'];
 const TRIMMED_IDS_REMEMBERED = 100_000;
+/** Segments opened (and their summaries read) ahead of the one recovery is rebuilding. */
+const RECOVERY_READ_AHEAD = 8;
 
 interface SegmentInfo {
   no: number;
@@ -165,6 +167,8 @@ export class Journal extends EventEmitter<JournalEvents> {
   damage?: JournalCorruptError;
   /** Set when recovery cut off a torn tail (writes never made durable by a checkpoint or flush). */
   tornTail?: { file: string; offset: number };
+  /** How the last open rebuilt the journal: segments taken from their summaries, and segments read whole. */
+  readonly opened = { summarized: 0, scanned: 0 };
 
   private readonly queue = new SerialQueue();
   private readonly index: BlockIndex;
@@ -857,16 +861,25 @@ export class Journal extends EventEmitter<JournalEvents> {
     const scan: RecoveryScan = { redo: [], seenOldest: this.state.oldestCheckpointId === undefined };
     const scanned: SegmentInfo[] = [];
     let lastNo = 0;
+    // Opening segments and reading their summaries is I/O-bound: a few segments ahead are loaded meanwhile.
+    const load = async (name: string): Promise<{ file: StoredFile; size: number; summary?: SegmentSummary }> => {
+      const file = await storage.open(name);
+      const size = await file.size();
+      const no = segmentNoOf(name)!;
+      return { file, size, summary: useSummaries && summarized.has(no) ? await this.readSummary(no, size) : undefined };
+    };
+    const ahead: Promise<{ file: StoredFile; size: number; summary?: SegmentSummary }>[] = [];
     for (let i = 0; i < names.length; i++) {
       const name = names[i];
       const no = segmentNoOf(name)!;
       lastNo = no;
-      const file = await storage.open(name);
-      const size = await file.size();
+      while (ahead.length < RECOVERY_READ_AHEAD && i + ahead.length < names.length) ahead.push(load(names[i + ahead.length]));
+      const { file, size, summary } = await ahead.shift()!;
       const seg: SegmentInfo = { no, name, file, bytes: size, maxWriteSeq: -1, publishedMaxWriteSeq: -1, checkpointIds: [], inFlight: 0 };
       let bad: BadSpot | undefined;
-      const summary = useSummaries && summarized.has(no) ? await this.readSummary(no, size) : undefined;
-      if (!summary || !this.applySummary(seg, summary, scan)) {
+      if (summary && this.applySummary(seg, summary, scan)) this.opened.summarized++;
+      else {
+        this.opened.scanned++;
         seg.summary = new SummaryBuilder();
         bad = await this.scanSegment(seg, size, scan);
         scanned.push(seg);
@@ -880,6 +893,7 @@ export class Journal extends EventEmitter<JournalEvents> {
         // Without one, nothing after it was ever promised durable: a torn tail, cut off silently.
         if (await this.markerFollows(seg, size, bad.offset, names.slice(i + 1))) this.damage = new JournalCorruptError(name, bad.offset, bad.reason);
         else this.tornTail = { file: name, offset: bad.offset };
+        for (const next of ahead.splice(0)) await (await next).file.close();
         await this.cutTail(seg, size, i, names);
         break;
       }
@@ -940,9 +954,20 @@ export class Journal extends EventEmitter<JournalEvents> {
     }
     if (end !== summary.segmentBytes) return false;
     let k = 0;
+    const { promotedSeq, appliedSeq } = this.state;
     for (let i = 0; i < summary.count; i++) {
-      if (summary.type(i) === RecordType.Write) this.applyWrite(seg, summary.volumeIndex(i), summary.seq(i), summary.offset(i), summary.payloadLength(i), summary.payloadAt(i), scan);
-      else this.applyCheckpoint(seg, checkpoints[k++], scan);
+      const seq = summary.seq(i);
+      if (summary.type(i) !== RecordType.Write) this.applyCheckpoint(seg, checkpoints[k++], scan);
+      else if (seq > promotedSeq) {
+        // The common case inline (a million of these on a big reopen): straight into the index.
+        this.index.addEntry(seq, summary.volumeIndex(i), summary.offset(i), summary.payloadLength(i), seg.no, summary.payloadAt(i));
+        seg.maxWriteSeq = seq;
+        this.lastSeqValue = seq;
+      } else if (seq > appliedSeq) this.applyWrite(seg, summary.volumeIndex(i), seq, summary.offset(i), summary.payloadLength(i), summary.payloadAt(i), scan);
+      else {
+        seg.maxWriteSeq = seq;
+        this.lastSeqValue = seq;
+      }
     }
     return true;
   }

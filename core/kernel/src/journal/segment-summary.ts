@@ -2,6 +2,7 @@
 // number, offset or timestamp, payload length and position) plus the checkpoints' JSON, so reopening a
 // journal rebuilds its index without reading payloads. It is written only after its segment is durable
 // and is only a hint: a missing, torn or mismatched summary makes recovery scan the segment instead.
+import os from 'node:os';
 import { xxh64 } from '@node-rs/xxhash';
 import { RecordType } from './segment-format.js';
 
@@ -13,40 +14,56 @@ const HEAD_BYTES = 32;
 const ENTRY_BYTES = 40;
 const TRAILER_BYTES = 8;
 
-/** A decoded summary: record `i`'s fields read straight from the file's bytes (no object per record). */
+/**
+ * A decoded summary: record `i`'s fields read straight from typed-array views of the file's bytes (no
+ * object per record; an entry's doubles are 8-byte aligned, as every entry starts at 32 + 40·i).
+ */
 export class SegmentSummary {
+  private readonly f64: Float64Array;
+  private readonly u32: Uint32Array;
+  private readonly u16: Uint16Array;
+  private readonly u8: Uint8Array;
+
   constructor(
     readonly segmentNo: number,
     /** The segment's size when it was summarised: a segment of another size is not described by it. */
     readonly segmentBytes: number,
     readonly count: number,
     private readonly bytes: Buffer,
-  ) {}
+  ) {
+    // Typed arrays need aligned memory and the platform's byte order to be little-endian (x86, arm64).
+    const aligned = bytes.byteOffset % 8 === 0 ? bytes : Buffer.from(bytes);
+    const body = HEAD_BYTES + count * ENTRY_BYTES;
+    this.f64 = new Float64Array(aligned.buffer, aligned.byteOffset, body / 8);
+    this.u32 = new Uint32Array(aligned.buffer, aligned.byteOffset, body / 4);
+    this.u16 = new Uint16Array(aligned.buffer, aligned.byteOffset, body / 2);
+    this.u8 = new Uint8Array(aligned.buffer, aligned.byteOffset, body);
+  }
 
   type(i: number): RecordType {
-    return this.bytes.readUInt8(HEAD_BYTES + i * ENTRY_BYTES) as RecordType;
+    return this.u8[HEAD_BYTES + i * ENTRY_BYTES] as RecordType;
   }
 
   volumeIndex(i: number): number {
-    return this.bytes.readUInt16LE(HEAD_BYTES + i * ENTRY_BYTES + 2);
+    return this.u16[(HEAD_BYTES + 2) / 2 + i * (ENTRY_BYTES / 2)];
   }
 
   payloadLength(i: number): number {
-    return this.bytes.readUInt32LE(HEAD_BYTES + i * ENTRY_BYTES + 4);
+    return this.u32[(HEAD_BYTES + 4) / 4 + i * (ENTRY_BYTES / 4)];
   }
 
   seq(i: number): number {
-    return this.bytes.readDoubleLE(HEAD_BYTES + i * ENTRY_BYTES + 8);
+    return this.f64[(HEAD_BYTES + 8) / 8 + i * (ENTRY_BYTES / 8)];
   }
 
   /** Volume offset of a write, timestamp of a checkpoint. */
   offset(i: number): number {
-    return this.bytes.readDoubleLE(HEAD_BYTES + i * ENTRY_BYTES + 16);
+    return this.f64[(HEAD_BYTES + 16) / 8 + i * (ENTRY_BYTES / 8)];
   }
 
   /** Where the record's payload starts in the segment file. */
   payloadAt(i: number): number {
-    return this.bytes.readDoubleLE(HEAD_BYTES + i * ENTRY_BYTES + 24);
+    return this.f64[(HEAD_BYTES + 24) / 8 + i * (ENTRY_BYTES / 8)];
   }
 
   /** A checkpoint record's JSON payload. */
@@ -129,6 +146,7 @@ export class SummaryBuilder {
 
 /** Decodes a summary, or returns why it cannot be trusted (then the segment is scanned instead). */
 export function decodeSegmentSummary(b: Buffer): SegmentSummary | string {
+  if (os.endianness() !== 'LE') return 'summaries are read on little-endian machines only';
   if (b.length < HEAD_BYTES + TRAILER_BYTES) return 'summary is truncated';
   if (!b.subarray(0, 8).equals(SUMMARY_MAGIC)) return 'not a segment summary (bad magic)';
   const version = b.readUInt32LE(8);
