@@ -9,6 +9,7 @@ import { Journal, type MakeRoom } from '../journal/journal.js';
 import type { SequencedWrite } from '../model.js';
 import type { LinkConnection, LinkListener, NetworkAdapter } from '../ports/network-adapter.js';
 import type { StorageAdapter } from '../ports/storage-adapter.js';
+import { receivePool } from '../link/buffer-pool.js';
 import { ProtocolError } from '../link/link-errors.js';
 import { hashRanges } from '../sync/delta-sync.js';
 import { Messenger } from './messenger.js';
@@ -174,19 +175,40 @@ export class RecoveryAppliance {
     await messenger.send('group-opened', { groupId: meta.groupId, vms });
   }
 
+  /**
+   * Journals a `writes` message. The payload may be pooled memory (a frame assembled from several socket
+   * chunks): it is given back to the receive pool once every append holding a view of it has settled —
+   * then the journal's writes are done and storage keeps no reference (StoredFile.write) — or at once
+   * when nothing takes it.
+   */
   private async writes(messenger: Messenger<ReplicationMessage>, s: GroupSession, meta: WritesMeta, payload: Buffer): Promise<void> {
-    const data = meta.compressed ? uncompressSync(payload) : payload;
+    let data: Buffer;
+    try {
+      data = meta.compressed ? uncompressSync(payload) : payload;
+    } finally {
+      if (meta.compressed) receivePool.release(payload);
+    }
+    const release = (): void => {
+      if (!meta.compressed) receivePool.release(payload);
+    };
     const total = meta.records.reduce((n, r) => n + r[4], 0);
     if (data.length !== meta.rawBytes || total !== meta.rawBytes) {
+      release();
       throw new ProtocolError(`'writes' of group ${meta.groupId} declares ${meta.rawBytes} bytes, records sum to ${total}, payload holds ${data.length}`);
     }
     this.checkCongestion(messenger, s);
-    if (s.failed) return; // The sender was told to fall back; what is still in flight is covered by its bitmap.
+    if (s.failed) { // The sender was told to fall back; what is still in flight is covered by its bitmap.
+      release();
+      return;
+    }
     const byVm = new Map<string, SequencedWrite[]>();
     let at = 0;
     for (const [seq, vmId, volumeId, offset, length] of meta.records) {
       const journal = s.journals.get(vmId);
-      if (!journal) throw new ProtocolError(`write for VM '${vmId}', which group ${meta.groupId} did not open`);
+      if (!journal) {
+        release();
+        throw new ProtocolError(`write for VM '${vmId}', which group ${meta.groupId} did not open`);
+      }
       const last = s.appended.get(vmId)!;
       if (seq > last) {
         let list = byVm.get(vmId);
@@ -202,9 +224,12 @@ export class RecoveryAppliance {
     const upTo = s.highestSeq;
     const makeRoom: MakeRoom = meta.makeRoom === 'keep-history' ? { keepHistoryMs: this.options.syncHistoryFloorMs ?? 600_000 }
       : meta.makeRoom === 'drop-history' ? 'drop-recovery-points' : 'keep-newest';
-    const appended = Promise.all([...byVm].map(([vmId, list]) => s.journals.get(vmId)!.appendMany(list, { makeRoom }).catch((e: Error) => {
+    const appends = [...byVm].map(([vmId, list]) => s.journals.get(vmId)!.appendMany(list, { makeRoom }).catch((e: Error) => {
       throw Object.assign(e, { vmId });
-    })));
+    }));
+    // Not Promise.all: a failed append must not release the memory while another one still writes from it.
+    void Promise.allSettled(appends).then(release);
+    const appended = Promise.all(appends);
     s.appending.push(appended.then(
       // Appended (not yet durable): frees the sender's send window; durability follows the group commit.
       () => messenger.send('ack', { groupId: s.groupId, durableSeq: s.durableSeq, receivedSeq: upTo }).catch(() => undefined),

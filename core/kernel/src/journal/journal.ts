@@ -279,6 +279,8 @@ export class Journal extends EventEmitter<JournalEvents> {
   /**
    * Appends writes in order with as few storage calls as possible. All are checked before any is
    * written. Several appends may be in flight at once; they become visible to readers in order.
+   * Settles (either way) only once no write it issued is still in progress: the caller may then reuse
+   * the writes' buffers.
    */
   appendMany(writes: readonly SequencedWrite[], options: AppendOptions = {}): Promise<void> {
     let done: Promise<void> = Promise.resolve();
@@ -296,12 +298,18 @@ export class Journal extends EventEmitter<JournalEvents> {
         seq = w.seq;
       }
       const parts: Promise<void>[] = [];
-      for (let i = 0; i < writes.length;) {
-        const issued = await this.issueBatch(writes, i, makeRoom);
-        parts.push(issued.done);
-        i = issued.next;
+      try {
+        for (let i = 0; i < writes.length;) {
+          const issued = await this.issueBatch(writes, i, makeRoom);
+          parts.push(issued.done);
+          i = issued.next;
+        }
+      } catch (e) {
+        // The caller may reuse the writes' buffers once this settles: nothing issued may still be writing.
+        await Promise.allSettled(parts);
+        throw e;
       }
-      done = Promise.all(parts).then(() => undefined);
+      done = allSettledOrThrow(parts);
     }).then(() => done);
   }
 
@@ -1144,6 +1152,13 @@ async function walkSegment(file: StoredFile, size: number, visit: (h: RecordHead
     pos = payloadAt + h.payloadLength;
   }
   return undefined;
+}
+
+/** Waits for every promise to settle (not just the first failure), then rejects with the first error if any failed. */
+async function allSettledOrThrow(parts: Promise<void>[]): Promise<void> {
+  const results = await Promise.allSettled(parts);
+  const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+  if (failed) throw failed.reason;
 }
 
 /** A checkpoint marker's payload as a validated checkpoint, or why it is unreadable. */

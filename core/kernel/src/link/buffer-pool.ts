@@ -14,6 +14,8 @@
 // not from the pool throws, and released memory is filled with a poison pattern at once, so a reader that
 // kept a view sees the poison instead of stale data (the ownership spec looks for it in journals and images).
 
+import { OpenCdpError } from '../errors.js';
+
 /** The debug poison: a recognisable 32-byte pattern repeated over released memory. */
 export const POISON = Buffer.from('OPENCDP-POISON:released-buffer!!', 'latin1');
 
@@ -35,10 +37,16 @@ export interface BufferPoolStats {
   freeBytes: number;
 }
 
-export class BufferPoolError extends Error {}
+/** The ownership rule was broken (a debug-build assertion): a bug, not an input or environment problem. */
+export class BufferPoolError extends OpenCdpError {
+  constructor(message: string) {
+    super('BUFFER_OWNERSHIP', message, 'this is a bug in OpenCDP: a received buffer was given back to the pool twice; please report it with the log');
+  }
+}
 
 export class BufferPool {
-  readonly debug: boolean;
+  /** Assert the ownership rule and poison released memory; tests may switch it on for a process's pool. */
+  debug: boolean;
   private readonly minBytes: number;
   private readonly maxBytes: number;
   private readonly keepBytes: number;
