@@ -26,7 +26,9 @@ export class BenchProcess {
   private readonly exited: Promise<void>;
 
   constructor(readonly name: string, modulePath: string, args: string[] = []) {
-    this.child = fork(modulePath, args, { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+    // OPENCDP_BENCH_NODE_ARGS (e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof` or `--trace-gc`) profiles the children.
+    const execArgv = (process.env.OPENCDP_BENCH_NODE_ARGS ?? '').split(' ').filter((a) => a.length > 0);
+    this.child = fork(modulePath, args, { stdio: ['ignore', 'inherit', 'inherit', 'ipc'], execArgv: [...process.execArgv, ...execArgv] });
     this.child.on('message', (m: Reply) => {
       const w = this.waiting.get(m.id);
       if (!w) return;

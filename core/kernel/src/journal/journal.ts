@@ -1,6 +1,9 @@
 // The recovery site's per-VM journal: an append-only log of sequenced writes and checkpoint markers in
 // CRC-protected segments, an index from (volume, range) to log records, point-in-time images, FIFO
 // trimming that promotes old writes into the replica volumes, size limits, and crash recovery.
+// Longer than our usual files because appends, flushes, promotion and recovery all keep one set of
+// invariants over the segment table and the index; the on-disk formats, scanning, summaries and the index
+// live in their own modules (segment-format, segment-reader, segment-summary, block-index).
 import { EventEmitter } from 'node:events';
 import type { Clock, TimerHandle } from '../clock.js';
 import {
@@ -13,10 +16,10 @@ import { checkRange, checkWrite } from '../volume-geometry.js';
 import { BlockIndex, type ReadPiece } from './block-index.js';
 import { PointInTimeImage } from './point-in-time-image.js';
 import {
-  RECORD_HEADER_BYTES, RECORD_MAGIC_BYTES, RecordType, SEGMENT_HEADER_BYTES, checkpointRecord, decodeRecordHeader,
-  decodeSegmentHeader, encodeSegmentHeader, payloadHash, segmentFileName, segmentNoOf, writeRecordHeader, type RecordHeader,
+  RECORD_HEADER_BYTES, RecordType, SEGMENT_HEADER_BYTES, checkpointRecord, encodeSegmentHeader, segmentFileName, segmentNoOf,
+  writeRecordHeader,
 } from './segment-format.js';
-import { SegmentReader } from './segment-reader.js';
+import { hasCheckpointAfter, walkSegment, type BadSpot } from './segment-reader.js';
 import { SummaryBuilder, decodeSegmentSummary, summaryFileName, summaryNoOf, type SegmentSummary } from './segment-summary.js';
 import { SerialQueue } from './serial-queue.js';
 
@@ -1109,49 +1112,6 @@ export class Journal extends EventEmitter<JournalEvents> {
   private assertOpen(): void {
     if (this.closed) throw new ClosedError(`the journal of VM '${this.vmId}'`);
   }
-}
-
-/** True when a well-formed checkpoint record starts at or after `offset`. */
-function hasCheckpointAfter(buf: Buffer, offset: number): boolean {
-  for (let at = buf.indexOf(RECORD_MAGIC_BYTES, offset); at >= 0; at = buf.indexOf(RECORD_MAGIC_BYTES, at + 1)) {
-    const h = decodeRecordHeader(buf, at);
-    if (typeof h === 'string' || h.type !== RecordType.Checkpoint) continue;
-    const end = at + RECORD_HEADER_BYTES + h.payloadLength;
-    if (end <= buf.length && payloadHash(buf.subarray(at + RECORD_HEADER_BYTES, end)) === h.payloadHash) return true;
-  }
-  return false;
-}
-
-interface BadSpot {
-  offset: number;
-  reason: string;
-}
-
-/**
- * Reads a segment's records in order through one reused buffer and verifies each header CRC and payload
- * checksum; `visit` sees every good record (the payload is only valid during the call) and may reject it
- * with a reason. Returns the first bad spot, or undefined when the whole segment is good.
- */
-async function walkSegment(file: StoredFile, size: number, visit: (h: RecordHeader, payloadAt: number, payload: Buffer) => string | undefined): Promise<BadSpot | undefined> {
-  const reader = new SegmentReader(file, size);
-  if (!(await reader.ensure(0, SEGMENT_HEADER_BYTES))) return { offset: 0, reason: 'segment header is truncated' };
-  const header = decodeSegmentHeader(reader.window.subarray(0, SEGMENT_HEADER_BYTES));
-  if (typeof header === 'string') return { offset: 0, reason: header };
-  let pos = SEGMENT_HEADER_BYTES;
-  while (pos < size) {
-    if (!(await reader.ensure(pos, RECORD_HEADER_BYTES))) return { offset: pos, reason: 'record header is truncated' };
-    const h = decodeRecordHeader(reader.window, pos - reader.start);
-    if (typeof h === 'string') return { offset: pos, reason: h };
-    const payloadAt = pos + RECORD_HEADER_BYTES;
-    if (!(await reader.ensure(pos, RECORD_HEADER_BYTES + h.payloadLength))) return { offset: pos, reason: 'record payload is truncated' };
-    const from = payloadAt - reader.start;
-    const payload = reader.window.subarray(from, from + h.payloadLength);
-    if (payloadHash(payload) !== h.payloadHash) return { offset: pos, reason: 'record payload checksum mismatch' };
-    const problem = visit(h, payloadAt, payload);
-    if (problem) return { offset: pos, reason: problem };
-    pos = payloadAt + h.payloadLength;
-  }
-  return undefined;
 }
 
 /** Waits for every promise to settle (not just the first failure), then rejects with the first error if any failed. */

@@ -119,6 +119,7 @@ function poison(bytes: Uint8Array): void {
 
 /**
  * The pool of received frames in this process: the link's frame decoders assemble multi-chunk frames in
- * it and the recovery appliance gives payloads back once journaled.
+ * it and the recovery appliance gives payloads back once journaled. OPENCDP_RECEIVE_POOL=0 turns pooling
+ * off (every frame a fresh allocation, as before the pool), for A/B measurements.
  */
-export const receivePool = new BufferPool();
+export const receivePool = new BufferPool(process.env.OPENCDP_RECEIVE_POOL === '0' ? { maxBytes: 0 } : {});
