@@ -7,7 +7,7 @@ import net from 'node:net';
 import tls from 'node:tls';
 import {
   CheckpointScheduler, LocalFileStorage, ProtectedAppliance, RecoveryAppliance, SiteIdentity, SystemClock, TlsNetwork,
-  parseProtectionGroupSettings, type GroupSender,
+  parseProtectionGroupSettings, type GroupSender, type StorageAdapter,
 } from '@opencdp/core';
 import { FakeDataCenter, FakeHypervisor } from '@opencdp/adapter-fake';
 import { costWindow, serve, type ProcessCost } from './bench-process.js';
@@ -34,20 +34,41 @@ async function until(predicate: () => boolean, limitMs: number, what: string): P
 
 // ---- recovery ---------------------------------------------------------------------------------
 
+/** Counts durable flushes (fdatasync on local files) of the files a storage adapter opens. */
+class FlushCounter {
+  flushes = 0;
+  wrap(storage: StorageAdapter): StorageAdapter {
+    const open = storage.open.bind(storage);
+    storage.open = async (name, options) => {
+      const file = await open(name, options);
+      const flush = file.flush.bind(file);
+      file.flush = () => {
+        this.flushes++;
+        return flush();
+      };
+      return file;
+    };
+    return storage;
+  }
+}
+
 function recoveryRole(): void {
   let appliance: RecoveryAppliance | undefined;
   let window: (() => ProcessCost) | undefined;
+  const counter = new FlushCounter();
+  let flushesBefore = 0;
   let sampler: NodeJS.Timeout | undefined;
   let samples: number[] = [];
   serve({
     start: async (args: { dir: string; identity: unknown; peer: unknown }) => {
-      appliance = new RecoveryAppliance({ siteId: 'recovery', storage: new LocalFileStorage(args.dir), clock, network: new TlsNetwork({ identity: identities(args), clock }) });
+      appliance = new RecoveryAppliance({ siteId: 'recovery', storage: counter.wrap(new LocalFileStorage(args.dir)), clock, network: new TlsNetwork({ identity: identities(args), clock }) });
       return appliance.listen('127.0.0.1:0');
     },
     measure: () => {
       window = costWindow();
+      flushesBefore = counter.flushes;
     },
-    cost: () => window!(),
+    cost: () => ({ ...window!(), flushes: counter.flushes - flushesBefore }),
     /** RPO samples every 50 ms: per group, now − the newest checkpoint listed in every one of its journals. */
     sampleRpo: (args: { groups: GroupLayout[]; skipMs: number }) => {
       samples = [];

@@ -41,6 +41,10 @@ interface ConfigResult {
   recoveryGcShare: number;
   rpoP50Ms: number;
   rpoP99Ms: number;
+  /** Durable flushes (fdatasync) the recovery appliance issued per second of the throughput run. */
+  flushesPerSecond: number;
+  /** The same per MiB replicated. */
+  flushesPerMiB: number;
 }
 
 interface PipeResult {
@@ -82,7 +86,7 @@ export const replicationBenchmark: BenchmarkDefinition = {
         const groups = await sender.call<GroupLayout[]>('start', { ...ids.protected, recoveryAddress: address, groups: config.groups, vmsPerGroup: config.vmsPerGroup, volumeBytes, prefix: config.key });
         await recovery.call('measure');
         const run = await sender.call<ProcessCost>('throughput', { totalBytes: total });
-        const recoveryCost = await recovery.call<ProcessCost>('cost');
+        const recoveryCost = await recovery.call<ProcessCost & { flushes: number }>('cost');
         const mbps = total / 1e6 / (run.wallMs / 1000);
         // RPO at half the rate just measured, checkpoints every second in every group.
         await recovery.call('sampleRpo', { groups, skipMs: 2 * CHECKPOINT_MS });
@@ -104,9 +108,11 @@ export const replicationBenchmark: BenchmarkDefinition = {
           recoveryGcShare: recoveryCost.gcMs / recoveryCost.wallMs,
           rpoP50Ms: percentile(steady, 50),
           rpoP99Ms: percentile(steady, 99),
+          flushesPerSecond: recoveryCost.flushes / (run.wallMs / 1000),
+          flushesPerMiB: recoveryCost.flushes / (total / MiB),
         };
         results[config.key] = r;
-        log(`  ${config.groups} group(s) × ${config.vmsPerGroup} VM(s): ${mbps.toFixed(1)} MB/s; CPU per MiB: protected ${protectedCpu.toFixed(2)} (+ guest ${r.guestCpuMsPerMiB.toFixed(2)}), recovery ${recoveryCpu.toFixed(2)}; GC ${(100 * r.protectedGcShare).toFixed(1)} % / ${(100 * r.recoveryGcShare).toFixed(1)} %; RPO p50 ${r.rpoP50Ms} ms, p99 ${r.rpoP99Ms} ms (${steady.length} samples)`);
+        log(`  ${config.groups} group(s) × ${config.vmsPerGroup} VM(s): ${mbps.toFixed(1)} MB/s; CPU per MiB: protected ${protectedCpu.toFixed(2)} (+ guest ${r.guestCpuMsPerMiB.toFixed(2)}), recovery ${recoveryCpu.toFixed(2)}; GC ${(100 * r.protectedGcShare).toFixed(1)} % / ${(100 * r.recoveryGcShare).toFixed(1)} %; RPO p50 ${r.rpoP50Ms} ms, p99 ${r.rpoP99Ms} ms (${steady.length} samples); ${r.flushesPerSecond.toFixed(0)} flushes/s`);
       }
       await recovery.call('stop');
     } finally {
@@ -123,7 +129,7 @@ export const replicationBenchmark: BenchmarkDefinition = {
       MBps: round(head.MBps), cpuMsPerMiB: round(head.cpuMsPerMiB), protectedCpuMsPerMiB: round(head.protectedCpuMsPerMiB),
       recoveryCpuMsPerMiB: round(head.recoveryCpuMsPerMiB), guestCpuMsPerMiB: round(head.guestCpuMsPerMiB),
       protectedGcShare: round(head.protectedGcShare, 3), recoveryGcShare: round(head.recoveryGcShare, 3),
-      rpoP50Ms: head.rpoP50Ms, rpoP99Ms: head.rpoP99Ms, checkpointIntervalMs: CHECKPOINT_MS,
+      rpoP50Ms: head.rpoP50Ms, rpoP99Ms: head.rpoP99Ms, checkpointIntervalMs: CHECKPOINT_MS, flushesPerSecond: round(head.flushesPerSecond, 1), flushesPerMiB: round(head.flushesPerMiB, 3),
       vms16VsVms1: round(results.vms16.MBps / head.MBps, 3),
       tcpMBps: round(tcp.MBps), tcpCpuMsPerMiB: round(tcp.cpuMsPerMiB), tlsPipeCpuMsPerMiB: round(tlsPipe.cpuMsPerMiB),
     };
@@ -133,6 +139,8 @@ export const replicationBenchmark: BenchmarkDefinition = {
       metrics[`${config.key}CpuMsPerMiB`] = round(r.cpuMsPerMiB);
       metrics[`${config.key}RecoveryCpuMsPerMiB`] = round(r.recoveryCpuMsPerMiB);
       metrics[`${config.key}RpoP99Ms`] = r.rpoP99Ms;
+      metrics[`${config.key}FlushesPerSecond`] = round(r.flushesPerSecond, 1);
+      metrics[`${config.key}FlushesPerMiB`] = round(r.flushesPerMiB, 3);
     }
     return {
       name: 'replication',
@@ -145,6 +153,7 @@ export const replicationBenchmark: BenchmarkDefinition = {
         'two processes as deployed: the protected appliance (with the fake data centre as hypervisor) and the recovery appliance (journals on local files in the benchmark folder), linked by mutual TLS 1.3 on 127.0.0.1',
         'CPU per MiB: every thread of each process over the throughput run; the protected figure has the simulated guest taken out, measured with the same writes to as many fresh VMs whose taps drop them (guestCpuMsPerMiB: on a real site the hypervisor pays it)',
         'GC share: main-thread GC pause time ÷ wall time of the throughput run, per process (concurrent marking on helper threads is in the CPU figures, not here)',
+        'flushesPerSecond: durable flushes (fdatasync of a journal segment or replica) the recovery appliance issued per second of the throughput run',
         `RPO: writes at half the configuration's measured rate for ${rpoMs} ms, each group checkpointing every ${CHECKPOINT_MS} ms; the recovery process samples every 50 ms, per group, now − the newest checkpoint listed in all its journals; the first 2 s are left out`,
         `baselines, before and after the configurations (best of each counts): the same bytes in ${BENCH_WRITE_BYTES}-byte writes through a plain TCP socket and through a TLS 1.3 socket with the sites' certificates and mutual authentication, between two processes; tcp ${pipes.tcp.map((p) => p.MBps.toFixed(0)).join(' / ')} MB/s, TLS ${pipes.tls.map((p) => p.MBps.toFixed(0)).join(' / ')} MB/s`,
         ...REPLICATION_CONFIGS.map((c) => `${c.key} (${c.groups} group(s) × ${c.vmsPerGroup} VM(s)): ${JSON.stringify(roundAll(results[c.key]))}`),

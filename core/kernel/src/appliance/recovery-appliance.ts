@@ -52,6 +52,10 @@ interface GroupSession {
   /** Highest seq flushed and acknowledged durable. */
   durableSeq: number;
   ackTimer?: TimerHandle;
+  /** A group-commit flush round is running. */
+  committing: boolean;
+  /** Writes arrived during the running round: another round follows it. */
+  commitWanted: boolean;
   /** Messages whose journal appends are still in flight (settled promises never reject). */
   appending: Promise<void>[];
   congested: boolean;
@@ -151,7 +155,7 @@ export class RecoveryAppliance {
     const root = this.options.journalRoot ?? 'journals';
     // Re-opened on the same connection (a VM was added): keep the session, add the new journals.
     const s: GroupSession = sessions.get(meta.groupId)
-      ?? { groupId: meta.groupId, journals: new Map(), appended: new Map(), highestSeq: 0, durableSeq: 0, appending: [], congested: false, failed: false };
+      ?? { groupId: meta.groupId, journals: new Map(), appended: new Map(), highestSeq: 0, durableSeq: 0, appending: [], congested: false, failed: false, committing: false, commitWanted: false };
     const vms: { vmId: string; lastSeq: number; checkpoints: number; fresh: boolean }[] = [];
     for (const vm of meta.vms) {
       const key = `${meta.groupId}/${vm.vmId}`;
@@ -343,10 +347,21 @@ export class RecoveryAppliance {
     await messenger.send('fallback', { groupId: s.groupId, trigger: 'RecoveryOrJournalStorageError', storageError: 'journal', message: error.message }).catch(() => undefined);
   }
 
+  /**
+   * Group commit: at most one flush round per group at a time. Writes that arrive while a round runs wait
+   * for the next one, which starts `ackIntervalMs` after it ends — so under load the rounds (each one
+   * fdatasync per dirty journal file) follow the disk's pace instead of piling up every 20 ms.
+   */
   private scheduleAck(messenger: Messenger<ReplicationMessage>, s: GroupSession): void {
     if (s.ackTimer) return;
+    if (s.committing) {
+      s.commitWanted = true;
+      return;
+    }
     s.ackTimer = this.options.clock.setTimer(this.options.ackIntervalMs ?? 20, () => {
       s.ackTimer = undefined;
+      s.committing = true;
+      s.commitWanted = false;
       const upTo = s.highestSeq;
       void Promise.all([...s.journals.values()].map((j) => j.flush()))
         .then(() => {
@@ -355,7 +370,11 @@ export class RecoveryAppliance {
           s.durableSeq = Math.max(s.durableSeq, upTo);
           return messenger.send('ack', { groupId: s.groupId, durableSeq: s.durableSeq, receivedSeq: s.highestSeq });
         })
-        .catch((e: Error) => this.fail(messenger, s, e));
+        .catch((e: Error) => this.fail(messenger, s, e))
+        .finally(() => {
+          s.committing = false;
+          if (s.commitWanted && !messenger.closed) this.scheduleAck(messenger, s);
+        });
     });
   }
 }
