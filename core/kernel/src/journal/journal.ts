@@ -224,14 +224,18 @@ export class Journal extends EventEmitter<JournalEvents> {
     } else {
       state = { format: 1, vmId: options.vmId, createdAt: options.clock.now(), volumes: [], promotedSeq: 0, appliedSeq: 0 };
     }
+    let changed = !raw;
     for (const v of options.volumes) {
       const known = state.volumes.find((k) => k.id === v.id);
-      if (!known) state.volumes.push({ id: v.id, sizeBytes: v.sizeBytes, sectorSize: v.sectorSize });
-      else if (known.sizeBytes !== v.sizeBytes || known.sectorSize !== v.sectorSize) {
+      if (!known) {
+        state.volumes.push({ id: v.id, sizeBytes: v.sizeBytes, sectorSize: v.sectorSize });
+        changed = true;
+      } else if (known.sizeBytes !== v.sizeBytes || known.sectorSize !== v.sectorSize) {
         throw new ValidationError(`volume '${v.id}' is ${known.sizeBytes} bytes / ${known.sectorSize}-byte sectors in the journal, not ${v.sizeBytes} / ${v.sectorSize}`, 'volumes');
       }
     }
-    await options.storage.replace(statePath, Buffer.from(JSON.stringify(state)));
+    // Rewritten only when it changed: each replace costs two fsyncs, slow while the disk writes back.
+    if (changed) await options.storage.replace(statePath, Buffer.from(JSON.stringify(state)));
     const journal = new Journal(options, state);
     await journal.recover();
     return journal;
@@ -920,11 +924,18 @@ export class Journal extends EventEmitter<JournalEvents> {
     }
     if (this.state.appliedSeq < this.state.promotedSeq) await this.saveState({ ...this.state, appliedSeq: this.state.promotedSeq });
     if (this.damage) this.emitLater('damage', this.damage);
-    // Every scanned segment is sealed now (a new one follows): made durable as read, it gets its summary.
+    // Every scanned segment is sealed now (a new one follows): made durable as read, it gets its summary —
+    // in the background, so the open does not wait for those fsyncs.
     for (const seg of scanned) {
-      if (!this.segments.has(seg.no)) continue;
-      await seg.file.flush();
-      this.summarizeIfSealed(seg, true);
+      if (!this.segments.has(seg.no) || !seg.summary) continue;
+      const summary = seg.summary;
+      seg.summary = undefined;
+      this.summaryWrites = this.summaryWrites.then(async () => {
+        if (!this.segments.has(seg.no)) return;
+        await seg.file.flush();
+        seg.summary = summary;
+        this.summarizeIfSealed(seg, true);
+      }).catch((e: Error) => this.emitLater('trim-error', e));
     }
     await this.createSegment(lastNo + 1);
     this.releaseSegments();
