@@ -1,7 +1,7 @@
 // `opencdp bench journal`: the journal engine on a real disk, against plain-file baselines on the same
 // disk in the same run.
 //   1. appendMBps      sustained 64 KiB appends with a checkpoint (fsync) every second, vs fio sequential
-//                      64 KiB psync writes with end_fsync (ratio = appendMBps / fio MBps, target ≥ 0.8)
+//                      64 KiB psync writes with end_fsync (ratio = appendMBps / fio MBps, target ≥ 0.85)
 //   2. openImageMs     openImage(oldest checkpoint) on a journal of 1,000,000 4 KiB writes (target ≤ 200 ms);
 //                      recoverAfterCrashMs is Journal.open of that journal as kill -9 leaves it (the newest
 //                      two segments without their summaries, so they are scanned; target ≤ 2 s), recoverMs
