@@ -203,6 +203,22 @@ class LocalStoredFile implements StoredFile {
     return out;
   }
 
+  async readInto(offset: number, target: Buffer): Promise<number> {
+    this.checkOpen();
+    checkByteRange(this.name, offset, target.length);
+    let done = 0;
+    try {
+      while (done < target.length) {
+        const { bytesRead } = await this.handle.read(target, done, target.length - done, offset + done);
+        if (bytesRead === 0) break;
+        done += bytesRead;
+      }
+    } catch (error) {
+      throw storageError(error, 'read', this.name);
+    }
+    return done;
+  }
+
   async write(offset: number, data: Buffer | readonly Buffer[]): Promise<void> {
     this.checkOpen();
     const buffers = Buffer.isBuffer(data) ? [data] : [...data];
