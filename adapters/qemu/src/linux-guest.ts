@@ -88,8 +88,8 @@ const INIT = [
   'stty -F /dev/ttyS1 raw -echo 2>/dev/null',
   'while read -r cmd arg <&3; do',
   '  case $cmd in',
-  '    freeze) touch /tmp/hold; sleep 0.2; sync; fsfreeze -f /mnt && say frozen;;',
-  '    thaw) fsfreeze -u /mnt; rm -f /tmp/hold; say thawed;;',
+  '    freeze) touch /tmp/hold; sleep 0.2; sync; fsfreeze --freeze /mnt && say frozen;;',
+  '    thaw) fsfreeze --unfreeze /mnt; rm -f /tmp/hold; say thawed;;',
   '    stop) touch /tmp/hold; sleep 0.2; sync; say stopped;;',
   '    start) rm -f /tmp/hold; say started;;',
   '    ransomware) touch /tmp/hold; sleep 0.2; yes OPENCDP-LOCKED-BY-RANSOMWARE | dd of=/dev/vda bs=65536 count=$((arg / 65536)) iflag=fullblock conv=fsync 2>/dev/null; say ransomed $arg;;',
@@ -167,6 +167,8 @@ export interface LinuxGuestOptions {
   /** Seconds between two files (default 0.05). */
   pace?: number;
   memoryMiB?: number;
+  /** Start with the vCPUs stopped (`-S`, status prelaunch): a process to adopt that costs no CPU. */
+  paused?: boolean;
 }
 
 export interface FsyncedFile {
@@ -243,6 +245,7 @@ export class LinuxGuest {
       '-blockdev', 'driver=raw,node-name=disk0,file=disk0-file',
       '-device', 'virtio-blk-pci,drive=disk0,id=vdisk0',
       '-pidfile', path.join(options.dir, 'qemu.pid'),
+      ...(options.paused ? ['-S'] : []),
     ];
     const child = spawn('qemu-system-x86_64', args, { stdio: ['ignore', 'ignore', 'pipe'] });
     let stderr = '';

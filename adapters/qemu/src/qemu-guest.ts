@@ -94,6 +94,8 @@ const REFUSED_STATUSES: Record<string, string> = {
 };
 
 const MIN_QEMU_MAJOR = 6;
+/** Largest read sent to the guest's NBD server in one request (QEMU's limit is 32 MiB). */
+const READ_CHUNK_BYTES = 16 * 1024 * 1024;
 
 export class QemuGuest {
   private qmp: QmpClient | undefined;
@@ -140,9 +142,11 @@ export class QemuGuest {
 
   /** The guest's VM record; powered off while its process cannot be reached. */
   async info(): Promise<VmInfo> {
-    await this.connection().catch((e: Error) => {
+    const qmp = await this.connection().catch((e: Error) => {
       if (!(e instanceof GuestUnreachableError)) throw e;
+      return undefined;
     });
+    if (qmp) this.status = (await qmp.execute<{ status: string }>('query-status').catch(() => ({ status: this.status }))).status;
     return this.snapshotInfo();
   }
 
@@ -161,6 +165,7 @@ export class QemuGuest {
     if (refused) throw new GuestStateError(this.vmId, this.status, refused);
     if (this.drives.length === 0) throw new ValidationError(`guest '${this.vmId}' has no writable disk to protect`, this.field('drives'));
     await this.removeOrphans(qmp);
+    await this.checkDrivesFree(qmp);
     let tap: QemuWriteTap;
     try {
       tap = await QemuWriteTap.open({
@@ -168,7 +173,7 @@ export class QemuGuest {
         volumes: this.drives.map((d) => ({ volume: d.volume, node: d.node })),
       });
     } catch (e) {
-      if (e instanceof QmpError && /busy|in use by block job|block job/i.test(e.desc)) {
+      if (e instanceof QmpError && /busy|in use by block job|block job|Need a root block node/i.test(e.desc)) {
         const drive = this.drives.find((d) => e.desc.includes(`'${d.node}'`)) ?? this.drives[0];
         throw new DriveBusyError(this.vmId, drive.volume.name, e.desc);
       }
@@ -202,7 +207,12 @@ export class QemuGuest {
         reads.clients.set(volumeId, client);
         client.catch(() => reads.clients.delete(volumeId));
       }
-      return await (await client).read(offset, length);
+      const c = await client;
+      if (length <= READ_CHUNK_BYTES) return await c.read(offset, length);
+      // QEMU's NBD server refuses requests over 32 MiB.
+      const parts: Promise<Buffer>[] = [];
+      for (let at = offset; at < offset + length; at += READ_CHUNK_BYTES) parts.push(c.read(at, Math.min(READ_CHUNK_BYTES, offset + length - at)));
+      return Buffer.concat(await Promise.all(parts));
     } finally {
       this.releaseReads();
     }
@@ -331,7 +341,11 @@ export class QemuGuest {
     } catch (e) {
       const message = (e as Error).message;
       if (/ECONNREFUSED|ENOENT/.test(message)) throw new GuestUnreachableError(this.vmId, socket, 'nobody listens on it (the process ended)');
-      throw new NotQemuMonitorError(socket, /greeting/.test(message) ? `${message} (is another client holding it?)` : message, this.field('qmp'));
+      // A QEMU monitor serves one client at a time: a second one is queued (no greeting) or refused (EAGAIN).
+      if (/greeting|EAGAIN/.test(message)) {
+        throw new NotQemuMonitorError(socket, 'no QMP greeting came: another client (libvirtd, or another appliance) holds this monitor, or nothing QEMU listens on it', this.field('qmp'));
+      }
+      throw new NotQemuMonitorError(socket, /unparseable QMP message/.test(message) ? 'it answered something that is not QMP' : message, this.field('qmp'));
     }
     try {
       if (!qmp.version) throw new NotQemuMonitorError(socket, 'its greeting names no QEMU version', this.field('qmp'));
@@ -393,6 +407,23 @@ export class QemuGuest {
       });
     }
     return out;
+  }
+
+  /**
+   * Each drive must still be the top node of its device: a block job of someone else (a storage migration,
+   * a backup) inserts its filter above it, and a second mirror cannot attach there. Checked before anything is added.
+   */
+  private async checkDrivesFree(qmp: QmpClient): Promise<void> {
+    const blocks = await qmp.execute<BlockInfo[]>('query-block');
+    const nodes = await qmp.execute<{ 'node-name': string; drv: string }[]>('query-named-block-nodes', { flat: true });
+    const tops = new Set(blocks.map((b) => b.inserted?.['node-name']));
+    for (const d of this.drives) {
+      if (tops.has(d.node)) continue;
+      const block = blocks.find((b) => /^\/machine\/peripheral\/([^/]+)/.exec(b.qdev ?? '')?.[1] === d.volume.name || b.device === d.volume.name);
+      const top = block?.inserted?.['node-name'];
+      const drv = nodes.find((n) => n['node-name'] === top)?.drv;
+      throw new DriveBusyError(this.vmId, d.volume.name, top ? `a '${drv ?? 'filter'}' node ('${top}') sits above its node '${d.node}'` : `its node '${d.node}' is no longer the top of a guest disk`);
+    }
   }
 
   /** Mirrors, target nodes and read exports a killed appliance left in the guest, which no tap of ours owns. */

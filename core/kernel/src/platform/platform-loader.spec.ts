@@ -26,6 +26,7 @@ const PROVIDER = (platform: string, extra = ''): string => `{
 }`;
 
 describe('platform loader', function () {
+  this.timeout(30_000);
   let dir = '';
 
   before(async () => {
@@ -117,10 +118,12 @@ describe('platform loader', function () {
 
   it('prefixes the fields of a provider\'s own ValidationErrors and reports a schema that does not compile as the adapter\'s fault', async () => {
     await vendor('picky', `${header}import { ValidationError } from '@opencdp/core';
-export const acmeModule = new ContainerModule(({ bind }) => { bind(PlatformProvider).toConstantValue(${PROVIDER('picky', "throw new ValidationError('host a is unreachable', 'hosts.0.name');")}); });\n`);
+class HostUnreachableError extends ValidationError {}
+export const acmeModule = new ContainerModule(({ bind }) => { bind(PlatformProvider).toConstantValue(${PROVIDER('picky', "throw new HostUnreachableError('host a is unreachable', 'hosts.0.name', 'check the name');")}); });\n`);
     await assert.rejects(startPlatform({ package: './picky', config: { endpoint: 'https://p', hosts: [{ name: 'aa' }] } }, {
       roles: ['recovery'], siteId: 's', clock: new SystemClock(), log: () => undefined, applianceDataDir: path.join(dir, 'picky-data'),
-    }, { baseDir: dir }), (e: unknown) => e instanceof ValidationError && e.field === 'platform.config.hosts.0.name');
+    }, { baseDir: dir }), (e: unknown) => e instanceof ValidationError && e.field === 'platform.config.hosts.0.name' && e.constructor.name === 'HostUnreachableError'
+      && e.message === 'host a is unreachable (check the name)' && e.hint === 'check the name');
     const broken = { platform: 'broken', configSchema: { type: 'no-such-type' }, create: async () => { throw new Error('never'); } };
     assert.throws(() => checkPlatformConfig(broken as never, {}), PlatformLoadError);
   });

@@ -187,9 +187,21 @@ export async function startPlatform(selection: PlatformSelection | undefined, co
     return { provider, packageName, instance };
   } catch (e) {
     // A provider names fields relative to its own section; the operator reads them in the whole file.
-    if (e instanceof ValidationError) throw new ValidationError(e.message, e.field ? `${field}.${e.field}` : field);
+    if (e instanceof ValidationError) throw withFieldPrefix(e, field);
     throw e;
   }
+}
+
+/** The same error (same class, message and hint) with its field placed under `prefix`. */
+function withFieldPrefix(e: ValidationError, prefix: string): ValidationError {
+  const copy = Object.create(Object.getPrototypeOf(e) as object) as ValidationError;
+  Object.assign(copy, e);
+  Object.defineProperties(copy, {
+    field: { value: e.field ? `${prefix}.${e.field}` : prefix, enumerable: true },
+    message: { value: e.message, writable: true, configurable: true },
+    stack: { value: e.stack, writable: true, configurable: true },
+  });
+  return copy;
 }
 
 // ---- locating packages -----------------------------------------------------------------------------
