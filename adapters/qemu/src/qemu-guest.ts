@@ -175,7 +175,8 @@ export class QemuGuest {
     } catch (e) {
       if (e instanceof QmpError && /busy|in use by block job|block job|Need a root block node/i.test(e.desc)) {
         const drive = this.drives.find((d) => e.desc.includes(`'${d.node}'`)) ?? this.drives[0];
-        throw new DriveBusyError(this.vmId, drive.volume.name, e.desc);
+        // "Need a root block node": an implicit filter of another job (a mirror's, a backup's) sits above the drive.
+        throw new DriveBusyError(this.vmId, drive.volume.name, /Need a root block node/.test(e.desc) ? `another job's filter node sits above it (QEMU: ${e.desc})` : e.desc);
       }
       throw e;
     }
@@ -411,7 +412,9 @@ export class QemuGuest {
 
   /**
    * Each drive must still be the top node of its device: a block job of someone else (a storage migration,
-   * a backup) inserts its filter above it, and a second mirror cannot attach there. Checked before anything is added.
+   * a backup) inserts a filter above it, and a second mirror cannot attach there. Explicit filters show here,
+   * before anything is added; implicit ones (query-block skips them) make the mirror fail, and the tap's
+   * open removes what it attached for the other drives.
    */
   private async checkDrivesFree(qmp: QmpClient): Promise<void> {
     const blocks = await qmp.execute<BlockInfo[]>('query-block');
