@@ -8,7 +8,9 @@ import { createHash } from 'node:crypto';
 import { existsSync, promises as fs } from 'node:fs';
 import path from 'node:path';
 import { ExtVolumeReader, findDebugfs, type VolumeSource } from '@opencdp/core';
-import { nbdVolumeFile } from './nbd-volume-file.js';
+import { spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { nbdVolumeFile, sweepStaleVolumeFiles } from './nbd-volume-file.js';
 import { requireToolsOrSkip } from './qemu-tools.js';
 import { tempDir } from './spec-helpers.js';
 
@@ -87,5 +89,39 @@ describe('file restore streamed over NBD (qemu-storage-daemon, qcow2 overlay, FU
       await handle.close();
     }
     assert.equal(createHash('sha256').update(await fs.readFile(img)).digest('hex'), before, 'the image is never written');
+  });
+
+  it('after its owner is killed -9, the next process sweeps the view: the daemon stopped, the mount gone, the folder removed', async () => {
+    const parent = path.join(dir, 'sweep');
+    await fs.mkdir(parent);
+    const img = path.join(dir, 'small.img');
+    await sh('mkfs.ext4', ['-q', '-F', img, '8M']);
+    const module = path.join(path.dirname(fileURLToPath(import.meta.url)), 'nbd-volume-file.js');
+    // A child that opens a view and is then killed without closing it (as a killed appliance would).
+    const child = spawn(process.execPath, ['--input-type=module', '-e', `
+      import { promises as fs } from 'node:fs';
+      import { nbdVolumeFile } from ${JSON.stringify(module)};
+      const data = await fs.readFile(${JSON.stringify(img)});
+      const dir = await fs.mkdtemp(${JSON.stringify(path.join(parent, 'ocdp-fr-'))});
+      await nbdVolumeFile({ sizeBytes: () => data.length, read: async (_v, o, l) => data.subarray(o, o + l) }, 'v', dir);
+      console.log('ready ' + dir);
+      setInterval(() => undefined, 1000);
+    `], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const viewDir = await new Promise<string>((resolve, reject) => {
+      child.stdout!.on('data', (d: Buffer) => {
+        const m = /ready (\S+)/.exec(d.toString());
+        if (m) resolve(m[1]);
+      });
+      child.once('exit', (code) => reject(new Error(`the child exited with ${code}`)));
+    });
+    const mountpoint = path.join(viewDir, 'volume.img');
+    child.kill('SIGKILL');
+    await new Promise((r) => child.once('exit', r));
+    const qsd = Number(await fs.readFile(path.join(viewDir, 'qsd.pid'), 'utf8'));
+    assert.ok((await fs.readFile('/proc/self/mounts', 'utf8')).includes(mountpoint), 'the killed owner left its mount');
+    assert.equal(await sweepStaleVolumeFiles(parent), 1);
+    assert.ok(!(await fs.readFile('/proc/self/mounts', 'utf8')).includes(mountpoint), 'the mount is gone');
+    assert.throws(() => process.kill(qsd, 0), 'the daemon is gone');
+    assert.deepEqual(await fs.readdir(parent), []);
   });
 });

@@ -19,7 +19,50 @@ const run = promisify(execFile);
 /** How long the storage daemon may take to mount the FUSE export. */
 const READY_MS = 20_000;
 
+/** Folders already swept for leftovers in this process. */
+const swept = new Set<string>();
+
+/**
+ * Leftovers of a killed appliance: views whose owner process is gone still have their daemon running and
+ * their FUSE mount in place. Each view's folder names its owner (`owner.pid`) and its daemon (`qsd.pid`);
+ * those whose owner is dead are stopped, unmounted and removed. Only folders named like ours are looked at.
+ */
+export async function sweepStaleVolumeFiles(parent: string): Promise<number> {
+  let removed = 0;
+  for (const name of await fs.readdir(parent).catch(() => [] as string[])) {
+    if (!name.startsWith('ocdp-fr-')) continue;
+    const dir = path.join(parent, name);
+    const owner = Number(await fs.readFile(path.join(dir, 'owner.pid'), 'utf8').catch(() => 'NaN'));
+    if (!Number.isInteger(owner) || owner === process.pid || isAlive(owner)) continue;
+    const qsd = Number(await fs.readFile(path.join(dir, 'qsd.pid'), 'utf8').catch(() => 'NaN'));
+    if (Number.isInteger(qsd) && isAlive(qsd) && (await fs.readFile(`/proc/${qsd}/cmdline`, 'utf8').catch(() => '')).includes('qemu-storage-daemon')) {
+      process.kill(qsd, 'SIGTERM');
+      for (let i = 0; i < 50 && isAlive(qsd); i++) await new Promise((r) => setTimeout(r, 100));
+    }
+    const mountpoint = path.join(dir, 'volume.img');
+    if (await isMounted(mountpoint)) await run('umount', ['-l', mountpoint]).catch(() => undefined);
+    await fs.rm(dir, { recursive: true, force: true }).catch(() => undefined);
+    removed++;
+  }
+  return removed;
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
 export const nbdVolumeFile: PrivateVolumeFileOpener = async (source, volumeId, dir): Promise<PrivateVolumeFile> => {
+  const parent = path.dirname(dir);
+  if (!swept.has(parent)) {
+    swept.add(parent);
+    await sweepStaleVolumeFiles(parent);
+  }
+  await fs.writeFile(path.join(dir, 'owner.pid'), String(process.pid), { mode: 0o600 });
   if (!existsSync('/dev/fuse')) throw new VolumeFileUnavailableError('FUSE is not available here (/dev/fuse is missing)', 'file restore copies the volume instead');
   if (!findTool('qemu-storage-daemon') || !findTool('qemu-img')) throw new VolumeFileUnavailableError('qemu-storage-daemon and qemu-img are not installed', 'apt-get install qemu-system-common qemu-utils');
   const size = source.sizeBytes(volumeId);

@@ -129,7 +129,7 @@ export class VmProcess {
     const t = spec.template;
     const binary = t.binary ?? 'qemu-system-x86_64';
     const accel = await chooseAccel(binary, t.accel);
-    await fs.mkdir(spec.dir, { recursive: true });
+    await fs.mkdir(spec.dir, { recursive: true, mode: 0o700 });
     const qmpPath = path.join(spec.dir, 'qmp.sock');
     await fs.rm(qmpPath, { force: true });
     const args = [
