@@ -14,7 +14,7 @@ import {
   ExtVolumeReader, LocalReplication, MemoryStorage, parseProtectionGroupSettings, seedReplicaVolume, startPlatform, SystemClock, ValidationError,
   type Checkpoint, type WriteTap,
 } from '@opencdp/core';
-import { buildGuestInitramfs, LinuxGuest, missingGuestParts, type FsyncedFile } from './linux-guest.js';
+import { buildGuestInitramfs, findGuestKernel, LinuxGuest, missingGuestParts, prepareGuestKernel, type FsyncedFile } from './linux-guest.js';
 import { nbdVolumeFile } from './nbd-volume-file.js';
 import { DriveBusyError, GuestGoneError, GuestMigratedError, GuestStateError, GuestUnreachableError, NotQemuMonitorError } from './qemu-errors.js';
 import { QemuPlatform } from './qemu-platform.js';
@@ -51,14 +51,15 @@ describe('adopting running Linux guests (slow, qemu-system-x86_64)', function ()
     }
     dir = await tempDir();
     const initrd = await buildGuestInitramfs(dir);
+    const bootKernel = await prepareGuestKernel(dir, (await findGuestKernel())!);
     const started = Date.now();
     // beta only has to be a QEMU process to kill: it stays in prelaunch (-S) and costs no CPU.
     [alpha, beta] = await Promise.all([
-      LinuxGuest.start({ dir: path.join(dir, 'alpha'), name: 'alpha', initrd, pace: 0.05 }),
-      LinuxGuest.start({ dir: path.join(dir, 'beta'), name: 'beta', initrd, paused: true }),
+      LinuxGuest.start({ dir: path.join(dir, 'alpha'), name: 'alpha', initrd, bootKernel, pace: 0.05 }),
+      LinuxGuest.start({ dir: path.join(dir, 'beta'), name: 'beta', initrd, bootKernel, paused: true }),
     ]);
     await alpha.waitFor(/^booted/, 240_000);
-    process.stderr.write(`      (the guest booted in ${((Date.now() - started) / 1000).toFixed(1)} s with ${alpha.accel})\n`);
+    process.stderr.write(`      (the guest booted in ${((Date.now() - started) / 1000).toFixed(1)} s with ${alpha.accel}, kernel ${path.basename(bootKernel)})\n`);
     ops = await QmpClient.connect(alpha.operatorQmpSocket);
   });
 

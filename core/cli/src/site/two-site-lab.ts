@@ -11,7 +11,7 @@ import { promises as fs } from 'node:fs';
 import { createServer } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { buildGuestInitramfs, findGuestKernel, LinuxGuest } from '@opencdp/adapter-qemu';
+import { buildGuestInitramfs, findGuestKernel, LinuxGuest, prepareGuestKernel } from '@opencdp/adapter-qemu';
 import { RemoteApplianceControl, ValidationError, type VmId } from '@opencdp/core';
 import { createIdentityFile, trustPeer } from '../appliance/identity-files.js';
 import { ManagerClient } from '../client/manager-client.js';
@@ -157,14 +157,14 @@ export async function startTwoSiteLab(options: TwoSiteLabOptions): Promise<TwoSi
       // The operator's side of a KVM host: guests running before any appliance, each with a monitor for OpenCDP.
       const kernel = await findGuestKernel();
       if (!kernel) throw new ValidationError('the qemu lab needs a Debian kernel in /boot (linux-image-amd64)', 'platform');
-      const initrd = await buildGuestInitramfs(dir, kernel);
+      const [initrd, bootKernel] = await Promise.all([buildGuestInitramfs(dir, kernel), prepareGuestKernel(dir, kernel)]);
       for (const vm of options.vms) {
         if (vm.volumes.length !== 1) throw new ValidationError(`guest '${vm.name}' of the qemu lab has one disk, not ${vm.volumes.length}`, 'vms');
-        guests.set(vm.name, await LinuxGuest.start({ dir: f(`guests/${vm.name}`), name: vm.name, initrd, kernel, diskBytes: vm.volumes[0].sizeBytes, pace: 0.1 }));
+        guests.set(vm.name, await LinuxGuest.start({ dir: f(`guests/${vm.name}`), name: vm.name, initrd, kernel, bootKernel, diskBytes: vm.volumes[0].sizeBytes, pace: 0.1 }));
       }
       log(`   ${guests.size} guests started under qemu-system-x86_64 (${[...guests.values()][0]?.accel ?? '?'}), site-a adopts them through their QMP sockets`);
       platformA = { platform: { name: 'qemu', config: { guests: [...guests.entries()].map(([name, g]) => ({ name, qmp: g.qmpSocket })) } } };
-      platformB = { platform: { name: 'qemu', config: { recovery: { vmProcess: { kernel: kernel.kernel, initrd, append: 'console=ttyS0 quiet panic=-1 opencdp.mode=verify', memoryMiB: 192 } } } } };
+      platformB = { platform: { name: 'qemu', config: { recovery: { vmProcess: { kernel: bootKernel, initrd, append: 'console=ttyS0 quiet panic=-1 opencdp.mode=verify', memoryMiB: 192 } } } } };
     }
     const applianceA = await writeJson('site-a.appliance.json', {
       siteId: 'site-a', identityFile: 'site-a.identity.json', trustedPeersFile: 'site-a.peers.json', dataDir: 'site-a-data',
