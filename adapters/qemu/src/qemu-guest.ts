@@ -5,9 +5,9 @@
 // of it, so an unprotected guest's block graph is the one that was found. The guest's state is watched:
 // a migration or the end of its process closes the tap with a typed reason.
 import { promises as fs } from 'node:fs';
-import path from 'node:path';
-import { UnknownVolumeError, ValidationError, VolumeRangeError, type VmId, type VmInfo, type VolumeId, type VolumeInfo, type PowerState } from '@opencdp/core';
-import { NbdClient } from './nbd-client.js';
+import { UnknownVolumeError, ValidationError, VolumeRangeError, type PowerState, type VmId, type VmInfo, type VolumeId } from '@opencdp/core';
+import { checkDrivesFree, resolveGuestDrives, type GuestDrive } from './guest-drives.js';
+import { GuestReadExports } from './guest-read-exports.js';
 import type { NbdServer } from './nbd-server.js';
 import {
   DriveBusyError, GuestGoneError, GuestMigratedError, GuestStateError, GuestUnreachableError, NotQemuMonitorError, QmpClosedError, QmpError,
@@ -48,37 +48,15 @@ export interface QemuGuestOptions {
   shutdownTimeoutMs?: number;
 }
 
-/** Block jobs, nodes and exports the adapter adds are named with these prefixes (leftovers of a killed appliance are found by them). */
+/** Block jobs and nodes of the splitter are named with this prefix (leftovers of a killed appliance are found by it; exports: guest-read-exports.ts). */
 export const GUEST_TAP_PREFIX = 'opencdp-tap';
-export const GUEST_EXPORT_PREFIX = 'opencdp-read-';
+export { GUEST_EXPORT_PREFIX } from './guest-read-exports.js';
 
 /** What the adapter sees of a guest's block layer (tests compare it before adoption and after unprotect). */
 export interface GuestBlockState {
   nodes: string[];
   jobs: string[];
   exports: string[];
-}
-
-interface Drive {
-  volume: VolumeInfo;
-  /** How the drive was named (or the qdev id / device / node found by discovery): re-resolved on every connect. */
-  selector: string;
-  /** The drive's top node in the current process. */
-  node: string;
-}
-
-interface ReadExports {
-  nbdPath: string;
-  startedServer: boolean;
-  exports: Map<VolumeId, string>;
-  clients: Map<VolumeId, Promise<NbdClient>>;
-}
-
-interface BlockInfo {
-  device: string;
-  qdev?: string;
-  removable?: boolean;
-  inserted?: { 'node-name': string; ro: boolean; image: { 'virtual-size': number } };
 }
 
 /** Statuses (query-status) in which a splitter must not be attached: the disks are not this process's to write. */
@@ -94,24 +72,24 @@ const REFUSED_STATUSES: Record<string, string> = {
 };
 
 const MIN_QEMU_MAJOR = 6;
-/** Largest read sent to the guest's NBD server in one request (QEMU's limit is 32 MiB). */
-const READ_CHUNK_BYTES = 16 * 1024 * 1024;
 
 export class QemuGuest {
   private qmp: QmpClient | undefined;
   private connecting: Promise<QmpClient> | undefined;
-  private drives: Drive[] = [];
+  private drives: GuestDrive[] = [];
   private status = 'unknown';
   private readonly taps = new Set<QemuWriteTap>();
   private tapCount = 0;
-  private reads: ReadExports | undefined;
-  private leases = 0;
-  private lingerTimer: NodeJS.Timeout | undefined;
-  /** Serialises adding and removing the read exports. */
-  private readChain: Promise<unknown> = Promise.resolve();
+  private readonly reads: GuestReadExports;
   private released = false;
 
-  private constructor(readonly spec: QemuGuestSpec, private readonly options: QemuGuestOptions) {}
+  private constructor(readonly spec: QemuGuestSpec, private readonly options: QemuGuestOptions) {
+    this.reads = new GuestReadExports({
+      vmId: options.vmId, dir: options.dir, ...(spec.nbdSocket ? { nbdSocket: spec.nbdSocket } : {}), ...(options.readLingerMs !== undefined ? { lingerMs: options.readLingerMs } : {}),
+      connection: () => this.connection(), current: () => this.qmp, drives: () => this.drives, busy: () => this.taps.size > 0,
+      log: (event, fields) => this.log(event, fields),
+    });
+  }
 
   /**
    * Adopts a guest: connects to its monitor and resolves its drives. Adds nothing to it. A guest whose
@@ -165,7 +143,7 @@ export class QemuGuest {
     if (refused) throw new GuestStateError(this.vmId, this.status, refused);
     if (this.drives.length === 0) throw new ValidationError(`guest '${this.vmId}' has no writable disk to protect`, this.field('drives'));
     await this.removeOrphans(qmp);
-    await this.checkDrivesFree(qmp);
+    await checkDrivesFree(qmp, this.vmId, this.drives);
     let tap: QemuWriteTap;
     try {
       tap = await QemuWriteTap.open({
@@ -183,7 +161,7 @@ export class QemuGuest {
     this.taps.add(tap);
     tap.onClose(() => {
       this.taps.delete(tap);
-      if (this.taps.size === 0 && this.leases === 0) void this.flushReads();
+      if (this.taps.size === 0 && !this.reads.reading) void this.reads.flush();
     });
     this.log('guest-tap-attached', { tapJobs: tap.jobIds, drives: this.drives.map((d) => d.node) });
     return tap;
@@ -200,23 +178,7 @@ export class QemuGuest {
       throw new VolumeRangeError(volumeId, offset, length, size);
     }
     if (length === 0) return Buffer.alloc(0);
-    const reads = await this.acquireReads();
-    try {
-      let client = reads.clients.get(volumeId);
-      if (!client) {
-        client = NbdClient.connect({ path: reads.nbdPath, exportName: reads.exports.get(volumeId)! });
-        reads.clients.set(volumeId, client);
-        client.catch(() => reads.clients.delete(volumeId));
-      }
-      const c = await client;
-      if (length <= READ_CHUNK_BYTES) return await c.read(offset, length);
-      // QEMU's NBD server refuses requests over 32 MiB.
-      const parts: Promise<Buffer>[] = [];
-      for (let at = offset; at < offset + length; at += READ_CHUNK_BYTES) parts.push(c.read(at, Math.min(READ_CHUNK_BYTES, offset + length - at)));
-      return Buffer.concat(await Promise.all(parts));
-    } finally {
-      this.releaseReads();
-    }
+    return this.reads.read(drive, offset, length);
   }
 
   // ---- power -------------------------------------------------------------------------------------
@@ -292,14 +254,14 @@ export class QemuGuest {
     if (this.released) return;
     this.released = true;
     for (const tap of [...this.taps]) await tap.close().catch(() => undefined);
-    await this.flushReads().catch((e: Error) => this.log('guest-release-failed', { message: e.message }));
+    await this.reads.flush().catch((e: Error) => this.log('guest-release-failed', { message: e.message }));
     this.qmp?.close();
     this.qmp = undefined;
   }
 
   /** Removes the read exports now if nothing reads (tests, and the end of a protection). */
   async settle(): Promise<void> {
-    if (this.leases === 0) await this.flushReads();
+    await this.reads.flush();
   }
 
   // ---- internals ---------------------------------------------------------------------------------
@@ -353,7 +315,7 @@ export class QemuGuest {
       if (qmp.version.major < MIN_QEMU_MAJOR) {
         throw new NotQemuMonitorError(socket, `QEMU ${qmp.version.major}.${qmp.version.minor} is too old (the splitter needs ${MIN_QEMU_MAJOR}.0 or newer)`, this.field('qmp'));
       }
-      const drives = await this.resolveDrives(qmp);
+      const drives = await resolveGuestDrives(qmp, { vmId: this.vmId, name: this.spec.name, ...(this.spec.drives ? { drives: this.spec.drives } : {}), field: (sub) => this.field(sub) });
       if (this.drives.length > 0 && drives.some((d, i) => this.drives[i]?.volume.sizeBytes !== d.volume.sizeBytes)) {
         this.log('guest-drives-changed', { before: this.drives.map((d) => d.volume), after: drives.map((d) => d.volume) });
       }
@@ -369,64 +331,6 @@ export class QemuGuest {
     this.qmp = qmp;
     this.log('guest-connected', { qmp: socket, qemu: qmp.version, status: this.status, drives: this.drives.map((d) => ({ node: d.node, volumeId: d.volume.id, sizeBytes: d.volume.sizeBytes })) });
     return qmp;
-  }
-
-  /** Named drives, or every writable disk attached to a guest device, as volumes with stable ids (their order). */
-  private async resolveDrives(qmp: QmpClient): Promise<Drive[]> {
-    const blocks = await qmp.execute<BlockInfo[]>('query-block');
-    const nodes = (await qmp.execute<{ 'node-name': string }[]>('query-named-block-nodes', { flat: true })).map((n) => n['node-name']);
-    const disks = blocks.filter((b) => b.inserted);
-    const qdevId = (b: BlockInfo): string | undefined => /^\/machine\/peripheral\/([^/]+)/.exec(b.qdev ?? '')?.[1];
-    const find = (selector: string): BlockInfo | undefined => disks.find((b) => b.inserted!['node-name'] === selector || (b.device !== '' && b.device === selector) || qdevId(b) === selector);
-    const describe = (b: BlockInfo): string => qdevId(b) ?? (b.device || b.inserted!['node-name']);
-    let chosen: { block: BlockInfo; selector: string }[];
-    if (this.spec.drives) {
-      chosen = this.spec.drives.map((selector, i) => {
-        const block = find(selector);
-        if (!block) {
-          const below = nodes.includes(selector) ? ` It is a block node, but not the top node of a guest disk (name the disk's top node, e.g. '${disks[0]?.inserted?.['node-name'] ?? '…'}').` : '';
-          throw new ValidationError(`guest '${this.spec.name}' has no drive '${selector}'.${below} Its disks: ${disks.map((b) => `'${b.inserted!['node-name']}' (${describe(b)})`).join(', ') || 'none'}`, this.field(`drives.${i}`));
-        }
-        if (block.inserted!.ro) throw new ValidationError(`drive '${selector}' of guest '${this.spec.name}' is read-only: nothing to protect`, this.field(`drives.${i}`));
-        return { block, selector };
-      });
-      const seen = new Set<string>();
-      chosen.forEach((c, i) => {
-        const node = c.block.inserted!['node-name'];
-        if (seen.has(node)) throw new ValidationError(`drive '${c.selector}' names disk '${node}' a second time`, this.field(`drives.${i}`));
-        seen.add(node);
-      });
-    } else {
-      chosen = disks.filter((b) => !b.inserted!.ro).map((b) => ({ block: b, selector: describe(b) }));
-    }
-    const out: Drive[] = [];
-    for (const [k, { block, selector }] of chosen.entries()) {
-      const node = block.inserted!['node-name'];
-      out.push({
-        selector, node,
-        volume: { id: `${this.vmId}-d${k}`, vmId: this.vmId, name: describe(block), sizeBytes: block.inserted!.image['virtual-size'], sectorSize: await logicalBlockSize(qmp, block) },
-      });
-    }
-    return out;
-  }
-
-  /**
-   * Each drive must still be the top node of its device: a block job of someone else (a storage migration,
-   * a backup) inserts a filter above it, and a second mirror cannot attach there. Explicit filters show here,
-   * before anything is added; implicit ones (query-block skips them) make the mirror fail, and the tap's
-   * open removes what it attached for the other drives.
-   */
-  private async checkDrivesFree(qmp: QmpClient): Promise<void> {
-    const blocks = await qmp.execute<BlockInfo[]>('query-block');
-    const nodes = await qmp.execute<{ 'node-name': string; drv: string }[]>('query-named-block-nodes', { flat: true });
-    const tops = new Set(blocks.map((b) => b.inserted?.['node-name']));
-    for (const d of this.drives) {
-      if (tops.has(d.node)) continue;
-      const block = blocks.find((b) => /^\/machine\/peripheral\/([^/]+)/.exec(b.qdev ?? '')?.[1] === d.volume.name || b.device === d.volume.name);
-      const top = block?.inserted?.['node-name'];
-      const drv = nodes.find((n) => n['node-name'] === top)?.drv;
-      throw new DriveBusyError(this.vmId, d.volume.name, top ? `a '${drv ?? 'filter'}' node ('${top}') sits above its node '${d.node}'` : `its node '${d.node}' is no longer the top of a guest disk`);
-    }
   }
 
   /** Mirrors, target nodes and read exports a killed appliance left in the guest, which no tap of ours owns. */
@@ -445,11 +349,7 @@ export class QemuGuest {
       const name = n['node-name'];
       if (name.startsWith(GUEST_TAP_PREFIX) && !ownedNodes.has(name)) await qmp.execute('blockdev-del', { 'node-name': name }).catch(() => undefined);
     }
-    if (!this.reads) {
-      for (const e of await qmp.execute<{ id: string }[]>('query-block-exports')) {
-        if (e.id.startsWith(GUEST_EXPORT_PREFIX)) await this.deleteExport(qmp, e.id);
-      }
-    }
+    await this.reads.removeLeftovers(qmp);
   }
 
   private onEvent(qmp: QmpClient, e: QmpEvent): void {
@@ -481,10 +381,7 @@ export class QemuGuest {
     this.qmp = undefined;
     this.status = 'unreachable';
     // Everything added lived in the process that ended: nothing to remove, only to forget.
-    const reads = this.reads;
-    this.reads = undefined;
-    for (const c of reads?.clients.values() ?? []) c.then((client) => client.destroy(), () => undefined);
-    clearTimeout(this.lingerTimer);
+    this.reads.forget();
     for (const tap of [...this.taps]) void tap.fail(new GuestGoneError(this.vmId, reason.message));
     if (!this.released) this.log('guest-disconnected', { message: reason.message });
   }
@@ -504,92 +401,6 @@ export class QemuGuest {
       void poll();
     });
   }
-
-  private serialRead<T>(fn: () => Promise<T>): Promise<T> {
-    const run = this.readChain.then(fn, fn);
-    this.readChain = run.catch(() => undefined);
-    return run;
-  }
-
-  private acquireReads(): Promise<ReadExports> {
-    this.leases++;
-    clearTimeout(this.lingerTimer);
-    return this.serialRead(async () => {
-      if (this.reads) return this.reads;
-      const qmp = await this.connection();
-      let nbdPath = this.spec.nbdSocket;
-      let startedServer = false;
-      if (!nbdPath) {
-        nbdPath = path.join(this.options.dir, 'read.sock');
-        try {
-          await qmp.execute('nbd-server-start', { addr: { type: 'unix', data: { path: nbdPath } } });
-          startedServer = true;
-        } catch (e) {
-          if (!(e instanceof QmpError && /already running/i.test(e.desc))) throw e;
-          // A server at our own socket is a killed appliance's leftover: ours to use and stop.
-          if (!(await fs.stat(nbdPath).then((s) => s.isSocket(), () => false))) {
-            throw new GuestStateError(this.vmId, 'serving NBD for someone else', `its QEMU already runs an NBD server (a backup or migration?); name its socket in nbdSocket`);
-          }
-          startedServer = true;
-        }
-      }
-      const reads: ReadExports = { nbdPath, startedServer, exports: new Map(), clients: new Map() };
-      try {
-        for (const d of this.drives) {
-          const id = `${GUEST_EXPORT_PREFIX}${d.volume.id}`.replace(/[^A-Za-z0-9_.-]/g, '_');
-          await qmp.execute('block-export-add', { type: 'nbd', id, 'node-name': d.node, name: id, writable: false });
-          reads.exports.set(d.volume.id, id);
-        }
-      } catch (e) {
-        await this.removeReads(qmp, reads).catch(() => undefined);
-        throw e;
-      }
-      this.reads = reads;
-      this.log('guest-read-exports-added', { exports: [...reads.exports.values()], server: startedServer ? nbdPath : `${nbdPath} (not ours)` });
-      return reads;
-    }).catch((e: unknown) => {
-      this.leases--;
-      throw e;
-    });
-  }
-
-  private releaseReads(): void {
-    this.leases--;
-    if (this.leases > 0) return;
-    clearTimeout(this.lingerTimer);
-    this.lingerTimer = setTimeout(() => {
-      if (this.leases === 0 && this.taps.size === 0) void this.flushReads().catch((e: Error) => this.log('guest-read-exports-remove-failed', { message: e.message }));
-    }, this.options.readLingerMs ?? 1000);
-    this.lingerTimer.unref();
-  }
-
-  private flushReads(): Promise<void> {
-    clearTimeout(this.lingerTimer);
-    return this.serialRead(async () => {
-      const reads = this.reads;
-      if (!reads || this.leases > 0) return;
-      this.reads = undefined;
-      const qmp = this.qmp;
-      if (!qmp || qmp.closed) return;
-      await this.removeReads(qmp, reads);
-      this.log('guest-read-exports-removed', { exports: [...reads.exports.values()] });
-    });
-  }
-
-  private async removeReads(qmp: QmpClient, reads: ReadExports): Promise<void> {
-    for (const c of reads.clients.values()) await c.then((client) => client.close(), () => undefined);
-    reads.clients.clear();
-    for (const id of reads.exports.values()) await this.deleteExport(qmp, id);
-    if (reads.startedServer) {
-      await qmp.execute('nbd-server-stop').catch(() => undefined);
-      await fs.rm(reads.nbdPath, { force: true });
-    }
-  }
-
-  private async deleteExport(qmp: QmpClient, id: string): Promise<void> {
-    const deleted = qmp.waitForEvent('BLOCK_EXPORT_DELETED', (e) => e.data?.id === id, 5000).catch(() => undefined);
-    if (await qmp.execute('block-export-del', { id, mode: 'hard' }).then(() => true, () => false)) await deleted;
-  }
 }
 
 /** QEMU's run state → the inventory's power state. */
@@ -597,14 +408,4 @@ export function powerStateOf(status: string): PowerState {
   if (status === 'running') return 'on';
   if (status === 'shutdown' || status === 'postmigrate' || status === 'unreachable' || status === 'unknown') return 'off';
   return 'suspended';
-}
-
-/** The guest device's logical block size (virtio-blk, scsi-hd: `logical_block_size`), 512 when QEMU does not say. */
-async function logicalBlockSize(qmp: QmpClient, block: BlockInfo): Promise<number> {
-  const paths = [block.qdev, block.qdev?.replace(/\/virtio-backend$/, '')].filter((p): p is string => !!p);
-  for (const p of paths) {
-    const size = await qmp.execute<number>('qom-get', { path: p, property: 'logical_block_size' }).catch(() => undefined);
-    if (size === 512 || size === 4096) return size;
-  }
-  return 512;
 }
