@@ -2,6 +2,7 @@
 // The `opencdp` command. Host entry point: the only place (with other binaries) that loads reflect-metadata.
 import 'reflect-metadata';
 import { Command, Option } from 'commander';
+import { ValidationError } from '@opencdp/core';
 import { runJournalDemo } from './demo/journal-demo.js';
 import { runTwoSiteDemo } from './demo/two-site-demo.js';
 import { runBenchmark } from './bench/benchmark.js';
@@ -53,6 +54,8 @@ program.addCommand(managerCommand());
 for (const command of operatorCommands()) program.addCommand(command);
 
 program.parseAsync(process.argv).catch((e: Error) => {
-  console.error(`opencdp: ${e.message}`);
+  // A configuration error names its field (e.g. platform.config.guests.0.qmp) even when its text does not.
+  const field = e instanceof ValidationError ? e.field : undefined;
+  console.error(`opencdp: ${field && !e.message.includes(field) ? `${field}: ` : ''}${e.message}`);
   process.exit(1);
 });
