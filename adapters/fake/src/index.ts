@@ -11,3 +11,4 @@ export * from './fake-consistency-agent.js';
 export * from './fake-harness.js';
 export * from './fake-adapter-module.js';
 export * from './fake-network.js';
+export * from './fake-platform-provider.js';

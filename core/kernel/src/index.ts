@@ -38,3 +38,4 @@ export * from './recovery/recovery-orchestrator.js';
 export * from './recovery/file-restore.js';
 export * from './recovery/promotion.js';
 export * from './recovery/reverse-protection.js';
+export * from './platform/platform-loader.js';

@@ -21,7 +21,7 @@ import type {
   FailoverTestStopRequest, FileRestoreSession, MoveRequest, ProgressSink, ProtectedSiteControl, RecoveredVm, RecoveryKind,
   RecoveryOperations, RecoveryOutcome, RecoveryPhase, RecoveryReport, RecoveryStep, RestoredFileEntry, ShutdownPolicy,
 } from './recovery-api.js';
-import { ExtVolumeReader } from './file-restore.js';
+import { ExtVolumeReader, type ExtVolumeReaderOptions } from './file-restore.js';
 import { promoteDisks } from './promotion.js';
 import {
   supportsPromotion, type RecoveryGroupDefinition, type RecoveryGroupDirectory, type RecoveryJournalSource,
@@ -53,8 +53,8 @@ export interface RecoveryOrchestratorOptions {
   finalCheckpointTimeoutMs?: number;
   /** For deterministic ids in tests (operations, reports, file restore sessions). */
   newId?: () => string;
-  /** debugfs location and temp folder for file restore. */
-  fileRestore?: { debugfsPath?: string; tempDir?: string };
+  /** File restore: tool locations, temp folder, and how the private view of a volume is made (default a sparse copy). */
+  fileRestore?: ExtVolumeReaderOptions;
   log?: (event: string, fields: Record<string, unknown>) => void;
 }
 
