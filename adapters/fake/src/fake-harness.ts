@@ -1,7 +1,7 @@
 // The conformance harness for the fake adapter: a fresh in-memory data centre on a virtual clock per
 // case, a protected site with two hosts and a recovery site whose storage is memory behind a fault
 // injector. It supports every capability, so a conformance run against it skips nothing.
-import { CAPABILITIES, MemoryStorage, ValidationError, VirtualClock } from '@opencdp/core';
+import { CAPABILITIES, FaultyStorage, MemoryStorage, ValidationError, VirtualClock } from '@opencdp/core';
 import type {
   CapabilityTable, ConformanceHarness, HarnessOptions, Fault, ProtectedVmSpec, VmId, VmInfo, VolumeId, VolumeInfo,
 } from '@opencdp/core';
@@ -9,7 +9,6 @@ import { FakeConsistencyAgent } from './fake-consistency-agent.js';
 import { FakeDataCenter } from './fake-data-center.js';
 import type { FakeSite } from './fake-data-center.js';
 import { FakeHypervisor } from './fake-hypervisor.js';
-import { FaultyStorage } from './faulty-storage.js';
 
 export interface FakeHarnessOptions extends HarnessOptions {
   /** Seeds the data centre (MAC addresses); default 1. */
