@@ -372,7 +372,7 @@ export const recoverySuite: readonly ConformanceCase[] = [
   {
     id: 'R4.1',
     title: 'clone at a chosen checkpoint onto a chosen datastore: the copy equals the oracle and is independent of the journal; replication continues',
-    needs: ['writeTap', 'recoveryVm'],
+    needs: ['writeTap', 'recoveryVm', 'recoveryPromotion'],
     async run(ctx) {
       const r = await rig(ctx);
       const chosen = await r.checkpoint('chosen');
@@ -492,7 +492,7 @@ export const recoverySuite: readonly ConformanceCase[] = [
   {
     id: 'R7.1',
     title: 'promotion: recovered VMs run at once on the journal\'s image; after commit the journal is promoted into their disks in the background (phase promoting, progress rising) while they keep running and writing',
-    needs: ['writeTap', 'recoveryVm', 'virtualClock'],
+    needs: ['writeTap', 'recoveryVm', 'virtualClock', 'recoveryPromotion'],
     async run(ctx) {
       const r = await rig(ctx, { promotionBytesPerSecond: 1 * MiB }, 30);
       const latest = await r.checkpoint();
@@ -602,7 +602,7 @@ export const recoverySuite: readonly ConformanceCase[] = [
   {
     id: 'R10.1',
     title: 'every operation reports progress from 0 to 100 and ends in a report with timed steps; a failed operation ends in a Fail report and leaves nothing behind',
-    needs: ['writeTap', 'recoveryVm'],
+    needs: ['writeTap', 'recoveryVm', 'recoveryPromotion'],
     async run(ctx) {
       const r = await rig(ctx);
       const cp = await r.checkpoint();

@@ -67,11 +67,6 @@ export function recoveryDisksLoseData(factory: HarnessFactory): HarnessFactory {
         })),
       }),
     };
-    // Promotion support (if any) stays: it copies whatever the broken disks read.
-    const promotion = platform as unknown as Record<string, unknown>;
-    for (const m of ['promoteDisk', 'detachDiskSource']) {
-      if (typeof promotion[m] === 'function') (recoveryHypervisor as unknown as Record<string, unknown>)[m] = (promotion[m] as (...a: unknown[]) => unknown).bind(platform);
-    }
     return overlay(inner, { recoveryHypervisor });
   };
 }
@@ -119,6 +114,7 @@ function delegate(h: HypervisorAdapter): HypervisorAdapter {
     getVm: (vmId) => h.getVm(vmId),
     ...(h.openTap ? { openTap: (vmId: string) => h.openTap!(vmId) } : {}),
     ...(h.changeTracking ? { changeTracking: h.changeTracking } : {}),
+    ...(h.promotion ? { promotion: h.promotion } : {}),
     readVolume: (vmId, volumeId, offset, length) => h.readVolume(vmId, volumeId, offset, length),
     createRecoveryVm: (spec) => h.createRecoveryVm(spec),
     powerOn: (vmId) => h.powerOn(vmId),

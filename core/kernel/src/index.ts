@@ -10,6 +10,7 @@ export * from './ports/storage-adapter.js';
 export * from './ports/write-tap.js';
 export * from './ports/hypervisor-adapter.js';
 export * from './ports/change-tracking.js';
+export * from './ports/recovery-disk-promotion.js';
 export * from './ports/platform-provider.js';
 export * from './ports/network-adapter.js';
 export * from './ports/consistency-agent.js';
