@@ -84,8 +84,9 @@ describe('createFakeHarness', () => {
 
   it('crashRecoveryStorage delegates to the memory storage with the seed', async () => {
     const seeds: number[] = [];
-    const crash = harness.memoryStorage.crash.bind(harness.memoryStorage);
-    harness.memoryStorage.crash = (seed: number): void => { seeds.push(seed); crash(seed); };
+    const memory = harness.memoryStorage!;
+    const crash = memory.crash.bind(memory);
+    memory.crash = (seed: number): void => { seeds.push(seed); crash(seed); };
     const file = await harness.recoveryStorage.open('j', { create: true });
     await file.write(0, Buffer.alloc(512, 1));
     await file.flush();

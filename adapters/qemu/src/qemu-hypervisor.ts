@@ -376,7 +376,7 @@ export class QemuHypervisor implements HypervisorAdapter {
     try {
       for (const [k, d] of spec.disks.entries()) {
         const sizeBytes = d.source.sizeBytes(d.volumeId);
-        const sectorSize = this.findVolume(d.volumeId)?.info.sectorSize ?? 512;
+        const sectorSize = d.sectorSize ?? this.findVolume(d.volumeId)?.info.sectorSize ?? 512;
         const id = `${vmId}d${k}`;
         const exportName = `${vmId}/${d.volumeId}`;
         this.imageServer.addExport(exportName, imageExport(d.source, d.volumeId));

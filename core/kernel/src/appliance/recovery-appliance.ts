@@ -4,7 +4,7 @@
 // buffer passes 75 % or storage fails, and answers delta-sync hash requests from the journals.
 import { uncompressSync } from 'lz4-napi';
 import type { Clock, TimerHandle } from '../clock.js';
-import { JournalFullError, JournalHistoryFloorError } from '../errors.js';
+import { ClosedError, JournalFullError, JournalHistoryFloorError } from '../errors.js';
 import { Journal, type MakeRoom } from '../journal/journal.js';
 import type { SequencedWrite } from '../model.js';
 import type { LinkConnection, LinkListener, NetworkAdapter } from '../ports/network-adapter.js';
@@ -158,6 +158,12 @@ export class RecoveryAppliance {
       const fresh = !journal && !(await storage.exists(`${root}/${key}/journal.json`));
       if (!journal) {
         journal = await Journal.open({ storage, clock, path: `${root}/${key}`, vmId: vm.vmId, volumes: vm.volumes, ...meta.journal });
+        if (this.stopped) {
+          // stop() ran while this journal was opening and closed only the journals it knew: this one must
+          // not outlive the appliance (its files would be written after the owner removed them).
+          await journal.close();
+          throw new ClosedError(`recovery appliance (journal of VM '${vm.vmId}' opened after stop)`);
+        }
         this.journals.set(key, journal);
         if (journal.damage) this.log('journal-damage', { groupId: meta.groupId, vmId: vm.vmId, message: journal.damage.message });
       } else {
