@@ -3,7 +3,7 @@
 // prints a summary (skipped cases with reasons); writes JSON and JUnit reports; `init` writes an adapter
 // skeleton, `matrix` prints (or checks) the capability matrix. Exit codes: 0 passed, 1 a case failed,
 // 2 bad usage, 3 nothing was tested or more was skipped than declared (`--expect-skips`).
-import { existsSync } from 'node:fs';
+import { existsSync, writeFileSync } from 'node:fs';
 import { basename, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { Command, CommanderError, InvalidArgumentError } from 'commander';
@@ -14,6 +14,7 @@ import { probeHarness, selectCases } from './define-conformance.js';
 import { runConformance } from './run-conformance.js';
 import { EXIT_FAILED, EXIT_PASSED, EXIT_UNPROVEN, EXIT_USAGE, judge, loadExpectedSkips, type ExpectedSkips } from './verdict.js';
 import { matrixCommand } from './capability-matrix.js';
+import { mutationTable, runMutants } from './mutation/run-mutants.js';
 import { scaffoldAdapter } from './scaffold.js';
 
 export { EXIT_FAILED, EXIT_PASSED, EXIT_UNPROVEN, EXIT_USAGE } from './verdict.js';
@@ -200,6 +201,28 @@ export async function main(argv: readonly string[], io: CliIo = {
         io.err(`opencdp-conformance: ${error.message}\n`);
         code = EXIT_USAGE;
       }
+    });
+  program.command('mutate')
+    .description('Runs the suite against every mutant of the catalogue (the adapter broken on purpose, one promise at a time) and prints the mutation score; exit 1 when a mutant survives.')
+    .requiredOption('--adapter <name|path>', 'the adapter to mutate (builtin name or module path)')
+    .option('--json <file>', 'also write the mutation report as JSON')
+    .action(async (opts: { adapter: string; json?: string }) => {
+      let adapter: LoadedAdapter;
+      try {
+        adapter = await loadAdapter(opts.adapter);
+      } catch (error) {
+        if (!(error instanceof UsageError)) throw error;
+        io.err(`opencdp-conformance: ${error.message}\n`);
+        code = EXIT_USAGE;
+        return;
+      }
+      const report = await runMutants({
+        name: adapter.name ?? adapter.fileName, createHarness: adapter.createHarness,
+        onResult: (r) => io.out(`  ${r.outcome === 'killed' ? '✓' : r.outcome === 'survived' ? '✗' : '-'} ${r.id}: ${r.outcome}${r.killedBy ? ` by ${r.killedBy.id}` : ''}${r.reason ? ` (${r.reason})` : ''}\n`),
+      });
+      io.out(`\n${mutationTable(report)}\n`);
+      if (opts.json !== undefined) writeFileSync(resolve(opts.json), `${JSON.stringify(report, null, 2)}\n`);
+      code = report.survived > 0 ? EXIT_FAILED : EXIT_PASSED;
     });
   program.command('matrix')
     .description('Prints the capability matrix (which capabilities each case needs) as Markdown, or checks / rewrites it inside a document between its markers.')
