@@ -36,8 +36,9 @@ function comparison(e: AssertionError): string {
 /** The first line of the stack inside the conformance package (which case step failed), if any. */
 function whereThrown(error: Error): string | undefined {
   for (const line of (error.stack ?? '').split('\n').slice(1)) {
-    const m = /\((.*\/conformance\/(?:dist|src)\/[^)]+)\)|at (.*\/conformance\/(?:dist|src)\/\S+)/.exec(line);
-    if (m) return (m[1] ?? m[2]).replace(/^file:\/\//, '').replace(/^.*\/conformance\//, 'conformance/');
+    // `at fn (file:///…/conformance/dist/x.js:1:2)` or, for anonymous frames, `at file:///…/x.js:1:2`.
+    const m = /\(([^()]*\/conformance\/(?:dist|src)\/[^)]+)\)\s*$/.exec(line) ?? /at ([^()\s]*\/conformance\/(?:dist|src)\/\S+)\s*$/.exec(line);
+    if (m) return m[1].replace(/^file:\/\//, '').replace(/^.*\/conformance\//, 'conformance/');
   }
   return undefined;
 }
