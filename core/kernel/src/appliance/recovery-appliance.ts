@@ -64,6 +64,8 @@ export class RecoveryAppliance {
   private readonly journals = new Map<string, Journal>();
   private readonly messengers = new Set<Messenger<ReplicationMessage>>();
   private stopped = false;
+  /** Messages being handled now (stop() waits for them). */
+  private readonly handling = new Set<Promise<void>>();
 
   constructor(private readonly options: RecoveryApplianceOptions) {}
 
@@ -98,6 +100,8 @@ export class RecoveryAppliance {
     this.stopped = true;
     await this.listener?.close();
     for (const m of [...this.messengers]) await m.close();
+    // Messages already being handled finish first (a journal opened meanwhile closes itself, see openGroup).
+    await Promise.allSettled([...this.handling]);
     await Promise.allSettled([...this.journals.values()].map((j) => j.close()));
   }
 
@@ -121,7 +125,9 @@ export class RecoveryAppliance {
       for (const s of sessions.values()) s.ackTimer?.cancel();
       this.log('sender-disconnected', { remote: connection.remote, reason: reason?.message });
     });
-    messenger.onMessage(async (m) => {
+    // Handlers are tracked so that stop() can wait for them: one still opening or writing a journal
+    // after stop() returned would write files its owner has already removed.
+    messenger.onMessage((m) => this.track((async () => {
       if (!greeted) {
         if (m.name !== 'hello') throw new ProtocolError(`expected 'hello' first, got '${m.name}'`);
         const refusal = checkHello(m.meta);
@@ -142,7 +148,14 @@ export class RecoveryAppliance {
         case 'close-vm': return this.closeVm(session(sessions, m.meta.groupId), m.meta);
         default: throw new ProtocolError(`a recovery appliance does not take '${m.name}' messages`);
       }
-    });
+    })()));
+  }
+
+  private track<T>(work: Promise<T>): Promise<T> {
+    const settled = work.then(() => undefined, () => undefined);
+    this.handling.add(settled);
+    void settled.then(() => this.handling.delete(settled));
+    return work;
   }
 
   private async openGroup(messenger: Messenger<ReplicationMessage>, sessions: Map<string, GroupSession>, meta: OpenGroupMeta): Promise<void> {
