@@ -40,7 +40,8 @@ describe('opencdp-conformance CLI', function () {
     return path;
   }
 
-  it('runs every suite twice in a row against the fake adapter, exits 0 and writes the JSON and JUnit reports', async () => {
+  it('runs every suite twice in a row against the fake adapter, exits 0 and writes the JSON and JUnit reports', async function () {
+    this.timeout(900_000); // the whole suite, twice, in a child process on a shared machine
     const file = join(dir, 'report.json');
     const xml = join(dir, 'report.xml');
     const r = await runCli(['--adapter', 'fake', '--json', file, '--junit', xml, '--repeat', '2']);

@@ -21,14 +21,14 @@ export { EXIT_FAILED, EXIT_PASSED, EXIT_UNPROVEN, EXIT_USAGE } from './verdict.j
 
 /** Adapters that ship with the suite, by name. */
 export const BUILTIN_ADAPTERS: Readonly<Record<string, HarnessFactory>> = {
-  fake: () => createFakeHarness({ seed: 1 }),
+  fake: (options) => createFakeHarness({ seed: 1, ...options }),
   // The fake with its journals in real files, on the I/O-aware clock: the model for a file-backed harness.
-  'fake-files': () => createFakeHarness({ seed: 1, recoveryStorage: 'files' }),
+  'fake-files': (options) => createFakeHarness({ seed: 1, ...options, recoveryStorage: 'files' }),
   // Loaded only when asked for, so the suite does not depend on the QEMU adapter (or on QEMU being installed).
-  qemu: async () => {
+  qemu: async (options) => {
     const spec = '@opencdp/adapter-qemu/conformance';
     const mod = (await import(spec)) as { createHarness: HarnessFactory };
-    return mod.createHarness();
+    return mod.createHarness(options);
   },
 };
 

@@ -2,7 +2,7 @@
 // blocks in the caller's run, gates every case on the adapter's capability table, and remembers why a
 // case was skipped (mocha's `this.skip()` carries no reason) so the report can list it.
 import { CAPABILITIES, ValidationError } from '@opencdp/core';
-import type { Capability, CapabilityTable, HarnessFactory } from '@opencdp/core';
+import type { Capability, CapabilityTable, HarnessFactory, HarnessOptions } from '@opencdp/core';
 import { CaseContext } from './case-context.js';
 import { SUITE_NAMES, type ConformanceCase, type SuiteName } from './conformance-case.js';
 import { journalSuite } from './journal-suite.js';
@@ -185,8 +185,8 @@ async function resolveCapabilities(createHarness: HarnessFactory, declared: Part
  * Creates one harness to read its name and capabilities, and disposes it: declared capabilities win,
  * and a capability neither declares nor the harness mentions is unsupported, with a reason saying so.
  */
-export async function probeHarness(createHarness: HarnessFactory, declared?: Partial<CapabilityTable>): Promise<{ name: string; capabilities: CapabilityTable }> {
-  const probe = await createHarness();
+export async function probeHarness(createHarness: HarnessFactory, declared?: Partial<CapabilityTable>, options?: HarnessOptions): Promise<{ name: string; capabilities: CapabilityTable }> {
+  const probe = await createHarness(options);
   try {
     const probed = probe.capabilities;
     const table = {} as CapabilityTable;
