@@ -292,6 +292,9 @@ export class CaseContext {
 
   async dispose(): Promise<void> {
     for (const image of this.images) image.close();
+    // Teardown is not subject to injected faults: a slow store would hold an appliance's stop on a clock
+    // nobody moves any more (appliances wait for the messages they are handling before they stop).
+    await this.harness.clearFaults().catch(() => undefined);
     const cleanups = await Promise.allSettled(this.disposers.map((fn) => fn()));
     // Stop every group even if one fails, then always dispose the harness.
     const stops = await Promise.allSettled(this.groups.map((g) => g.stop()));

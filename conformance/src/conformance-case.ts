@@ -3,8 +3,12 @@
 import type { Capability } from '@opencdp/core';
 import type { CaseContext } from './case-context.js';
 
-/** Suites the conformance package knows; each is a list of cases. */
-export const SUITE_NAMES = ['journal', 'sync', 'recovery'] as const;
+/**
+ * Suites the conformance package knows, in run order; each is a list of cases. `platform` checks the
+ * ports' own contract (the splitter, power and delete rules, recovered geometry) before the suites that
+ * need the whole pipeline.
+ */
+export const SUITE_NAMES = ['platform', 'journal', 'sync', 'recovery'] as const;
 export type SuiteName = (typeof SUITE_NAMES)[number];
 
 export interface ConformanceCase {

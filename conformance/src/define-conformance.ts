@@ -2,15 +2,18 @@
 // blocks in the caller's run, gates every case on the adapter's capability table, and remembers why a
 // case was skipped (mocha's `this.skip()` carries no reason) so the report can list it.
 import { CAPABILITIES, ValidationError } from '@opencdp/core';
-import type { Capability, CapabilityTable, HarnessFactory } from '@opencdp/core';
+import type { Capability, CapabilityTable, HarnessFactory, HarnessOptions } from '@opencdp/core';
 import { CaseContext } from './case-context.js';
 import { SUITE_NAMES, type ConformanceCase, type SuiteName } from './conformance-case.js';
 import { journalSuite } from './journal-suite.js';
 import { syncSuite } from './sync-suite.js';
 import { recoverySuite } from './recovery-suite.js';
+import { platformSuite } from './platform-suite.js';
 
-/** The cases of every suite, by name. */
-export const SUITES: Readonly<Record<SuiteName, readonly ConformanceCase[]>> = { journal: journalSuite, sync: syncSuite, recovery: recoverySuite };
+/** The cases of every suite, by name (a new suite is one entry here and one name in SUITE_NAMES). */
+export const SUITES: Readonly<Record<SuiteName, readonly ConformanceCase[]>> = {
+  platform: platformSuite, journal: journalSuite, sync: syncSuite, recovery: recoverySuite,
+};
 
 /** The BDD functions to register with; mocha's globals unless given (the CLI passes a private set). */
 export interface BddInterface {
@@ -28,6 +31,11 @@ export interface ConformanceOptions {
   capabilities?: Partial<CapabilityTable>;
   /** Suites to register (default: all). */
   suites?: readonly SuiteName[];
+  /**
+   * Only cases whose `<id> <title>` matches (a RegExp, or its source): `^J1\.`, `^R`, `promotion`.
+   * Matched against the case alone, never the adapter's or the suite's name.
+   */
+  grep?: string | RegExp;
   /** Seeds every case's randomness (default 1); a failure replays with the same seed. */
   seed?: number;
   /** Title of the outer `describe` (default `<name> conformance`); the CLI numbers repeated runs. */
@@ -81,8 +89,20 @@ export function conformanceSuitesUnder(root: Mocha.Suite): { adapter: string; su
   return found;
 }
 
+/** What `defineConformance` registered. */
+export interface DefinedConformance {
+  /** Ids of the registered cases, in run order (empty when `grep` or `suites` left none). */
+  caseIds: string[];
+}
+
+/** The cases `suites` and `grep` select, by suite, in run order. */
+export function selectCases(suites: readonly SuiteName[] = SUITE_NAMES, grep?: string | RegExp): { suite: SuiteName; cases: ConformanceCase[] }[] {
+  const pattern = grep === undefined ? undefined : typeof grep === 'string' ? new RegExp(grep) : grep;
+  return suites.map((suite) => ({ suite, cases: SUITES[suite].filter((c) => !pattern || pattern.test(`${c.id} ${c.title}`)) }));
+}
+
 /** Registers the conformance suites for one adapter in the current mocha run. */
-export function defineConformance(options: ConformanceOptions): void {
+export function defineConformance(options: ConformanceOptions): DefinedConformance {
   const { name, createHarness } = options;
   if (typeof name !== 'string' || name.trim() === '') throw new ValidationError('defineConformance needs the adapter\'s name', 'name');
   if (typeof createHarness !== 'function') throw new ValidationError('defineConformance needs createHarness, a function returning a ConformanceHarness', 'createHarness');
@@ -94,6 +114,14 @@ export function defineConformance(options: ConformanceOptions): void {
     if (!(CAPABILITIES as readonly string[]).includes(c)) throw new ValidationError(`unknown capability '${c}'`, `capabilities.${c}`, `use ${CAPABILITIES.join(', ')}`);
     if (v !== true && (typeof v !== 'string' || v.trim() === '')) throw new ValidationError(`capability '${c}' must be true or a reason why it is unsupported`, `capabilities.${c}`);
   }
+  if (options.grep !== undefined && !(options.grep instanceof RegExp)) {
+    try {
+      new RegExp(options.grep);
+    } catch (error) {
+      throw new ValidationError(`grep is not a regular expression: ${(error as Error).message}`, 'grep');
+    }
+  }
+  const selected = selectCases(suites, options.grep).filter((s) => s.cases.length > 0 || options.grep === undefined);
   const bdd = options.bdd ?? globalBdd();
   const seed = options.seed ?? 1;
   const timeoutMs = options.timeoutMs ?? 60_000;
@@ -104,9 +132,9 @@ export function defineConformance(options: ConformanceOptions): void {
       this.timeout(timeoutMs);
       table = await resolveCapabilities(createHarness, options.capabilities);
     });
-    for (const suiteName of suites) {
+    for (const { suite: suiteName, cases } of selected) {
       const suite = bdd.describe(suiteName, function () {
-        for (const c of SUITES[suiteName]) {
+        for (const c of cases) {
           const test = bdd.it(`${c.id} ${c.title}`, async function () {
             const capabilities = table!;
             const reason = unsupported(capabilities, c.needs);
@@ -124,6 +152,7 @@ export function defineConformance(options: ConformanceOptions): void {
     }
   });
   suiteInfos.set(root, { adapter: name });
+  return { caseIds: selected.flatMap((s) => s.cases.map((c) => c.id)) };
 }
 
 /** Runs one case on a fresh harness; the case's own failure wins over a failure to clean up after it. */
@@ -149,7 +178,15 @@ async function runCase(c: ConformanceCase, createHarness: HarnessFactory, capabi
 async function resolveCapabilities(createHarness: HarnessFactory, declared: Partial<CapabilityTable> | undefined): Promise<CapabilityTable> {
   const complete = declared && CAPABILITIES.every((c) => declared[c] !== undefined);
   if (complete) return { ...(declared as CapabilityTable) };
-  const probe = await createHarness();
+  return (await probeHarness(createHarness, declared)).capabilities;
+}
+
+/**
+ * Creates one harness to read its name and capabilities, and disposes it: declared capabilities win,
+ * and a capability neither declares nor the harness mentions is unsupported, with a reason saying so.
+ */
+export async function probeHarness(createHarness: HarnessFactory, declared?: Partial<CapabilityTable>, options?: HarnessOptions): Promise<{ name: string; capabilities: CapabilityTable }> {
+  const probe = await createHarness(options);
   try {
     const probed = probe.capabilities;
     const table = {} as CapabilityTable;
@@ -158,7 +195,7 @@ async function resolveCapabilities(createHarness: HarnessFactory, declared: Part
       // A harness that does not mention a capability does not have it; say so rather than guess.
       table[c] = value === true || (typeof value === 'string' && value.trim() !== '') ? value : `the harness's capability table does not declare '${c}'`;
     }
-    return table;
+    return { name: typeof probe.name === 'string' ? probe.name : '', capabilities: table };
   } finally {
     await probe.dispose();
   }

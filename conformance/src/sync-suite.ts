@@ -36,6 +36,11 @@ function subStatuses(r: PipelineRig): string[] {
   return r.tracker.subStatuses();
 }
 
+/** The status transitions seen, as `SubStatus/trigger` (for messages that must say what was observed). */
+function transitions(r: PipelineRig): string {
+  return r.tracker.history.map((t) => `${t.to.subStatus}${t.to.trigger ? `/${t.to.trigger}` : ''}`).join(' → ') || 'none';
+}
+
 function assertSequence(seen: string[], expected: string[], what: string): void {
   let i = 0;
   for (const s of seen) if (s === expected[i]) i++;
@@ -145,7 +150,7 @@ export const syncSuite: readonly ConformanceCase[] = [
       r.network.heal('protected', 'recovery');
       await r.converge();
       assertSequence(subStatuses(r), ['None', 'DisconnectedFromPeer', 'BitmapSync', 'None'], 'link outage');
-      assert.ok(r.tracker.history.some((t) => t.to.subStatus === 'BitmapSync' && t.to.trigger === 'RecoveryApplianceCommunicationProblem'), 'bitmap sync after an outage has trigger RecoveryApplianceCommunicationProblem');
+      assert.ok(r.tracker.history.some((t) => t.to.subStatus === 'BitmapSync' && t.to.trigger === 'RecoveryApplianceCommunicationProblem'), `bitmap sync after an outage has trigger RecoveryApplianceCommunicationProblem (observed ${transitions(r)})`);
       await r.cutAndVerify();
     },
   },
@@ -180,7 +185,7 @@ export const syncSuite: readonly ConformanceCase[] = [
       const verified = cut.filter((c) => listed.has(c.id));
       assert.ok(verified.length >= 5, `enough checkpoints survived the flapping to compare (${verified.length} of ${cut.length})`);
       for (const c of verified) await r.verify(c.id, c.snapshot);
-      assert.ok(r.tracker.history.filter((t) => t.to.subStatus === 'BitmapSync').length >= 2, 'the flaps caused several bitmap syncs');
+      assert.ok(r.tracker.history.filter((t) => t.to.subStatus === 'BitmapSync').length >= 2, `the flaps caused several bitmap syncs (observed ${transitions(r)})`);
       await r.cutAndVerify();
     },
   },
@@ -290,7 +295,7 @@ export const syncSuite: readonly ConformanceCase[] = [
       await r.advance(20);
       await r.converge();
       assertSequence(subStatuses(r), ['None', 'DeltaSync', 'None'], 'force sync');
-      assert.ok(r.tracker.history.some((t) => t.to.subStatus === 'DeltaSync' && t.to.trigger === 'ForceSync'), 'the delta sync has trigger ForceSync');
+      assert.ok(r.tracker.history.some((t) => t.to.subStatus === 'DeltaSync' && t.to.trigger === 'ForceSync'), `the delta sync has trigger ForceSync (observed ${transitions(r)})`);
       const sent = r.senders.reduce((n, s) => n + s.currentStats().syncBytesSent, 0) - sentBefore;
       assert.equal(sent, 0, 'no block data crosses when both sides are equal');
       await r.cutAndVerify();
@@ -471,7 +476,7 @@ export const syncSuite: readonly ConformanceCase[] = [
       await r.randomWrites(20);
       await r.converge();
       assertSequence(subStatuses(r), ['None', 'VolumeInitialSync', 'None'], 'adding a volume');
-      assert.ok(r.tracker.history.some((t) => t.to.subStatus === 'VolumeInitialSync' && t.to.trigger === 'ConfigurationChanged'), 'the volume initial sync has trigger ConfigurationChanged');
+      assert.ok(r.tracker.history.some((t) => t.to.subStatus === 'VolumeInitialSync' && t.to.trigger === 'ConfigurationChanged'), `the volume initial sync has trigger ConfigurationChanged (observed ${transitions(r)})`);
       const synced = r.senders.reduce((n, s) => n + s.currentStats().syncBytesSent, 0) - syncedBefore;
       assert.ok(synced <= existing + 256 * KiB, `the volume initial sync copied the new volume only (${synced} bytes for ${existing} bytes written to it)`);
       await r.cutAndVerify();
@@ -509,8 +514,8 @@ export const syncSuite: readonly ConformanceCase[] = [
       await r.randomWrites(10);
       await r.converge();
       assertSequence(subStatuses(r), ['None', 'BitmapSync', 'None'], 'removing a VM');
-      assert.ok(r.tracker.history.some((t) => t.to.subStatus === 'BitmapSync' && t.to.trigger === 'ConfigurationChanged'), 'the sync after removing a VM has trigger ConfigurationChanged');
-      assert.ok(r.checkpoints().some((c) => c.id === before.id), 'the remaining VMs keep their checkpoints');
+      assert.ok(r.tracker.history.some((t) => t.to.subStatus === 'BitmapSync' && t.to.trigger === 'ConfigurationChanged'), `the sync after removing a VM has trigger ConfigurationChanged (observed ${transitions(r)})`);
+      assert.ok(r.checkpoints().some((c) => c.id === before.id), `the remaining VMs keep their checkpoints: expected '${before.id}' among ${r.checkpoints().map((c) => c.id).join(', ') || 'none'}`);
       await r.verify(before.id, snapshotBefore);
       await r.cutAndVerify('after-removal');
     },
@@ -593,7 +598,7 @@ export const syncSuite: readonly ConformanceCase[] = [
           ib.close();
         }
       }
-      assert.ok(onlyFirst > 0, 'some checkpoint fell between a pair\'s two writes, so the order was really tested');
+      assert.ok(onlyFirst > 0, `some checkpoint fell between a pair's two writes, so the order was really tested (observed ${onlyFirst})`);
       await r.cutAndVerify();
     },
   },
@@ -617,15 +622,15 @@ export const syncSuite: readonly ConformanceCase[] = [
         await r.randomWrites(4);
         await r.advance(1000);
       }
-      assert.ok(lastSeqs() > seqBefore, 'writes kept reaching the journals');
-      assert.ok(r.checkpoints().every((c) => c.timestamp <= downAt), 'no checkpoint was cut while the manager was away');
-      assert.ok(r.checkpoints().length < cpsBefore.length, 'trimming went on during the outage');
+      assert.ok(lastSeqs() > seqBefore, `writes kept reaching the journals (sequence ${seqBefore} before, ${lastSeqs()} after)`);
+      assert.ok(r.checkpoints().every((c) => c.timestamp <= downAt), `no checkpoint was cut while the manager was away (observed ${r.checkpoints().filter((c) => c.timestamp > downAt).map((c) => c.id).join(', ')})`);
+      assert.ok(r.checkpoints().length < cpsBefore.length, `trimming went on during the outage: expected fewer than ${cpsBefore.length} checkpoints, observed ${r.checkpoints().length}`);
       r.scheduler.setManagerReachable(true);
       assert.deepEqual(returned, [15_000]);
       await r.advance(3000);
       const cps = r.checkpoints();
       const after = cps.filter((c) => c.timestamp > downAt);
-      assert.ok(after.length >= 2, 'checkpoints resumed');
+      assert.ok(after.length >= 2, `checkpoints resumed: expected at least 2 after the return, observed ${after.length}`);
       const gap = after[0].timestamp - Math.max(...cps.filter((c) => c.timestamp <= downAt).map((c) => c.timestamp), downAt - 1000);
       assert.ok(gap >= 15_000, `the checkpoint list shows the ${gap} ms gap`);
       await r.cutAndVerify();

@@ -246,7 +246,8 @@ export class FakeDataCenter {
     if (!Array.isArray(spec.disks) || spec.disks.length === 0) throw new ValidationError(`recovery VM '${spec.name}' needs at least one disk`, 'disks');
     const disks = spec.disks.map((d, i) => {
       const protectedVolume = this.findVolume(d.volumeId);
-      const geometry = checkVolumeSpec(d.source.sizeBytes(d.volumeId), protectedVolume?.info.sectorSize ?? 512,
+      // The spec's sector size (the kernel always gives it); a same-data-centre volume's otherwise.
+      const geometry = checkVolumeSpec(d.source.sizeBytes(d.volumeId), d.sectorSize ?? protectedVolume?.info.sectorSize ?? 512,
         protectedVolume?.info.name ?? d.volumeId, `disks[${i}]`);
       return { ...geometry, sourceVolumeId: d.volumeId, source: d.source };
     });

@@ -1,5 +1,8 @@
 import assert from 'node:assert/strict';
-import { CAPABILITIES, StorageError, ValidationError, VirtualClock } from '@opencdp/core';
+import { existsSync } from 'node:fs';
+import { stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import { CAPABILITIES, IoAwareVirtualClock, StorageError, ValidationError, VirtualClock } from '@opencdp/core';
 import type { ConformanceHarness, HarnessFactory } from '@opencdp/core';
 import { HostDownError } from './fake-errors.js';
 import { createFakeHarness } from './fake-harness.js';
@@ -86,8 +89,9 @@ describe('createFakeHarness', () => {
 
   it('crashRecoveryStorage delegates to the memory storage with the seed', async () => {
     const seeds: number[] = [];
-    const crash = harness.memoryStorage.crash.bind(harness.memoryStorage);
-    harness.memoryStorage.crash = (seed: number): void => { seeds.push(seed); crash(seed); };
+    const memory = harness.memoryStorage!;
+    const crash = memory.crash.bind(memory);
+    memory.crash = (seed: number): void => { seeds.push(seed); crash(seed); };
     const file = await harness.recoveryStorage.open('j', { create: true });
     await file.write(0, Buffer.alloc(512, 1));
     await file.flush();
@@ -98,5 +102,40 @@ describe('createFakeHarness', () => {
     assert.ok(after !== undefined && after.length >= 512);
     // The flushed write survives; the unflushed one may have landed (whole or torn) or not.
     assert.ok(after[0] === 1 || after[0] === 2);
+  });
+});
+
+describe('createFakeHarness with journals in files', () => {
+  it('keeps recovery storage in a private temporary folder behind PowerCutStorage, on an I/O-aware clock, and removes it on dispose', async () => {
+    const h = await createFakeHarness({ recoveryStorage: 'files' });
+    const dir = h.workDir!;
+    try {
+      assert.ok(h.clock instanceof IoAwareVirtualClock, 'files need a clock that waits for their I/O');
+      assert.equal(h.capabilities.faultStorageCrash, true);
+      assert.equal(h.memoryStorage, undefined);
+      const file = await h.recoveryStorage.open('journals/j', { create: true });
+      await file.write(0, Buffer.alloc(4096, 1));
+      await file.flush();
+      await file.write(4096, Buffer.alloc(4096, 2)); // cached by PowerCutStorage until flushed
+      assert.equal((await stat(join(dir, 'recovery', 'journals', 'j'))).size, 4096, 'the unflushed write is not in the file yet');
+      await h.crashRecoveryStorage(7);
+      const after = (await h.recoveryStorage.readAll('journals/j'))!;
+      assert.ok(after.subarray(0, 4096).equals(Buffer.alloc(4096, 1)), 'the flushed write survives the power cut');
+      assert.equal(h.powerCutStorage!.unflushedBytes(), 0);
+    } finally {
+      await h.dispose();
+    }
+    assert.equal(existsSync(dir), false, 'dispose removed the folder');
+  });
+
+  it('without the power-cut cache declares faultStorageCrash unsupported and refuses to crash; a bad storage kind is refused', async () => {
+    const h = await createFakeHarness({ recoveryStorage: 'files', powerCut: false });
+    try {
+      assert.match(String(h.capabilities.faultStorageCrash), /written straight through/);
+      await assert.rejects(h.crashRecoveryStorage(1), ValidationError);
+    } finally {
+      await h.dispose();
+    }
+    await assert.rejects(createFakeHarness({ recoveryStorage: 'tape' as 'files' }), (e: unknown) => e instanceof ValidationError && e.field === 'recoveryStorage');
   });
 });

@@ -12,10 +12,12 @@ import type { FakeWriteTap } from './fake-write-tap.js';
 export const FakeSiteId = Symbol('FakeSiteId');
 
 @injectable()
-export class FakeHypervisor implements HypervisorAdapter, RecoveryDiskPromotion {
+export class FakeHypervisor implements HypervisorAdapter {
   readonly platform = 'fake';
   /** Token = the VM's change-tracking generation; regions at 64 KiB granularity, merged, no misses. */
   readonly dirtyTracking: DirtyTracking;
+  /** Promotion (R7): copies a recovery disk's range from its image into the disk; detaching ends reads of the image. */
+  readonly promotion: RecoveryDiskPromotion;
 
   constructor(
     @inject(FakeDataCenter) readonly dataCenter: FakeDataCenter,
@@ -30,6 +32,16 @@ export class FakeHypervisor implements HypervisorAdapter, RecoveryDiskPromotion 
       changedSince: async (vmId: VmId, token: string): Promise<ChangedRegion[]> => {
         this.own(vmId);
         return dataCenter.changedSince(vmId, token);
+      },
+    };
+    this.promotion = {
+      promoteDisk: async (vmId: VmId, volumeId: VolumeId, offset: number, length: number): Promise<void> => {
+        this.own(vmId);
+        await dataCenter.promoteRecoveryDisk(vmId, volumeId, offset, length);
+      },
+      detachDiskSource: async (vmId: VmId, volumeId: VolumeId): Promise<void> => {
+        this.own(vmId);
+        dataCenter.detachRecoveryDiskSource(vmId, volumeId);
       },
     };
   }
@@ -75,17 +87,6 @@ export class FakeHypervisor implements HypervisorAdapter, RecoveryDiskPromotion 
   async deleteVm(vmId: VmId): Promise<void> {
     this.own(vmId);
     this.dataCenter.deleteVm(vmId);
-  }
-
-  /** Promotion (RecoveryDiskPromotion): copies a recovery disk's range from its image into the disk. */
-  async promoteDisk(vmId: VmId, volumeId: VolumeId, offset: number, length: number): Promise<void> {
-    this.own(vmId);
-    await this.dataCenter.promoteRecoveryDisk(vmId, volumeId, offset, length);
-  }
-
-  async detachDiskSource(vmId: VmId, volumeId: VolumeId): Promise<void> {
-    this.own(vmId);
-    this.dataCenter.detachRecoveryDiskSource(vmId, volumeId);
   }
 
   /** VMs of other sites do not exist for this platform. */

@@ -1,6 +1,7 @@
 // @opencdp/core: the kernel every adapter, plugin and tool builds on.
 export * from './errors.js';
 export * from './clock.js';
+export * from './io-aware-clock.js';
 export * from './random.js';
 export * from './model.js';
 export * from './volume-geometry.js';
@@ -9,12 +10,16 @@ export * from './ports/storage-adapter.js';
 export * from './ports/write-tap.js';
 export * from './ports/hypervisor-adapter.js';
 export * from './ports/change-tracking.js';
+export * from './ports/recovery-disk-promotion.js';
 export * from './ports/platform-provider.js';
 export * from './ports/network-adapter.js';
 export * from './ports/consistency-agent.js';
 export * from './ports/conformance-harness.js';
 export * from './storage/local-file-storage.js';
 export * from './storage/memory-storage.js';
+export * from './storage/faulty-storage.js';
+export * from './storage/power-cut-storage.js';
+export { chooseCrashSurvivors, type PendingStorageOp } from './storage/crash-survivors.js';
 export * from './journal/journal.js';
 export * from './journal/point-in-time-image.js';
 export * from './replication/local-replication.js';
