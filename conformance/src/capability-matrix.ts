@@ -25,6 +25,7 @@ export const CAPABILITY_MEANINGS: Readonly<Partial<Record<Capability, string>>> 
   consistencyAgent: '`consistencyAgent`: quiesce / thaw for application-consistent checkpoints',
   recoveryVm: '`createRecoveryVm` and the power verbs on the recovery platform',
   recoveryPromotion: '`HypervisorAdapter.promotion`: recovery disks are copied off their images (R7, clone)',
+  reverseProtection: 'recovered VMs can be protected back to the original site (commit with reverse protection, R2.4, R3.2)',
   faultChangeTracking: 'change-tracking faults: a view that fails to open or release, a token reset, a lost view',
 };
 
