@@ -15,6 +15,7 @@ export * from './ports/consistency-agent.js';
 export * from './ports/conformance-harness.js';
 export * from './storage/local-file-storage.js';
 export * from './storage/memory-storage.js';
+export * from './storage/storage-names.js';
 export * from './journal/journal.js';
 export * from './journal/point-in-time-image.js';
 export * from './replication/local-replication.js';
