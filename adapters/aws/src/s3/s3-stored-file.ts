@@ -262,6 +262,7 @@ export class S3StoredFile implements StoredFile {
   /** Resize under the queue: truncates the boundary chunk, deletes chunks past the end, then records the size. */
   private async resizeNow(size: number): Promise<void> {
     this.checkOpen();
+    if (size === this.logicalSize && size === this.head.size) return;
     const C = this.head.chunkBytes;
     if (size < this.logicalSize) {
       // A late upload must not bring a cut chunk back.

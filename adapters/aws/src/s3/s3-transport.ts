@@ -3,6 +3,7 @@
 // when the storage is "crashed" (as kill -9 would cut its connections), bounds data transfers, and turns
 // SDK failures into S3StorageErrors that name the AWS code and what to do.
 import { createHash } from 'node:crypto';
+import { setMaxListeners } from 'node:events';
 import {
   DeleteObjectsCommand, GetObjectCommand, HeadBucketCommand, HeadObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client,
 } from '@aws-sdk/client-s3';
@@ -46,7 +47,7 @@ export class S3Transport {
   readonly bucket: string;
   private readonly client: S3Client;
   private readonly limit: LimitFunction;
-  private abort = new AbortController();
+  private abort = unboundedAbortController();
   private readonly inFlight = new Set<Promise<unknown>>();
 
   constructor(private readonly options: S3TransportOptions) {
@@ -68,7 +69,7 @@ export class S3Transport {
   /** Aborts every request in flight (they reject with reason 'closed'); later requests run normally. */
   abortAll(): void {
     this.abort.abort();
-    this.abort = new AbortController();
+    this.abort = unboundedAbortController();
   }
 
   /** Runs a data transfer under the concurrency bound (counted as in flight while it waits its turn). */
@@ -194,6 +195,13 @@ export class S3Transport {
       this.inFlight.delete(p);
     }
   }
+}
+
+/** Every request in flight listens on the one signal: lift Node's default warning threshold of 10 listeners. */
+function unboundedAbortController(): AbortController {
+  const controller = new AbortController();
+  setMaxListeners(0, controller.signal);
+  return controller;
 }
 
 function isNotFound(error: unknown): boolean {
