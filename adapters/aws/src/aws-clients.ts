@@ -5,6 +5,7 @@
 import { EBSClient } from '@aws-sdk/client-ebs';
 import { EC2Client } from '@aws-sdk/client-ec2';
 import { S3Client } from '@aws-sdk/client-s3';
+import { ConfiguredRetryStrategy } from '@smithy/core/retry';
 import type { AwsCredentialIdentity, AwsCredentialIdentityProvider } from '@smithy/types';
 
 export type AwsCredentials = AwsCredentialIdentity | AwsCredentialIdentityProvider;
@@ -17,6 +18,19 @@ export interface AwsClientOptions {
   credentials?: AwsCredentials;
   /** Attempts per call including the first (default 5). */
   maxAttempts?: number;
+  /**
+   * Fixed delay between attempts in ms instead of the SDK's exponential backoff with jitter (which
+   * backs off further on throttling). Tests set it small; products leave it unset.
+   */
+  retryDelayMs?: number;
+}
+
+/** The retry settings every client gets: the SDK's standard strategy, or the same with a fixed delay. */
+function retries(options: AwsClientOptions): { maxAttempts: number; retryMode: 'standard' } | { retryStrategy: ConfiguredRetryStrategy } {
+  const attempts = options.maxAttempts ?? 5;
+  if (options.retryDelayMs === undefined) return { maxAttempts: attempts, retryMode: 'standard' };
+  // Only the backoff differs from the standard strategy; which errors are retried (throttling, 5xx) does not.
+  return { retryStrategy: new ConfiguredRetryStrategy(attempts, options.retryDelayMs) };
 }
 
 export function createS3Client(options: AwsClientOptions & { forcePathStyle?: boolean }): S3Client {
@@ -25,8 +39,7 @@ export function createS3Client(options: AwsClientOptions & { forcePathStyle?: bo
     ...(options.endpoint ? { endpoint: options.endpoint } : {}),
     ...(options.credentials ? { credentials: options.credentials } : {}),
     forcePathStyle: options.forcePathStyle ?? false,
-    maxAttempts: options.maxAttempts ?? 5,
-    retryMode: 'standard',
+    ...retries(options),
   });
 }
 
@@ -35,8 +48,7 @@ export function createEbsClient(options: AwsClientOptions): EBSClient {
     region: options.region,
     ...(options.endpoint ? { endpoint: options.endpoint } : {}),
     ...(options.credentials ? { credentials: options.credentials } : {}),
-    maxAttempts: options.maxAttempts ?? 5,
-    retryMode: 'standard',
+    ...retries(options),
   });
 }
 
@@ -45,7 +57,6 @@ export function createEc2Client(options: AwsClientOptions): EC2Client {
     region: options.region,
     ...(options.endpoint ? { endpoint: options.endpoint } : {}),
     ...(options.credentials ? { credentials: options.credentials } : {}),
-    maxAttempts: options.maxAttempts ?? 5,
-    retryMode: 'standard',
+    ...retries(options),
   });
 }
