@@ -72,6 +72,7 @@ export class AwsHypervisor implements HypervisorAdapter, RecoveryDiskPromotion {
   readonly ebs: EbsDirect;
   readonly changeTracking?: EbsChangeTracking;
   readonly diskWrites: DiskWriteStats[] = [];
+  private standby?: StandbyChains;
   private readonly recovery: Required<Omit<AwsRecoveryOptions, 'bootMode' | 'testSecurityGroupIds'>> & Pick<AwsRecoveryOptions, 'bootMode' | 'testSecurityGroupIds'>;
   private readonly volumeTypes: string[];
   private readonly quota: number;
@@ -85,6 +86,12 @@ export class AwsHypervisor implements HypervisorAdapter, RecoveryDiskPromotion {
     this.volumeTypes = o.volumeTypes ?? ['gp3', 'gp2', 'io2', 'st1'];
     this.quota = o.volumeQuotaBytes ?? 50 * 1024 * GIB;
     if (o.changeTracking !== false) this.changeTracking = new EbsChangeTracking(this.ec2, this.ebs, o.clock, o.changeTracking ?? {});
+    this.standby = o.standby;
+  }
+
+  /** Failovers from now on build on these standby chains (they need this hypervisor's EBS and EC2 calls to exist first). */
+  useStandby(chains: StandbyChains | undefined): void {
+    this.standby = chains;
   }
 
   // ---- inventory --------------------------------------------------------------------------------
@@ -272,8 +279,8 @@ export class AwsHypervisor implements HypervisorAdapter, RecoveryDiskPromotion {
     const blockCount = Math.ceil(sizeBytes / EBS_BLOCK_SIZE);
     const image = source as Partial<PointInTimeImage>;
     const groupId = image.checkpoint?.groupId;
-    const base = this.o.standby && groupId !== undefined && typeof image.journaledExtents === 'function'
-      ? this.o.standby.base({ groupId, vmId: spec.sourceVmId, volumeId })
+    const base = this.standby && groupId !== undefined && typeof image.journaledExtents === 'function'
+      ? this.standby.base({ groupId, vmId: spec.sourceVmId, volumeId })
       : undefined;
     let blocks: Iterable<number>;
     if (base) {

@@ -18,3 +18,5 @@ export * from './aws-hypervisor.js';
 export * from './simulation/simulated-block-store.js';
 export * from './simulation/simulated-aws-state.js';
 export * from './simulation/simulated-aws-server.js';
+export * from './aws-harness.js';
+export * from './testing/simulated-aws-rig.js';

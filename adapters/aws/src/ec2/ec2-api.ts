@@ -2,10 +2,10 @@
 // names the operation and AWS's code; waits poll on the injected clock (first look at once, so a
 // platform whose state is already there costs no sleep) and end in typed errors that name what AWS said.
 import {
-  CreateSnapshotCommand, CreateSnapshotsCommand, CreateTagsCommand, DeleteSnapshotCommand, DeregisterImageCommand, DescribeImagesCommand,
+  AttachVolumeCommand, CreateVolumeCommand, CreateSnapshotCommand, CreateSnapshotsCommand, CreateTagsCommand, DeleteSnapshotCommand, DeregisterImageCommand, DescribeImagesCommand,
   DescribeInstancesCommand, DescribeSnapshotsCommand, DescribeSubnetsCommand, DescribeVolumesCommand, RegisterImageCommand, RunInstancesCommand,
   StartInstancesCommand, StopInstancesCommand, TerminateInstancesCommand,
-  type EC2Client, type Filter, type Image, type Instance, type RunInstancesCommandInput, type Snapshot, type Subnet, type Volume,
+  type EC2Client, type Filter, type Image, type Instance, type RunInstancesCommandInput, type Snapshot, type Subnet, type Volume, type VolumeType,
 } from '@aws-sdk/client-ec2';
 import type { Clock } from '@opencdp/core';
 import { AwsApiError, InstanceStateError, SnapshotFailedError, toAwsApiError } from '../aws-errors.js';
@@ -137,6 +137,17 @@ export class Ec2Api {
   async runInstance(input: Omit<RunInstancesCommandInput, 'MinCount' | 'MaxCount'>): Promise<Instance> {
     const out = await this.send('RunInstances', () => this.client.send(new RunInstancesCommand({ ...input, MinCount: 1, MaxCount: 1 })));
     return out.Instances![0];
+  }
+
+  async createVolume(availabilityZone: string, sizeGiB: number, volumeType: string, tags: Tags): Promise<string> {
+    const out = await this.send('CreateVolume', () => this.client.send(new CreateVolumeCommand({
+      AvailabilityZone: availabilityZone, Size: sizeGiB, VolumeType: volumeType as VolumeType, TagSpecifications: [tagSpec('volume', tags)],
+    })));
+    return out.VolumeId!;
+  }
+
+  async attachVolume(volumeId: string, instanceId: string, device: string): Promise<void> {
+    await this.send('AttachVolume', () => this.client.send(new AttachVolumeCommand({ VolumeId: volumeId, InstanceId: instanceId, Device: device })));
   }
 
   async startInstance(id: string): Promise<void> {

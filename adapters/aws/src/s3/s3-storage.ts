@@ -130,9 +130,18 @@ export class S3Storage implements StorageAdapter {
     await this.transport.checkBucket();
   }
 
-  /** Resolves once no S3 request is in flight (a harness on a virtual clock waits for this). */
+  /**
+   * Resolves once no S3 request is in flight and none started over two event-loop turns (work a request
+   * completion starts, such as the next upload, counts): what a harness on a virtual clock waits for.
+   */
   async idle(): Promise<void> {
-    await this.transport.settled();
+    for (let quiet = 0; quiet < 2;) {
+      await new Promise<void>((resolve) => setImmediate(resolve));
+      if (this.transport.pending > 0) {
+        quiet = 0;
+        await this.transport.settled();
+      } else quiet++;
+    }
   }
 
   /**

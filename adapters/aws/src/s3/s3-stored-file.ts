@@ -427,11 +427,20 @@ export class S3StoredFile implements StoredFile {
       const lo = Math.max(a, r.start);
       const hi = Math.min(b, r.end);
       if (lo >= hi) return;
-      if (lo === r.start && hi === r.end) {
-        // The whole object: one GET that also checks its SHA-256 (range reads cannot).
+      const objectBytes = r.end - r.start;
+      if ((lo === r.start && hi === r.end) || objectBytes <= WHOLE_READ_BYTES || (hi - lo) * 4 >= objectBytes) {
+        // A small object or a large part of one: one GET of the whole (its SHA-256 checked), kept in the
+        // clean cache, so the neighbouring reads that usually follow cost no request.
         const data = await this.fetchWhole(r).catch((e: unknown) => (e instanceof S3StorageError && e.awsCode === 'NoSuchKey' ? undefined : Promise.reject(e)));
         if (data) {
-          data.copy(out, at + lo - a);
+          this.checkOpen();
+          const raced = this.cache.get(index);
+          if (raced || this.remote.get(index) !== r) continue;
+          const chunk: CachedChunk = { buf: Buffer.alloc(Math.min(this.head.chunkBytes, roundUp(r.end))), start: r.start, end: r.end, version: 0, uploadedVersion: 0, counted: 0 };
+          data.copy(chunk.buf, r.start);
+          this.cache.set(index, chunk);
+          this.ctx.keepClean(this, index, chunk.buf.length);
+          chunk.buf.copy(out, at + lo - a, lo, hi);
           return;
         }
         if ((this.cache.has(index) || this.remote.get(index) !== r) && attempt < 3) continue;
@@ -447,18 +456,25 @@ export class S3StoredFile implements StoredFile {
     }
   }
 
+  /**
+   * The whole object of a chunk, its length and SHA-256 checked. A mismatch is read again a few times
+   * before it is refused: S3 never serves a partial object, but a test server answering a GET that races
+   * its own PUT can, and a transient fault deserves a second look before it becomes an error.
+   */
   private async fetchWhole(r: RemoteChunk): Promise<Buffer> {
-    const got = await this.ctx.transport.transfer(() => this.ctx.transport.get(r.key, `read '${this.name}' from ${this.ctx.where}`));
-    if (!got) throw this.vanished(r.key);
-    if (got.data.length !== r.end - r.start) throw this.truncated(r.key, r.end - r.start, got.data.length);
-    const expected = got.metadata['ocdp-sha256'];
-    if (expected === undefined) {
-      throw new S3StorageError('MalformedObject', `chunk object '${r.key}' of '${this.name}' carries no checksum: it was not written by this adapter`, 'io',
-        'the object was replaced outside OpenCDP; restore it from a backup, or delete the file so a sync rebuilds it');
+    for (let attempt = 1; ; attempt++) {
+      const got = await this.ctx.transport.transfer(() => this.ctx.transport.get(r.key, `read '${this.name}' from ${this.ctx.where}`));
+      if (!got) throw this.vanished(r.key);
+      const expected = got.metadata['ocdp-sha256'];
+      const actual = sha256Hex(got.data);
+      const problem = got.data.length !== r.end - r.start ? this.truncated(r.key, r.end - r.start, got.data.length)
+        : expected === undefined ? new S3StorageError('MalformedObject', `chunk object '${r.key}' of '${this.name}' carries no checksum: it was not written by this adapter`, 'io',
+          'the object was replaced outside OpenCDP; restore it from a backup, or delete the file so a sync rebuilds it')
+          : expected !== actual ? new AwsChecksumError(`chunk object '${r.key}' of '${this.name}'`, expected, actual) : undefined;
+      if (!problem) return got.data;
+      if (attempt >= FETCH_ATTEMPTS) throw problem;
+      await new Promise((resolve) => setTimeout(resolve, 20 * attempt));
     }
-    const actual = sha256Hex(got.data);
-    if (expected !== actual) throw new AwsChecksumError(`chunk object '${r.key}' of '${this.name}'`, expected, actual);
-    return got.data;
   }
 
   private vanished(key: string): StorageError {
@@ -476,6 +492,12 @@ export class S3StoredFile implements StoredFile {
     if (this.opened !== this.ctx.generation()) throw new StorageError(`file '${this.name}' was closed by a simulated crash`, 'closed');
   }
 }
+
+/** Reads of a whole chunk object whose length or checksum is wrong before the error stands. */
+const FETCH_ATTEMPTS = 3;
+
+/** Objects up to this size are always read whole (and cached) rather than by range. */
+const WHOLE_READ_BYTES = 1024 * 1024;
 
 function checkRange(name: string, offset: number, length: number): void {
   if (!Number.isSafeInteger(offset) || offset < 0 || !Number.isSafeInteger(length) || length < 0 || !Number.isSafeInteger(offset + length)) {

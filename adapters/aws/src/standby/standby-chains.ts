@@ -115,6 +115,22 @@ export class StandbyChains implements ReplicaChangeListener {
     await Promise.allSettled([...this.chains.values()].map((c) => c.updating));
   }
 
+  /**
+   * What kill -9 of the appliance does to the chains: the change sets were in its memory, so every chain's
+   * changes are unknown from now on (the next update starts a fresh chain; failovers copy fully until then).
+   */
+  invalidate(): void {
+    for (const c of this.chains.values()) {
+      c.dirty = 'all';
+      c.open = undefined;
+    }
+  }
+
+  /** Resolves once no chain is updating. */
+  async idle(): Promise<void> {
+    await Promise.allSettled([...this.chains.values()].map((c) => c.updating));
+  }
+
   /** Brings chains (all, or the one of `key`) up to date with their replicas now. */
   async update(key?: ReplicaKey): Promise<void> {
     const chains = key ? [this.chains.get(standbyKey(key))].filter((c): c is Chain => c !== undefined) : [...this.chains.values()];
