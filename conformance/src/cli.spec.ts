@@ -84,7 +84,7 @@ describe('opencdp-conformance CLI', function () {
   it('exits 2 with a message for an unknown adapter', async () => {
     const r = await runCli(['--adapter', 'nope']);
     assert.equal(r.code, 2);
-    assert.match(r.stderr, /unknown adapter 'nope': not a builtin adapter \(fake, qemu\) and no module at /);
+    assert.match(r.stderr, /unknown adapter 'nope': not a builtin adapter \(fake, qemu, aws\) and no module at /);
   });
 
   it('exits 2 when the module does not export createHarness', async () => {

@@ -23,6 +23,12 @@ export const BUILTIN_ADAPTERS: Readonly<Record<string, HarnessFactory>> = {
     const mod = (await import(spec)) as { createHarness: HarnessFactory };
     return mod.createHarness();
   },
+  // S3 on a real s3rver, EBS/EC2 simulated; the harness honours the capture mode the suite asks for.
+  aws: async (options) => {
+    const spec = '@opencdp/adapter-aws/conformance';
+    const mod = (await import(spec)) as { createHarness: HarnessFactory };
+    return mod.createHarness(options);
+  },
 };
 
 export interface LoadedAdapter {
@@ -88,9 +94,10 @@ export async function main(argv: readonly string[], io: { out: (t: string) => vo
     .option('--json <file>', 'also write the JSON report to <file>')
     .option('--grep <pattern>', 'only run cases whose title matches <pattern> (a regular expression), e.g. "J1\\."', regexSource)
     .option('--repeat <n>', 'run the suites n times in a row in one run; every run must pass', positiveInt, 1)
+    .option('--timeout <ms>', 'per-case timeout on a virtual clock in ms (ten times it on a real clock); default 60000', positiveInt)
     .exitOverride()
     .configureOutput({ writeOut: io.out, writeErr: io.err });
-  let opts: { adapter: string; json?: string; grep?: string; repeat: number };
+  let opts: { adapter: string; json?: string; grep?: string; repeat: number; timeout?: number };
   try {
     program.parse([...argv], { from: 'user' });
     opts = program.opts();
@@ -116,6 +123,7 @@ export async function main(argv: readonly string[], io: { out: (t: string) => vo
     write: io.out,
     ...(opts.json !== undefined ? { json: resolve(opts.json) } : {}),
     ...(opts.grep !== undefined ? { grep: opts.grep } : {}),
+    ...(opts.timeout !== undefined ? { timeoutMs: opts.timeout } : {}),
   });
   if (opts.json !== undefined) io.out(`report written to ${resolve(opts.json)}\n`);
   return report.failed > 0 ? EXIT_FAILED : EXIT_PASSED;

@@ -20,3 +20,6 @@ export * from './simulation/simulated-aws-state.js';
 export * from './simulation/simulated-aws-server.js';
 export * from './aws-harness.js';
 export * from './testing/simulated-aws-rig.js';
+export * from './aws-config.js';
+export * from './aws-platform-provider.js';
+export * from './aws-adapter-module.js';
