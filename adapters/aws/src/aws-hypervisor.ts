@@ -19,7 +19,7 @@ import { EbsChangeTracking, type EbsChangeTrackingOptions } from './ec2/ebs-chan
 import {
   AZ_TAG, DISK_BYTES_TAG, NICS_TAG, RECOVERY_TAG, SOURCE_VM_TAG, VM_ID_TAG, deviceNameOf, diskBytesOf, instanceVmInfo, isGone, plannedNics, plannedVmInfo,
 } from './ec2/vm-info.js';
-import type { StandbyChains } from './standby/standby-chains.js';
+import type { StandbyBaseSource } from './standby/standby-chains.js';
 
 export interface AwsRecoveryOptions {
   /** Instance type of recovered VMs (default t3.medium). */
@@ -50,7 +50,7 @@ export interface AwsHypervisorOptions {
   wait?: Ec2WaitOptions;
   /** EBS direct calls in flight at once (default 16). */
   concurrency?: number;
-  standby?: StandbyChains;
+  standby?: StandbyBaseSource;
   /** Change tracking for protected instances; false leaves it out. */
   changeTracking?: EbsChangeTrackingOptions | false;
   log?: (event: string, fields: Record<string, unknown>) => void;
@@ -72,7 +72,7 @@ export class AwsHypervisor implements HypervisorAdapter, RecoveryDiskPromotion {
   readonly ebs: EbsDirect;
   readonly changeTracking?: EbsChangeTracking;
   readonly diskWrites: DiskWriteStats[] = [];
-  private standby?: StandbyChains;
+  private standby?: StandbyBaseSource;
   private readonly recovery: Required<Omit<AwsRecoveryOptions, 'bootMode' | 'testSecurityGroupIds'>> & Pick<AwsRecoveryOptions, 'bootMode' | 'testSecurityGroupIds'>;
   private readonly volumeTypes: string[];
   private readonly quota: number;
@@ -90,7 +90,7 @@ export class AwsHypervisor implements HypervisorAdapter, RecoveryDiskPromotion {
   }
 
   /** Failovers from now on build on these standby chains (they need this hypervisor's EBS and EC2 calls to exist first). */
-  useStandby(chains: StandbyChains | undefined): void {
+  useStandby(chains: StandbyBaseSource | undefined): void {
     this.standby = chains;
   }
 

@@ -33,6 +33,11 @@ export interface StandbyBase {
   changed: ReadonlySet<number>;
 }
 
+/** Where a failover looks for a standby to build on (StandbyChains, or anything that knows one). */
+export interface StandbyBaseSource {
+  base(key: ReplicaKey): StandbyBase | undefined;
+}
+
 interface Chain {
   key: string;
   name: string;
@@ -50,7 +55,7 @@ export function standbyKey(k: ReplicaKey): string {
   return `${k.groupId}/${k.vmId}/${k.volumeId}`;
 }
 
-export class StandbyChains implements ReplicaChangeListener {
+export class StandbyChains implements ReplicaChangeListener, StandbyBaseSource {
   private readonly chains = new Map<string, Chain>();
   private timer?: TimerHandle;
   private stopped = false;

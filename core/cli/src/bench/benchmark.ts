@@ -4,8 +4,10 @@
 import { promises as fs } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { ebsFailoverBenchmark } from './ebs-failover-bench.js';
 import { journalBenchmark } from './journal-bench.js';
 import { replicationBenchmark } from './replication-bench.js';
+import { s3JournalBenchmark } from './s3-journal-bench.js';
 
 export interface BenchmarkResult {
   name: string;
@@ -137,3 +139,5 @@ function formatNumber(n: number): string {
 
 registerBenchmark('journal', journalBenchmark);
 registerBenchmark('replication', replicationBenchmark);
+registerBenchmark('s3-journal', s3JournalBenchmark);
+registerBenchmark('ebs-failover', ebsFailoverBenchmark);
