@@ -6,6 +6,8 @@
 // the old version or the new one, never a partial one, and a crash loses only what was not flushed.
 // A chunk's start only ever moves down, so when a crash leaves two objects of one chunk, the one with the
 // lower start is the newer; the other is deleted with the next upload of that chunk.
+// Longer than most modules on purpose: the chunk cache, uploads, reads and resizes share one state and its
+// invariants (versions, copy on write, the dirty total), which splitting would spread over several files.
 import pLimit, { type LimitFunction } from 'p-limit';
 import { StorageError, ValidationError } from '@opencdp/core';
 import type { StoredFile } from '@opencdp/core';

@@ -5,6 +5,7 @@
 // AMIs need completed snapshots, volumes attach within their availability zone, private IPs inside the
 // subnet and unused, ClientToken idempotency, and MaxResults/NextToken paging. Long lists of AWS
 // behaviour are not simulated (quotas, spot, placement groups…): only what the adapter calls.
+// Longer than most modules: one protocol's operations share its parsing, filtering, paging and XML helpers.
 import XMLBuilder from 'fast-xml-builder';
 import {
   INSTANCE_STATE_CODES, SimulatedAwsError, type SimImage, type SimInstance, type SimNic, type SimSnapshot, type SimulatedAwsState, type SimVolume,
