@@ -181,6 +181,29 @@ describe('S3Storage on s3rver', function () {
     badClient.destroy();
   });
 
+  it('a creation that loses the If-None-Match race (AWS answers 412; simulated by the client, s3rver does not enforce it) opens the winner\'s file', async () => {
+    const prefix = s3().freshPrefix();
+    const winner = new S3Storage({ client: s3().client, bucket: SPEC_BUCKET, prefix, chunkBytes: 64 * KiB });
+    const client = s3ClientFor(s3().server.endpoint);
+    client.middlewareStack.add((next, context) => async (args) => {
+      const input = args.input as { IfNoneMatch?: string };
+      if (context.commandName === 'PutObjectCommand' && input.IfNoneMatch === '*') {
+        // Another appliance creates the file between our existence check and our PUT.
+        const theirs = await winner.open('seg-1', { create: true });
+        await theirs.write(0, Buffer.from('theirs'));
+        await theirs.close();
+        throw Object.assign(new Error('At least one of the pre-conditions you specified did not hold'), { name: 'PreconditionFailed', $metadata: { httpStatusCode: 412 } });
+      }
+      return next(args);
+    }, { step: 'initialize', name: 'raceCreation' });
+    const loser = new S3Storage({ client, bucket: SPEC_BUCKET, prefix, chunkBytes: 64 * KiB });
+    const file = await loser.open('seg-1', { create: true });
+    assert.deepEqual(await file.read(0, 6), Buffer.from('theirs'));
+    await file.close();
+    assert.deepEqual((await objects(`${prefix}f/`)).map((o) => o.key), ['seg-1']);
+    client.destroy();
+  });
+
   it('refuses a malformed or damaged object with a typed error and changes nothing', async () => {
     const storage = s3().storage({ chunkBytes: 64 * KiB });
     await s3().client.send(new PutObjectCommand({ Bucket: SPEC_BUCKET, Key: `${storage.prefix}f/foreign`, Body: 'not ours' }));

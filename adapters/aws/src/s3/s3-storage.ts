@@ -169,7 +169,13 @@ export class S3Storage implements StorageAdapter {
     if (!options.create) throw new StorageError(`file '${name}' does not exist in ${this.where}`, 'missing');
     await this.checkCreatable(name);
     const head: ChunkedHead = { v: 1, id: this.newId(), size: options.size ?? 0, chunkBytes: this.chunkBytes };
-    await this.transport.put(this.headKey(name), Buffer.from(JSON.stringify(head)), { 'ocdp-layout': 'chunked' }, `create '${name}' in ${this.where}`, { ifNoneMatch: true });
+    try {
+      await this.transport.put(this.headKey(name), Buffer.from(JSON.stringify(head)), { 'ocdp-layout': 'chunked' }, `create '${name}' in ${this.where}`, { ifNoneMatch: true });
+    } catch (error) {
+      // Created meanwhile by someone else (AWS answers 412 or 409 to If-None-Match): open theirs, as open(create) of an existing file does.
+      if (!(error instanceof S3StorageError) || (error.awsCode !== 'PreconditionFailed' && error.awsCode !== 'ConditionalRequestConflict')) throw error;
+      return this.open(name);
+    }
     return this.openChunked(name, head);
   }
 
