@@ -32,6 +32,13 @@ export interface AwsHarnessOptions extends HarnessOptions {
   chunkBytes?: number;
   /** How long an injected host restart keeps a fake host down (default 1000 ms of clock time). */
   hostDownMs?: number;
+  /**
+   * An s3rver to use (its bucket `opencdp-harness` must exist) instead of starting one; with it the
+   * harness works under `prefix` and leaves the server running at dispose.
+   */
+  s3rver?: S3rverHandle;
+  /** Key prefix of the harness's recovery storage (default `site/`). */
+  prefix?: string;
   managerDownMs?: number;
 }
 
@@ -57,9 +64,10 @@ export const AWS_UNSUPPORTED = {
 
 export async function createAwsHarness(options: AwsHarnessOptions = {}): Promise<AwsHarness> {
   const capture = options.capture ?? 'splitter';
-  const s3rver = await startS3rver({ buckets: ['opencdp-harness'] });
+  const ownServer = options.s3rver === undefined;
+  const s3rver = options.s3rver ?? await startS3rver({ buckets: ['opencdp-harness'] });
   const s3Client = createS3Client({ region: 'us-east-1', endpoint: s3rver.endpoint, forcePathStyle: true, credentials: S3RVER_CREDENTIALS, maxAttempts: 3 });
-  const s3Storage = new S3Storage({ client: s3Client, bucket: 'opencdp-harness', prefix: 'site/', chunkBytes: options.chunkBytes ?? 256 * 1024 });
+  const s3Storage = new S3Storage({ client: s3Client, bucket: 'opencdp-harness', prefix: options.prefix ?? 'site/', chunkBytes: options.chunkBytes ?? 256 * 1024 });
   let standby: StandbyChains | undefined;
   const idle = async (): Promise<void> => {
     for (let round = 0; round < 3; round++) {
@@ -73,7 +81,7 @@ export async function createAwsHarness(options: AwsHarnessOptions = {}): Promise
     aws = await startSimulatedAws({ clock, seed: options.seed ?? 1 });
   } catch (error) {
     s3Client.destroy();
-    await s3rver.stop();
+    if (ownServer) await s3rver.stop();
     throw error;
   }
   const recoveryHypervisor = aws.hypervisor;
@@ -212,7 +220,7 @@ export async function createAwsHarness(options: AwsHarnessOptions = {}): Promise
       dc?.dispose();
       await aws.dispose();
       s3Client.destroy();
-      await s3rver.stop();
+      if (ownServer) await s3rver.stop();
     },
   };
   return harness;
