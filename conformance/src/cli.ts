@@ -42,6 +42,12 @@ export const BUILTIN_ADAPTERS: Readonly<Record<string, HarnessFactory>> = {
     const mod = (await import(spec)) as { createHarness: HarnessFactory };
     return mod.createHarness(options);
   },
+  // S3 on a real s3rver, EBS/EC2 simulated; the harness honours the capture mode the suite asks for.
+  aws: async (options) => {
+    const spec = '@opencdp/adapter-aws/conformance';
+    const mod = (await import(spec)) as { createHarness: HarnessFactory };
+    return mod.createHarness(options);
+  },
 };
 
 export interface LoadedAdapter {
@@ -126,6 +132,7 @@ interface RunOptions {
   json?: string;
   junit?: string;
   expectSkips?: string;
+  timeout?: number;
 }
 
 async function runCommand(opts: RunOptions, io: CliIo): Promise<number> {
@@ -169,6 +176,7 @@ async function runCommand(opts: RunOptions, io: CliIo): Promise<number> {
     write: io.out,
     ...(opts.json !== undefined ? { json: resolve(opts.json) } : {}),
     ...(opts.junit !== undefined ? { junit: resolve(opts.junit) } : {}),
+    ...(opts.timeout !== undefined ? { timeoutMs: opts.timeout } : {}),
   });
   if (opts.json !== undefined) io.out(`report written to ${resolve(opts.json)}\n`);
   if (opts.junit !== undefined) io.out(`JUnit report written to ${resolve(opts.junit)}\n`);
@@ -198,6 +206,7 @@ export async function main(argv: readonly string[], io: CliIo = {
     .option('--seed <n>', 'seed of every case\'s randomness (default 1); a failure replays with the same seed', positiveInt)
     .option('--json <file>', 'also write the JSON report to <file>')
     .option('--junit <file>', 'also write the report as JUnit XML to <file>')
+    .option('--timeout <ms>', 'per-case timeout on a virtual clock in ms (ten times it on a real clock); default 60000', positiveInt)
     .option('--expect-skips <file>', 'JSON list (or object id → reason) of the case ids or prefixes ("S5.*") the adapter may skip; any other skip fails the run (exit 3)')
     .action(async (opts: RunOptions) => { code = await runCommand(opts, io); });
   program.command('init <dir>')

@@ -13,6 +13,8 @@ import './bench/qemu-splitter-bench.js';
 import './bench/vhdx-bench.js';
 import './bench/replication-bench.js';
 import './bench/vsphere-cycle-bench.js';
+import './bench/s3-journal-bench.js';
+import './bench/ebs-failover-bench.js';
 import { applianceCommand } from './appliance/appliance-command.js';
 import { managerCommand } from './manager/manager-command.js';
 import { operatorCommands } from './client/verbs.js';

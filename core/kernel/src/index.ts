@@ -20,6 +20,7 @@ export * from './storage/memory-storage.js';
 export * from './storage/faulty-storage.js';
 export * from './storage/power-cut-storage.js';
 export { chooseCrashSurvivors, type PendingStorageOp } from './storage/crash-survivors.js';
+export * from './storage/storage-names.js';
 export * from './journal/journal.js';
 export * from './journal/point-in-time-image.js';
 export * from './replication/local-replication.js';
