@@ -162,7 +162,7 @@ describe('opencdp-conformance CLI', function () {
   it('exits 2 with a message for an unknown adapter, a module without createHarness, and bad options', async () => {
     const r = await runCli(['--adapter', 'nope']);
     assert.equal(r.code, 2);
-    assert.match(r.stderr, /unknown adapter 'nope': not a builtin adapter \(fake, fake-files, qemu, hyperv, vsphere\) and no module at /);
+    assert.match(r.stderr, /unknown adapter 'nope': not a builtin adapter \(fake, fake-files, qemu, hyperv, vsphere, aws\) and no module at /);
     const empty = join(dir, 'empty-adapter.mjs');
     await writeFile(empty, "export const name = 'empty';\n");
     const e = await runCli(['--adapter', empty]);

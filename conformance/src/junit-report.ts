@@ -2,7 +2,7 @@
 // per test: one <testsuite> per conformance suite, one <testcase> per case, skips with their reasons and
 // failures with their expected and observed values. Built with fast-xml-builder, which escapes text.
 import XMLBuilder from 'fast-xml-builder';
-import type { ConformanceReport } from './report.js';
+import type { ConformanceReport } from './report-model.js';
 
 /** Characters XML 1.0 cannot hold at all (not even escaped): stripped from every string. */
 const NOT_XML = /[\u0000-\u0008\u000B\u000C\u000E-\u001F\uFFFE\uFFFF]/g;

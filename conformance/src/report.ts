@@ -7,34 +7,9 @@ import Mocha from 'mocha';
 import { caseInfoOf, conformanceScopeOf, conformanceSuitesUnder, skipReasons } from './define-conformance.js';
 import { failureMessage } from './failure-message.js';
 import { toJUnitXml } from './junit-report.js';
+import type { CaseReport, CaseState, ConformanceReport, SuiteCounts } from './report-model.js';
 
-export type CaseState = 'passed' | 'failed' | 'skipped';
-
-export interface CaseReport {
-  id: string;
-  title: string;
-  /** The suite the case belongs to (`platform`, `journal`, …; `setup` for a failed probe or hook). */
-  suite: string;
-  state: CaseState;
-  /** The skip reason, or the failure message (with the expected and observed values). */
-  reason?: string;
-  /** Wall time the case took (0 for a skip). */
-  durationMs: number;
-}
-
-export interface SuiteCounts {
-  passed: number;
-  failed: number;
-  skipped: number;
-}
-
-export interface ConformanceReport extends SuiteCounts {
-  adapter: string;
-  suites: Record<string, SuiteCounts>;
-  cases: CaseReport[];
-  /** What the adapter module says is left to do (its `todo` export, e.g. from the scaffold); absent when none. */
-  todo?: string[];
-}
+export type { CaseReport, CaseState, ConformanceReport, SuiteCounts } from './report-model.js';
 
 export interface ConformanceReporterOptions {
   /** Adapter name for the report; default: the name the cases were registered under. */
