@@ -98,3 +98,15 @@ export class VsphereObjectNotFoundError extends OpenCdpError {
       `check the ${kind} name in the vsphere config against the vSphere inventory`);
   }
 }
+
+/**
+ * A disk asked for logical sectors other than 512 bytes. vSphere virtual disks present 512-byte sectors to
+ * guests (4Kn devices are emulated as 512e by ESXi); 4Kn virtual disks (`sectorFormat` native_4k) arrive
+ * only with vSphere API 9.0, which this adapter does not speak yet. Nothing was made.
+ */
+export class SectorSizeUnsupportedError extends OpenCdpError {
+  constructor(readonly volumeId: string, readonly sectorSize: number, readonly field: string) {
+    super('VSPHERE_SECTOR_SIZE', `volume '${volumeId}' has ${sectorSize}-byte sectors; vSphere virtual disks have 512-byte sectors (field '${field}')`,
+      'recover or protect volumes with 4096-byte sectors on a platform that offers 4Kn disks (Hyper-V VHDX, QEMU); on vSphere use 512-byte-sector (512n/512e) volumes');
+  }
+}

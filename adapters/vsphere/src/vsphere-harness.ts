@@ -13,6 +13,7 @@ import { FaultyStorage } from '@opencdp/adapter-fake';
 import { startVcsim, type VcsimFixture, type VcsimModel } from './testing/vcsim-fixture.js';
 import { createTestVm, deviceKeyOf } from './testing/test-vms.js';
 import { MoRef, typed } from './vim-types.js';
+import { SectorSizeUnsupportedError } from './vsphere-errors.js';
 import { VsphereHypervisor } from './vsphere-hypervisor.js';
 
 export interface VsphereHarnessOptions extends HarnessOptions {
@@ -31,6 +32,8 @@ export interface VsphereHarness extends ConformanceHarness {
 }
 
 export const VSPHERE_LIVE_PORTGROUP = 'DC0_DVPG0';
+/** vSphere virtual disks present 512-byte logical sectors to guests (4Kn only from vSphere API 9.0). */
+export const VSPHERE_SECTOR_SIZES: readonly number[] = [512];
 export const VSPHERE_TEST_PORTGROUP = 'DC0_DVPG1';
 
 export const VSPHERE_UNSUPPORTED = {
@@ -66,6 +69,8 @@ export async function createVsphereHarness(options: VsphereHarnessOptions = {}):
   const harness: VsphereHarness = {
     name: 'vsphere',
     capabilities: vsphereCapabilities(mode),
+    sectorSizes: VSPHERE_SECTOR_SIZES,
+    recoverySectorSizes: VSPHERE_SECTOR_SIZES,
     clock,
     hypervisor,
     recoveryStorage,
@@ -74,11 +79,13 @@ export async function createVsphereHarness(options: VsphereHarnessOptions = {}):
     async createVm(spec: ProtectedVmSpec): Promise<VmInfo> {
       const hostId = spec.hostId ?? protectedHosts[created % protectedHosts.length];
       if (!protectedHosts.includes(hostId)) throw new ValidationError(`host '${hostId}' is not a protected host`, 'hostId', `use one of ${protectedHosts.join(', ')}`);
+      spec.volumes.forEach((v, i) => checkSectorSize(v, `volumes[${i}].sectorSize`));
       created++;
       return createTestVm(hypervisor, { name: spec.name, disks: spec.volumes.map((v) => v.sizeBytes), hostId, portgroup: VSPHERE_LIVE_PORTGROUP });
     },
 
     async addVolume(vmId: VmId, volume: ProtectedVmSpec['volumes'][number]): Promise<VolumeInfo> {
+      checkSectorSize(volume, 'sectorSize');
       return addDisk(hypervisor, vmId, volume.sizeBytes);
     },
 
@@ -155,6 +162,13 @@ export async function createVsphereHarness(options: VsphereHarnessOptions = {}):
     },
   };
   return harness;
+}
+
+/** A volume asking for sectors vSphere cannot give (anything but 512 bytes) is refused before anything is made. */
+function checkSectorSize(volume: ProtectedVmSpec['volumes'][number], field: string): void {
+  if (volume.sectorSize !== undefined && !VSPHERE_SECTOR_SIZES.includes(volume.sectorSize)) {
+    throw new SectorSizeUnsupportedError(volume.name ?? '(new volume)', volume.sectorSize, field);
+  }
 }
 
 /** Hot-adds a new empty disk (ReconfigVM_Task, fileOperation create) on the VM's first SCSI controller. */
