@@ -145,6 +145,7 @@ export class GroupRig {
 
   /** Waits until every journal has finished its queued work (appends, markers, background trims). */
   async idle(): Promise<void> {
+    await this.replication.settled(); // a change-tracking cycle in flight (none in splitter mode)
     await Promise.all(this.journals().map((j) => j.idle()));
   }
 

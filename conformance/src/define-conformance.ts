@@ -1,16 +1,19 @@
 // The library entry a vendor's own test file calls: registers the conformance suites as mocha `describe`
 // blocks in the caller's run, gates every case on the adapter's capability table, and remembers why a
 // case was skipped (mocha's `this.skip()` carries no reason) so the report can list it.
-import { CAPABILITIES, ValidationError } from '@opencdp/core';
-import type { Capability, CapabilityTable, HarnessFactory } from '@opencdp/core';
+import { CAPABILITIES, CAPTURE_MODES, ValidationError } from '@opencdp/core';
+import type { Capability, CapabilityTable, CaptureMode, HarnessFactory } from '@opencdp/core';
 import { CaseContext } from './case-context.js';
 import { SUITE_NAMES, type ConformanceCase, type SuiteName } from './conformance-case.js';
 import { journalSuite } from './journal-suite.js';
 import { syncSuite } from './sync-suite.js';
 import { recoverySuite } from './recovery-suite.js';
+import { changeTrackingSuite } from './change-tracking-suite.js';
 
 /** The cases of every suite, by name. */
-export const SUITES: Readonly<Record<SuiteName, readonly ConformanceCase[]>> = { journal: journalSuite, sync: syncSuite, recovery: recoverySuite };
+export const SUITES: Readonly<Record<SuiteName, readonly ConformanceCase[]>> = {
+  journal: journalSuite, sync: syncSuite, recovery: recoverySuite, 'change-tracking': changeTrackingSuite,
+};
 
 /** The BDD functions to register with; mocha's globals unless given (the CLI passes a private set). */
 export interface BddInterface {
@@ -35,6 +38,19 @@ export interface ConformanceOptions {
   bdd?: BddInterface;
   /** Per-case timeout when the harness has a virtual clock (default 60 s; ten times that otherwise). */
   timeoutMs?: number;
+  /**
+   * The capture mode to run in; passed to `createHarness` as `HarnessOptions.capture`. Default: the
+   * splitter when the harness has `writeTap`, else change tracking when it has `changeTracking`.
+   */
+  capture?: CaptureMode;
+}
+
+/** What the run learnt up front: the capability table, the capture mode, and whether views span VMs. */
+interface RunFacts {
+  table: CapabilityTable;
+  capture: CaptureMode;
+  /** Change-tracking mode: one view holds several VMs as one consistent cut (J2 holds), or why not. */
+  multiVmViews: true | string;
 }
 
 /** What the report needs to know about a registered case. */
@@ -94,28 +110,31 @@ export function defineConformance(options: ConformanceOptions): void {
     if (!(CAPABILITIES as readonly string[]).includes(c)) throw new ValidationError(`unknown capability '${c}'`, `capabilities.${c}`, `use ${CAPABILITIES.join(', ')}`);
     if (v !== true && (typeof v !== 'string' || v.trim() === '')) throw new ValidationError(`capability '${c}' must be true or a reason why it is unsupported`, `capabilities.${c}`);
   }
+  if (options.capture !== undefined && !CAPTURE_MODES.includes(options.capture)) {
+    throw new ValidationError(`unknown capture mode '${String(options.capture)}'`, 'capture', `use ${CAPTURE_MODES.join(' or ')}`);
+  }
   const bdd = options.bdd ?? globalBdd();
   const seed = options.seed ?? 1;
   const timeoutMs = options.timeoutMs ?? 60_000;
-  let table: CapabilityTable | undefined;
+  let facts: RunFacts | undefined;
 
-  const root = bdd.describe(options.title ?? `${name} conformance`, function () {
+  const root = bdd.describe(options.title ?? `${name} conformance${options.capture === 'change-tracking' ? ' (change-tracking)' : ''}`, function () {
     bdd.before(async function () {
       this.timeout(timeoutMs);
-      table = await resolveCapabilities(createHarness, options.capabilities);
+      facts = await resolveFacts(createHarness, options.capabilities, options.capture);
     });
     for (const suiteName of suites) {
       const suite = bdd.describe(suiteName, function () {
         for (const c of SUITES[suiteName]) {
           const test = bdd.it(`${c.id} ${c.title}`, async function () {
-            const capabilities = table!;
-            const reason = unsupported(capabilities, c.needs);
+            const { table: capabilities, capture } = facts!;
+            const reason = skipReason(c, facts!);
             if (reason !== undefined) {
               skipReasons.set(this.test!.fullTitle(), reason);
               this.skip();
             }
             this.timeout(capabilities.virtualClock === true ? timeoutMs : timeoutMs * 10);
-            await runCase(c, createHarness, capabilities, caseSeed(seed, c.id));
+            await runCase(c, () => createHarness({ capture }), capabilities, caseSeed(seed, c.id));
           });
           caseInfos.set(test, { adapter: name, suite: suiteName, id: c.id, title: c.title });
         }
@@ -127,7 +146,7 @@ export function defineConformance(options: ConformanceOptions): void {
 }
 
 /** Runs one case on a fresh harness; the case's own failure wins over a failure to clean up after it. */
-async function runCase(c: ConformanceCase, createHarness: HarnessFactory, capabilities: CapabilityTable, seed: number): Promise<void> {
+async function runCase(c: ConformanceCase, createHarness: () => ReturnType<HarnessFactory>, capabilities: CapabilityTable, seed: number): Promise<void> {
   const harness = await createHarness();
   const ctx = new CaseContext(harness, capabilities, seed);
   let failed = false;
@@ -145,11 +164,17 @@ async function runCase(c: ConformanceCase, createHarness: HarnessFactory, capabi
   }
 }
 
-/** The capability table: what the options declare, the rest from a probe harness (then disposed). */
-async function resolveCapabilities(createHarness: HarnessFactory, declared: Partial<CapabilityTable> | undefined): Promise<CapabilityTable> {
+/**
+ * The capability table (what the options declare, the rest from a probe harness, then disposed), the
+ * capture mode (asked for, or the one the table supports, the splitter first) and whether the
+ * platform's views span VMs.
+ */
+async function resolveFacts(createHarness: HarnessFactory, declared: Partial<CapabilityTable> | undefined, capture: CaptureMode | undefined): Promise<RunFacts> {
   const complete = declared && CAPABILITIES.every((c) => declared[c] !== undefined);
-  if (complete) return { ...(declared as CapabilityTable) };
-  const probe = await createHarness();
+  if (complete && (capture ?? 'splitter') === 'splitter' && (declared.writeTap === true || declared.changeTracking !== true)) {
+    return { table: { ...(declared as CapabilityTable) }, capture: 'splitter', multiVmViews: 'not needed in splitter mode' };
+  }
+  const probe = await createHarness(capture ? { capture } : undefined);
   try {
     const probed = probe.capabilities;
     const table = {} as CapabilityTable;
@@ -158,10 +183,24 @@ async function resolveCapabilities(createHarness: HarnessFactory, declared: Part
       // A harness that does not mention a capability does not have it; say so rather than guess.
       table[c] = value === true || (typeof value === 'string' && value.trim() !== '') ? value : `the harness's capability table does not declare '${c}'`;
     }
-    return table;
+    const mode = capture ?? (table.writeTap !== true && table.changeTracking === true ? 'change-tracking' : 'splitter');
+    const tracking = probe.hypervisor?.changeTracking;
+    const multiVmViews = tracking?.multiVmViews === true ? true
+      : `the platform's views hold one VM each (changeTracking.multiVmViews is false): no consistent cut across VMs in change-tracking mode`;
+    return { table, capture: mode, multiVmViews };
   } finally {
     await probe.dispose();
   }
+}
+
+/** Why a case skips in this run (mode, capabilities, views), or undefined when it runs. */
+function skipReason(c: ConformanceCase, facts: RunFacts): string | undefined {
+  if (facts.capture === 'change-tracking') {
+    if (c.splitterOnly) return `splitter only: ${c.splitterOnly}`;
+    if (c.crossVm && facts.multiVmViews !== true) return `cross-VM consistency (J2): ${facts.multiVmViews}`;
+    return unsupported(facts.table, c.needs.map((n) => (n === 'writeTap' ? 'changeTracking' : n)));
+  }
+  return unsupported(facts.table, c.needs);
 }
 
 /** The skip reason for a case, or undefined when every capability it needs is supported. */

@@ -97,6 +97,7 @@ export const journalSuite: readonly ConformanceCase[] = [
     id: 'J2.1',
     title: 'causal chains (VM A\'s write completes, then VM B on another host writes) racing with checkpoints: B present ⇒ A present',
     needs: ['writeTap'],
+    crossVm: true,
     async run(ctx) {
       const [hostA, hostB] = await ctx.protectedHosts();
       const g = await ctx.group({
@@ -162,6 +163,7 @@ export const journalSuite: readonly ConformanceCase[] = [
     id: 'J2.2',
     title: 'a group checkpoint is one marker with one id, sequence number and timestamp in every VM\'s journal',
     needs: ['writeTap'],
+    crossVm: true,
     async run(ctx) {
       const g = await ctx.group({
         settings: { checkpointIntervalMs: 1000 },

@@ -248,6 +248,7 @@ export class PipelineRig {
       phase: worst ? (worst.connected ? worst.phase : worst.phase.startsWith('paused') ? worst.phase : 'recording') : 'creating',
       connected: states.every((s) => s.connected),
       ...(worst?.trigger ? { trigger: worst.trigger } : {}),
+      ...(states.find((s) => s.cause)?.cause ? { cause: states.find((s) => s.cause)!.cause } : {}),
       ...(states.find((s) => s.storageError)?.storageError ? { storageError: states.find((s) => s.storageError)!.storageError } : {}),
       vmCount: this.vms.length,
       hasCheckpoints: cps.length > 0,

@@ -216,6 +216,7 @@ export const syncSuite: readonly ConformanceCase[] = [
     id: 'S3.1',
     title: 'buffer pressure on a slow link: the sender falls back to its bitmap (NetworkCongestion), then bitmap-syncs and converges',
     needs: ['writeTap'],
+    splitterOnly: 'buffer pressure is the splitter\'s (writes arrive faster than the link takes them); a change-tracking cycle reads at the link\'s pace',
     async run(ctx) {
       const r = await rig(ctx, { bufferBytes: 256 * KiB, link: { bytesPerSecond: 200 * KiB } });
       await r.start();
@@ -230,6 +231,7 @@ export const syncSuite: readonly ConformanceCase[] = [
     id: 'S4.1',
     title: 'a long outage: the bitmap never passes its memory budget, and the resync converges to the protected volumes',
     needs: ['writeTap'],
+    splitterOnly: 'the dirty-region bitmap is the splitter\'s; change tracking keeps no bitmap (the platform tracks changes)',
     async run(ctx) {
       const budget = 8 * KiB;
       const r = await rig(ctx, { bitmapBudgetBytes: budget });
@@ -300,6 +302,7 @@ export const syncSuite: readonly ConformanceCase[] = [
     id: 'S5.4',
     title: 'protected host restart: the platform closes the tap, no checkpoint while it is down, the tap is re-attached and a delta sync converges',
     needs: ['writeTap', 'faultHostRestart'],
+    splitterOnly: 'a host restart closes write taps; change tracking has none (a tracking reset is C3)',
     async run(ctx) {
       const r = await streaming(ctx);
       await r.cutAndVerify();
@@ -321,6 +324,7 @@ export const syncSuite: readonly ConformanceCase[] = [
     id: 'S5.5',
     title: 'hypervisor-manager restart: every tap closes while the VMs keep writing unsplit; no checkpoint meanwhile; a delta sync by checksum comparison sends only the blocks that differ',
     needs: ['writeTap', 'faultHypervisorManagerRestart'],
+    splitterOnly: 'a hypervisor-manager restart closes write taps; change tracking has none (a tracking reset is C3)',
     async run(ctx) {
       const r = await streaming(ctx);
       await r.cutAndVerify();
@@ -555,6 +559,7 @@ export const syncSuite: readonly ConformanceCase[] = [
     id: 'J2.3',
     title: 'write order across two hosts\' appliances: a write issued after another completed is never in a checkpoint without it (neither / both / only the first)',
     needs: ['writeTap'],
+    splitterOnly: 'the barrier holds guest writes across appliances; in change-tracking mode each appliance freezes its own views, so there is no cut across appliances',
     async run(ctx) {
       const r = await rig(ctx);
       assert.notEqual(r.vms[0].hostId, r.vms[1].hostId, 'the two VMs sit on different hosts (one appliance each)');

@@ -1,7 +1,8 @@
 // The conformance harness for the fake adapter: a fresh in-memory data centre on a virtual clock per
 // case, a protected site with two hosts and a recovery site whose storage is memory behind a fault
-// injector. It supports every capability, so a conformance run against it skips nothing.
-import { CAPABILITIES, MemoryStorage, ValidationError, VirtualClock } from '@opencdp/core';
+// injector. It is built for one capture mode (`HarnessOptions.capture`, the splitter by default) and
+// supports every capability of that mode, so a run skips only the other mode's cases.
+import { CAPABILITIES, MemoryStorage, UnsupportedError, ValidationError, VirtualClock } from '@opencdp/core';
 import type {
   CapabilityTable, ConformanceHarness, HarnessOptions, Fault, ProtectedVmSpec, VmId, VmInfo, VolumeId, VolumeInfo,
 } from '@opencdp/core';
@@ -18,6 +19,8 @@ export interface FakeHarnessOptions extends HarnessOptions {
   hostDownMs?: number;
   /** How long an injected hypervisor-manager restart keeps taps from re-opening, in clock time; default 1000 ms. */
   managerDownMs?: number;
+  /** Change-tracking mode: one view may span several VMs (default true; false runs the per-VM path). */
+  multiVmViews?: boolean;
 }
 
 /** The harness with its concrete parts exposed, for tests that need more than the port. */
@@ -48,10 +51,22 @@ export async function createFakeHarness(options: FakeHarnessOptions = {}): Promi
   const hostDownMs = options.hostDownMs ?? 1000;
   let vmsCreated = 0;
 
+  const capture = options.capture ?? 'splitter';
+  if (capture !== 'splitter' && capture !== 'change-tracking') throw new ValidationError(`unknown capture mode '${String(capture)}'`, 'capture', 'use splitter or change-tracking');
+  const platform = { capture, ...(options.multiVmViews !== undefined ? { multiVmViews: options.multiVmViews } : {}) };
+  const hypervisor = new FakeHypervisor(dataCenter, protectedSite.id, platform);
   const capabilities = Object.fromEntries(CAPABILITIES.map((c) => [c, true])) as CapabilityTable;
-  // The change-tracking capture mode (views and tokens) is not implemented by the fake yet.
-  capabilities.changeTracking = 'the fake data centre does not implement the ChangeTracking port yet';
-  capabilities.faultChangeTracking = 'the fake data centre does not implement the ChangeTracking port yet';
+  if (capture === 'splitter') {
+    const why = 'this fake harness was built for the splitter capture mode (ask for capture: change-tracking)';
+    capabilities.changeTracking = why;
+    capabilities.faultChangeTracking = why;
+  } else {
+    capabilities.writeTap = 'this fake harness was built for the change-tracking capture mode: its platform has no openTap';
+  }
+  const tracking = (kind: string): NonNullable<FakeHypervisor['changeTracking']> => {
+    if (!hypervisor.changeTracking) throw new UnsupportedError(`fault '${kind}' (${capabilities.changeTracking})`);
+    return hypervisor.changeTracking;
+  };
 
   const harness: FakeHarness = {
     name: 'fake',
@@ -60,8 +75,8 @@ export async function createFakeHarness(options: FakeHarnessOptions = {}): Promi
     dataCenter,
     protectedSite,
     recoverySite,
-    hypervisor: new FakeHypervisor(dataCenter, protectedSite.id),
-    recoveryHypervisor: new FakeHypervisor(dataCenter, recoverySite.id),
+    hypervisor,
+    recoveryHypervisor: new FakeHypervisor(dataCenter, recoverySite.id, platform),
     recoveryStorage,
     memoryStorage,
     consistencyAgent: new FakeConsistencyAgent(dataCenter),
@@ -106,6 +121,18 @@ export async function createFakeHarness(options: FakeHarnessOptions = {}): Promi
           // Returns at once: taps are closed, VMs keep writing unsplit, taps re-open after `managerDownMs`.
           dataCenter.restartHypervisorManager(protectedSite.id, options.managerDownMs ?? 1000);
           return;
+        case 'view-open-fail':
+          tracking(fault.kind).failOpens(true);
+          return;
+        case 'view-release-fail':
+          tracking(fault.kind).failReleases(true);
+          return;
+        case 'token-reset':
+          tracking(fault.kind).resetTokens(fault.vmId);
+          return;
+        case 'view-lost':
+          tracking(fault.kind).loseViews();
+          return;
         default:
           throw new ValidationError(`unknown fault '${(fault as { kind: string }).kind}'`, 'kind');
       }
@@ -113,6 +140,8 @@ export async function createFakeHarness(options: FakeHarnessOptions = {}): Promi
 
     async clearFaults(): Promise<void> {
       recoveryStorage.setFault(undefined);
+      hypervisor.changeTracking?.failOpens(false);
+      hypervisor.changeTracking?.failReleases(false);
       for (const host of dataCenter.inventory().hosts) dataCenter.bringHostUp(host.id);
     },
 

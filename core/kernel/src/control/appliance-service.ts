@@ -227,8 +227,9 @@ export class ApplianceService implements ApplianceControl {
       const state = sender.state;
       const stats = sender.currentStats();
       Object.assign(facts, {
-        phase: state.phase, connected: state.connected, vmIds: [...spec.vmIds],
+        phase: state.phase, connected: state.connected, vmIds: [...spec.vmIds], captureMode: sender.captureMode,
         ...(state.trigger ? { trigger: state.trigger } : {}), ...(state.storageError ? { storageError: state.storageError } : {}),
+        ...(state.cause ? { cause: state.cause } : {}),
         bufferedBytes: stats.bufferedBytes, bitmapBytes: stats.bitmapBytes,
         writes: stats.writesSent, writtenBytes: stats.rawBytesSent, wireBytes: stats.wireBytesSent + stats.syncBytesSent,
       });

@@ -1,0 +1,1 @@
+export const changeTrackingSuite: readonly import('./conformance-case.js').ConformanceCase[] = [];
