@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import {
   CheckpointScheduler, GroupStatusTracker, ProtectedAppliance, RecoveryAppliance, parseProtectionGroupSettings,
-  type Checkpoint, type GroupSender, type GroupState, type Journal, type ProtectionGroupSettingsInput,
+  type CaptureNotice, type Checkpoint, type GroupSender, type GroupState, type Journal, type ProtectionGroupSettingsInput,
   type ProtectedVmSpec, type ReplicationFacts, type ReplicationPhase, type VmId, type VmInfo, type VolumeId,
 } from '@opencdp/core';
 import { FakeNetwork, type FakeLinkProfile } from '@opencdp/adapter-fake';
@@ -41,6 +41,8 @@ export class PipelineRig {
   senders: GroupSender[] = [];
   scheduler!: CheckpointScheduler;
   readonly tracker = new GroupStatusTracker();
+  /** What the senders' capture paths reported (change tracking: lost tokens, view failures, leftovers released). */
+  readonly notices: CaptureNotice[] = [];
   readonly settings;
   readonly groupId: string;
   private ids = 0;
@@ -82,6 +84,7 @@ export class PipelineRig {
       this.appliances.set(hostId, appliance);
       const sender = await appliance.protect({ groupId: this.groupId, settings: this.settings, vmIds, recoveryAddress: this.recoveryAddress, preseeded: options.preseeded ?? this.options.preseeded });
       sender.on('state', () => this.observe());
+      sender.on('notice', (n) => this.notices.push(n));
       this.senders.push(sender);
     }
     this.scheduler = new CheckpointScheduler({ clock: this.clock, senders: this.senders, intervalMs: this.settings.checkpointIntervalMs, newId: () => `${this.groupId}-cp-${++this.ids}` });
@@ -140,6 +143,13 @@ export class PipelineRig {
   async stopProtected(): Promise<void> {
     this.scheduler?.stop();
     for (const a of this.appliances.values()) await a.stop();
+    this.appliances.clear();
+  }
+
+  /** Kills the protected appliances as kill -9 would: nothing is released on the platform, links drop. */
+  async killProtected(): Promise<void> {
+    this.scheduler?.stop();
+    for (const a of this.appliances.values()) await a.kill();
     this.appliances.clear();
   }
 

@@ -327,7 +327,10 @@ export class ChangeTrackingCapture implements CapturePath {
       this.deltaVolumes.delete(t.volumeId);
     }
     this.pending = undefined;
+    // A killed process saves and retires nothing more (its last saved tokens stay valid: none was retired).
+    if (this.killed) throw new SyncInterruptedError(this.parts.groupId, 'killed');
     await this.tokens.save();
+    if (this.killed) throw new SyncInterruptedError(this.parts.groupId, 'killed');
     for (const r of retire) {
       await this.parts.tracking.retireToken(r.vmId, r.volumeId, r.token).catch((e: Error) => this.parts.log?.('token-retire-failed', { groupId: this.parts.groupId, volumeId: r.volumeId, message: e.message }));
     }

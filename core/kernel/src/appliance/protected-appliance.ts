@@ -13,6 +13,7 @@ import { SEND_FILL } from './send-stream.js';
 export type { ProtectedApplianceOptions } from './protected-appliance-options.js';
 export { GroupSender, type GroupProtection, type SenderState, type SenderStats } from './group-sender.js';
 export { SyncInterruptedError } from './send-stream.js';
+export type { CaptureNotice, CaptureStats } from './capture-path.js';
 
 export class ProtectedAppliance {
   private readonly senders = new Map<string, GroupSender>();
