@@ -10,6 +10,7 @@ import type { CaseContext } from './case-context.js';
 import type { ConformanceCase } from './conformance-case.js';
 import type { OracleSnapshot } from './oracle.js';
 import { PipelineRig, type PipelineOptions } from './pipeline-rig.js';
+import { assertSequence, rig } from './sync-suite.js';
 
 const KiB = 1024;
 const MiB = 1024 * KiB;
@@ -18,20 +19,6 @@ function tracking(ctx: CaseContext): ChangeTracking {
   const t = ctx.harness.hypervisor.changeTracking;
   assert.ok(t, 'capabilities.changeTracking is true but the harness\'s hypervisor has no changeTracking');
   return t;
-}
-
-/** Two VMs on the protected hosts (three volumes, two sector sizes) in a pipeline, not started. */
-async function rig(ctx: CaseContext, options: Partial<PipelineOptions> = {}): Promise<PipelineRig> {
-  const [h1, h2] = await ctx.protectedHosts();
-  const r = await PipelineRig.create(ctx, {
-    vms: [
-      { name: 'app', ...(h1 ? { hostId: h1 } : {}), volumes: [{ sizeBytes: 4 * MiB }, { sizeBytes: 2 * MiB, sectorSize: 4096 }] },
-      { name: 'db', ...(h2 ? { hostId: h2 } : {}), volumes: [{ sizeBytes: 4 * MiB }] },
-    ],
-    ...options,
-  });
-  ctx.onDispose(() => r.stop());
-  return r;
 }
 
 /** Started, written to, converged, with a verified checkpoint: the usual start of a case. */
@@ -69,12 +56,6 @@ async function ourViews(ctx: CaseContext): Promise<string[]> {
 
 function sentBytes(r: PipelineRig): number {
   return r.senders.reduce((n, s) => n + s.currentStats().syncBytesSent, 0);
-}
-
-function assertSequence(seen: string[], expected: string[], what: string): void {
-  let i = 0;
-  for (const s of seen) if (s === expected[i]) i++;
-  assert.equal(i, expected.length, `${what}: expected the sub-statuses ${expected.join(' → ')} in order, saw ${seen.join(' → ')}`);
 }
 
 export const changeTrackingSuite: readonly ConformanceCase[] = [

@@ -7,7 +7,7 @@ import { basename, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { Command, CommanderError, InvalidArgumentError } from 'commander';
 import { createFakeHarness } from '@opencdp/adapter-fake';
-import { isEntryPoint, type CapabilityTable, type HarnessFactory } from '@opencdp/core';
+import { CAPTURE_MODES, isEntryPoint, type CapabilityTable, type CaptureMode, type HarnessFactory } from '@opencdp/core';
 import { runConformance } from './run-conformance.js';
 
 export const EXIT_PASSED = 0;
@@ -16,12 +16,12 @@ export const EXIT_USAGE = 2;
 
 /** Adapters that ship with the suite, by name. */
 export const BUILTIN_ADAPTERS: Readonly<Record<string, HarnessFactory>> = {
-  fake: () => createFakeHarness({ seed: 1 }),
+  fake: (options) => createFakeHarness({ seed: 1, ...options }),
   // Loaded only when asked for, so the suite does not depend on the QEMU adapter (or on QEMU being installed).
-  qemu: async () => {
+  qemu: async (options) => {
     const spec = '@opencdp/adapter-qemu/conformance';
     const mod = (await import(spec)) as { createHarness: HarnessFactory };
-    return mod.createHarness();
+    return mod.createHarness(options);
   },
 };
 
@@ -67,6 +67,11 @@ function positiveInt(value: string): number {
   return n;
 }
 
+function captureMode(value: string): CaptureMode {
+  if (!(CAPTURE_MODES as readonly string[]).includes(value)) throw new InvalidArgumentError(`expected ${CAPTURE_MODES.join(' or ')}`);
+  return value as CaptureMode;
+}
+
 function regexSource(value: string): string {
   try {
     new RegExp(value);
@@ -88,9 +93,10 @@ export async function main(argv: readonly string[], io: { out: (t: string) => vo
     .option('--json <file>', 'also write the JSON report to <file>')
     .option('--grep <pattern>', 'only run cases whose title matches <pattern> (a regular expression), e.g. "J1\\."', regexSource)
     .option('--repeat <n>', 'run the suites n times in a row in one run; every run must pass', positiveInt, 1)
+    .option('--capture <mode>', `the capture mode to run in (${CAPTURE_MODES.join(' | ')}); default: the splitter when the adapter has one`, captureMode)
     .exitOverride()
     .configureOutput({ writeOut: io.out, writeErr: io.err });
-  let opts: { adapter: string; json?: string; grep?: string; repeat: number };
+  let opts: { adapter: string; json?: string; grep?: string; repeat: number; capture?: CaptureMode };
   try {
     program.parse([...argv], { from: 'user' });
     opts = program.opts();
@@ -113,6 +119,7 @@ export async function main(argv: readonly string[], io: { out: (t: string) => vo
     createHarness: adapter.createHarness,
     ...(adapter.capabilities ? { capabilities: adapter.capabilities } : {}),
     repeat: opts.repeat,
+    ...(opts.capture ? { capture: opts.capture } : {}),
     write: io.out,
     ...(opts.json !== undefined ? { json: resolve(opts.json) } : {}),
     ...(opts.grep !== undefined ? { grep: opts.grep } : {}),

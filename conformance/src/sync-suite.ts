@@ -9,7 +9,8 @@ import { PipelineRig, type PipelineOptions } from './pipeline-rig.js';
 const KiB = 1024;
 const MiB = 1024 * KiB;
 
-async function rig(ctx: CaseContext, options: Partial<PipelineOptions> = {}): Promise<PipelineRig> {
+/** Two VMs on the protected hosts (three volumes, two sector sizes) in a pipeline, not started (the change-tracking suite uses it too). */
+export async function rig(ctx: CaseContext, options: Partial<PipelineOptions> = {}): Promise<PipelineRig> {
   const [h1, h2] = await ctx.protectedHosts();
   const r = await PipelineRig.create(ctx, {
     vms: [
@@ -36,7 +37,7 @@ function subStatuses(r: PipelineRig): string[] {
   return r.tracker.subStatuses();
 }
 
-function assertSequence(seen: string[], expected: string[], what: string): void {
+export function assertSequence(seen: string[], expected: string[], what: string): void {
   let i = 0;
   for (const s of seen) if (s === expected[i]) i++;
   assert.equal(i, expected.length, `${what}: expected the sub-statuses ${expected.join(' → ')} in order, saw ${seen.join(' → ')}`);

@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // The `opencdp` command. Host entry point: the only place (with other binaries) that loads reflect-metadata.
 import 'reflect-metadata';
-import { Command } from 'commander';
+import { Command, Option } from 'commander';
 import { runJournalDemo } from './demo/journal-demo.js';
 import { runTwoSiteDemo } from './demo/two-site-demo.js';
 import { runBenchmark } from './bench/benchmark.js';
@@ -21,7 +21,8 @@ program
   .option('--keep', 'keep the temporary folder')
   .option('--json', 'print a machine-readable summary instead of progress lines')
   .option('--in-process', 'the quick single-process journal demo instead (local replication, no managers)')
-  .action(async (opts: { dataDir?: string; keep?: boolean; json?: boolean; inProcess?: boolean }) => {
+  .addOption(new Option('--capture <mode>', 'how site A\'s platform captures writes: splitter (a write tap) or change-tracking (frozen views, as vSphere, Hyper-V or EBS offer)').choices(['splitter', 'change-tracking']))
+  .action(async (opts: { dataDir?: string; keep?: boolean; json?: boolean; inProcess?: boolean; capture?: 'splitter' | 'change-tracking' }) => {
     if (opts.inProcess) {
       const summary = await runJournalDemo({ dataDir: opts.dataDir, keep: opts.keep, log: opts.json ? () => undefined : undefined });
       if (opts.json) console.log(JSON.stringify(summary, null, 2));
@@ -29,7 +30,10 @@ program
       if (!summary.recovered.match || !summary.latestMatchesCorrupted) process.exitCode = 1;
       return;
     }
-    const summary = await runTwoSiteDemo({ ...(opts.dataDir ? { dataDir: opts.dataDir } : {}), ...(opts.keep ? { keep: true } : {}), ...(opts.json ? { log: () => undefined } : {}) });
+    const summary = await runTwoSiteDemo({
+      ...(opts.dataDir ? { dataDir: opts.dataDir } : {}), ...(opts.keep ? { keep: true } : {}), ...(opts.json ? { log: () => undefined } : {}),
+      ...(opts.capture ? { capture: opts.capture } : {}),
+    });
     if (opts.json) console.log(JSON.stringify(summary, null, 2));
     else console.log(`${summary.ok ? 'demo passed' : 'DEMO FAILED'} in ${(summary.wallMs / 1000).toFixed(1)} s`);
     if (!summary.ok) process.exitCode = 1;

@@ -35,6 +35,11 @@ export interface SiteApplianceConfig {
   workload?: { seed: number; ratePerSecond: number; writeSizes: number[] };
   bufferBytes?: number;
   bitmapBudgetBytes?: number;
+  /**
+   * How the platform captures writes: `splitter` (a write tap) or `change-tracking` (frozen views and
+   * changed regions, as vSphere, Hyper-V or EBS offer). Default: both offered, the kernel splits.
+   */
+  capture?: 'splitter' | 'change-tracking';
 }
 
 export interface RunningSiteAppliance {
@@ -72,10 +77,12 @@ export async function startSiteAppliance(config: SiteApplianceConfig, log: JsonL
     name: spec.name, hostId: host.id,
     volumes: spec.volumes.map((v, i) => ({ name: `${spec.name}-disk${i}`, sizeBytes: v.sizeBytes, sectorSize: v.sectorSize ?? 512 })),
   }));
-  const hypervisor = new FakeHypervisor(dc, site.id);
+  const hypervisor = new FakeHypervisor(dc, site.id, config.capture ? { capture: config.capture } : {});
   const network = new TlsNetwork({ identity, trustedPeers, clock, log: (event, fields) => log(event, fields) });
   const protectedAppliance = new ProtectedAppliance({
     siteId: config.siteId, hypervisor, network, clock, log: (e, f) => log(e, f),
+    // Change-tracking groups keep their acknowledged tokens here (0600 files), so a restart resumes from them.
+    stateDir: config.dataDir,
     ...(config.bufferBytes !== undefined ? { bufferBytes: config.bufferBytes } : {}),
     ...(config.bitmapBudgetBytes !== undefined ? { bitmapBudgetBytes: config.bitmapBudgetBytes } : {}),
   });

@@ -43,6 +43,8 @@ export interface TwoSiteLabOptions {
   startTimeoutMs?: number;
   /** Progress lines (default: none). */
   log?: (line: string) => void;
+  /** The fake platforms' capture mode (default: both offered, the kernel splits). */
+  capture?: 'splitter' | 'change-tracking';
 }
 
 /** A VM of site A as its appliance reported it when ready. */
@@ -141,11 +143,13 @@ export async function startTwoSiteLab(options: TwoSiteLabOptions): Promise<TwoSi
     const applianceA = await writeJson('site-a.appliance.json', {
       siteId: 'site-a', identityFile: 'site-a.identity.json', trustedPeersFile: 'site-a.peers.json', dataDir: 'site-a-data',
       control: { listen: `127.0.0.1:${ctlA}`, token }, vms: options.vms, ...(options.workload ? { workload: options.workload } : {}),
+      ...(options.capture ? { capture: options.capture } : {}),
     });
     const applianceB = await writeJson('site-b.appliance.json', {
       siteId: 'site-b', identityFile: 'site-b.identity.json', trustedPeersFile: 'site-b.peers.json', dataDir: 'site-b-data',
       control: { listen: `127.0.0.1:${ctlB}`, token }, linkListen: `127.0.0.1:${linkB}`,
       protectedPeer: { siteId: 'site-a', controlUrl: url(ctlA), token },
+      ...(options.capture ? { capture: options.capture } : {}),
     });
     const appliances = [{ siteId: 'site-a', url: url(ctlA), token }, { siteId: 'site-b', url: url(ctlB), token }];
     const managerConfig = (site: LabSite): Promise<string> => writeJson(`${site}.manager.json`, {

@@ -45,6 +45,8 @@ export interface CapturePath {
   release(): void;
   /** Queues a checkpoint after every change captured so far. */
   mark(id: string, kind: CheckpointKind, timestamp: number, tag?: string): Checkpoint;
+  /** True once what the cut of `checkpointId` must hold is frozen (at once for the splitter), false if it never will be. */
+  whenFrozen(checkpointId: string): Promise<boolean>;
   /** Delta sync by comparison with the receiver (trigger ForceSync). */
   forceSync(): void;
   /** A VM joins: called once it is listed in the group, before the receiver re-opens the group. */

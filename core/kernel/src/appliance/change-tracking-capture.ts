@@ -58,8 +58,10 @@ export class ChangeTrackingCapture implements CapturePath {
   private readonly deltaVolumes = new Map<string, string>();
   /** VMs whose tracking is on (a VM joining is attached once the receiver knows it). */
   private readonly attached = new Set<VmId>();
-  /** Checkpoints asked for since the last cycle froze its views. */
-  private requests: Checkpoint[] = [];
+  /** Checkpoints asked for since the last cycle froze its views; `frozen` settles once a view holds them (or the cycle failed before). */
+  private requests: { checkpoint: Checkpoint; frozen: (taken: boolean) => void }[] = [];
+  /** Per asked-for checkpoint id: whether a view was frozen for it. */
+  private readonly frozenFor = new Map<string, Promise<boolean>>();
   private holding = false;
   private running?: Promise<boolean>;
   private watchdog?: TimerHandle;
@@ -131,8 +133,17 @@ export class ChangeTrackingCapture implements CapturePath {
    */
   mark(id: string, kind: CheckpointKind, timestamp: number, tag?: string): Checkpoint {
     const checkpoint: Checkpoint = { id, groupId: this.parts.groupId, seq: this.parts.stream.seq, timestamp, kind, ...(tag !== undefined ? { tag } : {}) };
-    this.requests.push(checkpoint);
+    let frozen!: (taken: boolean) => void;
+    const settled = new Promise<boolean>((resolve) => (frozen = resolve));
+    this.frozenFor.set(id, settled);
+    void settled.then(() => this.frozenFor.delete(id));
+    this.requests.push({ checkpoint, frozen });
     return checkpoint;
+  }
+
+  /** Resolves true once a view holding everything up to the cut of `checkpointId` is frozen, false if none will be. */
+  whenFrozen(checkpointId: string): Promise<boolean> {
+    return this.frozenFor.get(checkpointId) ?? Promise.resolve(false);
   }
 
   forceSync(): void {
@@ -232,7 +243,7 @@ export class ChangeTrackingCapture implements CapturePath {
     let views: CycleViews | undefined;
     try {
       if (this.leftovers) await this.sweep();
-      if (vms.length === 0) return true;
+      if (vms.length === 0) return true; // an empty group lists no checkpoint (its requests settle false below)
       this.enterPhase();
       try {
         views = await CycleViews.open(this.parts.tracking, vms.map((vm) => vm.id), this.prefix, `${clock.now().toString(36)}-${++this.cycleNo}`);
@@ -240,6 +251,7 @@ export class ChangeTrackingCapture implements CapturePath {
         this.failBack('view-open-failed', `no view of group '${this.parts.groupId}' could be taken: ${(e as Error).message}`);
         throw e;
       }
+      for (const r of requests) r.frozen(true);
       const next: { vmId: VmId; volumeId: string; token: string }[] = [];
       const sink = this.sink(spills);
       for (const vm of vms) {
@@ -251,7 +263,7 @@ export class ChangeTrackingCapture implements CapturePath {
           next.push({ vmId: vm.id, volumeId: volume.id, token: view.token(volume.id) });
         }
       }
-      for (const r of requests) stream.pushCheckpoint({ ...r, seq: stream.seq, timestamp: views.takenAt });
+      for (const r of requests) stream.pushCheckpoint({ ...r.checkpoint, seq: stream.seq, timestamp: views.takenAt });
       await stream.drained();
       sink.check();
       await this.advance(next);
@@ -263,9 +275,10 @@ export class ChangeTrackingCapture implements CapturePath {
       return true;
     } catch (e) {
       if (e instanceof ChangeViewError && e.step === 'read') this.failBack('view-read-failed', `a view of group '${this.parts.groupId}' could not be read: ${e.message}`);
-      this.parts.log?.('cycle-failed', { groupId: this.parts.groupId, message: (e as Error).message, checkpointsDropped: requests.map((r) => r.id) });
+      this.parts.log?.('cycle-failed', { groupId: this.parts.groupId, message: (e as Error).message, checkpointsDropped: requests.map((r) => r.checkpoint.id) });
       return false;
     } finally {
+      for (const r of requests) r.frozen(false); // no-op for those frozen already
       if (views && !this.killed) {
         for (const error of await views.release()) {
           this.leftovers = true;

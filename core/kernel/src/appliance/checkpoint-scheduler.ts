@@ -83,7 +83,10 @@ export class CheckpointScheduler extends EventEmitter<SchedulerEvents> {
     if (!agent) throw new UnsupportedError(`application-consistent checkpoints for VM '${vmId}' (no consistency agent handles it)`);
     const token = await agent.quiesce(vmId);
     try {
-      return cutCheckpoints([this], 'vss', tag, this.options.clock.now())[0];
+      const cp = cutCheckpoints([this], 'vss', tag, this.options.clock.now())[0];
+      // Change tracking: thaw only once the view the checkpoint lists is frozen.
+      if (cp && !(await Promise.all(this.options.senders.map((s) => s.whenFrozen(cp.id)))).every(Boolean)) return undefined;
+      return cp;
     } finally {
       await agent.thaw(token);
     }

@@ -43,14 +43,14 @@ export class GroupPhase {
     return this.triggerValue;
   }
 
-  /** Why the group is in this phase, in words, when a trigger alone does not say (e.g. a lost change-tracking token). */
-  get cause(): string | undefined {
-    return this.causeValue;
-  }
-
   /** Changes the trigger the next sync reports, without announcing it (a force sync asked for). */
   set trigger(trigger: SyncTrigger | undefined) {
     this.triggerValue = trigger;
+  }
+
+  /** Why the group is in this phase, in words, when a trigger alone does not say (e.g. a lost change-tracking token). */
+  get cause(): string | undefined {
+    return this.causeValue;
   }
 
   get paused(): boolean {

@@ -214,6 +214,15 @@ export class GroupSender extends EventEmitter<{ state: [SenderState]; checkpoint
     return checkpoint;
   }
 
+  /**
+   * Resolves true once the cut of `checkpointId` is fixed: at once with a splitter; in change-tracking
+   * mode when the view that checkpoint lists is frozen (a quiesced guest may be thawed then), false when
+   * its cycle failed before (the checkpoint will not be listed).
+   */
+  whenFrozen(checkpointId: string): Promise<boolean> {
+    return this.capture.whenFrozen(checkpointId);
+  }
+
   /** Resolves when every write and marker queued so far (and checkpoints asked for) is acknowledged durable; rejects if the link is down. */
   async whenDrained(): Promise<void> {
     await this.capture.settled();

@@ -89,6 +89,10 @@ export class SplitterCapture implements CapturePath {
     return checkpoint;
   }
 
+  async whenFrozen(): Promise<boolean> {
+    return true; // the marker is queued behind every write stamped before the cut
+  }
+
   // ---- membership ------------------------------------------------------------------------------
 
   vmJoining(vm: VmInfo): void {
