@@ -28,7 +28,8 @@ describe('opencdp-conformance CLI', function () {
   before(async () => { dir = await mkdtemp(join(tmpdir(), 'ocdp-conformance-')); });
   after(async () => { await rm(dir, { recursive: true, force: true }); });
 
-  it('runs the whole suite twice in a row against the fake adapter, exits 0 and writes the JSON report', async () => {
+  it('runs the whole suite twice in a row against the fake adapter, exits 0 and writes the JSON report', async function () {
+    this.timeout(300_000); // two whole runs in a child process: CPU-bound, and the machine is shared
     const file = join(dir, 'report.json');
     const r = await runCli(['--adapter', 'fake', '--json', file, '--repeat', '2']);
     assert.equal(r.code, 0, r.stdout + r.stderr);
@@ -58,7 +59,8 @@ describe('opencdp-conformance CLI', function () {
     assert.match(r.stdout, /OpenCDP conformance for adapter 'fake': \d+ passed, 0 failed, \d+ skipped/);
   });
 
-  it('--capture change-tracking runs the fake without a splitter: C1–C5 pass, splitter-only cases skip with their reason', async () => {
+  it('--capture change-tracking runs the fake without a splitter: C1–C5 pass, splitter-only cases skip with their reason', async function () {
+    this.timeout(180_000);
     const file = join(dir, 'ct.json');
     const r = await runCli(['--adapter', 'fake', '--capture', 'change-tracking', '--grep', '(C\\d\\.\\d|J1\\.1|S3\\.1) ', '--json', file]);
     assert.equal(r.code, 0, r.stdout + r.stderr);

@@ -26,12 +26,21 @@ describe('defineConformance', () => {
     assert.equal(titles[1], 'describe journal');
     assert.ok(titles.includes('describe sync'));
     assert.ok(titles.includes('describe recovery'));
-    const all = [...SUITES.journal, ...SUITES.sync, ...SUITES.recovery];
+    assert.ok(titles.includes('describe change-tracking'));
+    const all = [...SUITES.journal, ...SUITES.sync, ...SUITES.recovery, ...SUITES['change-tracking']];
     const cases = titles.filter((t) => t.startsWith('it '));
     assert.equal(cases.length, all.length);
     assert.deepEqual(cases.map((t) => t.split(' ')[1]), all.map((c) => c.id));
     assert.equal(new Set(all.map((c) => c.id)).size, all.length, 'ids are unique');
     for (const group of ['J1', 'J2', 'J3', 'J4', 'J5', 'J6', 'J7']) assert.ok(SUITES.journal.some((c) => c.id.startsWith(`${group}.`)), group);
+    for (const group of ['C1', 'C2', 'C3', 'C4', 'C5']) assert.ok(SUITES['change-tracking'].some((c) => c.id.startsWith(`${group}.`)), group);
+  });
+
+  it('names the change-tracking run in its title and refuses an unknown capture mode', () => {
+    const { bdd, titles } = recorder();
+    defineConformance({ name: 'acme', createHarness: never, bdd, capture: 'change-tracking' });
+    assert.equal(titles[0], 'describe acme conformance (change-tracking)');
+    assert.throws(() => defineConformance({ name: 'acme', createHarness: never, bdd, capture: 'psychic' as 'splitter' }), (e: unknown) => e instanceof ValidationError && e.field === 'capture');
   });
 
   it('refuses a missing name or factory, unknown suites and malformed capabilities before registering anything', () => {

@@ -24,6 +24,7 @@ import type { GroupPhase } from './group-phase.js';
 import type { LinkSession } from './link-session.js';
 import type { GroupOpenedMeta } from './protocol.js';
 import { SyncInterruptedError, type SendStream } from './send-stream.js';
+import { streamSink } from './stream-sink.js';
 
 export interface ChangeTrackingCaptureParts {
   groupId: string;
@@ -253,7 +254,7 @@ export class ChangeTrackingCapture implements CapturePath {
       }
       for (const r of requests) r.frozen(true);
       const next: { vmId: VmId; volumeId: string; token: string }[] = [];
-      const sink = this.sink(spills);
+      const sink = streamSink(this.parts, spills, () => this.killed, (vmId, seq) => this.vmSeq.set(vmId, seq));
       for (const vm of vms) {
         const view = views.of(vm.id);
         for (const volume of vm.volumes.filter((v) => registered.has(v.id))) {
@@ -348,30 +349,6 @@ export class ChangeTrackingCapture implements CapturePath {
       await this.parts.tracking.retireToken(r.vmId, r.volumeId, r.token).catch((e: Error) => this.parts.log?.('token-retire-failed', { groupId: this.parts.groupId, volumeId: r.volumeId, message: e.message }));
     }
     this.counters.cycles++;
-  }
-
-  /** The cycle's writes go into the stream in slots, so they are sent in sequence order like any sync's. */
-  private sink(spills: number): CycleSink {
-    const { stream, link, phase, groupId } = this.parts;
-    const check = (): void => {
-      if (!link.connected || phase.storageError || this.parts.stopped() || this.killed || phase.interruptsSync || stream.spills !== spills) {
-        throw new SyncInterruptedError(groupId, phase.phase);
-      }
-    };
-    return {
-      put: async (vmId, volumeId, writes) => {
-        const slot = await stream.reserveSlot(writes.length, check);
-        slot.fill(writes.map((w, i) => ({ kind: 'write', seq: slot.first + i, vmId, volumeId, offset: w.offset, data: w.data })));
-        this.vmSeq.set(vmId, slot.first + writes.length - 1);
-      },
-      remote: (vmId, volumeId) => ({
-        hashBlocks: (req) => {
-          check();
-          return link.hashBlocks(vmId, volumeId, req);
-        },
-      }),
-      check,
-    };
   }
 
   /** A platform failure: the group records (nothing is lost: the next view covers it) and says why. */
