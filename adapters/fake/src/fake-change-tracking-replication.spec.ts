@@ -203,4 +203,30 @@ describe('change-tracking capture mode of the appliances on the fake platform', 
     await p.appliance.stop();
     await s.receiver.stop();
   });
+
+  it('cycles share the appliance\'s buffer by priority: on a slow link the low-priority group falls back first, and both converge', async () => {
+    const s = await site();
+    s.network.setProfile({ bytesPerSecond: 512 * 1024 });
+    const host = s.dc.inventory(s.hv.siteId).hosts[0];
+    const low = s.dc.createVm({ name: 'low', hostId: host.id, volumes: [{ sizeBytes: 4 * MiB }] });
+    const appliance = new ProtectedAppliance({ siteId: 'protected', hypervisor: s.hv, network: s.network.endpoint('protected'), clock: s.clock, bufferBytes: 2 * MiB });
+    const high = await appliance.protect({ groupId: 'high', settings: parseProtectionGroupSettings({ name: 'high', priority: 'High', checkpointIntervalMs: 1000 }), vmIds: [s.vm.id], recoveryAddress: s.address });
+    const lowSender = await appliance.protect({ groupId: 'low', settings: parseProtectionGroupSettings({ name: 'low', priority: 'Low', checkpointIntervalMs: 1000 }), vmIds: [low.id], recoveryAddress: s.address });
+    const triggers = new Map<string, Set<string>>([['high', new Set()], ['low', new Set()]]);
+    high.on('state', (st) => { if (st.trigger) triggers.get('high')!.add(st.trigger); });
+    lowSender.on('state', (st) => { if (st.trigger) triggers.get('low')!.add(st.trigger); });
+    await until(s, 'both groups to stream', () => high.canCheckpoint && lowSender.canCheckpoint);
+    for (let i = 0; i < 48; i++) {
+      await s.dc.guestWrite(s.vm.id, s.vm.volumes[0].id, i * 40 * 1024 - ((i * 40 * 1024) % 4096), Buffer.alloc(32 * 1024, i + 1));
+      await s.dc.guestWrite(low.id, low.volumes[0].id, i * 80 * 1024 - ((i * 80 * 1024) % 4096), Buffer.alloc(64 * 1024, i + 2));
+    }
+    new CheckpointScheduler({ clock: s.clock, senders: [high], intervalMs: 1000, newId: () => 'h' }).cut('tagged');
+    new CheckpointScheduler({ clock: s.clock, senders: [lowSender], intervalMs: 1000, newId: () => 'l' }).cut('tagged');
+    await until(s, 'both to converge', () => high.canCheckpoint && lowSender.canCheckpoint && high.bufferedBytes === 0 && lowSender.bufferedBytes === 0
+      && (s.receiver.journal('high', s.vm.id)?.checkpoints().length ?? 0) > 0);
+    assert.ok([...triggers.get('low')!].some((t) => t.endsWith('Congestion')), `the low-priority group fell back (${[...triggers.get('low')!].join(', ')})`);
+    assert.ok(![...triggers.get('high')!].some((t) => t.endsWith('Congestion')), `the high-priority group did not (${[...triggers.get('high')!].join(', ')})`);
+    await appliance.stop();
+    await s.receiver.stop();
+  });
 });

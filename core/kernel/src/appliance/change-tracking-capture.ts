@@ -45,6 +45,8 @@ export interface ChangeTrackingCaptureParts {
   scheduleRetry(): void;
   synced(finished: ReplicationPhase): void;
   notice(notice: CaptureNotice): void;
+  /** Room in the appliance's shared buffer for `bytes` more (lower-priority groups fall back first). */
+  makeRoom(bytes: number): void;
   log?: (event: string, fields: Record<string, unknown>) => void;
 }
 

@@ -113,7 +113,7 @@ export class GroupSender extends EventEmitter<{ state: [SenderState]; checkpoint
       : new ChangeTrackingCapture({
         ...common, platform: hv.platform, tracking: hv.changeTracking!, intervalMs: () => group.settings.checkpointIntervalMs, preseeded: !!group.preseeded,
         ...(options.stateDir ? { tokenFile: path.join(options.stateDir, 'change-tracking', `${group.groupId.replace(/[^A-Za-z0-9_.-]/g, '_')}.json`) } : {}),
-        synced, notice: (n) => this.emit('notice', n),
+        synced, notice: (n) => this.emit('notice', n), makeRoom: (bytes) => { appliance.makeRoom(this, bytes); },
       });
     this.lifecycle = new GroupLifecycle({ ...common, settings: group.settings, maxBatchBytes: options.maxBatchBytes ?? 1024 * 1024, capture: this.capture });
   }
