@@ -87,6 +87,14 @@ async function hashes(s: Site, cpId: string): Promise<{ guest: string[]; image: 
   }
 }
 
+/** The image at `cpId` equals the guest's volumes now; then everything stops. */
+async function verifyAndStop(s: Site, cpId: string, appliance: ProtectedAppliance): Promise<void> {
+  const h = await hashes(s, cpId);
+  assert.deepEqual(h.image, h.guest);
+  await appliance.stop();
+  await s.receiver.stop();
+}
+
 async function write(s: Site, n: number, seed: number): Promise<number> {
   let bytes = 0;
   for (let i = 0; i < n; i++) {
@@ -139,10 +147,7 @@ describe('change-tracking capture mode of the appliances on the fake platform', 
     const second = await protect(s);
     const cp = await cut(s, second.sender, 'two');
     assert.ok(second.phases.includes('delta-sync'), `a delta sync (phases ${second.phases.join(' → ')})`);
-    const h = await hashes(s, cp.id);
-    assert.deepEqual(h.image, h.guest);
-    await second.appliance.stop();
-    await s.receiver.stop();
+    await verifyAndStop(s, cp.id, second.appliance);
   });
 
   it('refuses, changing nothing: an interval below the platform\'s minimum (naming it), a splitter on a platform without one, a group mixing modes', async () => {
@@ -198,10 +203,7 @@ describe('change-tracking capture mode of the appliances on the fake platform', 
     assert.match(p.notices.find((n) => n.kind === 'region-list-refused')!.message, /past the end/);
     const cp = await cut(s, p.sender, 'after');
     assert.ok(p.phases.includes('volume-delta-sync'), `the volume is compared instead (phases ${p.phases.join(' → ')})`);
-    const h = await hashes(s, cp.id);
-    assert.deepEqual(h.image, h.guest);
-    await p.appliance.stop();
-    await s.receiver.stop();
+    await verifyAndStop(s, cp.id, p.appliance);
   });
 
   it('cycles share the appliance\'s buffer by priority: on a slow link the low-priority group falls back first, and both converge', async () => {
