@@ -2,7 +2,9 @@
 import assert from 'node:assert/strict';
 import { CAPABILITIES, ValidationError } from '@opencdp/core';
 import type { CapabilityTable, HarnessFactory } from '@opencdp/core';
+import { createFakeHarness } from '@opencdp/adapter-fake';
 import { defineConformance, SUITES, unsupported, type BddInterface } from './define-conformance.js';
+import { runConformance } from './run-conformance.js';
 
 const never: HarnessFactory = () => Promise.reject(new Error('not called'));
 
@@ -34,6 +36,18 @@ describe('defineConformance', () => {
     assert.equal(new Set(all.map((c) => c.id)).size, all.length, 'ids are unique');
     for (const group of ['J1', 'J2', 'J3', 'J4', 'J5', 'J6', 'J7']) assert.ok(SUITES.journal.some((c) => c.id.startsWith(`${group}.`)), group);
     for (const group of ['C1', 'C2', 'C3', 'C4', 'C5']) assert.ok(SUITES['change-tracking'].some((c) => c.id.startsWith(`${group}.`)), group);
+  });
+
+  it('in change-tracking mode on views of one VM each, J2 skips with the harness\'s reason for having no splitter; with views spanning VMs it runs', async function () {
+    this.timeout(120_000);
+    const run = (multiVmViews: boolean): ReturnType<typeof runConformance> => runConformance({
+      name: 'views', capture: 'change-tracking', createHarness: (o) => createFakeHarness({ seed: 3, ...o, multiVmViews }), grep: 'J2\\.2', quiet: true,
+    });
+    const perVm = await run(false);
+    assert.deepEqual(perVm.cases.map((c) => [c.id, c.state]), [['J2.2', 'skipped']]);
+    assert.match(perVm.cases[0].reason ?? '', /^writeTap: this fake harness was built for the change-tracking capture mode/);
+    const spanning = await run(true);
+    assert.deepEqual(spanning.cases.map((c) => [c.id, c.state]), [['J2.2', 'passed']]);
   });
 
   it('names the change-tracking run in its title and refuses an unknown capture mode', () => {
