@@ -256,6 +256,15 @@ export class CaseContext {
     return rig;
   }
 
+  /**
+   * `ms`, or the platform's shortest change-tracking cycle when that is longer and the group will run in
+   * change-tracking mode (the platform has no splitter): the shortest interval a case can ask for.
+   */
+  atLeastMinInterval(ms: number): number {
+    const hv = this.harness.hypervisor;
+    return !hv.openTap && hv.changeTracking ? Math.max(ms, hv.changeTracking.minIntervalMs) : ms;
+  }
+
   /** Up to two distinct protected hosts, so a group's VMs can span hosts (J2). */
   async protectedHosts(): Promise<(string | undefined)[]> {
     const hosts = (await this.harness.hypervisor.inventory()).hosts.map((h) => h.id);

@@ -245,6 +245,21 @@ export class PipelineRig {
     }
   }
 
+  /**
+   * Waits (moving time) until a cut is fixed on every appliance: at once with a splitter; in change-tracking
+   * mode once the cut's view is frozen — writes made after that are not in its checkpoint. False when a
+   * cycle failed before freezing it (the checkpoint will not be listed).
+   */
+  async frozen(cp: Checkpoint): Promise<boolean> {
+    const taken = await this.whileAdvancing(`the view of checkpoint ${cp.id}`, Promise.all(this.senders.map((s) => s.whenFrozen(cp.id))));
+    return taken.every(Boolean);
+  }
+
+  /** Waits (moving time) until no change-tracking cycle runs on any appliance (its views are released by then). */
+  async cyclesEnded(): Promise<void> {
+    await this.whileAdvancing('the running cycles to end', Promise.all(this.senders.map((s) => s.whenDrained().catch(() => undefined))));
+  }
+
   /** Re-evaluates the group's status from the senders and the journals. */
   observe(): GroupState {
     const states = this.senders.map((s) => s.state);

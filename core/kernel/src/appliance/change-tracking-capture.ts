@@ -50,6 +50,15 @@ export interface ChangeTrackingCaptureParts {
   log?: (event: string, fields: Record<string, unknown>) => void;
 }
 
+/** What one cycle does, fixed when it starts (`compared` collects the volumes it compared with the recovery site). */
+interface CyclePlan {
+  registered: Set<string>;
+  pending?: 'initial' | 'delta';
+  initial: Set<string>;
+  delta: Set<string>;
+  compared: Set<string>;
+}
+
 export class ChangeTrackingCapture implements CapturePath {
   readonly mode = 'change-tracking' as const;
   private tokens!: TokenBook;
@@ -240,14 +249,14 @@ export class ChangeTrackingCapture implements CapturePath {
     const requests = this.requests.splice(0);
     const spills = stream.spills;
     const vms = this.parts.vms.filter((vm) => this.attached.has(vm.id));
-    // The cycle's plan is fixed now: a volume registered while it runs waits for the next one (its sub-status shows then).
-    const registered = new Set(this.parts.volumeVm.keys());
-    const initial = new Set(this.initialVolumes);
+    // The cycle's plan is fixed now: a volume registered, a force sync or a copy asked for while it runs waits
+    // for the next cycle (whose sub-status then shows it).
+    const plan: CyclePlan = { registered: new Set(this.parts.volumeVm.keys()), pending: this.pending, initial: new Set(this.initialVolumes), delta: new Set(this.deltaVolumes.keys()), compared: new Set() };
     let views: CycleViews | undefined;
     try {
       if (this.leftovers) await this.sweep();
       if (vms.length === 0) return true; // an empty group lists no checkpoint (its requests settle false below)
-      this.enterPhase();
+      this.enterPhase(plan);
       try {
         views = await CycleViews.open(this.parts.tracking, vms.map((vm) => vm.id), this.prefix, `${clock.now().toString(36)}-${++this.cycleNo}`);
       } catch (e) {
@@ -259,8 +268,8 @@ export class ChangeTrackingCapture implements CapturePath {
       const sink = streamSink(this.parts, spills, () => this.killed, (vmId, seq) => this.vmSeq.set(vmId, seq));
       for (const vm of vms) {
         const view = views.of(vm.id);
-        for (const volume of vm.volumes.filter((v) => registered.has(v.id))) {
-          const cost = await this.ship(view, vm.id, volume, sink, initial.has(volume.id));
+        for (const volume of vm.volumes.filter((v) => plan.registered.has(v.id))) {
+          const cost = await this.ship(view, vm.id, volume, sink, plan);
           this.counters.listedBytes += cost.listedBytes;
           this.counters.viewBytesRead += cost.readBytes;
           next.push({ vmId: vm.id, volumeId: volume.id, token: view.token(volume.id) });
@@ -269,9 +278,10 @@ export class ChangeTrackingCapture implements CapturePath {
       for (const r of requests) stream.pushCheckpoint({ ...r.checkpoint, seq: stream.seq, timestamp: views.takenAt });
       await stream.drained();
       sink.check();
-      await this.advance(next);
+      await this.advance(next, plan);
       const finished = phase.phase;
-      if (finished !== 'streaming') {
+      // The group may have fallen back meanwhile (the link dropped after the last ack): then it stays there.
+      if (finished !== 'streaming' && !phase.interruptsSync && !phase.storageError) {
         phase.streaming();
         this.parts.synced(finished);
       }
@@ -292,12 +302,12 @@ export class ChangeTrackingCapture implements CapturePath {
   }
 
   /** The sub-status this cycle runs under: a copy or comparison that is due, a catch-up after a fallback, or plain streaming. */
-  private enterPhase(): void {
+  private enterPhase(plan: CyclePlan): void {
     const { phase } = this.parts;
-    if (this.pending === 'initial') phase.set('initial-sync', undefined);
-    else if (this.pending === 'delta') phase.set('delta-sync', phase.trigger);
-    else if (this.initialVolumes.size > 0) phase.set('volume-initial-sync', 'ConfigurationChanged');
-    else if (this.deltaVolumes.size > 0) this.enterDelta([...this.deltaVolumes.values()][0]);
+    if (plan.pending === 'initial') phase.set('initial-sync', undefined);
+    else if (plan.pending === 'delta') phase.set('delta-sync', phase.trigger);
+    else if (plan.initial.size > 0) phase.set('volume-initial-sync', 'ConfigurationChanged');
+    else if (plan.delta.size > 0) this.enterDelta(this.deltaVolumes.get([...plan.delta][0]) ?? 'a comparison is due');
     // A cycle after a fallback covers everything since the acknowledged tokens: the change-tracking bitmap sync.
     else if (phase.phase !== 'streaming') phase.set('bitmap-sync', phase.trigger ?? 'RecoveryApplianceCommunicationProblem', phase.cause);
   }
@@ -311,10 +321,13 @@ export class ChangeTrackingCapture implements CapturePath {
   }
 
   /** Ships one volume of the cycle: allocated regions, changed regions, or a delta sync. */
-  private async ship(view: ChangeView, vmId: VmId, volume: VmInfo['volumes'][number], sink: CycleSink, initial: boolean): Promise<ShipStats> {
-    if (this.pending === 'initial' || initial) return shipRegions(view, vmId, volume, await allocatedRegions(view, volume), sink, { skipZeros: true });
+  private async ship(view: ChangeView, vmId: VmId, volume: VmInfo['volumes'][number], sink: CycleSink, plan: CyclePlan): Promise<ShipStats> {
+    if (plan.pending === 'initial' || plan.initial.has(volume.id)) return shipRegions(view, vmId, volume, await allocatedRegions(view, volume), sink, { skipZeros: true });
     const token = this.tokens.get(vmId, volume.id);
-    if (this.pending === 'delta' || this.deltaVolumes.has(volume.id) || token === undefined) return shipDelta(view, vmId, volume, sink);
+    if (plan.pending === 'delta' || plan.delta.has(volume.id) || token === undefined) {
+      plan.compared.add(volume.id);
+      return shipDelta(view, vmId, volume, sink);
+    }
     try {
       return await shipRegions(view, vmId, volume, await changedRegions(view, volume, token), sink, { skipZeros: false });
     } catch (e) {
@@ -329,20 +342,22 @@ export class ChangeTrackingCapture implements CapturePath {
       this.deltaVolumes.set(volume.id, cause);
       this.notice({ kind: 'change-token-lost', message: `${cause}: ${e.message}`, vmId, volumeId: volume.id });
       this.enterDelta(cause);
+      plan.compared.add(volume.id);
       return shipDelta(view, vmId, volume, sink);
     }
   }
 
   /** The cycle is acknowledged durable: its tokens replace the old ones (retired on the platform), copies and comparisons are done. */
-  private async advance(next: { vmId: VmId; volumeId: string; token: string }[]): Promise<void> {
+  private async advance(next: { vmId: VmId; volumeId: string; token: string }[], plan: CyclePlan): Promise<void> {
     const retire: { vmId: VmId; volumeId: string; token: string }[] = [];
     for (const t of next) {
       const old = this.tokens.commit(t.vmId, t.volumeId, t.token, this.vmSeq.get(t.vmId) ?? this.tokens.seqOf(t.vmId));
       if (old !== undefined) retire.push({ ...t, token: old });
-      this.initialVolumes.delete(t.volumeId);
-      this.deltaVolumes.delete(t.volumeId);
+      if (plan.initial.has(t.volumeId) || plan.pending === 'initial') this.initialVolumes.delete(t.volumeId);
+      if (plan.compared.has(t.volumeId)) this.deltaVolumes.delete(t.volumeId);
     }
-    this.pending = undefined;
+    // Done unless a new one was asked for while the cycle ran (a force sync, a restart's comparison).
+    if (this.pending === plan.pending) this.pending = undefined;
     // A killed process saves and retires nothing more (its last saved tokens stay valid: none was retired).
     if (this.killed) throw new SyncInterruptedError(this.parts.groupId, 'killed');
     await this.tokens.save();
