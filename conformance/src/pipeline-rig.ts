@@ -211,9 +211,12 @@ export class PipelineRig {
     }
   }
 
-  /** Streaming, connected, nothing buffered or recorded: the recovery site holds every completed write. */
+  /**
+   * Streaming, connected, nothing buffered or recorded, no change-tracking cycle running or due: the
+   * recovery site holds every completed write (change tracking: up to the last cycle's view).
+   */
   get converged(): boolean {
-    return this.senders.every((s) => s.state.phase === 'streaming' && s.state.connected && s.currentStats().bufferedBytes === 0 && s.currentStats().bitmapDirtyBytes === 0);
+    return this.senders.every((s) => s.state.phase === 'streaming' && s.state.connected && s.captureIdle && s.currentStats().bufferedBytes === 0 && s.currentStats().bitmapDirtyBytes === 0);
   }
 
   async converge(limitMs = 120_000): Promise<void> {

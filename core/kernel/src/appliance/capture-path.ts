@@ -40,6 +40,8 @@ export interface CapturePath {
   dropped(write: WriteItem): void;
   /** Capture-side conditions for a checkpoint hold (every VM attached, nothing being cut). */
   readonly ready: boolean;
+  /** Nothing is due or under way on the capture side (no cycle running or asked for; always true for the splitter, whose backlog is its bitmap). */
+  readonly idle: boolean;
   /** The checkpoint barrier: hold write completions (or the next view) until `release`. */
   hold(): void;
   release(): void;

@@ -124,8 +124,10 @@ export class ChangeTrackingCapture implements CapturePath {
     this.kick();
   }
 
-  get ready(): boolean {
-    return !this.holding;
+  get ready(): boolean { return !this.holding; }
+
+  get idle(): boolean {
+    return !this.running && this.pending === undefined && this.initialVolumes.size === 0 && this.deltaVolumes.size === 0 && this.requests.length === 0;
   }
 
   /** The barrier: no view is frozen while a cut is being made (`mark` queues the cut's checkpoint). */
@@ -164,13 +166,10 @@ export class ChangeTrackingCapture implements CapturePath {
     this.kick();
   }
 
-  dropped(): void {
-    // Nothing to remember: the next view covers everything since the acknowledged tokens.
-  }
+  /** Nothing to remember: the next view covers everything since the acknowledged tokens. */
+  dropped(): void {}
 
-  vmJoining(vm: VmInfo): void {
-    for (const v of vm.volumes) this.initialVolumes.add(v.id);
-  }
+  vmJoining(vm: VmInfo): void { for (const v of vm.volumes) this.initialVolumes.add(v.id); }
 
   async attach(vmId: VmId, kick = true): Promise<void> {
     await this.parts.tracking.enable(vmId);
@@ -178,9 +177,7 @@ export class ChangeTrackingCapture implements CapturePath {
     if (kick) this.kick();
   }
 
-  volumeAdded(_vmId: VmId, volumeId: string): void {
-    this.initialVolumes.add(volumeId);
-  }
+  volumeAdded(_vmId: VmId, volumeId: string): void { this.initialVolumes.add(volumeId); }
 
   async detach(vmId: VmId, volumeIds: readonly string[]): Promise<void> {
     this.attached.delete(vmId);
@@ -193,13 +190,10 @@ export class ChangeTrackingCapture implements CapturePath {
     await this.parts.tracking.disable(vmId).catch((e: Error) => this.parts.log?.('tracking-disable-failed', { groupId: this.parts.groupId, vmId, message: e.message }));
   }
 
-  vmLeft(): void {
-    // The leaving VM's tokens went with `detach`.
-  }
+  /** The leaving VM's tokens went with `detach`. */
+  vmLeft(): void {}
 
-  stats(): CaptureStats {
-    return { bitmapBytes: 0, bitmapDirtyBytes: 0, ...this.counters };
-  }
+  stats(): CaptureStats { return { bitmapBytes: 0, bitmapDirtyBytes: 0, ...this.counters }; }
 
   async settled(): Promise<void> {
     for (;;) {

@@ -156,6 +156,11 @@ export class GroupSender extends EventEmitter<{ state: [SenderState]; checkpoint
     return this.link.connected;
   }
 
+  /** Nothing is due or running on the capture side: no change-tracking cycle runs or waits (always true with a splitter). */
+  get captureIdle(): boolean {
+    return this.capture.idle;
+  }
+
   /** A checkpoint may be cut: streaming, connected, no sync under way, not paused. */
   get canCheckpoint(): boolean {
     return this.connected && this.phase.phase === 'streaming' && !this.phase.storageError && this.capture.ready;

@@ -63,6 +63,10 @@ export class SplitterCapture implements CapturePath {
     this.bitmap.mark(write.volumeId, write.offset, write.data.length);
   }
 
+  get idle(): boolean {
+    return true;
+  }
+
   get ready(): boolean {
     return !this.gate.held && this.tapsDown.size === 0;
   }
