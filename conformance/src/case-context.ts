@@ -145,6 +145,7 @@ export class GroupRig {
 
   /** Waits until every journal has finished its queued work (appends, markers, background trims). */
   async idle(): Promise<void> {
+    await this.replication.settled(); // a change-tracking cycle in flight (none in splitter mode)
     await Promise.all(this.journals().map((j) => j.idle()));
   }
 
@@ -271,6 +272,15 @@ export class CaseContext {
    */
   get largeSector(): number {
     return this.sectorSizes.includes(4096) && this.recoverySectorSizes.includes(4096) ? 4096 : 512;
+  }
+
+  /**
+   * `ms`, or the platform's shortest change-tracking cycle when that is longer and the group will run in
+   * change-tracking mode (the platform has no splitter): the shortest interval a case can ask for.
+   */
+  atLeastMinInterval(ms: number): number {
+    const hv = this.harness.hypervisor;
+    return !hv.openTap && hv.changeTracking ? Math.max(ms, hv.changeTracking.minIntervalMs) : ms;
   }
 
   /** Up to two distinct protected hosts, so a group's VMs can span hosts (J2). */

@@ -50,12 +50,14 @@ describe('opencdp-conformance CLI', function () {
     assert.deepEqual(Object.keys(report), ['adapter', 'passed', 'failed', 'skipped', 'suites', 'cases']);
     assert.equal(report.adapter, 'fake');
     assert.equal(report.failed, 0);
-    assert.equal(report.skipped, 0, 'the fake supports every capability it declares');
+    // The fake supports every capability of the splitter mode it runs in by default: only C1–C5 skip.
+    assert.ok(report.cases.filter((c) => c.state === 'skipped').every((c) => c.id.startsWith('C') && /changeTracking: /.test(c.reason ?? '')));
+    assert.equal(report.skipped, report.cases.filter((c) => c.id.startsWith('C')).length);
     assert.equal(report.passed + report.failed + report.skipped, report.cases.length);
-    assert.deepEqual(Object.keys(report.suites), ['platform', 'journal', 'sync', 'recovery']);
+    assert.deepEqual(Object.keys(report.suites), ['platform', 'journal', 'sync', 'recovery', 'change-tracking']);
     assert.equal(Object.values(report.suites).reduce((n, s) => n + s.passed, 0), report.passed);
     for (const c of report.cases) {
-      assert.match(c.id, /^[PJSR]\d+\.\d+$/);
+      assert.match(c.id, /^[PJSRC]\d+\.\d+$/);
       assert.ok(typeof c.title === 'string' && c.title.length > 0);
       assert.ok(Object.keys(report.suites).includes(c.suite), `case ${c.id} names its suite (${c.suite})`);
       assert.ok(['passed', 'failed', 'skipped'].includes(c.state));
@@ -68,7 +70,7 @@ describe('opencdp-conformance CLI', function () {
     const ids = report.cases.map((c) => c.id);
     const once = [...new Set(ids)];
     assert.deepEqual(ids, [...once, ...once], 'every case ran twice, in the same order');
-    assert.match(r.stdout, /OpenCDP conformance for adapter 'fake': \d+ passed, 0 failed, 0 skipped/);
+    assert.match(r.stdout, /OpenCDP conformance for adapter 'fake': \d+ passed, 0 failed, \d+ skipped/);
     // JUnit: well-formed, one testsuite per suite, one testcase per case.
     const text = await readFile(xml, 'utf8');
     assert.equal(XMLValidator.validate(text), true, 'the JUnit report is well-formed XML');
@@ -77,8 +79,21 @@ describe('opencdp-conformance CLI', function () {
     };
     assert.equal(Number(junit.testsuites.tests), report.cases.length);
     assert.equal(Number(junit.testsuites.failures), 0);
-    assert.deepEqual(junit.testsuites.testsuite.map((s) => s.name), ['fake.platform', 'fake.journal', 'fake.sync', 'fake.recovery']);
+    assert.deepEqual(junit.testsuites.testsuite.map((s) => s.name), ['fake.platform', 'fake.journal', 'fake.sync', 'fake.recovery', 'fake.change-tracking']);
     assert.equal(junit.testsuites.testsuite.flatMap((s) => s.testcase).length, report.cases.length);
+  });
+
+  it('--capture change-tracking runs the fake without a splitter: C1–C5 pass, splitter-only cases skip with their reason', async function () {
+    this.timeout(180_000);
+    const file = join(dir, 'ct.json');
+    const r = await runCli(['--adapter', 'fake', '--capture', 'change-tracking', '--grep', '(C\\d\\.\\d|J1\\.1|S3\\.1) ', '--json', file]);
+    assert.equal(r.code, 0, r.stdout + r.stderr);
+    const report = JSON.parse(await readFile(file, 'utf8')) as ConformanceReport;
+    const states = Object.fromEntries(report.cases.map((c) => [c.id, c.state]));
+    assert.deepEqual(states, { 'J1.1': 'passed', 'S3.1': 'skipped', 'C1.1': 'passed', 'C1.2': 'passed', 'C2.1': 'passed', 'C3.1': 'passed', 'C4.1': 'passed', 'C5.1': 'passed' });
+    assert.match(report.cases.find((c) => c.id === 'S3.1')!.reason ?? '', /^writeTap: .*change-tracking capture mode/);
+    const bad = await runCli(['--adapter', 'fake', '--capture', 'psychic']);
+    assert.equal(bad.code, 2);
   });
 
   it('exits 1 and names the failing case, with expected and observed values, for an adapter module that loses writes; JUnit holds the failure', async () => {

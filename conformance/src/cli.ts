@@ -8,7 +8,7 @@ import { basename, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { Command, CommanderError, InvalidArgumentError } from 'commander';
 import { createFakeHarness } from '@opencdp/adapter-fake';
-import { OpenCdpError, ValidationError, isEntryPoint, type CapabilityTable, type HarnessFactory } from '@opencdp/core';
+import { CAPTURE_MODES, OpenCdpError, ValidationError, isEntryPoint, type CapabilityTable, type CaptureMode, type HarnessFactory } from '@opencdp/core';
 import { SUITE_NAMES, type SuiteName } from './conformance-case.js';
 import { probeHarness, selectCases } from './define-conformance.js';
 import { runConformance } from './run-conformance.js';
@@ -101,6 +101,11 @@ function positiveInt(value: string): number {
   return n;
 }
 
+function captureMode(value: string): CaptureMode {
+  if (!(CAPTURE_MODES as readonly string[]).includes(value)) throw new InvalidArgumentError(`expected ${CAPTURE_MODES.join(' or ')}`);
+  return value as CaptureMode;
+}
+
 function regexSource(value: string): string {
   try {
     new RegExp(value);
@@ -133,6 +138,7 @@ interface RunOptions {
   junit?: string;
   expectSkips?: string;
   timeout?: number;
+  capture?: CaptureMode;
 }
 
 async function runCommand(opts: RunOptions, io: CliIo): Promise<number> {
@@ -156,7 +162,7 @@ async function runCommand(opts: RunOptions, io: CliIo): Promise<number> {
     // One probe up front: the report is named after the harness, and a factory that cannot even build a
     // harness fails here with its own error instead of inside every case.
     try {
-      const probed = await probeHarness(adapter.createHarness, adapter.capabilities);
+      const probed = await probeHarness(adapter.createHarness, adapter.capabilities, opts.capture ? { capture: opts.capture } : undefined);
       name ??= probed.name.trim() !== '' ? probed.name : undefined;
       capabilities = probed.capabilities;
     } catch (error) {
@@ -173,6 +179,7 @@ async function runCommand(opts: RunOptions, io: CliIo): Promise<number> {
     repeat: opts.repeat,
     ...(opts.seed !== undefined ? { seed: opts.seed } : {}),
     ...(adapter.todo ? { todo: adapter.todo } : {}),
+    ...(opts.capture ? { capture: opts.capture } : {}),
     write: io.out,
     ...(opts.json !== undefined ? { json: resolve(opts.json) } : {}),
     ...(opts.junit !== undefined ? { junit: resolve(opts.junit) } : {}),
@@ -206,6 +213,7 @@ export async function main(argv: readonly string[], io: CliIo = {
     .option('--seed <n>', 'seed of every case\'s randomness (default 1); a failure replays with the same seed', positiveInt)
     .option('--json <file>', 'also write the JSON report to <file>')
     .option('--junit <file>', 'also write the report as JUnit XML to <file>')
+    .option('--capture <mode>', `the capture mode to run in (${CAPTURE_MODES.join(' | ')}); default: the splitter when the adapter has one`, captureMode)
     .option('--timeout <ms>', 'per-case timeout on a virtual clock in ms (ten times it on a real clock); default 60000', positiveInt)
     .option('--expect-skips <file>', 'JSON list (or object id → reason) of the case ids or prefixes ("S5.*") the adapter may skip; any other skip fails the run (exit 3)')
     .action(async (opts: RunOptions) => { code = await runCommand(opts, io); });

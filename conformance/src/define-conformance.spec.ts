@@ -2,8 +2,10 @@
 import assert from 'node:assert/strict';
 import { CAPABILITIES, ValidationError } from '@opencdp/core';
 import type { CapabilityTable, HarnessFactory } from '@opencdp/core';
+import { createFakeHarness } from '@opencdp/adapter-fake';
 import { defineConformance, selectCases, SUITES, unsupported, type BddInterface } from './define-conformance.js';
 import { SUITE_NAMES } from './conformance-case.js';
+import { runConformance } from './run-conformance.js';
 
 const never: HarnessFactory = () => Promise.reject(new Error('not called'));
 
@@ -33,6 +35,7 @@ describe('defineConformance', () => {
     assert.equal(new Set(all.map((c) => c.id)).size, all.length, 'ids are unique');
     for (const group of ['J1', 'J2', 'J3', 'J4', 'J5', 'J6', 'J7']) assert.ok(SUITES.journal.some((c) => c.id.startsWith(`${group}.`)), group);
     for (const group of ['P1', 'P2', 'P3', 'P4']) assert.ok(SUITES.platform.some((c) => c.id.startsWith(`${group}.`)), group);
+    for (const group of ['C1', 'C2', 'C3', 'C4', 'C5']) assert.ok(SUITES['change-tracking'].some((c) => c.id.startsWith(`${group}.`)), group);
   });
 
   it('selects cases by suite and by a pattern on "<id> <title>" alone (never the adapter\'s or the suite\'s name)', () => {
@@ -42,6 +45,25 @@ describe('defineConformance', () => {
     assert.deepEqual(titles.filter((t) => t.startsWith('describe ')), ['describe journal-vendor conformance', 'describe journal', 'describe recovery']);
     assert.deepEqual(selectCases(['sync'], /^J/).flatMap((s) => s.cases.map((c) => c.id)), ['J2.3', 'J8.1']);
     assert.deepEqual(defineConformance({ name: 'x', createHarness: never, bdd: recorder().bdd, grep: 'journal' }).caseIds.every((id) => SUITE_NAMES.some((s) => SUITES[s].some((c) => c.id === id && /journal/.test(`${c.id} ${c.title}`)))), true);
+  });
+
+  it('in change-tracking mode on views of one VM each, J2 skips with the harness\'s reason for having no splitter; with views spanning VMs it runs', async function () {
+    this.timeout(120_000);
+    const run = (multiVmViews: boolean): ReturnType<typeof runConformance> => runConformance({
+      name: 'views', capture: 'change-tracking', createHarness: (o) => createFakeHarness({ seed: 3, ...o, multiVmViews }), grep: 'J2\\.2', quiet: true,
+    });
+    const perVm = await run(false);
+    assert.deepEqual(perVm.cases.map((c) => [c.id, c.state]), [['J2.2', 'skipped']]);
+    assert.match(perVm.cases[0].reason ?? '', /^writeTap: this fake harness was built for the change-tracking capture mode/);
+    const spanning = await run(true);
+    assert.deepEqual(spanning.cases.map((c) => [c.id, c.state]), [['J2.2', 'passed']]);
+  });
+
+  it('names the change-tracking run in its title and refuses an unknown capture mode', () => {
+    const { bdd, titles } = recorder();
+    defineConformance({ name: 'acme', createHarness: never, bdd, capture: 'change-tracking' });
+    assert.equal(titles[0], 'describe acme conformance (change-tracking)');
+    assert.throws(() => defineConformance({ name: 'acme', createHarness: never, bdd, capture: 'psychic' as 'splitter' }), (e: unknown) => e instanceof ValidationError && e.field === 'capture');
   });
 
   it('refuses a missing name or factory, unknown suites and malformed capabilities before registering anything', () => {

@@ -1,18 +1,19 @@
 // The library entry a vendor's own test file calls: registers the conformance suites as mocha `describe`
 // blocks in the caller's run, gates every case on the adapter's capability table, and remembers why a
 // case was skipped (mocha's `this.skip()` carries no reason) so the report can list it.
-import { CAPABILITIES, ValidationError } from '@opencdp/core';
-import type { Capability, CapabilityTable, HarnessFactory, HarnessOptions } from '@opencdp/core';
+import { CAPABILITIES, CAPTURE_MODES, ValidationError } from '@opencdp/core';
+import type { Capability, CapabilityTable, CaptureMode, HarnessFactory, HarnessOptions } from '@opencdp/core';
 import { CaseContext } from './case-context.js';
 import { SUITE_NAMES, type ConformanceCase, type SuiteName } from './conformance-case.js';
 import { journalSuite } from './journal-suite.js';
 import { syncSuite } from './sync-suite.js';
 import { recoverySuite } from './recovery-suite.js';
 import { platformSuite } from './platform-suite.js';
+import { changeTrackingSuite } from './change-tracking-suite.js';
 
 /** The cases of every suite, by name (a new suite is one entry here and one name in SUITE_NAMES). */
 export const SUITES: Readonly<Record<SuiteName, readonly ConformanceCase[]>> = {
-  platform: platformSuite, journal: journalSuite, sync: syncSuite, recovery: recoverySuite,
+  platform: platformSuite, journal: journalSuite, sync: syncSuite, recovery: recoverySuite, 'change-tracking': changeTrackingSuite,
 };
 
 /** The BDD functions to register with; mocha's globals unless given (the CLI passes a private set). */
@@ -43,6 +44,19 @@ export interface ConformanceOptions {
   bdd?: BddInterface;
   /** Per-case timeout when the harness has a virtual clock (default 60 s; ten times that otherwise). */
   timeoutMs?: number;
+  /**
+   * The capture mode to run in; passed to `createHarness` as `HarnessOptions.capture`. Default: the
+   * splitter when the harness has `writeTap`, else change tracking when it has `changeTracking`.
+   */
+  capture?: CaptureMode;
+}
+
+/** What the run learnt up front: the capability table, the capture mode, and whether views span VMs. */
+interface RunFacts {
+  table: CapabilityTable;
+  capture: CaptureMode;
+  /** Change-tracking mode: one view holds several VMs as one consistent cut (J2 holds), or why not. */
+  multiVmViews: true | string;
 }
 
 /** What the report needs to know about a registered case. */
@@ -122,28 +136,31 @@ export function defineConformance(options: ConformanceOptions): DefinedConforman
     }
   }
   const selected = selectCases(suites, options.grep).filter((s) => s.cases.length > 0 || options.grep === undefined);
+  if (options.capture !== undefined && !CAPTURE_MODES.includes(options.capture)) {
+    throw new ValidationError(`unknown capture mode '${String(options.capture)}'`, 'capture', `use ${CAPTURE_MODES.join(' or ')}`);
+  }
   const bdd = options.bdd ?? globalBdd();
   const seed = options.seed ?? 1;
   const timeoutMs = options.timeoutMs ?? 60_000;
-  let table: CapabilityTable | undefined;
+  let facts: RunFacts | undefined;
 
-  const root = bdd.describe(options.title ?? `${name} conformance`, function () {
+  const root = bdd.describe(options.title ?? `${name} conformance${options.capture === 'change-tracking' ? ' (change-tracking)' : ''}`, function () {
     bdd.before(async function () {
       this.timeout(timeoutMs);
-      table = await resolveCapabilities(createHarness, options.capabilities);
+      facts = await resolveFacts(createHarness, options.capabilities, options.capture);
     });
     for (const { suite: suiteName, cases } of selected) {
       const suite = bdd.describe(suiteName, function () {
         for (const c of cases) {
           const test = bdd.it(`${c.id} ${c.title}`, async function () {
-            const capabilities = table!;
-            const reason = unsupported(capabilities, c.needs);
+            const { table: capabilities, capture } = facts!;
+            const reason = skipReason(c, facts!);
             if (reason !== undefined) {
               skipReasons.set(this.test!.fullTitle(), reason);
               this.skip();
             }
             this.timeout(capabilities.virtualClock === true ? timeoutMs : timeoutMs * 10);
-            await runCase(c, createHarness, capabilities, caseSeed(seed, c.id));
+            await runCase(c, () => createHarness({ capture }), capabilities, caseSeed(seed, c.id));
           });
           caseInfos.set(test, { adapter: name, suite: suiteName, id: c.id, title: c.title });
         }
@@ -156,7 +173,7 @@ export function defineConformance(options: ConformanceOptions): DefinedConforman
 }
 
 /** Runs one case on a fresh harness; the case's own failure wins over a failure to clean up after it. */
-async function runCase(c: ConformanceCase, createHarness: HarnessFactory, capabilities: CapabilityTable, seed: number): Promise<void> {
+async function runCase(c: ConformanceCase, createHarness: () => ReturnType<HarnessFactory>, capabilities: CapabilityTable, seed: number): Promise<void> {
   const harness = await createHarness();
   const ctx = new CaseContext(harness, capabilities, seed);
   let failed = false;
@@ -174,18 +191,30 @@ async function runCase(c: ConformanceCase, createHarness: HarnessFactory, capabi
   }
 }
 
-/** The capability table: what the options declare, the rest from a probe harness (then disposed). */
-async function resolveCapabilities(createHarness: HarnessFactory, declared: Partial<CapabilityTable> | undefined): Promise<CapabilityTable> {
+/**
+ * The capability table (what the options declare, the rest from a probe harness, then disposed), the
+ * capture mode (asked for, or the one the table supports, the splitter first) and whether the
+ * platform's views span VMs.
+ */
+async function resolveFacts(createHarness: HarnessFactory, declared: Partial<CapabilityTable> | undefined, capture: CaptureMode | undefined): Promise<RunFacts> {
   const complete = declared && CAPABILITIES.every((c) => declared[c] !== undefined);
-  if (complete) return { ...(declared as CapabilityTable) };
-  return (await probeHarness(createHarness, declared)).capabilities;
+  if (complete && (capture ?? 'splitter') === 'splitter' && (declared.writeTap === true || declared.changeTracking !== true)) {
+    return { table: { ...(declared as CapabilityTable) }, capture: 'splitter', multiVmViews: 'not needed in splitter mode' };
+  }
+  const probed = await probeHarness(createHarness, declared, capture ? { capture } : undefined);
+  const table = probed.capabilities;
+  const mode = capture ?? (table.writeTap !== true && table.changeTracking === true ? 'change-tracking' : 'splitter');
+  const multiVmViews = probed.multiVmViews ? true
+    : `the platform's views hold one VM each (changeTracking.multiVmViews is false): no consistent cut across VMs in change-tracking mode`;
+  return { table, capture: mode, multiVmViews };
 }
 
 /**
- * Creates one harness to read its name and capabilities, and disposes it: declared capabilities win,
- * and a capability neither declares nor the harness mentions is unsupported, with a reason saying so.
+ * Creates one harness to read its name, capabilities and whether its change-tracking views span VMs, and
+ * disposes it: declared capabilities win, and a capability neither declares nor the harness mentions is
+ * unsupported, with a reason saying so.
  */
-export async function probeHarness(createHarness: HarnessFactory, declared?: Partial<CapabilityTable>, options?: HarnessOptions): Promise<{ name: string; capabilities: CapabilityTable }> {
+export async function probeHarness(createHarness: HarnessFactory, declared?: Partial<CapabilityTable>, options?: HarnessOptions): Promise<{ name: string; capabilities: CapabilityTable; multiVmViews: boolean }> {
   const probe = await createHarness(options);
   try {
     const probed = probe.capabilities;
@@ -195,10 +224,28 @@ export async function probeHarness(createHarness: HarnessFactory, declared?: Par
       // A harness that does not mention a capability does not have it; say so rather than guess.
       table[c] = value === true || (typeof value === 'string' && value.trim() !== '') ? value : `the harness's capability table does not declare '${c}'`;
     }
-    return { name: typeof probe.name === 'string' ? probe.name : '', capabilities: table };
+    return { name: typeof probe.name === 'string' ? probe.name : '', capabilities: table, multiVmViews: probe.hypervisor?.changeTracking?.multiVmViews === true };
   } finally {
     await probe.dispose();
   }
+}
+
+/**
+ * Why a case skips in this run, or undefined when it runs. Every reason comes from the capability table
+ * (`capability: why`), so a vendor can check each skip against its own table: in change-tracking mode a
+ * splitter-only case, and a J2 case on views that hold one VM each, keep needing `writeTap` (the
+ * splitter's barrier is the other way to a cut across VMs). Only a harness that has a splitter but runs
+ * in change-tracking mode gets the case's own words instead.
+ */
+function skipReason(c: ConformanceCase, facts: RunFacts): string | undefined {
+  if (facts.capture === 'change-tracking') {
+    const needsSplitter = c.splitterOnly !== undefined || (c.crossVm === true && facts.multiVmViews !== true);
+    if (!needsSplitter) return unsupported(facts.table, c.needs.map((n) => (n === 'writeTap' ? 'changeTracking' : n)));
+    const reason = unsupported(facts.table, c.needs.includes('writeTap') ? c.needs : ['writeTap', ...c.needs]);
+    if (reason !== undefined && facts.table.writeTap !== true) return reason;
+    return c.splitterOnly !== undefined ? `splitter only: ${c.splitterOnly}` : `cross-VM consistency (J2): ${String(facts.multiVmViews)}`;
+  }
+  return unsupported(facts.table, c.needs);
 }
 
 /** The skip reason for a case, or undefined when every capability it needs is supported. */

@@ -97,6 +97,7 @@ export const journalSuite: readonly ConformanceCase[] = [
     id: 'J2.1',
     title: 'causal chains (VM A\'s write completes, then VM B on another host writes) racing with checkpoints: B present ⇒ A present',
     needs: ['writeTap'],
+    crossVm: true,
     async run(ctx) {
       const [hostA, hostB] = await ctx.protectedHosts();
       const g = await ctx.group({
@@ -162,6 +163,7 @@ export const journalSuite: readonly ConformanceCase[] = [
     id: 'J2.2',
     title: 'a group checkpoint is one marker with one id, sequence number and timestamp in every VM\'s journal',
     needs: ['writeTap'],
+    crossVm: true,
     async run(ctx) {
       const g = await ctx.group({
         settings: { checkpointIntervalMs: 1000 },
@@ -196,8 +198,9 @@ export const journalSuite: readonly ConformanceCase[] = [
     title: 'auto checkpoints every 100 ms (the shortest supported interval) with writes in between: count and spacing',
     needs: ['writeTap'],
     async run(ctx) {
-      const g = await ctx.group({ settings: { checkpointIntervalMs: 100 }, vms: [{ name: 'j3-fast', volumes: [{ sizeBytes: 256 * KiB }] }] });
-      await checkCadence(ctx, g, 100, ctx.virtualClock ? 50 : 10);
+      const interval = ctx.atLeastMinInterval(100); // change tracking: the platform's shortest cycle
+      const g = await ctx.group({ settings: { checkpointIntervalMs: interval }, vms: [{ name: 'j3-fast', volumes: [{ sizeBytes: 256 * KiB }] }] });
+      await checkCadence(ctx, g, interval, ctx.virtualClock ? 50 : 10);
     },
   },
   {
@@ -306,7 +309,7 @@ export const journalSuite: readonly ConformanceCase[] = [
       const duration = ctx.virtualClock ? 150_000 : 8_000;
       const slack = ctx.virtualClock ? 0 : 1000;
       const g = await ctx.group({
-        settings: { checkpointIntervalMs: 500, journalHistoryHours: historyHours },
+        settings: { checkpointIntervalMs: ctx.atLeastMinInterval(500), journalHistoryHours: historyHours },
         vms: [{ name: 'j4', volumes: [{ sizeBytes: 512 * KiB }, { sizeBytes: 256 * KiB, sectorSize: 4096 }] }],
       });
       const historyMs = historyHours * 3_600_000;

@@ -164,6 +164,7 @@ export const platformSuite: readonly ConformanceCase[] = [
     id: 'P2.1',
     title: 'the splitter holds the guest\'s write until the sink answers (write-blocking): the sink gets every write in order with the guest\'s data, and the write completes only after the sink\'s promise resolves',
     needs: ['writeTap'],
+    splitterOnly: 'the write-blocking promise of the splitter itself',
     async run(ctx) {
       const h = ctx.harness;
       const vm = await protectedVm(ctx, 'p2-vm');
@@ -197,6 +198,7 @@ export const platformSuite: readonly ConformanceCase[] = [
     id: 'P2.2',
     title: 'a tap closed by a host restart tells the kernel through onClose, with a reason',
     needs: ['writeTap', 'faultHostRestart'],
+    splitterOnly: 'a tap closed by a host restart (in change-tracking mode a tracking reset is C3)',
     async run(ctx) {
       const h = ctx.harness;
       const vm = await protectedVm(ctx, 'p2-restart-vm');
@@ -216,6 +218,7 @@ export const platformSuite: readonly ConformanceCase[] = [
     id: 'P2.3',
     title: 'a hypervisor-manager restart closes every tap through onClose while the VMs keep running',
     needs: ['writeTap', 'faultHypervisorManagerRestart'],
+    splitterOnly: 'taps closed by a hypervisor-manager restart',
     async run(ctx) {
       const h = ctx.harness;
       const vm = await protectedVm(ctx, 'p2-manager-vm');

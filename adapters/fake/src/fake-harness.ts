@@ -1,12 +1,13 @@
 // The conformance harness for the fake adapter: a fresh in-memory data centre on a virtual clock per
 // case, a protected site with two hosts and a recovery site whose storage is memory (or real files, with
-// an I/O-aware clock and power-cut simulation) behind a fault injector. It is the model a vendor's
-// harness follows (docs/adapter-guide.md).
+// an I/O-aware clock and power-cut simulation) behind a fault injector. It is built for one capture mode
+// (`HarnessOptions.capture`, the splitter by default) and supports every capability of that mode, so a
+// run skips only the other mode's cases. It is the model a vendor's harness follows (docs/adapter-guide.md).
 import { promises as fs } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import {
-  CAPABILITIES, FaultyStorage, IoAwareVirtualClock, LocalFileStorage, MemoryStorage, PowerCutStorage, ValidationError, VirtualClock,
+  CAPABILITIES, FaultyStorage, IoAwareVirtualClock, LocalFileStorage, MemoryStorage, PowerCutStorage, UnsupportedError, ValidationError, VirtualClock,
 } from '@opencdp/core';
 import type {
   CapabilityTable, ConformanceHarness, HarnessOptions, Fault, ProtectedVmSpec, VmId, VmInfo, VolumeId, VolumeInfo,
@@ -40,6 +41,8 @@ export interface FakeHarnessOptions extends HarnessOptions {
    * mistake the I/O-aware clock exists for: time runs ahead of the disk and cases time out.
    */
   clock?: 'plain' | 'io-aware';
+  /** Change-tracking mode: one view may span several VMs (default true; false runs the per-VM path). */
+  multiVmViews?: boolean;
 }
 
 /** The harness with its concrete parts exposed, for tests that need more than the port. */
@@ -82,11 +85,23 @@ export async function createFakeHarness(options: FakeHarnessOptions = {}): Promi
   const hostDownMs = options.hostDownMs ?? 1000;
   let vmsCreated = 0;
 
+  const capture = options.capture ?? 'splitter';
+  if (capture !== 'splitter' && capture !== 'change-tracking') throw new ValidationError(`unknown capture mode '${String(capture)}'`, 'capture', 'use splitter or change-tracking');
+  const platform = { capture, ...(options.multiVmViews !== undefined ? { multiVmViews: options.multiVmViews } : {}) };
+  const hypervisor = new FakeHypervisor(dataCenter, protectedSite.id, platform);
   const capabilities = Object.fromEntries(CAPABILITIES.map((c) => [c, true])) as CapabilityTable;
-  // The change-tracking capture mode (views and tokens) is not implemented by the fake yet.
-  capabilities.changeTracking = 'the fake data centre does not implement the ChangeTracking port yet';
-  capabilities.faultChangeTracking = 'the fake data centre does not implement the ChangeTracking port yet';
+  if (capture === 'splitter') {
+    const why = 'this fake harness was built for the splitter capture mode (ask for capture: change-tracking)';
+    capabilities.changeTracking = why;
+    capabilities.faultChangeTracking = why;
+  } else {
+    capabilities.writeTap = 'this fake harness was built for the change-tracking capture mode: its platform has no openTap';
+  }
   if (!memoryStorage && !powerCutStorage) capabilities.faultStorageCrash = 'journals are plain files written straight through (powerCut: false): unflushed writes cannot be dropped on demand';
+  const tracking = (kind: string): NonNullable<FakeHypervisor['changeTracking']> => {
+    if (!hypervisor.changeTracking) throw new UnsupportedError(`fault '${kind}' (${capabilities.changeTracking})`);
+    return hypervisor.changeTracking;
+  };
 
   const harness: FakeHarness = {
     name: 'fake',
@@ -95,8 +110,8 @@ export async function createFakeHarness(options: FakeHarnessOptions = {}): Promi
     dataCenter,
     protectedSite,
     recoverySite,
-    hypervisor: new FakeHypervisor(dataCenter, protectedSite.id),
-    recoveryHypervisor: new FakeHypervisor(dataCenter, recoverySite.id),
+    hypervisor,
+    recoveryHypervisor: new FakeHypervisor(dataCenter, recoverySite.id, platform),
     recoveryStorage,
     ...(memoryStorage ? { memoryStorage } : {}),
     ...(powerCutStorage ? { powerCutStorage } : {}),
@@ -143,6 +158,18 @@ export async function createFakeHarness(options: FakeHarnessOptions = {}): Promi
           // Returns at once: taps are closed, VMs keep writing unsplit, taps re-open after `managerDownMs`.
           dataCenter.restartHypervisorManager(protectedSite.id, options.managerDownMs ?? 1000);
           return;
+        case 'view-open-fail':
+          tracking(fault.kind).failOpens(true);
+          return;
+        case 'view-release-fail':
+          tracking(fault.kind).failReleases(true);
+          return;
+        case 'token-reset':
+          tracking(fault.kind).resetTokens(fault.vmId);
+          return;
+        case 'view-lost':
+          tracking(fault.kind).loseViews();
+          return;
         default:
           throw new ValidationError(`unknown fault '${(fault as { kind: string }).kind}'`, 'kind');
       }
@@ -150,6 +177,8 @@ export async function createFakeHarness(options: FakeHarnessOptions = {}): Promi
 
     async clearFaults(): Promise<void> {
       recoveryStorage.setFault(undefined);
+      hypervisor.changeTracking?.failOpens(false);
+      hypervisor.changeTracking?.failReleases(false);
       for (const host of dataCenter.inventory().hosts) dataCenter.bringHostUp(host.id);
     },
 
