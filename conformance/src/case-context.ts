@@ -266,12 +266,17 @@ export class CaseContext {
     return this.harness.recoverySectorSizes ?? this.sectorSizes;
   }
 
-  /**
-   * The suites' 4 KiB-sector volume: 4096 where both platforms host it, else 512 (a volume recovery must
-   * bring across cannot have sectors the recovery platform lacks).
-   */
+  /** The suites' 4 KiB-sector volume: 4096 where the protected platform hosts it, else 512. */
   get largeSector(): number {
-    return this.sectorSizes.includes(4096) && this.recoverySectorSizes.includes(4096) ? 4096 : 512;
+    return this.sectorSizes.includes(4096) ? 4096 : 512;
+  }
+
+  /**
+   * The same for a volume the case will recover: 4096 only where both platforms host it (a volume recovery
+   * must bring across cannot have sectors the recovery platform lacks).
+   */
+  get recoverableLargeSector(): number {
+    return this.largeSector === 4096 && this.recoverySectorSizes.includes(4096) ? 4096 : 512;
   }
 
   /**

@@ -147,7 +147,7 @@ export class RecoveryRig {
     const [h1, h2] = await ctx.protectedHosts();
     const pipeline = await PipelineRig.create(ctx, {
       vms: [
-        { name: 'app', ...(h1 ? { hostId: h1 } : {}), volumes: [{ sizeBytes: 2 * MiB }, { sizeBytes: 1 * MiB, sectorSize: ctx.largeSector }] },
+        { name: 'app', ...(h1 ? { hostId: h1 } : {}), volumes: [{ sizeBytes: 2 * MiB }, { sizeBytes: 1 * MiB, sectorSize: ctx.recoverableLargeSector }] },
         { name: 'db', ...(h2 ? { hostId: h2 } : {}), volumes: [{ sizeBytes: 2 * MiB }] },
       ],
       ...options,

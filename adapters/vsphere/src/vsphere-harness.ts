@@ -63,7 +63,11 @@ export async function createVsphereHarness(options: VsphereHarnessOptions = {}):
   }
   const memory = new MemoryStorage();
   const recoveryStorage = new FaultyStorage(memory, clock);
-  const protectedHosts = (await hypervisor.site.hosts()).filter((h) => h.parent?.type === 'ClusterComputeResource').map((h) => h.id);
+  const allHosts = await hypervisor.site.hosts();
+  // VMs go round robin over the cluster's hosts; a case may name any host of the inventory (the suite's
+  // protectedHosts() takes the first two listed, and vcsim lists the standalone host first).
+  const protectedHosts = allHosts.filter((h) => h.parent?.type === 'ClusterComputeResource').map((h) => h.id);
+  const hostIds = allHosts.map((h) => h.id);
   let created = 0;
 
   const harness: VsphereHarness = {
@@ -78,7 +82,7 @@ export async function createVsphereHarness(options: VsphereHarnessOptions = {}):
 
     async createVm(spec: ProtectedVmSpec): Promise<VmInfo> {
       const hostId = spec.hostId ?? protectedHosts[created % protectedHosts.length];
-      if (!protectedHosts.includes(hostId)) throw new ValidationError(`host '${hostId}' is not a protected host`, 'hostId', `use one of ${protectedHosts.join(', ')}`);
+      if (!hostIds.includes(hostId)) throw new ValidationError(`host '${hostId}' is not in the inventory`, 'hostId', `use one of ${hostIds.join(', ')}`);
       spec.volumes.forEach((v, i) => checkSectorSize(v, `volumes[${i}].sectorSize`));
       created++;
       return createTestVm(hypervisor, { name: spec.name, disks: spec.volumes.map((v) => v.sizeBytes), hostId, portgroup: VSPHERE_LIVE_PORTGROUP });
