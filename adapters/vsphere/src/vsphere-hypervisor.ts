@@ -40,15 +40,23 @@ export interface VsphereConnectOptions {
   /** How long shutdownGuest waits for the guest to power off (default 120 s). */
   guestShutdownTimeoutMs?: number;
   transport?: (files: DatastoreFiles) => DiskTransport;
+  /**
+   * Sees every call the adapter makes for the kernel, from its start until vCenter's answer is in (default:
+   * none). A test harness on a virtual clock passes its clock's `track`, so time waits for vCenter.
+   */
+  track?: <T>(work: Promise<T>) => Promise<T>;
   log?: (event: string, fields: Record<string, unknown>) => void;
 }
 
-/** Counts calls in flight so a virtual-clock harness can wait for them. */
+/** Counts calls in flight so a virtual-clock harness can wait for them, and hands each to an injected observer. */
 class InFlight {
   private count = 0;
   private waiters: (() => void)[] = [];
 
-  track<T>(p: Promise<T>): Promise<T> {
+  constructor(private readonly observer?: <T>(work: Promise<T>) => Promise<T>) {}
+
+  track<T>(work: Promise<T>): Promise<T> {
+    const p = this.observer ? this.observer(work) : work;
     this.count++;
     const done = (): void => {
       if (--this.count === 0) for (const w of this.waiters.splice(0)) w();
@@ -71,11 +79,11 @@ export class VsphereHypervisor implements HypervisorAdapter, RecoveryDiskPromoti
   /** Recovered disks are full copies, so promotion only checks ranges (see `promoteDisk`). */
   readonly promotion: RecoveryDiskPromotion = this;
   private readonly recovery: VsphereRecovery;
-  private readonly inFlight = new InFlight();
+  private readonly inFlight: InFlight;
   private readonly readers = new Map<string, { reader: Promise<DiskReader>; until: number }>();
 
   private constructor(readonly site: VsphereSite, private readonly options: VsphereConnectOptions, placement: RecoveryPlacement) {
-    const inFlight = this.inFlight;
+    const inFlight = (this.inFlight = new InFlight(options.track));
     this.changeTracking = new VsphereChangeTracking({
       site, clock: options.clock,
       ...(options.minIntervalMs !== undefined ? { minIntervalMs: options.minIntervalMs } : {}),
