@@ -29,9 +29,9 @@ export interface VsphereHarnessOptions extends HarnessOptions {
 /**
  * The shortest cycle the harness's vSphere really keeps, by clock. Virtual: the clock waits for every
  * vCenter call a cycle makes, so a cycle costs no virtual time and keeps any interval the kernel allows
- * (100 ms; J3.2 checks 50 of them). Real: a cycle on vcsim (snapshot, property read, CBT query, ranged
- * reads, removal) takes tens of milliseconds on a quiet machine and a few hundred on a loaded one, so 1 s
- * leaves room. A production vCenter's default stays 60 s (VsphereChangeTracking): there a snapshot and its
+ * (100 ms; J3.2 checks 50 of them). Real: a cycle of the suites' small disks on vcsim (snapshot, property
+ * read, CBT query, ranged reads, removal) takes tens of milliseconds on a quiet machine and a few hundred on
+ * a loaded one, so 1 s leaves room (J3.2 keeps ten 1 s intervals at load average 30). A production vCenter's default stays 60 s (VsphereChangeTracking): there a snapshot and its
  * consolidation take seconds.
  */
 export const VSPHERE_HARNESS_MIN_INTERVAL_MS = { virtual: 100, real: 1000 } as const;

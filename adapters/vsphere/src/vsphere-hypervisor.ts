@@ -42,7 +42,8 @@ export interface VsphereConnectOptions {
   transport?: (files: DatastoreFiles) => DiskTransport;
   /**
    * Sees every call the adapter makes for the kernel, from its start until vCenter's answer is in (default:
-   * none). A test harness on a virtual clock passes its clock's `track`, so time waits for vCenter.
+   * none). A test harness on a virtual clock passes its clock's `track`, so time waits for vCenter. Whole
+   * calls, not single HTTP requests: a task is awaited with pauses between polls, when no request is open.
    */
   track?: <T>(work: Promise<T>) => Promise<T>;
   log?: (event: string, fields: Record<string, unknown>) => void;
