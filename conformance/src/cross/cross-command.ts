@@ -3,6 +3,7 @@
 // loader, so this module does not import the CLI (no cycle).
 import { resolve } from 'node:path';
 import type { CaptureMode, HarnessFactory } from '@opencdp/core';
+import { createFakeHarness } from '@opencdp/adapter-fake';
 import { EXIT_FAILED, EXIT_PASSED, EXIT_UNPROVEN, EXIT_USAGE } from '../verdict.js';
 import { crossTable, runCrossMatrix, runCrossPair, writeMatrixReports, type CrossMatrixReport, type CrossSide } from './cross-matrix.js';
 
@@ -25,6 +26,9 @@ export interface CrossDeps {
   load: (spec: string) => Promise<{ name?: string; fileName: string; createHarness: HarnessFactory }>;
   isUsageError: (error: unknown) => boolean;
 }
+
+/** The fake as a recovery side: its ids get a prefix, so they never equal the protected side's (`vm-1`). */
+const RECOVERY_SIDES: readonly CrossSide[] = [{ name: 'fake', createHarness: (options) => createFakeHarness({ seed: 2, idPrefix: 'recovery', ...options }) }];
 
 /** The builtin adapters the matrix covers (`fake-files` is the fake with file journals: not another platform). */
 export const MATRIX_ADAPTERS = ['fake', 'qemu', 'vsphere', 'hyperv', 'aws'] as const;
@@ -56,7 +60,7 @@ export async function crossCommand(opts: CrossOptions, io: { out: (t: string) =>
       }
     }
     report = await runCrossMatrix(sides, {
-      ...common, ...(pairs ? { pairs } : {}),
+      ...common, ...(pairs ? { pairs } : {}), recoverySides: RECOVERY_SIDES,
       onPair: (r) => io.out(`  ${r.failed > 0 ? '✗' : '✓'} ${r.protected}→${r.recovery} (${r.capture}): ${r.passed} passed, ${r.failed} failed, ${r.skipped} skipped (${Math.round(r.durationMs / 1000)} s)${r.error ? `: ${r.error}` : ''}\n`),
     });
   } else {
@@ -67,6 +71,7 @@ export async function crossCommand(opts: CrossOptions, io: { out: (t: string) =>
       const [la, lb] = [await deps.load(opts.adapter), await deps.load(opts.recoveryAdapter)];
       a = { name: la.name ?? la.fileName, createHarness: la.createHarness };
       b = { name: lb.name ?? lb.fileName, createHarness: lb.createHarness };
+      if (opts.recoveryAdapter === 'fake') b = RECOVERY_SIDES[0];
     } catch (error) {
       if (deps.isUsageError(error)) return usage((error as Error).message);
       throw error;

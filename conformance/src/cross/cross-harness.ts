@@ -4,7 +4,7 @@
 // compose — a vendor's harness can be either side — because only the port's own members are used:
 // A's `hypervisor`, `createVm`, `guestWrite`; B's `recoveryHypervisor ?? hypervisor`, `recoveryStorage`,
 // `guestWrite` (for the VMs B's platform created), faults split by the side they belong to.
-import type { CapabilityTable, ConformanceHarness, Fault, HarnessFactory, HarnessOptions, HypervisorAdapter, VmId, VolumeId } from '@opencdp/core';
+import { InvalidStateError, type CapabilityTable, type ConformanceHarness, type Fault, type HarnessFactory, type HarnessOptions, type HypervisorAdapter, type VmId, type VolumeId } from '@opencdp/core';
 
 export interface CrossHarness extends ConformanceHarness {
   readonly protectedSide: ConformanceHarness;
@@ -34,6 +34,11 @@ export function composeCrossHarness(protectedSide: ConformanceHarness, recoveryS
   const create = rh.createRecoveryVm.bind(rh);
   rh.createRecoveryVm = async (spec) => {
     const vm = await create(spec);
+    // Ids are only unique per platform; the suite's oracle and this router key on them across both sites.
+    if (await a.hypervisor.getVm(vm.id).then(() => true, () => false)) {
+      await rh.deleteVm(vm.id).catch(() => undefined);
+      throw new InvalidStateError(`the recovery platform handed out VM id '${vm.id}', which the protected platform also uses`, 'give one side an id prefix (the fake harness: idPrefix)');
+    }
     recoveredVms.add(vm.id);
     return vm;
   };

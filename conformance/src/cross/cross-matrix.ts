@@ -87,13 +87,20 @@ export async function runCrossPair(a: CrossSide, b: CrossSide, options: CrossRun
 }
 
 /** Every ordered pair of `sides` (the diagonal too: a platform recovering its own VMs through the composition). */
-export async function runCrossMatrix(sides: readonly CrossSide[], options: CrossRunOptions & { pairs?: readonly [string, string][]; onPair?: (r: CrossPairResult) => void } = {}): Promise<CrossMatrixReport> {
+export interface CrossMatrixOptions extends CrossRunOptions {
+  pairs?: readonly [string, string][];
+  /** How a side is built when it recovers, by name (default: as it protects); e.g. a fake with an id prefix. */
+  recoverySides?: readonly CrossSide[];
+  onPair?: (r: CrossPairResult) => void;
+}
+
+export async function runCrossMatrix(sides: readonly CrossSide[], options: CrossMatrixOptions = {}): Promise<CrossMatrixReport> {
   const grep = options.grep ?? CROSS_DEFAULT_GREP;
   const wanted = options.pairs ?? sides.flatMap((a) => sides.map((b) => [a.name, b.name] as [string, string]));
   const pairs: CrossPairResult[] = [];
   for (const [an, bn] of wanted) {
     const a = sides.find((s) => s.name === an);
-    const b = sides.find((s) => s.name === bn);
+    const b = options.recoverySides?.find((s) => s.name === bn) ?? sides.find((s) => s.name === bn);
     if (!a || !b) throw new Error(`unknown adapter in pair ${an}→${bn}`);
     const r = await runCrossPair(a, b, { ...options, grep, quiet: true });
     pairs.push(r);
