@@ -6,11 +6,11 @@
 import assert from 'node:assert/strict';
 import {
   CheckpointScheduler, MemoryStorage, OpenCdpError, ProtectedAppliance, RecoveryAppliance, RecoveryOrchestrator,
-  StaticGroupDirectory, seedReplicaVolume,
+  StaticGroupDirectory, hardwareOf, seedReplicaVolume,
 } from '@opencdp/core';
 import type {
   ActiveRecovery, Checkpoint, GroupId, GroupSender, HypervisorAdapter, ProtectedSiteControl, RecoveryGroupDefinition,
-  RecoveryPlan, RecoveryReport, ReverseProtectionRequest, ShutdownPolicy, VmId, VmInfo, VolumeId,
+  RecoveryPlan, RecoveryReport, ReverseProtectionRequest, ShutdownPolicy, SourceHardware, VmId, VmInfo, VolumeId,
 } from '@opencdp/core';
 import type { CaseContext } from './case-context.js';
 import { assertImageEquals, type ImageReader, type OracleSnapshot } from './oracle.js';
@@ -160,6 +160,12 @@ export class RecoveryRig {
     return rig;
   }
 
+  /** What the protected VMs run on (the protected platform's first firmware, controller and network kind). */
+  get sourceHardware(): SourceHardware {
+    const hv = this.ctx.harness.hypervisor;
+    return hardwareOf(hv.platform, hv.limits);
+  }
+
   get clock(): CaseContext['harness']['clock'] {
     return this.ctx.harness.clock;
   }
@@ -176,7 +182,8 @@ export class RecoveryRig {
     return {
       groupId: pipeline.groupId,
       name: pipeline.settings.name,
-      vms: pipeline.vms.map((vm) => ({ id: vm.id, name: vm.name, nics: vm.nics.map((n) => ({ networkId: n.networkId, mac: n.mac })) })),
+      // The protected platform's defaults: the recovery report translates from them.
+      vms: pipeline.vms.map((vm) => ({ id: vm.id, name: vm.name, nics: vm.nics.map((n) => ({ networkId: n.networkId, mac: n.mac })), hardware: this.sourceHardware })),
       plan,
     };
   }

@@ -8,6 +8,7 @@ import {
   AlignmentError, UnknownVmError, UnknownVolumeError, UnsupportedError, ValidationError, VolumeRangeError,
 } from '@opencdp/core';
 import type {
+  PlatformLimits,
   DirtyTracking, ChangedRegion, DatastoreInfo, HostInfo, HypervisorAdapter, Inventory, RecoveryVmSpec, VmId, VmInfo, VolumeId, VolumeInfo,
   VolumeSource, WriteTap,
   RecoveryDiskPromotion,
@@ -90,8 +91,22 @@ const NETWORKS = [
   { id: 'net-test', name: 'test (isolated)', isolated: true },
 ];
 
+/**
+ * Recovered disks are qcow2 / raw images of the recovery storage daemon, presented over NBD with the
+ * source's logical block size; VM processes attach them as virtio-blk and boot SeaBIOS (no OVMF is
+ * configured); NICs are QEMU netdevs. QEMU allows larger images; 2^52 keeps offsets exact in JS numbers.
+ */
+export const QEMU_LIMITS: PlatformLimits = {
+  maxVolumeBytes: 2 ** 52,
+  sectorSizes: [512, 4096],
+  firmware: ['bios'],
+  controllers: ['virtio-blk'],
+  networkKinds: ['bridge'],
+};
+
 export class QemuHypervisor implements HypervisorAdapter {
   readonly platform = 'qemu';
+  readonly limits: PlatformLimits = QEMU_LIMITS;
   /** Promotion (R7) as the kernel's port: the methods below. */
   readonly promotion: RecoveryDiskPromotion = {
     promoteDisk: (vmId, volumeId, offset, length) => this.promoteDisk(vmId, volumeId, offset, length),

@@ -4,7 +4,7 @@
 // can wait until the real I/O a timer started has finished (`settled`).
 import { InvalidStateError, UnknownVmError, ValidationError, VolumeRangeError } from '@opencdp/core';
 import type {
-  Clock, HypervisorAdapter, Inventory, RecoveryDiskPromotion, RecoveryVmSpec, VmId, VmInfo, VolumeId,
+  Clock, HypervisorAdapter, Inventory, PlatformLimits, RecoveryDiskPromotion, RecoveryVmSpec, VmId, VmInfo, VolumeId,
 } from '@opencdp/core';
 import type { DiskReader, DiskTransport } from './disk-transport.js';
 import type { DatastoreFiles } from './datastore-http.js';
@@ -74,8 +74,22 @@ class InFlight {
 /** How long a live disk's file and extents are trusted before being looked up again. */
 const READER_TTL_MS = 2000;
 
+/**
+ * Recovered VMs (vsphere-recovery.ts): flat VMDKs (at most 62 TiB on VMFS 6) on ParaVirtual SCSI
+ * controllers, presenting 512-byte logical sectors (virtual disks are 512e), default (BIOS) firmware,
+ * NICs on portgroups.
+ */
+export const VSPHERE_LIMITS: PlatformLimits = {
+  maxVolumeBytes: 62 * 1024 ** 4,
+  sectorSizes: [512],
+  firmware: ['bios'],
+  controllers: ['pvscsi'],
+  networkKinds: ['portgroup'],
+};
+
 export class VsphereHypervisor implements HypervisorAdapter, RecoveryDiskPromotion {
   readonly platform = 'vsphere';
+  readonly limits: PlatformLimits = VSPHERE_LIMITS;
   readonly changeTracking: VsphereChangeTracking;
   /** Recovered disks are full copies, so promotion only checks ranges (see `promoteDisk`). */
   readonly promotion: RecoveryDiskPromotion = this;

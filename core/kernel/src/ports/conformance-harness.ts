@@ -118,6 +118,12 @@ export interface ConformanceHarness {
   advance(ms: number): Promise<void>;
   injectFault(fault: Fault): Promise<void>;
   clearFaults(): Promise<void>;
+  /**
+   * Optional: the local file holding a recovered VM's disk, where the recovery platform keeps one here
+   * (a VHDX, a flat VMDK, a qcow2), so the suite can also judge it with `qemu-img compare`; undefined for
+   * a disk that is not a local file (memory, EBS).
+   */
+  recoveredDiskFile?(vmId: VmId, volumeId: VolumeId): Promise<{ path: string; format: 'raw' | 'qcow2' | 'vmdk' | 'vhdx' } | undefined>;
   /** Drops (or tears) every write to recovery storage that was not flushed, as a power cut would. */
   crashRecoveryStorage(seed: number): Promise<void>;
   dispose(): Promise<void>;
