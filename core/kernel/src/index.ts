@@ -4,6 +4,7 @@ export * from './clock.js';
 export * from './random.js';
 export * from './model.js';
 export * from './volume-geometry.js';
+export * from './host-tools.js';
 export * from './settings.js';
 export * from './ports/storage-adapter.js';
 export * from './ports/write-tap.js';

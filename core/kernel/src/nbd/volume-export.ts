@@ -1,0 +1,70 @@
+// A volume of a VolumeSource (a point-in-time image, typically) as a read-only NBD export. When the source
+// knows its allocation, block status reports everything outside it as a zero hole, so qemu-img and other
+// readers skip it instead of reading zeros through the socket.
+import { VolumeRangeError } from '../errors.js';
+import type { ChangedRegion } from '../ports/change-tracking.js';
+import type { VolumeSource } from '../ports/hypervisor-adapter.js';
+import type { VolumeId } from '../model.js';
+import { StateFlag, type NbdExtent } from './nbd-protocol.js';
+import type { NbdExport } from './nbd-server.js';
+
+const HOLE = StateFlag.HOLE | StateFlag.ZERO;
+
+export interface VolumeExportOptions {
+  /** Called on every request (reads and block status), e.g. to track a session's idle time. */
+  onActivity?: () => void;
+}
+
+export function volumeExport(source: VolumeSource, volumeId: VolumeId, options: VolumeExportOptions = {}): NbdExport {
+  const sizeBytes = source.sizeBytes(volumeId);
+  // Asked once: an image's allocation at its checkpoint only ever moves between journal and replica.
+  let regions: Promise<ChangedRegion[]> | undefined;
+  const allocation = (): Promise<ChangedRegion[]> => (regions ??= source.allocated!(volumeId));
+  return {
+    sizeBytes,
+    readOnly: true,
+    read: (offset, length) => {
+      options.onActivity?.();
+      if (offset + length > sizeBytes) return Promise.reject(new VolumeRangeError(volumeId, offset, length, sizeBytes));
+      return source.read(volumeId, offset, length);
+    },
+    write: () => Promise.reject(new Error('point-in-time images are read-only')),
+    ...(source.allocated ? {
+      blockStatus: async (offset: number, length: number): Promise<NbdExtent[]> => {
+        options.onActivity?.();
+        return extentsOf(await allocation(), offset, length);
+      },
+    } : {}),
+  };
+}
+
+/** `base:allocation` extents of `[offset, offset + length)` from sorted allocated regions. */
+export function extentsOf(regions: readonly ChangedRegion[], offset: number, length: number): NbdExtent[] {
+  const end = offset + length;
+  const out: NbdExtent[] = [];
+  // First region that ends after `offset` (binary search: a session asks many times over a large list).
+  let lo = 0;
+  let hi = regions.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if (regions[mid].offset + regions[mid].length <= offset) lo = mid + 1;
+    else hi = mid;
+  }
+  let at = offset;
+  for (let i = lo; i < regions.length && at < end; i++) {
+    const r = regions[i];
+    if (r.offset > at) {
+      const stop = Math.min(end, r.offset);
+      out.push({ offset: at, length: stop - at, flags: HOLE });
+      at = stop;
+      if (at >= end) break;
+    }
+    const stop = Math.min(end, r.offset + r.length);
+    if (stop > at) {
+      out.push({ offset: at, length: stop - at, flags: 0 });
+      at = stop;
+    }
+  }
+  if (at < end) out.push({ offset: at, length: end - at, flags: HOLE });
+  return out;
+}
