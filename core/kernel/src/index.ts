@@ -40,3 +40,5 @@ export * from './recovery/file-restore.js';
 export * from './recovery/promotion.js';
 export * from './recovery/reverse-protection.js';
 export * from './platform/platform-loader.js';
+export * from './journal/replica-allocation.js';
+export * from './images/index.js';

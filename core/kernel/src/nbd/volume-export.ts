@@ -13,13 +13,15 @@ const HOLE = StateFlag.HOLE | StateFlag.ZERO;
 export interface VolumeExportOptions {
   /** Called on every request (reads and block status), e.g. to track a session's idle time. */
   onActivity?: () => void;
+  /** The source's allocation when the caller already has it (else asked of the source once, if it can tell). */
+  allocation?: readonly ChangedRegion[];
 }
 
 export function volumeExport(source: VolumeSource, volumeId: VolumeId, options: VolumeExportOptions = {}): NbdExport {
   const sizeBytes = source.sizeBytes(volumeId);
   // Asked once: an image's allocation at its checkpoint only ever moves between journal and replica.
-  let regions: Promise<ChangedRegion[]> | undefined;
-  const allocation = (): Promise<ChangedRegion[]> => (regions ??= source.allocated!(volumeId));
+  let regions: Promise<readonly ChangedRegion[]> | undefined = options.allocation && Promise.resolve(options.allocation);
+  const allocation = (): Promise<readonly ChangedRegion[]> => (regions ??= source.allocated!(volumeId));
   return {
     sizeBytes,
     readOnly: true,
@@ -29,7 +31,7 @@ export function volumeExport(source: VolumeSource, volumeId: VolumeId, options: 
       return source.read(volumeId, offset, length);
     },
     write: () => Promise.reject(new Error('point-in-time images are read-only')),
-    ...(source.allocated ? {
+    ...(source.allocated || options.allocation ? {
       blockStatus: async (offset: number, length: number): Promise<NbdExtent[]> => {
         options.onActivity?.();
         return extentsOf(await allocation(), offset, length);
