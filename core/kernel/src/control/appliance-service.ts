@@ -11,6 +11,7 @@ import type { RecoveryAppliance } from '../appliance/recovery-appliance.js';
 import { holdMarkRelease } from '../appliance/checkpoint-scheduler.js';
 import type { ProgressSink, ProtectedSiteControl, RecoveryOperations, ShutdownPolicy } from '../recovery/recovery-api.js';
 import type { RecoveryGroupDefinition } from '../recovery/recovery-platform.js';
+import type { ImageOperations } from '../images/image-api.js';
 import { replicaVolumeName, seedReplicaVolume } from '../recovery/reverse-protection.js';
 import type { ProtectionGroupSettings } from '../settings.js';
 import type { ReplicationPhase } from '../status/group-status.js';
@@ -29,6 +30,8 @@ export interface ApplianceServiceOptions {
   recoveryAppliance?: RecoveryAppliance;
   /** The recovery operations beside `recoveryAppliance`'s journals. */
   recovery?: RecoveryOperations;
+  /** Checkpoint images beside the same journals. */
+  images?: ImageOperations;
   /** Where `defineRecoveryGroup` keeps definitions (the orchestrator reads the same directory). */
   recoveryGroups?: { set(definition: RecoveryGroupDefinition): void | Promise<void> };
   /** `recoveryAppliance`'s storage and journal root (the same ones it was made with): reverse protection seeds replicas there. */
@@ -52,6 +55,15 @@ export class ApplianceService implements ApplianceControl {
 
   get recovery(): RecoveryOperations | undefined {
     return this.options.recovery;
+  }
+
+  get images(): ImageOperations | undefined {
+    return this.options.images;
+  }
+
+  /** Adds checkpoint images once they exist (made beside the recovery role). */
+  setImages(images: ImageOperations): void {
+    this.options.images = images;
   }
 
   /** Adds the recovery role once its parts exist (the orchestrator is made after this service). */
