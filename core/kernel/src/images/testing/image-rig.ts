@@ -39,21 +39,25 @@ export interface ImageRig {
   /** Random writes of `count` extents of 4–64 KiB within the first `spanBytes` of a volume (and its last MiB). */
   writeRandom(volumeId: string, count: number, spanBytes?: number): Promise<void>;
   write(volumeId: string, offset: number, data: Buffer): Promise<void>;
-  checkpoint(): Promise<Checkpoint>;
+  /** Cuts a checkpoint after every write so far (named `cp-<n>` unless `id` is given). */
+  checkpoint(id?: string): Promise<Checkpoint>;
   /** The oracle image of a volume at a checkpoint, as a raw file (written once). */
   oracleFile(checkpointId: string, volumeId: string): Promise<string>;
   close(): Promise<void>;
 }
 
-export async function imageRig(seed = 1): Promise<ImageRig> {
+/** `names`: the group and VM ids the journal is kept under (default `g` and `vm-1`). */
+export async function imageRig(seed = 1, names: { groupId?: string; vmId?: string } = {}): Promise<ImageRig> {
+  const groupId = names.groupId ?? 'g';
+  const vmId = names.vmId ?? 'vm-1';
   const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'ocimgs-'));
   const clock = new VirtualClock();
   const storage = new LocalFileStorage(path.join(dir, 'store'));
   const journal = await Journal.open({
-    storage, clock, path: 'journals/g/vm-1', vmId: 'vm-1', volumes: RIG_VOLUMES, historyMs: HISTORY_MS,
+    storage, clock, path: `journals/${groupId}/${vmId}`, vmId, volumes: RIG_VOLUMES, historyMs: HISTORY_MS,
     hardLimitBytes: 512 * MiB, warningBytes: 400 * MiB, autoTrim: false,
   });
-  const groups = new StaticGroupDirectory([{ groupId: 'g', name: 'app', vms: [{ id: 'vm-1', name: 'web' }], plan: {} }]);
+  const groups = new StaticGroupDirectory([{ groupId, name: 'app', vms: [{ id: vmId, name: 'web' }], plan: {} }]);
   const oracle = new Map(RIG_VOLUMES.map((v) => [v.id, Buffer.alloc(v.sizeBytes)]));
   const snapshots = new Map<string, Map<string, Buffer>>();
   const files = new Map<string, string>();
@@ -62,7 +66,7 @@ export async function imageRig(seed = 1): Promise<ImageRig> {
   let cps = 0;
   const rig: ImageRig = {
     dir, clock, storage, journal, groups, oracle, snapshots,
-    journals: { journal: (groupId, vmId) => (groupId === 'g' && vmId === 'vm-1' ? rig.journal : undefined) },
+    journals: { journal: (g, v) => (g === groupId && v === vmId ? rig.journal : undefined) },
     async write(volumeId, offset, data) {
       await rig.journal.append({ volumeId, offset, data, seq: ++seq });
       data.copy(oracle.get(volumeId)!, offset);
@@ -79,8 +83,8 @@ export async function imageRig(seed = 1): Promise<ImageRig> {
         await rig.write(volumeId, offset, rnd.bytes(length));
       }
     },
-    async checkpoint() {
-      const cp: Checkpoint = { id: `cp-${++cps}`, groupId: 'g', seq, timestamp: clock.now(), kind: 'auto' };
+    async checkpoint(id) {
+      const cp: Checkpoint = { id: id ?? `cp-${++cps}`, groupId, seq, timestamp: clock.now(), kind: 'auto' };
       await rig.journal.addCheckpoint(cp);
       snapshots.set(cp.id, new Map([...oracle].map(([k, b]) => [k, Buffer.from(b)])));
       return cp;
