@@ -11,6 +11,7 @@ import './bench/delta-sync-bench.js';
 import './bench/journal-bench.js';
 import './bench/qemu-splitter-bench.js';
 import './bench/vhdx-bench.js';
+import './bench/image-export-bench.js';
 import './bench/replication-bench.js';
 import './bench/vsphere-cycle-bench.js';
 import { applianceCommand } from './appliance/appliance-command.js';

@@ -1,9 +1,9 @@
 // Exports of checkpoint images as files, on the recovery appliance. Each export gets its own folder in
 // the appliance's export folder (0700, files 0600), named by an id the appliance picks: the file is
 // written into `.partial-<id>/` while the image stays pinned (trimming cannot pass its checkpoint, so the
-// file never mixes two points in time), hashed, described in `report.json`, and only then renamed to
-// `<id>/`. A failure — disk full, the journal closed under it, a tool error — removes the partial folder;
-// leftovers of a killed appliance are swept at the next start. Downloads read the files in chunks.
+// file never mixes two points in time), hashed, described in `report.json`, fsynced, and only then renamed
+// to `<id>/`. A failure — disk full, the journal closed under it, a tool error — removes the partial
+// folder; leftovers of a killed appliance are swept at the next start. Downloads read the files in chunks.
 import { createHash, randomUUID } from 'node:crypto';
 import { createReadStream, promises as fs } from 'node:fs';
 import path from 'node:path';
@@ -108,6 +108,7 @@ export class ImageExports {
       for (const name of written.files) {
         const file = path.join(partial, name);
         await fs.chmod(file, 0o600);
+        await syncPath(file);
         const stat = await fs.stat(file);
         files.push({ name, sizeBytes: stat.size, allocatedBytes: stat.blocks * 512, sha256: await sha256File(file) });
       }
@@ -119,7 +120,11 @@ export class ImageExports {
         sha256: main.sha256, startedAt, endedAt: this.options.clock.now(),
       };
       await fs.writeFile(path.join(partial, REPORT), JSON.stringify(result, null, 2), { mode: 0o600 });
+      await syncPath(path.join(partial, REPORT));
+      await syncPath(partial);
+      // Listed only once durable: the files, the report, then the rename into place.
       await fs.rename(partial, path.join(this.options.dir, id));
+      await syncPath(this.options.dir);
       this.reports.set(id, result);
       this.options.log?.('image-exported', { id, groupId: target.groupId, checkpointId: target.checkpointId, vmId: target.vmId, volumeId: target.volumeId, format: spec.format, bytesWritten: result.bytesWritten, sha256: result.sha256 });
       report(100, 'exported');
@@ -181,6 +186,16 @@ export class ImageExports {
 function defaultName(vmId: string, volumeId: string, checkpointId: string): string {
   const safe = `${vmId}-${volumeId}-${checkpointId}`.replace(/[^A-Za-z0-9._-]/g, '_').replace(/^[._-]+/, '');
   return (safe || 'image').slice(0, 100);
+}
+
+/** fsync of a file or a folder (its entries). */
+async function syncPath(p: string): Promise<void> {
+  const handle = await fs.open(p, 'r');
+  try {
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
 }
 
 async function sha256File(file: string): Promise<string> {
