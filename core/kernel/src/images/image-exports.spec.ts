@@ -8,7 +8,7 @@ import { requireHostToolsOrSkip } from '../host-tools.js';
 import type { ImageFormat } from './image-api.js';
 import { ImageExports } from './image-exports.js';
 import { checkFormatFits, IMAGE_FORMATS, ImageFormatError } from './image-formats.js';
-import { ExportDiskFullError, ImageExportError, RawWriter } from './image-writers.js';
+import { bridgeGaps, ExportDiskFullError, ImageExportError, RawWriter } from './image-writers.js';
 import { deferred, gatedJournals, HISTORY_MS, imageRig, sha256, type ImageRig } from './testing/image-rig.js';
 
 const run = promisify(execFile);
@@ -87,6 +87,13 @@ describe('Checkpoint images exported as files', function () {
       }
     });
   }
+
+  it('bridgeGaps fills only the gaps shorter than the bridge, keeping order and the regions themselves', () => {
+    const r = (offset: number, length: number): { volumeId: string; offset: number; length: number } => ({ volumeId: 'disk', offset, length });
+    assert.deepEqual(bridgeGaps([r(0, 4096), r(8192, 4096), r(MiB + 12288, 4096), r(MiB + 20480, 4096)], MiB), [r(0, 12288), r(MiB + 12288, 12288)]);
+    assert.deepEqual(bridgeGaps([r(0, 4096), r(4096 + MiB, 4096)], MiB), [r(0, 4096), r(4096 + MiB, 4096)], 'a gap of exactly the bridge stays a hole');
+    assert.deepEqual(bridgeGaps([], MiB), []);
+  });
 
   it('the raw writer in TypeScript (where qemu-img is missing) writes the same bytes, sparse', async () => {
     const native = await ImageExports.open({ clock: rig.clock, journals: rig.journals, groups: rig.groups, dir: path.join(rig.dir, 'native'), writers: [new RawWriter()] });

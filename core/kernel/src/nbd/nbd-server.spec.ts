@@ -7,7 +7,7 @@ import { NbdClient } from './nbd-client.js';
 import {
   BASE_ALLOCATION, Cmd, IHAVEOPT, MAX_PAYLOAD, NBD_MAGIC, Opt, REQUEST_MAGIC, encodeRequest, optionRequest,
 } from './nbd-protocol.js';
-import { NbdServer, type NbdExport } from './nbd-server.js';
+import { MAX_EXTENTS_PER_REPLY, NbdServer, type NbdExport } from './nbd-server.js';
 import { extentsOf } from './volume-export.js';
 import { NbdNegotiationError, NbdProtocolError, NbdRequestError } from './nbd-errors.js';
 import { requireHostToolsOrSkip } from '../host-tools.js';
@@ -137,6 +137,62 @@ describe('NbdServer', () => {
       assert.deepEqual(middle, [{ offset: MiB + 512, length: 8 * KiB, flags: 0 }]);
       assert.ok(e.asked.length >= 2);
       await c.close();
+    });
+
+    it('a fragmented export answers at most MAX_EXTENTS_PER_REPLY extents a request; the client follows on to the whole range', async () => {
+      // 3,000 scattered 4 KiB data regions: 6,001 extents, so the client must ask several times.
+      const regions = Array.from({ length: 3000 }, (_, i) => ({ volumeId: 'v', offset: i * 12 * KiB + 4 * KiB, length: 4 * KiB }));
+      const size = 3000 * 12 * KiB;
+      const asked: number[] = [];
+      server.addExport('fragmented', {
+        sizeBytes: size, readOnly: true, read: async (_o, l) => Buffer.alloc(l), write: () => Promise.reject(new Error('read-only')),
+        blockStatus: async (offset, length, maxExtents) => {
+          asked.push(maxExtents);
+          return extentsOf(regions, offset, length, maxExtents);
+        },
+      });
+      const c = await NbdClient.connect({ path: server.path, exportName: 'fragmented', metaContexts: [BASE_ALLOCATION] });
+      const all = await c.blockStatus(BASE_ALLOCATION, 0, size);
+      const expected: { offset: number; length: number; flags: number }[] = [];
+      let at = 0;
+      for (const r of regions) {
+        expected.push({ offset: at, length: r.offset - at, flags: 3 }, { offset: r.offset, length: r.length, flags: 0 });
+        at = r.offset + r.length;
+      }
+      expected.push({ offset: at, length: size - at, flags: 3 });
+      assert.deepEqual(all, expected);
+      assert.equal(asked.length, Math.ceil(expected.length / MAX_EXTENTS_PER_REPLY));
+      assert.ok(asked.every((m) => m === MAX_EXTENTS_PER_REPLY));
+      await c.close();
+    });
+
+    it('extentsOf: capped answers, followed on, give the uncapped list', () => {
+      fc.assert(fc.property(
+        fc.array(fc.tuple(fc.integer({ min: 0, max: 64 }), fc.integer({ min: 1, max: 64 })), { maxLength: 40 }), fc.integer({ min: 1, max: 5 }), fc.integer({ min: 0, max: 4000 }),
+        (gaps, cap, start) => {
+          const regions: { volumeId: string; offset: number; length: number }[] = [];
+          let at = 0;
+          for (const [gap, len] of gaps) {
+            regions.push({ volumeId: 'v', offset: at + gap + (regions.length ? 1 : 0), length: len });
+            at = regions[regions.length - 1].offset + len;
+          }
+          const end = at + 100;
+          const from = Math.min(start, end - 1);
+          const whole = extentsOf(regions, from, end - from);
+          const followed: typeof whole = [];
+          for (let p = from; p < end;) {
+            const part = extentsOf(regions, p, end - p, cap);
+            assert.ok(part.length >= 1 && part.length <= cap);
+            for (const e of part) {
+              const last = followed.at(-1);
+              if (last && last.flags === e.flags) last.length += e.length;
+              else followed.push({ ...e });
+              p = e.offset + e.length;
+            }
+          }
+          assert.deepEqual(followed, whole);
+        },
+      ));
     });
 
     it('an export that cannot tell is all data; an unknown export refuses the context', async () => {
@@ -359,6 +415,7 @@ describe('NbdServer', () => {
       this.timeout(30_000);
       const data = Buffer.alloc(256 * KiB, 0x5c);
       const reads: string[] = [];
+      const asked: number[] = [];
       server.addExport('img', {
         sizeBytes: 8 * MiB,
         readOnly: true,
@@ -372,11 +429,16 @@ describe('NbdServer', () => {
           return out;
         },
         write: () => Promise.reject(new Error('read-only')),
-        blockStatus: async (offset, length) => extentsOf([{ volumeId: 'v', offset: 2 * MiB, length: data.length }], offset, length),
+        blockStatus: async (offset, length, maxExtents) => {
+          asked.push(maxExtents);
+          return extentsOf([{ volumeId: 'v', offset: 2 * MiB, length: data.length }], offset, length, maxExtents);
+        },
       });
       const uri = `nbd+unix:///img?socket=${server.path}`;
       const map = JSON.parse((await run('qemu-img', ['map', '--output=json', '-f', 'raw', uri])).stdout) as { start: number; length: number; data: boolean; zero: boolean }[];
       assert.deepEqual(map.filter((m) => m.data).map((m) => [m.start, m.length]), [[2 * MiB, data.length]]);
+      // QEMU asks with REQ_ONE: the export is asked for one extent, never for a description of the whole range.
+      assert.ok(asked.length > 0 && asked.every((m) => m === 1), `asked for ${asked.join(', ')} extents`);
       const out = path.join(dir, 'out.qcow2');
       await run('qemu-img', ['convert', '-f', 'raw', '-O', 'qcow2', uri, out]);
       assert.ok(reads.every((r) => { const [o, l] = r.split('+').map(Number); return o >= 2 * MiB && o + l <= 2 * MiB + data.length; }), `reads stayed inside the data: ${reads.join(', ')}`);

@@ -33,7 +33,11 @@ export interface NbdExport {
    * `base:allocation` extents covering the start of `[offset, offset + length)` in order (StateFlag bits:
    * HOLE | ZERO for space that reads as zeros and need not be read). Absent: everything is data.
    */
-  blockStatus?(offset: number, length: number): Promise<NbdExtent[]>;
+  /**
+   * Extents of `[offset, offset + length)` from `offset` on; a prefix of the range is enough (the client asks
+   * again from where the answer ends). `maxExtents` says how many the reply will carry (1 for REQ_ONE).
+   */
+  blockStatus?(offset: number, length: number, maxExtents: number): Promise<NbdExtent[]>;
 }
 
 export interface NbdServerOptions {
@@ -57,6 +61,11 @@ export interface NbdServerEvents {
 }
 
 const BLOCK_SIZE_INFO = { min: 1, preferred: 4096, max: MAX_PAYLOAD };
+/**
+ * Most extents in one block status reply: a fragmented image (a journal's scattered 4 KiB writes) has
+ * hundreds of thousands, and describing the whole asked range on every request made exports quadratic.
+ */
+export const MAX_EXTENTS_PER_REPLY = 1024;
 
 export class NbdServer extends EventEmitter<NbdServerEvents> {
   private readonly exports = new Map<string, NbdExport>();
@@ -591,7 +600,7 @@ class Connection {
     }
     let work: Promise<NbdExtent[]>;
     try {
-      work = exp.blockStatus ? exp.blockStatus(offset, length) : Promise.resolve([{ offset, length, flags: 0 }]);
+      work = exp.blockStatus ? exp.blockStatus(offset, length, one ? 1 : MAX_EXTENTS_PER_REPLY) : Promise.resolve([{ offset, length, flags: 0 }]);
     } catch (error) {
       work = Promise.reject(error);
     }

@@ -32,16 +32,19 @@ export function volumeExport(source: VolumeSource, volumeId: VolumeId, options: 
     },
     write: () => Promise.reject(new Error('point-in-time images are read-only')),
     ...(source.allocated || options.allocation ? {
-      blockStatus: async (offset: number, length: number): Promise<NbdExtent[]> => {
+      blockStatus: async (offset: number, length: number, maxExtents: number): Promise<NbdExtent[]> => {
         options.onActivity?.();
-        return extentsOf(await allocation(), offset, length);
+        return extentsOf(await allocation(), offset, length, maxExtents);
       },
     } : {}),
   };
 }
 
-/** `base:allocation` extents of `[offset, offset + length)` from sorted allocated regions. */
-export function extentsOf(regions: readonly ChangedRegion[], offset: number, length: number): NbdExtent[] {
+/**
+ * `base:allocation` extents of `[offset, offset + length)` from sorted allocated regions: at most
+ * `maxExtents` of them (a prefix of the range when it holds more), found by binary search.
+ */
+export function extentsOf(regions: readonly ChangedRegion[], offset: number, length: number, maxExtents = Number.POSITIVE_INFINITY): NbdExtent[] {
   const end = offset + length;
   const out: NbdExtent[] = [];
   // First region that ends after `offset` (binary search: a session asks many times over a large list).
@@ -53,20 +56,20 @@ export function extentsOf(regions: readonly ChangedRegion[], offset: number, len
     else hi = mid;
   }
   let at = offset;
-  for (let i = lo; i < regions.length && at < end; i++) {
+  const add = (stop: number, flags: number): void => {
+    out.push({ offset: at, length: stop - at, flags });
+    at = stop;
+  };
+  for (let i = lo; i < regions.length && at < end && out.length < maxExtents; i++) {
     const r = regions[i];
     if (r.offset > at) {
-      const stop = Math.min(end, r.offset);
-      out.push({ offset: at, length: stop - at, flags: HOLE });
-      at = stop;
-      if (at >= end) break;
+      add(Math.min(end, r.offset), HOLE);
+      if (at >= end || out.length >= maxExtents) return out;
     }
     const stop = Math.min(end, r.offset + r.length);
-    if (stop > at) {
-      out.push({ offset: at, length: stop - at, flags: 0 });
-      at = stop;
-    }
+    if (stop > at) add(stop, 0);
   }
-  if (at < end) out.push({ offset: at, length: end - at, flags: HOLE });
+  // Past the last region (not stopped by the cap): the rest is a hole.
+  if (at < end && out.length < maxExtents) add(end, HOLE);
   return out;
 }
