@@ -108,9 +108,10 @@ export class ImageExports {
       for (const name of written.files) {
         const file = path.join(partial, name);
         await fs.chmod(file, 0o600);
-        await syncPath(file);
+        // Hashed while the flush runs (both only read what the writer left); the size on disk after it.
+        const [sha256] = await Promise.all([sha256File(file), syncPath(file)]);
         const stat = await fs.stat(file);
-        files.push({ name, sizeBytes: stat.size, allocatedBytes: stat.blocks * 512, sha256: await sha256File(file) });
+        files.push({ name, sizeBytes: stat.size, allocatedBytes: stat.blocks * 512, sha256 });
       }
       const main = files.find((f) => f.name === written.file);
       if (!main) throw new ImageExportError(`${writer.name} did not write ${written.file}`);
