@@ -10,6 +10,7 @@ import {
 import type {
   DirtyTracking, ChangedRegion, DatastoreInfo, HostInfo, HypervisorAdapter, Inventory, RecoveryVmSpec, VmId, VmInfo, VolumeId, VolumeInfo,
   VolumeSource, WriteTap,
+  RecoveryDiskPromotion,
 } from '@opencdp/core';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
@@ -89,6 +90,11 @@ const NETWORKS = [
 
 export class QemuHypervisor implements HypervisorAdapter {
   readonly platform = 'qemu';
+  /** Promotion (R7) as the kernel's port: the methods below. */
+  readonly promotion: RecoveryDiskPromotion = {
+    promoteDisk: (vmId, volumeId, offset, length) => this.promoteDisk(vmId, volumeId, offset, length),
+    detachDiskSource: (vmId, volumeId) => this.detachDiskSource(vmId, volumeId),
+  };
   /** The protected appliance's NBD server: every tap's mirror writes into it. */
   readonly tapServer: NbdServer;
   readonly dirtyTracking: DirtyTracking;
@@ -378,7 +384,7 @@ export class QemuHypervisor implements HypervisorAdapter {
     try {
       for (const [k, d] of spec.disks.entries()) {
         const sizeBytes = d.source.sizeBytes(d.volumeId);
-        const sectorSize = this.findVolume(d.volumeId)?.info.sectorSize ?? 512;
+        const sectorSize = d.sectorSize ?? this.findVolume(d.volumeId)?.info.sectorSize ?? 512;
         const id = `${vmId}d${k}`;
         const exportName = `${vmId}/${d.volumeId}`;
         this.imageServer.addExport(exportName, volumeExport(d.source, d.volumeId));

@@ -2,9 +2,10 @@
 // fixture's SIMULATION: capabilities as stated, protected VMs and the guest's writes, hot-added disks, and
 // the change-tracking faults the kernel's C cases inject, each observed through the adapter.
 import assert from 'node:assert/strict';
-import { AlignmentError, CAPABILITIES, ChangeTokenLostError, ChangeViewError, ValidationError, VirtualClock, VolumeRangeError } from '@opencdp/core';
+import { AlignmentError, CAPABILITIES, ChangeTokenLostError, ChangeViewError, InvalidStateError, ValidationError, VirtualClock, VolumeRangeError } from '@opencdp/core';
 import type { HypervisorAdapter } from '@opencdp/core';
-import { createVsphereHarness, VSPHERE_UNSUPPORTED, type VsphereHarness } from './vsphere-harness.js';
+import { createVsphereHarness, VSPHERE_SECTOR_SIZES, VSPHERE_UNSUPPORTED, type VsphereHarness } from './vsphere-harness.js';
+import { SectorSizeUnsupportedError } from './vsphere-errors.js';
 import { requireVcsimOrSkip } from './testing/vcsim-fixture.js';
 import { sha256, snapshotNames } from './testing/spec-helpers.js';
 
@@ -53,6 +54,30 @@ describe('vSphere conformance harness on vcsim (SIMULATED CBT and snapshot data)
     const t = h.clock.now();
     await h.advance(5000);
     assert.equal(h.clock.now(), t + 5000);
+  });
+
+  it('hosts 512-byte sectors only: a 4096-byte volume is refused naming the field, before anything is made', async () => {
+    assert.deepEqual([h.sectorSizes, h.recoverySectorSizes], [VSPHERE_SECTOR_SIZES, VSPHERE_SECTOR_SIZES]);
+    assert.deepEqual(VSPHERE_SECTOR_SIZES, [512]);
+    const before = (await h.hypervisor.inventory()).vms.map((v) => v.id).sort();
+    await assert.rejects(h.createVm({ name: 'h-4k', volumes: [{ sizeBytes: MiB }, { sizeBytes: MiB, sectorSize: 4096 }] }),
+      (e: unknown) => e instanceof SectorSizeUnsupportedError && e.field === 'volumes[1].sectorSize' && e.sectorSize === 4096);
+    assert.deepEqual((await h.hypervisor.inventory()).vms.map((v) => v.id).sort(), before, 'no VM was made');
+    const vm = await h.createVm({ name: 'h-512', volumes: [{ sizeBytes: MiB, sectorSize: 512 }] });
+    await assert.rejects(h.addVolume!(vm.id, { sizeBytes: MiB, sectorSize: 4096 }), (e: unknown) => e instanceof SectorSizeUnsupportedError && e.field === 'sectorSize');
+    assert.deepEqual((await h.hypervisor.getVm(vm.id)).volumes.map((v) => v.sectorSize), [512], 'no disk was added');
+  });
+
+  it('a powered-off VM refuses guest writes and deleteVm refuses a running VM, both with InvalidStateError; once off it deletes', async () => {
+    const vm = await h.createVm({ name: 'h-power', volumes: [{ sizeBytes: MiB }] });
+    await assert.rejects(h.hypervisor.deleteVm(vm.id), (e: unknown) => e instanceof InvalidStateError && /powered on/.test(e.message));
+    assert.equal((await h.hypervisor.getVm(vm.id)).powerState, 'on', 'the refused delete left it running');
+    await h.hypervisor.powerOff(vm.id);
+    const before = sha256(await h.hypervisor.readVolume(vm.id, vm.volumes[0].id, 0, MiB));
+    await assert.rejects(h.guestWrite(vm.id, vm.volumes[0].id, 0, Buffer.alloc(4096, 1)), (e: unknown) => e instanceof InvalidStateError && /poweredOff/.test(e.message));
+    assert.equal(sha256(await h.hypervisor.readVolume(vm.id, vm.volumes[0].id, 0, MiB)), before, 'the refused write changed nothing');
+    await h.hypervisor.deleteVm(vm.id);
+    assert.ok(!(await h.hypervisor.inventory()).vms.some((v) => v.id === vm.id));
   });
 
   it('injects the change-tracking faults: views that fail to open or release, a token reset, lost views', async () => {

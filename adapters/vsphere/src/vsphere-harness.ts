@@ -13,6 +13,7 @@ import { FaultyStorage } from '@opencdp/adapter-fake';
 import { startVcsim, type VcsimFixture, type VcsimModel } from './testing/vcsim-fixture.js';
 import { createTestVm, deviceKeyOf } from './testing/test-vms.js';
 import { MoRef, typed } from './vim-types.js';
+import { SectorSizeUnsupportedError } from './vsphere-errors.js';
 import { VsphereHypervisor } from './vsphere-hypervisor.js';
 
 export interface VsphereHarnessOptions extends HarnessOptions {
@@ -31,6 +32,8 @@ export interface VsphereHarness extends ConformanceHarness {
 }
 
 export const VSPHERE_LIVE_PORTGROUP = 'DC0_DVPG0';
+/** vSphere virtual disks present 512-byte logical sectors to guests (4Kn only from vSphere API 9.0). */
+export const VSPHERE_SECTOR_SIZES: readonly number[] = [512];
 export const VSPHERE_TEST_PORTGROUP = 'DC0_DVPG1';
 
 export const VSPHERE_UNSUPPORTED = {
@@ -60,12 +63,18 @@ export async function createVsphereHarness(options: VsphereHarnessOptions = {}):
   }
   const memory = new MemoryStorage();
   const recoveryStorage = new FaultyStorage(memory, clock);
-  const protectedHosts = (await hypervisor.site.hosts()).filter((h) => h.parent?.type === 'ClusterComputeResource').map((h) => h.id);
+  const allHosts = await hypervisor.site.hosts();
+  // VMs go round robin over the cluster's hosts; a case may name any host of the inventory (the suite's
+  // protectedHosts() takes the first two listed, and vcsim lists the standalone host first).
+  const protectedHosts = allHosts.filter((h) => h.parent?.type === 'ClusterComputeResource').map((h) => h.id);
+  const hostIds = allHosts.map((h) => h.id);
   let created = 0;
 
   const harness: VsphereHarness = {
     name: 'vsphere',
     capabilities: vsphereCapabilities(mode),
+    sectorSizes: VSPHERE_SECTOR_SIZES,
+    recoverySectorSizes: VSPHERE_SECTOR_SIZES,
     clock,
     hypervisor,
     recoveryStorage,
@@ -73,12 +82,14 @@ export async function createVsphereHarness(options: VsphereHarnessOptions = {}):
 
     async createVm(spec: ProtectedVmSpec): Promise<VmInfo> {
       const hostId = spec.hostId ?? protectedHosts[created % protectedHosts.length];
-      if (!protectedHosts.includes(hostId)) throw new ValidationError(`host '${hostId}' is not a protected host`, 'hostId', `use one of ${protectedHosts.join(', ')}`);
+      if (!hostIds.includes(hostId)) throw new ValidationError(`host '${hostId}' is not in the inventory`, 'hostId', `use one of ${hostIds.join(', ')}`);
+      spec.volumes.forEach((v, i) => checkSectorSize(v, `volumes[${i}].sectorSize`));
       created++;
       return createTestVm(hypervisor, { name: spec.name, disks: spec.volumes.map((v) => v.sizeBytes), hostId, portgroup: VSPHERE_LIVE_PORTGROUP });
     },
 
     async addVolume(vmId: VmId, volume: ProtectedVmSpec['volumes'][number]): Promise<VolumeInfo> {
+      checkSectorSize(volume, 'sectorSize');
       return addDisk(hypervisor, vmId, volume.sizeBytes);
     },
 
@@ -157,6 +168,13 @@ export async function createVsphereHarness(options: VsphereHarnessOptions = {}):
   return harness;
 }
 
+/** A volume asking for sectors vSphere cannot give (anything but 512 bytes) is refused before anything is made. */
+function checkSectorSize(volume: ProtectedVmSpec['volumes'][number], field: string): void {
+  if (volume.sectorSize !== undefined && !VSPHERE_SECTOR_SIZES.includes(volume.sectorSize)) {
+    throw new SectorSizeUnsupportedError(volume.name ?? '(new volume)', volume.sectorSize, field);
+  }
+}
+
 /** Hot-adds a new empty disk (ReconfigVM_Task, fileOperation create) on the VM's first SCSI controller. */
 export async function addDisk(hypervisor: VsphereHypervisor, vmId: VmId, sizeBytes: number): Promise<VolumeInfo> {
   const before = await hypervisor.site.vmRecord(vmId);
@@ -198,6 +216,7 @@ export function vsphereCapabilities(mode: 'virtual' | 'real'): CapabilityTable {
     volumeHotAdd: true,
     consistencyAgent: VSPHERE_UNSUPPORTED.consistencyAgent,
     recoveryVm: true,
+    recoveryPromotion: true,
     faultChangeTracking: true,
     // Protecting recovered vSphere VMs back uses the same capture (CBT) as protecting them at first.
     reverseProtection: true,

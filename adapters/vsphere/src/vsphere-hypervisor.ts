@@ -2,7 +2,7 @@
 // splitter: vSphere has none without a VAIO filter in ESXi), volume reads through the disk transport, and
 // recovery VMs built from uploaded flat extents. Every call is tracked so a harness on a virtual clock
 // can wait until the real I/O a timer started has finished (`settled`).
-import { UnknownVmError, ValidationError, VolumeRangeError } from '@opencdp/core';
+import { InvalidStateError, UnknownVmError, ValidationError, VolumeRangeError } from '@opencdp/core';
 import type {
   Clock, HypervisorAdapter, Inventory, RecoveryDiskPromotion, RecoveryVmSpec, VmId, VmInfo, VolumeId,
 } from '@opencdp/core';
@@ -68,6 +68,8 @@ const READER_TTL_MS = 2000;
 export class VsphereHypervisor implements HypervisorAdapter, RecoveryDiskPromotion {
   readonly platform = 'vsphere';
   readonly changeTracking: VsphereChangeTracking;
+  /** Recovered disks are full copies, so promotion only checks ranges (see `promoteDisk`). */
+  readonly promotion: RecoveryDiskPromotion = this;
   private readonly recovery: VsphereRecovery;
   private readonly inFlight = new InFlight();
   private readonly readers = new Map<string, { reader: Promise<DiskReader>; until: number }>();
@@ -224,15 +226,21 @@ export class VsphereHypervisor implements HypervisorAdapter, RecoveryDiskPromoti
     })());
   }
 
-  /** Powers the VM off if needed and destroys it with its files. */
+  /**
+   * Destroys a powered-off VM with its files. A running (or suspended) VM is refused, as vSphere's own
+   * Destroy_Task refuses it with InvalidPowerState; the adapter checks first so nothing is touched.
+   */
   deleteVm(vmId: VmId): Promise<void> {
     return this.inFlight.track((async () => {
       const vm = await this.site.vmRecord(vmId);
+      if (vm.powerState !== 'off') throw poweredOnError(vmId, vm.powerState);
       for (const key of [...this.readers.keys()]) if (key.startsWith(`${vmId}/`)) this.readers.delete(key);
-      if (vm.powerState !== 'off') await this.powerTask(vmId, 'PowerOffVM_Task');
       try {
         await this.client.runTask('Destroy_Task', { _this: vm.ref });
       } catch (error) {
+        // Powered on between the check and the task: vSphere refuses with InvalidPowerState.
+        const fault = error instanceof VimFaultError || error instanceof VimTaskError ? error.faultName : undefined;
+        if (fault === 'InvalidPowerState') throw poweredOnError(vmId, 'on');
         throw this.vmError(vmId, error) ?? error;
       }
       this.options.log?.('vsphere-vm-deleted', { vmId });
@@ -278,4 +286,8 @@ export class VsphereHypervisor implements HypervisorAdapter, RecoveryDiskPromoti
     if (ignore !== undefined && fault === ignore) return undefined;
     return error as Error;
   }
+}
+
+function poweredOnError(vmId: VmId, state: string): InvalidStateError {
+  return new InvalidStateError(`VM '${vmId}' is powered ${state === 'suspended' ? 'on (suspended)' : state}; vSphere destroys only powered-off VMs`, 'power the VM off first (powerOff), then delete it');
 }

@@ -196,6 +196,7 @@ const siteApplianceSchema = {
       type: 'object', additionalProperties: false,
       properties: { exportDir: file, socketDir: file, idleTimeoutSec: { type: 'integer', minimum: 1, maximum: 86_400 } },
     },
+    capture: { enum: ['splitter', 'change-tracking'] },
   },
 } as const;
 

@@ -9,7 +9,7 @@ import { createReadStream, promises as fs } from 'node:fs';
 import path from 'node:path';
 import type { Clock } from '../clock.js';
 import { ClosedError, NotFoundError, OpenCdpError, ValidationError } from '../errors.js';
-import { regionBytes } from '../journal/replica-allocation.js';
+import { regionBytes } from '../capture/region-list.js';
 import type { GroupId } from '../model.js';
 import type { ProgressSink } from '../recovery/recovery-api.js';
 import type { RecoveryGroupDirectory, RecoveryJournalSource } from '../recovery/recovery-platform.js';

@@ -403,6 +403,7 @@ export class Journal extends EventEmitter<JournalEvents> {
     return new PointInTimeImage(cp, this.state.volumes, {
       read: (volumeId, offset, length) => this.readAt(volumeId, offset, length, cp.seq),
       allocated: async (volumeId) => this.allocatedAt(volumeId, cp.seq),
+      journaledExtents: (volumeId) => this.journaledExtents(volumeId, cp.seq),
       release: () => this.unpin(cp.id),
     });
   }
@@ -436,6 +437,16 @@ export class Journal extends EventEmitter<JournalEvents> {
     const size = this.state.volumes[volume].sizeBytes;
     const journal = this.index.extents(volume, maxSeq).map((e) => ({ volumeId, offset: e.offset, length: Math.min(e.length, size - e.offset) }));
     return unionRegions(this.allocation[volume].regions(volumeId), journal);
+  }
+
+  /** Extents of journaled (not yet promoted) writes to a volume with seq ≤ `maxSeq`, oldest first. */
+  journaledExtents(volumeId: VolumeId, maxSeq: number): { offset: number; length: number }[] {
+    this.assertOpen();
+    const volume = this.volumeIndex.get(volumeId);
+    if (volume === undefined) throw new UnknownVolumeError(volumeId, `the journal of VM '${this.vmId}'`);
+    const out: { offset: number; length: number }[] = [];
+    for (const e of this.index.entriesUpTo(maxSeq)) if (e.volume === volume) out.push({ offset: e.offset, length: e.length });
+    return out;
   }
 
   /** Trims checkpoints past the history window (keeping the newest and any pinned one) and promotes their writes. */

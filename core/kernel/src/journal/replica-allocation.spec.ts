@@ -10,7 +10,8 @@ import { seedReplicaVolume } from '../recovery/reverse-protection.js';
 import { LocalFileStorage } from '../storage/local-file-storage.js';
 import { MemoryStorage } from '../storage/memory-storage.js';
 import { Journal, type JournalOptions } from './journal.js';
-import { AllocationMap, allocationFileName, regionBytes, unionRegions } from './replica-allocation.js';
+import { AllocationMap, allocationFileName, unionRegions } from './replica-allocation.js';
+import { regionBytes } from '../capture/region-list.js';
 
 const KiB = 1024;
 const MiB = 1024 * KiB;

@@ -124,8 +124,3 @@ export function unionRegions(a: readonly ChangedRegion[], b: readonly ChangedReg
   }
   return out;
 }
-
-/** Bytes the regions cover. */
-export function regionBytes(regions: readonly ChangedRegion[]): number {
-  return regions.reduce((n, r) => n + r.length, 0);
-}
