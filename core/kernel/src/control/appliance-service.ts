@@ -13,6 +13,7 @@ import type { ProgressSink, ProtectedSiteControl, RecoveryOperations, ShutdownPo
 import type { RecoveryGroupDefinition } from '../recovery/recovery-platform.js';
 import type { ImageOperations } from '../images/image-api.js';
 import { replicaVolumeName, seedReplicaVolume } from '../recovery/reverse-protection.js';
+import { allocationFileName } from '../journal/replica-allocation.js';
 import type { ProtectionGroupSettings } from '../settings.js';
 import type { ReplicationPhase } from '../status/group-status.js';
 import type {
@@ -209,8 +210,9 @@ export class ApplianceService implements ApplianceControl {
         for (const v of vm.volumes) {
           const name = replicaVolumeName(root, groupId, vm.vmId, v.volumeId);
           // A replica kept from before (deleteGroup keepRecoveryVolumes) may hold stale data where the original is zero.
-          if (await target.storage.exists(name)) await target.storage.delete(name);
-          written.push(name);
+          // Its allocation map too: the seed writes a new one, and a failed seed must leave neither behind.
+          for (const f of [name, allocationFileName(name)]) if (await target.storage.exists(f)) await target.storage.delete(f);
+          written.push(name, allocationFileName(name));
           const r = await seedReplicaVolume({
             storage: target.storage, journalRoot: root, groupId, vmId: vm.vmId, volumeId: v.volumeId, sizeBytes: v.sizeBytes,
             read: async (offset, length) => {
