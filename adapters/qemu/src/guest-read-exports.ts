@@ -6,7 +6,7 @@ import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import type { VolumeId } from '@opencdp/core';
 import type { GuestDrive } from './guest-drives.js';
-import { NbdClient } from './nbd-client.js';
+import { NbdClient } from '@opencdp/core/nbd';
 import { GuestStateError, QmpError } from './qemu-errors.js';
 import type { QmpClient } from './qmp-client.js';
 

@@ -1,9 +1,7 @@
 // @opencdp/adapter-qemu: KVM/QEMU through QMP and NBD — a write-blocking mirror into the appliance's
-// NBD server as the splitter, dirty bitmaps for change tracking, real qemu-storage-daemon hosts.
+// NBD server as the splitter, dirty bitmaps for change tracking, real qemu-storage-daemon hosts. The NBD
+// server and client themselves are the kernel's (`@opencdp/core/nbd`).
 export * from './qemu-errors.js';
-export * from './nbd-protocol.js';
-export * from './nbd-server.js';
-export * from './nbd-client.js';
 export * from './qmp-client.js';
 export * from './storage-daemon.js';
 export * from './qemu-tools.js';

@@ -1,8 +1,7 @@
 import assert from 'node:assert/strict';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
-import { NbdClient } from './nbd-client.js';
-import { NbdNegotiationError, NbdRequestError } from './qemu-errors.js';
+import { NbdClient, NbdNegotiationError, NbdRequestError } from '@opencdp/core/nbd';
 import { requireToolsOrSkip } from './qemu-tools.js';
 import { StorageDaemon } from './storage-daemon.js';
 import { run, sha256, tempDir } from './spec-helpers.js';

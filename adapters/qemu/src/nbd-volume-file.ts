@@ -9,9 +9,8 @@ import { existsSync, promises as fs } from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { VolumeFileUnavailableError, type PrivateVolumeFile, type PrivateVolumeFileOpener } from '@opencdp/core';
-import { NbdServer } from './nbd-server.js';
+import { NbdServer, volumeExport } from '@opencdp/core/nbd';
 import { QemuProcessError } from './qemu-errors.js';
-import { imageExport } from './qemu-recovery.js';
 import { findTool } from './qemu-tools.js';
 
 const run = promisify(execFile);
@@ -67,7 +66,7 @@ export const nbdVolumeFile: PrivateVolumeFileOpener = async (source, volumeId, d
   if (!findTool('qemu-storage-daemon') || !findTool('qemu-img')) throw new VolumeFileUnavailableError('qemu-storage-daemon and qemu-img are not installed', 'apt-get install qemu-system-common qemu-utils');
   const size = source.sizeBytes(volumeId);
   const server = new NbdServer({ path: path.join(dir, 'img.sock') });
-  server.addExport('image', imageExport(source, volumeId));
+  server.addExport('image', volumeExport(source, volumeId));
   await server.listen();
   const overlay = path.join(dir, 'overlay.qcow2');
   const mountpoint = path.join(dir, 'volume.img');

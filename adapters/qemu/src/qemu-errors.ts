@@ -1,5 +1,5 @@
-// Typed errors of the QEMU adapter: QMP failures (with QEMU's error class), a daemon that went away,
-// NBD protocol violations and NBD request errors (with the protocol's errno), and missing tools.
+// Typed errors of the QEMU adapter: QMP failures (with QEMU's error class), a daemon that went away, guests
+// in states a splitter cannot take, and missing tools. NBD's own errors are the kernel's (`@opencdp/core`).
 import { OpenCdpError, ValidationError } from '@opencdp/core';
 
 /** QEMU answered a QMP command with an error. `errorClass` is QEMU's (`GenericError`, `DeviceNotFound`, …). */
@@ -23,27 +23,6 @@ export class QemuProcessError extends OpenCdpError {
   }
 }
 
-/** A peer broke the NBD protocol (bad magic, unknown command, oversized request); the connection is closed. */
-export class NbdProtocolError extends OpenCdpError {
-  constructor(message: string) {
-    super('NBD_PROTOCOL', message);
-  }
-}
-
-/** An NBD request failed with an errno the protocol defines (EIO, EINVAL, ENOSPC, …). */
-export class NbdRequestError extends OpenCdpError {
-  constructor(readonly command: string, readonly errno: number, detail?: string) {
-    super('NBD_REQUEST', `NBD ${command} failed with ${errnoName(errno)}${detail ? `: ${detail}` : ''}`);
-  }
-}
-
-/** Option haggling failed: the server does not offer the export or refused an option. */
-export class NbdNegotiationError extends OpenCdpError {
-  constructor(message: string) {
-    super('NBD_NEGOTIATION', message, 'check the export name and that the server is the one you meant');
-  }
-}
-
 /** A host (a qemu-storage-daemon) is down: its VMs can be neither written nor tapped until it is back. */
 export class HostDownError extends OpenCdpError {
   constructor(readonly hostId: string) {
@@ -56,12 +35,6 @@ export class QemuToolMissingError extends OpenCdpError {
   constructor(readonly tools: string[]) {
     super('QEMU_TOOL_MISSING', `missing QEMU tools: ${tools.join(', ')}`, 'apt-get install qemu-utils qemu-system-common qemu-system-x86');
   }
-}
-
-const ERRNO_NAMES: Record<number, string> = { 1: 'EPERM', 5: 'EIO', 12: 'ENOMEM', 22: 'EINVAL', 28: 'ENOSPC', 75: 'EOVERFLOW', 95: 'ENOTSUP', 108: 'ESHUTDOWN' };
-
-export function errnoName(errno: number): string {
-  return ERRNO_NAMES[errno] ?? `errno ${errno}`;
 }
 
 /** The management layer (our QMP connections) is restarting: nothing can be attached until it is back. */

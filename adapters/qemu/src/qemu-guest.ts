@@ -8,7 +8,7 @@ import { promises as fs } from 'node:fs';
 import { UnknownVolumeError, ValidationError, VolumeRangeError, type PowerState, type VmId, type VmInfo, type VolumeId } from '@opencdp/core';
 import { checkDrivesFree, resolveGuestDrives, type GuestDrive } from './guest-drives.js';
 import { GuestReadExports } from './guest-read-exports.js';
-import type { NbdServer } from './nbd-server.js';
+import type { NbdServer } from '@opencdp/core/nbd';
 import {
   DriveBusyError, GuestGoneError, GuestMigratedError, GuestStateError, GuestUnreachableError, NotQemuMonitorError, QmpClosedError, QmpError,
 } from './qemu-errors.js';

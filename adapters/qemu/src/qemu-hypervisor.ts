@@ -15,9 +15,7 @@ import type {
 } from '@opencdp/core';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
-import { imageExport } from './qemu-recovery.js';
-import { NbdClient } from './nbd-client.js';
-import { NbdServer } from './nbd-server.js';
+import { NbdClient, NbdServer, volumeExport } from '@opencdp/core/nbd';
 import { HostDownError, ManagerDownError, QemuProcessError, VmPoweredOffError } from './qemu-errors.js';
 import { QemuWriteTap, TapLostError } from './qemu-write-tap.js';
 import { StorageDaemon } from './storage-daemon.js';
@@ -404,7 +402,7 @@ export class QemuHypervisor implements HypervisorAdapter {
         const sectorSize = d.sectorSize ?? this.findVolume(d.volumeId)?.info.sectorSize ?? 512;
         const id = `${vmId}d${k}`;
         const exportName = `${vmId}/${d.volumeId}`;
-        this.imageServer.addExport(exportName, imageExport(d.source, d.volumeId));
+        this.imageServer.addExport(exportName, volumeExport(d.source, d.volumeId));
         const v: Volume = {
           info: { id, vmId, name: this.findVolume(d.volumeId)?.info.name ?? `disk${k}`, sizeBytes, sectorSize },
           file: path.join(host.dir, `rvm${vmNo}d${k}.qcow2`), node: `rvm${vmNo}d${k}`, client: undefined,

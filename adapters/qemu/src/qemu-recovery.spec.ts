@@ -2,10 +2,9 @@ import assert from 'node:assert/strict';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import type { VolumeSource } from '@opencdp/core';
-import { NbdClient } from './nbd-client.js';
-import { NbdServer } from './nbd-server.js';
-import { NbdRequestError, QemuProcessError } from './qemu-errors.js';
-import { addScratchDisk, imageExport, imagesEqual, promoteToFile, removeScratchDisk } from './qemu-recovery.js';
+import { NbdClient, NbdRequestError, NbdServer, volumeExport } from '@opencdp/core/nbd';
+import { QemuProcessError } from './qemu-errors.js';
+import { addScratchDisk, imagesEqual, promoteToFile, removeScratchDisk } from './qemu-recovery.js';
 import { requireToolsOrSkip } from './qemu-tools.js';
 import { StorageDaemon } from './storage-daemon.js';
 import { run, sha256, tempDir } from './spec-helpers.js';
@@ -41,7 +40,7 @@ describe('QEMU recovery building blocks', function () {
     for (let i = 0; i < 40; i++) image.fill(i + 1, i * 97 * 1024, i * 97 * 1024 + 8192);
     oracleFile = path.join(dir, 'oracle.raw');
     await fs.writeFile(oracleFile, image);
-    server.addExport('pit/vol0', imageExport(bufferSource({ vol0: image }), 'vol0'));
+    server.addExport('pit/vol0', volumeExport(bufferSource({ vol0: image }), 'vol0'));
   });
 
   afterEach(async () => {

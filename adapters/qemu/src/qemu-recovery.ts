@@ -1,30 +1,14 @@
 // Recovery-site building blocks on QEMU: a point-in-time image served read-only over NBD by the
-// recovery appliance, a storage-daemon disk that reads through that export with a qcow2 scratch overlay
+// recovery appliance (the kernel's `volumeExport`), a storage-daemon disk that reads through that export with a qcow2 scratch overlay
 // for failover tests (writes land in the overlay, the image stays untouched), and promotion of an image
 // into a qcow2 or raw file with `qemu-img convert`, checked with `qemu-img compare`.
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
-import { VolumeRangeError } from '@opencdp/core';
-import type { VolumeId, VolumeSource } from '@opencdp/core';
-import type { NbdExport, NbdServer } from './nbd-server.js';
+import type { NbdServer } from '@opencdp/core/nbd';
 import { QemuProcessError } from './qemu-errors.js';
 import type { StorageDaemon } from './storage-daemon.js';
 
 const run = promisify(execFile);
-
-/** A read-only NBD export of one volume of a point-in-time image (reads past the end are refused by the server). */
-export function imageExport(source: VolumeSource, volumeId: VolumeId): NbdExport {
-  const sizeBytes = source.sizeBytes(volumeId);
-  return {
-    sizeBytes,
-    readOnly: true,
-    read: (offset, length) => {
-      if (offset + length > sizeBytes) return Promise.reject(new VolumeRangeError(volumeId, offset, length, sizeBytes));
-      return source.read(volumeId, offset, length);
-    },
-    write: () => Promise.reject(new Error('point-in-time images are read-only')),
-  };
-}
 
 /** The NBD URI qemu tools use for an export of our server. */
 export function nbdUri(server: NbdServer, exportName: string): string {

@@ -1,34 +1,15 @@
 // Finding the QEMU tools, and the rule for tests that need them: skip with a loud reason locally,
 // fail in CI (`CI=true`), where `.ci/run` installs them first.
-import { accessSync, constants } from 'node:fs';
-import path from 'node:path';
+import { findTool, TOOL_PACKAGES } from '@opencdp/core';
 import { QemuToolMissingError } from './qemu-errors.js';
 
-/** Tool → Debian package that provides it. */
-export const QEMU_TOOL_PACKAGES: Readonly<Record<string, string>> = {
-  'qemu-img': 'qemu-utils',
-  'qemu-io': 'qemu-utils',
-  'qemu-nbd': 'qemu-utils',
-  'qemu-storage-daemon': 'qemu-system-common',
-  'qemu-system-x86_64': 'qemu-system-x86',
-};
+export { findTool };
+
+/** Tool → Debian package that provides it (the kernel's table). */
+export const QEMU_TOOL_PACKAGES: Readonly<Record<string, string>> = TOOL_PACKAGES;
 
 /** The tools the adapter and its tests need (VM processes are optional). */
 export const REQUIRED_TOOLS = ['qemu-img', 'qemu-io', 'qemu-storage-daemon'];
-
-export function findTool(tool: string): string | undefined {
-  for (const dir of (process.env.PATH ?? '').split(path.delimiter)) {
-    if (!dir) continue;
-    const candidate = path.join(dir, tool);
-    try {
-      accessSync(candidate, constants.X_OK);
-      return candidate;
-    } catch {
-      // not here
-    }
-  }
-  return undefined;
-}
 
 export function missingTools(tools: readonly string[] = REQUIRED_TOOLS): string[] {
   return tools.filter((t) => findTool(t) === undefined);

@@ -4,7 +4,7 @@
 // and answers only when the sink does, which is how a checkpoint barrier holds the guest.
 import { ClosedError, ValidationError } from '@opencdp/core';
 import type { GuestWrite, VmId, VolumeInfo, WriteSink, WriteTap } from '@opencdp/core';
-import type { NbdServer } from './nbd-server.js';
+import type { NbdServer } from '@opencdp/core/nbd';
 import type { QmpClient, QmpEvent } from './qmp-client.js';
 import { OpenCdpError } from '@opencdp/core';
 

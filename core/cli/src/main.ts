@@ -11,6 +11,7 @@ import './bench/delta-sync-bench.js';
 import './bench/journal-bench.js';
 import './bench/qemu-splitter-bench.js';
 import './bench/vhdx-bench.js';
+import './bench/image-export-bench.js';
 import './bench/replication-bench.js';
 import './bench/vsphere-cycle-bench.js';
 import './bench/s3-journal-bench.js';
@@ -18,6 +19,7 @@ import './bench/ebs-failover-bench.js';
 import { applianceCommand } from './appliance/appliance-command.js';
 import { managerCommand } from './manager/manager-command.js';
 import { operatorCommands } from './client/verbs.js';
+import { imageCommand } from './client/image-verbs.js';
 
 const program = new Command('opencdp').description('OpenCDP: continuous data protection for any hypervisor').version('0.1.0');
 
@@ -60,6 +62,7 @@ program
 program.addCommand(applianceCommand());
 program.addCommand(managerCommand());
 for (const command of operatorCommands()) program.addCommand(command);
+program.addCommand(imageCommand());
 
 program.parseAsync(process.argv).catch((e: Error) => {
   // A configuration error names its field (e.g. platform.config.guests.0.qmp) even when its text does not.

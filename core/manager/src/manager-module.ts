@@ -21,6 +21,7 @@ import { ManagerMetrics } from './metrics.js';
 import { Alerts } from './monitor/alerts.js';
 import { Monitor } from './monitor/monitor.js';
 import { FileRestores } from './recovery/file-restores.js';
+import { CheckpointImages } from './images/checkpoint-images.js';
 import { RecoveryGuard } from './recovery/recovery-guard.js';
 import { RecoveryReports } from './recovery/recovery-reports.js';
 import { RecoveryTasks } from './recovery/recovery-tasks.js';
@@ -83,10 +84,11 @@ export const managerModule = new ContainerModule(({ bind }) => {
     ctx.get(Peering), ctx.get(CheckpointScheduler),
   ));
   part(FileRestores, (ctx) => new FileRestores(ctx.get(Store), ctx.get(ApplianceRegistry), ctx.get(EventLog), ctx.get(TaskRunner)));
+  part(CheckpointImages, (ctx) => new CheckpointImages(ctx.get(Store), ctx.get(ApplianceRegistry), ctx.get(EventLog), ctx.get(TaskRunner)));
   part<ManagerParts>(ManagerParts, (ctx) => ({
     store: ctx.get(Store), clock: clock(ctx), log: log(ctx), lifecycle: ctx.get(ManagerLifecycle), accounts: ctx.get(Accounts), sites: ctx.get(Sites),
     peering: ctx.get(Peering), appliances: ctx.get(ApplianceRegistry), groups: ctx.get(ProtectionGroups), drafts: ctx.get(SettingsDrafts),
-    scheduler: ctx.get(CheckpointScheduler), recovery: ctx.get(RecoveryTasks), fileRestores: ctx.get(FileRestores), reports: ctx.get(RecoveryReports),
+    scheduler: ctx.get(CheckpointScheduler), recovery: ctx.get(RecoveryTasks), fileRestores: ctx.get(FileRestores), images: ctx.get(CheckpointImages), reports: ctx.get(RecoveryReports),
     monitor: ctx.get(Monitor), alerts: ctx.get(Alerts), tasks: ctx.get(TaskRunner), events: ctx.get(EventLog),
   }));
 

@@ -11,6 +11,7 @@ import type { ManagerLifecycle } from './lifecycle.js';
 import type { Alerts } from './monitor/alerts.js';
 import type { Monitor } from './monitor/monitor.js';
 import type { FileRestores } from './recovery/file-restores.js';
+import type { CheckpointImages } from './images/checkpoint-images.js';
 import type { RecoveryReports } from './recovery/recovery-reports.js';
 import type { RecoveryTasks } from './recovery/recovery-tasks.js';
 import type { CheckpointScheduler } from './scheduler/checkpoint-scheduler.js';
@@ -43,6 +44,8 @@ export interface ManagerParts {
   /** Failover test, failover, move, commit, rollback, clone. */
   recovery: RecoveryTasks;
   fileRestores: FileRestores;
+  /** Checkpoint images: exports as disk files and live NBD sessions, on the recovery appliances. */
+  images: CheckpointImages;
   reports: RecoveryReports;
   /** Polling, status and figures. */
   monitor: Monitor;

@@ -5,3 +5,4 @@ export * from './vhdx-format.js';
 export * from './vhdx-log.js';
 export * from './vhdx-file.js';
 export * from './vhdx-writer.js';
+export * from './vhdx-image-writer.js';

@@ -191,6 +191,11 @@ const siteApplianceSchema = {
     workload: protectedSchema.properties.workload,
     bufferBytes: protectedSchema.properties.bufferBytes,
     bitmapBudgetBytes: protectedSchema.properties.bitmapBudgetBytes,
+    /** Checkpoint images: the export folder, the live sessions' socket folder, their default idle timeout. */
+    images: {
+      type: 'object', additionalProperties: false,
+      properties: { exportDir: file, socketDir: file, idleTimeoutSec: { type: 'integer', minimum: 1, maximum: 86_400 } },
+    },
     capture: { enum: ['splitter', 'change-tracking'] },
   },
 } as const;
@@ -212,6 +217,7 @@ export function parseSiteApplianceConfig(input: unknown, baseDir = process.cwd()
   const resolve = (p: string): string => path.resolve(baseDir, p);
   return {
     ...c, identityFile: resolve(c.identityFile), trustedPeersFile: resolve(c.trustedPeersFile), dataDir: resolve(c.dataDir),
+    ...(c.images ? { images: { ...c.images, ...(c.images.exportDir ? { exportDir: resolve(c.images.exportDir) } : {}), ...(c.images.socketDir ? { socketDir: resolve(c.images.socketDir) } : {}) } } : {}),
     ...(c.platform ? { platform: resolvePlatformPath(c.platform, baseDir) } : {}),
   };
 }

@@ -1,5 +1,7 @@
 // A small client of the manager's REST API (/v1) for the CLI verbs and the demo: session login with
 // automatic re-login when the token expires, JSON in and out, typed failures, and task polling.
+import { createHash } from 'node:crypto';
+import { open, rm } from 'node:fs/promises';
 import { OpenCdpError } from '@opencdp/core';
 
 export interface ManagerConnection {
@@ -99,6 +101,33 @@ export class ManagerClient {
     const response = await this.authorized(path, { method: 'GET' });
     if (!response.ok) throw await this.failure(response);
     return Buffer.from(await response.arrayBuffer());
+  }
+
+  /**
+   * Streams a download into `file` (created 0600, never overwritten) and hashes it on the way; a failed
+   * download removes the partial file. Resolves with the bytes written and their SHA-256.
+   */
+  async download(path: string, file: string): Promise<{ bytes: number; sha256: string; expectedSha256?: string }> {
+    const response = await this.authorized(path, { method: 'GET' });
+    if (!response.ok || !response.body) throw await this.failure(response);
+    const hash = createHash('sha256');
+    let bytes = 0;
+    const out = await open(file, 'wx', 0o600);
+    try {
+      for await (const chunk of response.body as AsyncIterable<Uint8Array>) {
+        hash.update(chunk);
+        bytes += chunk.length;
+        await out.write(chunk);
+      }
+      await out.sync();
+    } catch (error) {
+      await out.close();
+      await rm(file, { force: true });
+      throw error;
+    }
+    await out.close();
+    const expected = response.headers.get('x-opencdp-sha256') ?? undefined;
+    return { bytes, sha256: hash.digest('hex'), ...(expected ? { expectedSha256: expected } : {}) };
   }
 
   /** Polls a task until it ends (or waits for the user); `onProgress` sees every change. */

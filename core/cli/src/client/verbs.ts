@@ -5,7 +5,7 @@ import { Command, InvalidArgumentError, Option } from 'commander';
 import cliProgress from 'cli-progress';
 import { ApiError, BadInputError, EXIT, exitCodeFor, ManagerClient, TASK_STATES, type TaskView } from './manager-client.js';
 
-interface CommonOptions {
+export interface CommonOptions {
   manager: string;
   user?: string;
   password?: string;
@@ -14,12 +14,12 @@ interface CommonOptions {
   wait: boolean;
 }
 
-function connect(opts: CommonOptions): ManagerClient {
+export function connect(opts: CommonOptions): ManagerClient {
   return new ManagerClient({ url: opts.manager, ...(opts.user ? { user: opts.user } : {}), ...(opts.password !== undefined ? { password: opts.password } : {}), ...(opts.token ? { token: opts.token } : {}) });
 }
 
 /** Adds the connection options every verb takes (environment variables fill them in). */
-function withConnection(command: Command): Command {
+export function withConnection(command: Command): Command {
   return command
     .addOption(new Option('--manager <url>', 'manager URL').env('OPENCDP_MANAGER').default('http://127.0.0.1:9080'))
     .addOption(new Option('--user <name>', 'user name').env('OPENCDP_USER'))
@@ -30,7 +30,7 @@ function withConnection(command: Command): Command {
 }
 
 /** Runs a verb: errors become a message on stderr and an exit code scripts can trust. */
-function run<A extends unknown[]>(body: (...args: A) => Promise<number | void>): (...args: A) => Promise<void> {
+export function run<A extends unknown[]>(body: (...args: A) => Promise<number | void>): (...args: A) => Promise<void> {
   return async (...args: A) => {
     try {
       process.exitCode = (await body(...args)) ?? EXIT.ok;
@@ -42,7 +42,7 @@ function run<A extends unknown[]>(body: (...args: A) => Promise<number | void>):
   };
 }
 
-function print(opts: { json?: boolean }, value: unknown, human: () => string): void {
+export function print(opts: { json?: boolean }, value: unknown, human: () => string): void {
   console.log(opts.json ? JSON.stringify(value, null, 2) : human());
 }
 
@@ -54,8 +54,11 @@ export function table(rows: Record<string, unknown>[], columns: string[]): strin
   return [line(columns), ...cells.map(line)].join('\n');
 }
 
-/** Waits for an action's task with a progress bar (terminal) or progress lines (stderr); exit 0 only when it completed. */
-async function follow(client: ManagerClient, opts: CommonOptions, started: { taskIdentifier: string; [more: string]: unknown }): Promise<number> {
+/**
+ * Waits for an action's task with a progress bar (terminal) or progress lines (stderr); exit 0 only when it
+ * completed. `describe` replaces the human summary line of a task that completed (e.g. what an export wrote).
+ */
+export async function follow(client: ManagerClient, opts: CommonOptions, started: { taskIdentifier: string; [more: string]: unknown }, describe?: (task: TaskView) => string): Promise<number> {
   // What the start answered besides the task (vpgIdentifier of a new group, checkpointIdentifier of a tag) is kept in the output.
   const { taskIdentifier: _task, ...extra } = started;
   if (!opts.wait) {
@@ -73,7 +76,8 @@ async function follow(client: ManagerClient, opts: CommonOptions, started: { tas
   });
   bar?.stop();
   const named = Object.entries(extra).filter(([, v]) => typeof v === 'string').map(([k, v]) => ` ${k} ${String(v)}`).join('');
-  print(opts, { ...task, ...extra }, () => `task ${task.taskIdentifier}: ${TASK_STATES[task.status.state] ?? task.status.state}${named}${task.error ? ` — ${task.error}` : ''}`);
+  print(opts, { ...task, ...extra }, () => (describe && task.status.state === 6 ? describe(task)
+    : `task ${task.taskIdentifier}: ${TASK_STATES[task.status.state] ?? task.status.state}${named}${task.error ? ` — ${task.error}` : ''}`));
   return task.status.state === 6 || task.status.state === 2 ? EXIT.ok : EXIT.taskFailed;
 }
 
@@ -261,7 +265,7 @@ async function readJsonFile(file: string): Promise<unknown> {
 }
 
 /** Usage errors (unknown option, missing argument, a bad choice) exit with EXIT.badInput, not commander's 1. */
-function badInputOnUsageErrors(command: Command): Command {
+export function badInputOnUsageErrors(command: Command): Command {
   command.exitOverride((error) => {
     process.exit(error.exitCode === 0 ? EXIT.ok : EXIT.badInput);
   });

@@ -5,9 +5,11 @@
 // recovery operations beside them on the same platform. For demos and tests it also offers the guests'
 // side (the `guest.*` control methods, see demo-guests.ts), which a production appliance never needs.
 import { promises as fs } from 'node:fs';
+import path from 'node:path';
+import { VhdxImageWriter } from '@opencdp/adapter-hyperv/vhdx';
 import {
-  ApplianceService, LocalFileStorage, parseLinkAddress, ProtectedAppliance, RecoveryAppliance, serveControl, startPlatform, SystemClock, TlsNetwork,
-  ValidationError, type ControlServer, type PlatformRole, type PlatformSelection,
+  ApplianceService, ImageService, LocalFileStorage, parseLinkAddress, ProtectedAppliance, QemuImgWriter, RawWriter, RecoveryAppliance, serveControl, startPlatform,
+  SystemClock, TlsNetwork, ValidationError, type ControlServer, type PlatformRole, type PlatformSelection,
 } from '@opencdp/core';
 import { readIdentityFile, readTrustedPeersFile } from '../appliance/identity-files.js';
 import type { JsonLog } from '../appliance/json-log.js';
@@ -37,6 +39,12 @@ export interface SiteApplianceConfig {
   workload?: DemoWorkload;
   bufferBytes?: number;
   bitmapBudgetBytes?: number;
+  /**
+   * Checkpoint images (recovery role): exports land in `exportDir` (default `<dataDir>/exports`, one folder
+   * per export, 0700, files 0600) and are downloaded through the manager; live NBD sessions listen on UNIX
+   * sockets in `socketDir` (default `<dataDir>/nbd`; keep it short) and end after `idleTimeoutSec` idle.
+   */
+  images?: { exportDir?: string; socketDir?: string; idleTimeoutSec?: number };
   /**
    * How the platform captures writes: `splitter` (a write tap) or `change-tracking` (frozen views and
    * changed regions, as vSphere, Hyper-V or EBS offer). Default: both offered, the kernel splits.
@@ -92,6 +100,7 @@ export async function startSiteAppliance(config: SiteApplianceConfig, log: JsonL
     ...(config.bitmapBudgetBytes !== undefined ? { bitmapBudgetBytes: config.bitmapBudgetBytes } : {}),
   });
   let recoveryAppliance: RecoveryAppliance | undefined;
+  let images: ImageService | undefined;
   let linkAddress: string | undefined;
   const service = new ApplianceService({ siteId: config.siteId, clock, hypervisor, protectedAppliance });
   let control: ControlServer;
@@ -103,12 +112,21 @@ export async function startSiteAppliance(config: SiteApplianceConfig, log: JsonL
         clock, hypervisor, recoveryAppliance, storage, dataDir: config.dataDir, log, local: service, ...(config.protectedPeer ? { protectedPeer: config.protectedPeer } : {}),
       });
       service.setRecovery(orchestrator, directory, recoveryAppliance, { storage, journalRoot: 'journals' });
+      // qemu-img writes every format it can; our VHDX writer takes 4096-byte sectors; raw needs no tool at all.
+      images = await ImageService.open({
+        clock, journals: recoveryAppliance, groups: directory, log: (e, f) => log(e, f),
+        exportDir: config.images?.exportDir ?? path.join(config.dataDir, 'exports'), socketDir: config.images?.socketDir ?? path.join(config.dataDir, 'nbd'),
+        writers: [new QemuImgWriter(), new VhdxImageWriter(), new RawWriter()],
+        ...(config.images?.idleTimeoutSec !== undefined ? { defaultIdleTimeoutSec: config.images.idleTimeoutSec } : {}),
+      });
+      service.setImages(images);
       linkAddress = await recoveryAppliance.listen(config.linkListen);
     }
     control = await serveControl(service, hostPort(config.control.listen, 'control.listen'), {
       token: config.control.token, extra: guest as unknown as Record<string, (...args: unknown[]) => Promise<unknown>>, log: (e, f) => log(e, f),
     });
   } catch (e) {
+    await images?.close().catch(() => undefined);
     await recoveryAppliance?.stop().catch(() => undefined);
     await platform.instance.dispose();
     throw e;
@@ -130,6 +148,7 @@ export async function startSiteAppliance(config: SiteApplianceConfig, log: JsonL
       await guest.close();
       await control.close();
       await protectedAppliance.stop();
+      await images?.close();
       await recoveryAppliance?.stop();
       await platform.instance.dispose();
       clearInterval(keepAlive);

@@ -9,6 +9,7 @@ import type { ReplicationPhase, SyncTrigger } from '../status/group-status.js';
 import type { Clock } from '../clock.js';
 import type { ProgressSink, ProtectedSiteControl, RecoveryOperations, ShutdownPolicy } from '../recovery/recovery-api.js';
 import type { RecoveryGroupDefinition } from '../recovery/recovery-platform.js';
+import type { ImageOperations } from '../images/image-api.js';
 
 export interface ProtectGroupSpec {
   groupId: GroupId;
@@ -122,6 +123,8 @@ export interface ApplianceControl {
 
   // Recovery role: absent on an appliance that recovers nothing.
   readonly recovery?: RecoveryOperations;
+  /** Checkpoint images as disks (exports and live NBD sessions), beside the journals; absent without the recovery role. */
+  readonly images?: ImageOperations;
   /**
    * Tells the recovery role what a group is (name, VMs, recovery plan), so recovery needs no manager later
    * (R8). Without it the appliance recovers from what its journals know (VM ids, default plan).

@@ -11,7 +11,9 @@ import type { RecoveryAppliance } from '../appliance/recovery-appliance.js';
 import { holdMarkRelease } from '../appliance/checkpoint-scheduler.js';
 import type { ProgressSink, ProtectedSiteControl, RecoveryOperations, ShutdownPolicy } from '../recovery/recovery-api.js';
 import type { RecoveryGroupDefinition } from '../recovery/recovery-platform.js';
+import type { ImageOperations } from '../images/image-api.js';
 import { replicaVolumeName, seedReplicaVolume } from '../recovery/reverse-protection.js';
+import { allocationFileName } from '../journal/replica-allocation.js';
 import type { ProtectionGroupSettings } from '../settings.js';
 import type { ReplicationPhase } from '../status/group-status.js';
 import type {
@@ -29,6 +31,8 @@ export interface ApplianceServiceOptions {
   recoveryAppliance?: RecoveryAppliance;
   /** The recovery operations beside `recoveryAppliance`'s journals. */
   recovery?: RecoveryOperations;
+  /** Checkpoint images beside the same journals. */
+  images?: ImageOperations;
   /** Where `defineRecoveryGroup` keeps definitions (the orchestrator reads the same directory). */
   recoveryGroups?: { set(definition: RecoveryGroupDefinition): void | Promise<void> };
   /** `recoveryAppliance`'s storage and journal root (the same ones it was made with): reverse protection seeds replicas there. */
@@ -52,6 +56,15 @@ export class ApplianceService implements ApplianceControl {
 
   get recovery(): RecoveryOperations | undefined {
     return this.options.recovery;
+  }
+
+  get images(): ImageOperations | undefined {
+    return this.options.images;
+  }
+
+  /** Adds checkpoint images once they exist (made beside the recovery role). */
+  setImages(images: ImageOperations): void {
+    this.options.images = images;
   }
 
   /** Adds the recovery role once its parts exist (the orchestrator is made after this service). */
@@ -197,8 +210,9 @@ export class ApplianceService implements ApplianceControl {
         for (const v of vm.volumes) {
           const name = replicaVolumeName(root, groupId, vm.vmId, v.volumeId);
           // A replica kept from before (deleteGroup keepRecoveryVolumes) may hold stale data where the original is zero.
-          if (await target.storage.exists(name)) await target.storage.delete(name);
-          written.push(name);
+          // Its allocation map too: the seed writes a new one, and a failed seed must leave neither behind.
+          for (const f of [name, allocationFileName(name)]) if (await target.storage.exists(f)) await target.storage.delete(f);
+          written.push(name, allocationFileName(name));
           const r = await seedReplicaVolume({
             storage: target.storage, journalRoot: root, groupId, vmId: vm.vmId, volumeId: v.volumeId, sizeBytes: v.sizeBytes,
             read: async (offset, length) => {

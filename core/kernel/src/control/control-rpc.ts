@@ -12,6 +12,7 @@ import type {
   FileRestoreSession, MoveRequest, ProgressSink, RecoveryOperations, RecoveryReport, RestoredFileEntry, ShutdownPolicy,
 } from '../recovery/recovery-api.js';
 import type { RecoveryGroupDefinition } from '../recovery/recovery-platform.js';
+import type { ImageExportReport, ImageExportRequest, ImageOperations, ImageServeRequest, ImageSessionInfo } from '../images/image-api.js';
 import type {
   ApplianceControl, CheckpointCutRequest, GroupFacts, ProtectGroupSpec, SeedReverseReplicasRequest, SeedReverseReplicasResult,
 } from './appliance-control.js';
@@ -24,6 +25,9 @@ const RECOVERY_METHODS = [
   'listCheckpoints', 'active', 'startFailoverTest', 'stopFailoverTest', 'failover', 'move', 'commit', 'rollback', 'clone',
   'openFileRestore', 'listFiles', 'extractFile', 'closeFileRestore', 'deleteGroup', 'reports',
 ] as const;
+const IMAGE_METHODS = ['exportImage', 'listExports', 'readExportFile', 'deleteExport', 'serveImage', 'listSessions', 'stopSession'] as const;
+/** Image methods whose last parameter is a ProgressSink. */
+const IMAGES_WITH_PROGRESS = new Set(['exportImage']);
 /** Recovery methods whose last parameter is a ProgressSink: progress travels as NDJSON lines. */
 const WITH_PROGRESS = new Set(['startFailoverTest', 'stopFailoverTest', 'failover', 'move', 'commit', 'rollback', 'clone', 'deleteGroup']);
 /** Control methods whose last parameter is a ProgressSink (progress lines also keep a long call's answer alive). */
@@ -82,6 +86,7 @@ async function handle(control: ApplianceControl, req: IncomingMessage, res: Serv
   const dot = name.indexOf('.');
   const [scope, method] = dot > 0 ? [name.slice(0, dot), name.slice(dot + 1)] : ['control', name];
   const known = scope === 'recovery' ? (RECOVERY_METHODS as readonly string[]).includes(method)
+    : scope === 'images' ? (IMAGE_METHODS as readonly string[]).includes(method)
     : scope === 'extra' ? Object.hasOwn(options.extra ?? {}, method)
     : scope === 'control' && (CONTROL_METHODS as readonly string[]).includes(method);
   if (!known) return reply(404, { error: { code: 'NOT_FOUND', message: `unknown control method '${name}'` } });
@@ -93,13 +98,13 @@ async function handle(control: ApplianceControl, req: IncomingMessage, res: Serv
   } catch (error) {
     return reply(400, { error: describe(error instanceof OpenCdpError ? error : new ValidationError(`unreadable request: ${(error as Error).message}`, 'body')) });
   }
-  const target = scope === 'recovery' ? control.recovery : scope === 'extra' ? options.extra : control;
-  if (!target) return reply(404, { error: { code: 'UNSUPPORTED', message: `appliance of site '${control.siteId}' has no recovery role` } });
+  const target = scope === 'recovery' ? control.recovery : scope === 'images' ? control.images : scope === 'extra' ? options.extra : control;
+  if (!target) return reply(404, { error: { code: 'UNSUPPORTED', message: `appliance of site '${control.siteId}' has no ${scope === 'images' ? 'checkpoint images' : 'recovery role'}` } });
   const fn = (target as unknown as Record<string, ((...a: unknown[]) => Promise<unknown>) | undefined>)[method];
   // An optional ApplianceControl method this appliance does not implement.
   if (typeof fn !== 'function') return reply(404, { error: { code: 'UNSUPPORTED', message: `appliance of site '${control.siteId}' does not offer '${name}'` } });
   res.writeHead(200, { 'content-type': 'application/x-ndjson' });
-  if ((WITH_PROGRESS.has(method) && scope === 'recovery') || (CONTROL_WITH_PROGRESS.has(method) && scope === 'control')) {
+  if ((WITH_PROGRESS.has(method) && scope === 'recovery') || (CONTROL_WITH_PROGRESS.has(method) && scope === 'control') || (IMAGES_WITH_PROGRESS.has(method) && scope === 'images')) {
     args = [...args.slice(0, 1), ((percent: number, step: string) => res.write(JSON.stringify({ progress: { percent, step } }) + '\n')) satisfies ProgressSink];
   }
   try {
@@ -175,6 +180,7 @@ export class ControlUnreachableError extends OpenCdpError {
 /** ApplianceControl of an appliance in another process, over the control link. */
 export class RemoteApplianceControl implements ApplianceControl {
   readonly recovery: RecoveryOperations;
+  readonly images: ImageOperations;
 
   /**
    * `timeoutMs` bounds every call without progress (default 30 s), so a hung appliance cannot hang its
@@ -198,6 +204,16 @@ export class RemoteApplianceControl implements ApplianceControl {
       closeFileRestore: (sessionId: string) => call<void>('closeFileRestore', [sessionId]),
       deleteGroup: (r: DeleteGroupRequest, p?: ProgressSink) => call<void>('deleteGroup', [r], p),
       reports: (groupId?: GroupId) => call<RecoveryReport[]>('reports', groupId === undefined ? [] : [groupId]),
+    };
+    const image = <T>(method: string, args: unknown[], progress?: ProgressSink): Promise<T> => this.call<T>(`images.${method}`, args, progress);
+    this.images = {
+      exportImage: (r: ImageExportRequest, p?: ProgressSink) => image<ImageExportReport>('exportImage', [r], p),
+      listExports: (groupId?: GroupId) => image<ImageExportReport[]>('listExports', groupId === undefined ? [] : [groupId]),
+      readExportFile: async (exportId: string, fileName: string, offset: number, length: number) => Buffer.from((await image<{ base64: string }>('readExportFile', [exportId, fileName, offset, length])).base64, 'base64'),
+      deleteExport: (exportId: string) => image<void>('deleteExport', [exportId]),
+      serveImage: (r: ImageServeRequest) => image<ImageSessionInfo>('serveImage', [r]),
+      listSessions: (groupId?: GroupId) => image<ImageSessionInfo[]>('listSessions', groupId === undefined ? [] : [groupId]),
+      stopSession: (sessionId: string) => image<void>('stopSession', [sessionId]),
     };
   }
 

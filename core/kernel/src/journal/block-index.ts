@@ -82,6 +82,31 @@ export class BlockIndex {
     for (let id = this.firstLive; id < this.nextId && this.seqs[id - this.base] <= maxSeq; id++) yield this.entry(id);
   }
 
+  /**
+   * Byte ranges of `volume` that some live entry with seq ≤ `maxSeq` wrote, in whole index blocks, sorted
+   * and merged: the journal's part of a point-in-time image's allocation.
+   */
+  extents(volume: number, maxSeq: number): { offset: number; length: number }[] {
+    const map = this.blocks[volume];
+    if (!map || map.size === 0) return [];
+    const found = new Float64Array(map.size);
+    let n = 0;
+    for (const [block, v] of map) {
+      // A block's ids ascend with their sequence numbers: the first is the oldest live entry.
+      const first = typeof v === 'number' ? v : v[0];
+      if (this.seqs[first - this.base] <= maxSeq) found[n++] = block;
+    }
+    const blocks = found.subarray(0, n).sort();
+    const out: { offset: number; length: number }[] = [];
+    const bb = this.blockBytes;
+    for (let i = 0; i < n; i++) {
+      const last = out[out.length - 1];
+      if (last && last.offset + last.length === blocks[i] * bb) last.length += bb;
+      else out.push({ offset: blocks[i] * bb, length: bb });
+    }
+    return out;
+  }
+
   /** Forgets every entry with seq ≤ `maxSeq` (their bytes now live in the replica). */
   dropUpTo(maxSeq: number): void {
     while (this.firstLive < this.nextId && this.seqs[this.firstLive - this.base] <= maxSeq) {

@@ -11,10 +11,12 @@ import {
   JournalHistoryFloorError, SequenceError, UnknownVolumeError, ValidationError,
 } from '../errors.js';
 import type { Checkpoint, CheckpointKind, SequencedWrite, VmId, VolumeId } from '../model.js';
+import type { ChangedRegion } from '../ports/change-tracking.js';
 import type { StorageAdapter, StoredFile } from '../ports/storage-adapter.js';
 import { checkRange, checkWrite } from '../volume-geometry.js';
 import { BlockIndex, type ReadPiece } from './block-index.js';
 import { PointInTimeImage } from './point-in-time-image.js';
+import { AllocationMap, allocationFileName, unionRegions } from './replica-allocation.js';
 import {
   RECORD_HEADER_BYTES, RecordType, SEGMENT_HEADER_BYTES, checkpointRecord, encodeSegmentHeader, segmentFileName, segmentNoOf,
   writeRecordHeader,
@@ -178,6 +180,8 @@ export class Journal extends EventEmitter<JournalEvents> {
   private readonly segments = new Map<number, SegmentInfo>();
   private readonly retired: SegmentInfo[] = [];
   private readonly replicas: StoredFile[] = [];
+  /** Per replica volume: where it may hold data (saved before the data it describes is written). */
+  private readonly allocation: AllocationMap[] = [];
   private readonly volumeIndex = new Map<VolumeId, number>();
   private checkpointList: Checkpoint[] = [];
   private readonly checkpointById = new Map<string, Checkpoint>();
@@ -266,9 +270,11 @@ export class Journal extends EventEmitter<JournalEvents> {
       }
       validateOptions({ ...this.options, volumes: [...this.state.volumes, volume] });
       const v = { id: volume.id, sizeBytes: volume.sizeBytes, sectorSize: volume.sectorSize };
-      const replica = await this.options.storage.open(`${this.options.path}/replica/${encodeURIComponent(v.id)}.img`, { create: true, size: v.sizeBytes });
+      const map = await this.loadAllocation(v);
+      const replica = await this.options.storage.open(this.replicaName(v.id), { create: true, size: v.sizeBytes });
       await this.saveState({ ...this.state, volumes: [...this.state.volumes, v] });
       this.replicas.push(replica);
+      this.allocation.push(map);
       this.volumeIndex.set(v.id, this.state.volumes.length - 1);
     });
   }
@@ -396,6 +402,7 @@ export class Journal extends EventEmitter<JournalEvents> {
     this.pins.set(cp.id, (this.pins.get(cp.id) ?? 0) + 1);
     return new PointInTimeImage(cp, this.state.volumes, {
       read: (volumeId, offset, length) => this.readAt(volumeId, offset, length, cp.seq),
+      allocated: async (volumeId) => this.allocatedAt(volumeId, cp.seq),
       journaledExtents: (volumeId) => this.journaledExtents(volumeId, cp.seq),
       release: () => this.unpin(cp.id),
     });
@@ -417,6 +424,19 @@ export class Journal extends EventEmitter<JournalEvents> {
     } finally {
       if (--this.readsInFlight === 0 && this.retired.length > 0) void this.deleteRetired();
     }
+  }
+
+  /**
+   * Regions of a volume that may hold data as of `maxSeq`: the replica's allocation map joined with the
+   * journal's writes up to `maxSeq`, sorted and merged. Everything else reads as zeros.
+   */
+  allocatedAt(volumeId: VolumeId, maxSeq: number): ChangedRegion[] {
+    this.assertOpen();
+    const volume = this.volumeIndex.get(volumeId);
+    if (volume === undefined) throw new UnknownVolumeError(volumeId, `the journal of VM '${this.vmId}'`);
+    const size = this.state.volumes[volume].sizeBytes;
+    const journal = this.index.extents(volume, maxSeq).map((e) => ({ volumeId, offset: e.offset, length: Math.min(e.length, size - e.offset) }));
+    return unionRegions(this.allocation[volume].regions(volumeId), journal);
   }
 
   /** Extents of journaled (not yet promoted) writes to a volume with seq ≤ `maxSeq`, oldest first. */
@@ -773,6 +793,8 @@ export class Journal extends EventEmitter<JournalEvents> {
   private async redoPromotion(): Promise<void> {
     const upTo = this.state.promotedSeq;
     if (this.state.appliedSeq < upTo) {
+      for (const e of this.index.entriesUpTo(upTo)) this.allocation[e.volume].mark(e.offset, e.length);
+      await this.saveAllocation();
       for (const e of this.index.entriesUpTo(upTo)) {
         const data = await this.segments.get(e.segment)!.file.read(e.position, e.length);
         await this.replicas[e.volume].write(e.offset, data);
@@ -850,6 +872,33 @@ export class Journal extends EventEmitter<JournalEvents> {
     });
   }
 
+  private replicaName(volumeId: VolumeId): string {
+    return `${this.options.path}/replica/${encodeURIComponent(volumeId)}.img`;
+  }
+
+  /**
+   * The allocation map of a volume's replica: the stored one; an empty one (saved) for a replica that does
+   * not exist yet; a full one when the replica exists without a usable map (its history is unknown).
+   */
+  private async loadAllocation(v: JournalVolume): Promise<AllocationMap> {
+    const { storage } = this.options;
+    const name = allocationFileName(this.replicaName(v.id));
+    const stored = await storage.readAll(name);
+    const map = stored && AllocationMap.decode(stored, v.sizeBytes);
+    if (map) return map;
+    const fresh = new AllocationMap(v.sizeBytes, { full: await storage.exists(this.replicaName(v.id)) });
+    await storage.replace(name, fresh.encode());
+    return fresh;
+  }
+
+  /** Saves the maps marked since their last save (before the replica writes they describe). */
+  private async saveAllocation(): Promise<void> {
+    for (let i = 0; i < this.allocation.length; i++) {
+      const map = this.allocation[i];
+      if (map.dirty) await this.options.storage.replace(allocationFileName(this.replicaName(this.state.volumes[i].id)), map.encode());
+    }
+  }
+
   private async saveState(next: JournalState): Promise<void> {
     await this.options.storage.replace(`${this.options.path}/journal.json`, Buffer.from(JSON.stringify(next)));
     this.state = next;
@@ -869,7 +918,8 @@ export class Journal extends EventEmitter<JournalEvents> {
     const { storage, path } = this.options;
     this.state.volumes.forEach((v, i) => this.volumeIndex.set(v.id, i));
     for (const v of this.state.volumes) {
-      this.replicas.push(await storage.open(`${path}/replica/${encodeURIComponent(v.id)}.img`, { create: true, size: v.sizeBytes }));
+      this.allocation.push(await this.loadAllocation(v));
+      this.replicas.push(await storage.open(this.replicaName(v.id), { create: true, size: v.sizeBytes }));
     }
     const listed = await storage.list(`${path}/segments/`);
     const names = listed.filter((n) => segmentNoOf(n) !== undefined);
@@ -928,6 +978,8 @@ export class Journal extends EventEmitter<JournalEvents> {
     this.issuedSeq = this.lastSeqValue;
     // Finish a promotion a crash interrupted: the replica must hold every write ≤ promotedSeq.
     if (scan.redo.length > 0) {
+      for (const r of scan.redo) this.allocation[r.volume].mark(r.offset, r.length);
+      await this.saveAllocation();
       for (const r of scan.redo) {
         await this.replicas[r.volume].write(r.offset, await this.segments.get(r.segment)!.file.read(r.position, r.length));
       }

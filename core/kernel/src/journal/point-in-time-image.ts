@@ -2,6 +2,7 @@
 // the checkpoint's sequence number. It pins the checkpoint, so trimming never pulls it away mid-use.
 import { ClosedError, UnknownVolumeError, UnsupportedError } from '../errors.js';
 import type { Checkpoint, VolumeId } from '../model.js';
+import type { ChangedRegion } from '../ports/change-tracking.js';
 import type { VolumeSource } from '../ports/hypervisor-adapter.js';
 
 export interface ImageVolume {
@@ -10,9 +11,10 @@ export interface ImageVolume {
   sectorSize: number;
 }
 
-/** What the journal lends an image: reads at the image's sequence number, and a way to unpin. */
+/** What the journal lends an image: reads at the image's sequence number, its allocation there, and a way to unpin. */
 export interface ImageBacking {
   read(volumeId: VolumeId, offset: number, length: number): Promise<Buffer>;
+  allocated(volumeId: VolumeId): Promise<ChangedRegion[]>;
   /** Extents of a volume that come from journaled writes rather than the replica (see `journaledExtents`). */
   journaledExtents?(volumeId: VolumeId): { offset: number; length: number }[];
   release(): void;
@@ -36,6 +38,21 @@ export class PointInTimeImage implements VolumeSource {
   read(volumeId: VolumeId, offset: number, length: number): Promise<Buffer> {
     if (this.closed) return Promise.reject(new ClosedError(`the image at checkpoint '${this.checkpoint.id}'`));
     return this.backing.read(volumeId, offset, length);
+  }
+
+  /**
+   * Regions of the volume that may hold data at this checkpoint (the replica's allocation map and the
+   * journal's writes up to the checkpoint), sorted; the rest reads as zeros.
+   */
+  allocated(volumeId: VolumeId): Promise<ChangedRegion[]> {
+    if (this.closed) return Promise.reject(new ClosedError(`the image at checkpoint '${this.checkpoint.id}'`));
+    this.sizeBytes(volumeId);
+    return this.backing.allocated(volumeId);
+  }
+
+  /** True once `close` was called. */
+  get isClosed(): boolean {
+    return this.closed;
   }
 
   /**

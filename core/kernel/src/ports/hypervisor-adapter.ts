@@ -22,6 +22,11 @@ export interface DirtyTracking {
 export interface VolumeSource {
   sizeBytes(volumeId: VolumeId): number;
   read(volumeId: VolumeId, offset: number, length: number): Promise<Buffer>;
+  /**
+   * Optional: regions of the volume that may hold data, sorted, not overlapping; everything else reads as
+   * zeros, so copies need neither read nor write it (false positives allowed, misses never).
+   */
+  allocated?(volumeId: VolumeId): Promise<ChangedRegion[]>;
 }
 
 export interface RecoveryNicSpec {

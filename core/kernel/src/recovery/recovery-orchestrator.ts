@@ -366,7 +366,7 @@ export class RecoveryOrchestrator extends EventEmitter<RecoveryOrchestratorEvent
         report(60, request.keepRecoveryVolumes ? 'deleting the journals, keeping the recovery volumes' : 'deleting the journals and recovery volumes');
         const root = this.options.journalRoot ?? 'journals';
         for (const name of await storage.list(`${root}/${id}/`)) {
-          if (request.keepRecoveryVolumes && /\/replica\/[^/]+\.img$/.test(name)) continue;
+          if (request.keepRecoveryVolumes && /\/replica\/[^/]+\.(img|alloc)$/.test(name)) continue;
           await storage.delete(name);
         }
       }

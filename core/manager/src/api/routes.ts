@@ -9,6 +9,7 @@ import type { ManagerMetrics } from '../metrics.js';
 import { checkpointRoutes } from './checkpoint-routes.js';
 import { draftRoutes } from './draft-routes.js';
 import { groupRoutes } from './group-routes.js';
+import { imageRoutes } from './image-routes.js';
 import { monitorRoutes } from './monitor-routes.js';
 import { recoveryRoutes } from './recovery-routes.js';
 import type { RouteSpec } from './route-spec.js';
@@ -41,7 +42,7 @@ export function registerRoutes(app: FastifyInstance, parts: ManagerParts, metric
     },
   ];
   for (const routes of [
-    sessionRoutes(parts), siteRoutes(parts), groupRoutes(parts), checkpointRoutes(parts), recoveryRoutes(parts), monitorRoutes(parts), draftRoutes(parts), documents,
+    sessionRoutes(parts), siteRoutes(parts), groupRoutes(parts), checkpointRoutes(parts), recoveryRoutes(parts), imageRoutes(parts), monitorRoutes(parts), draftRoutes(parts), documents,
   ]) {
     for (const r of routes) add(r);
   }

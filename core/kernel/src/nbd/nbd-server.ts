@@ -1,16 +1,20 @@
 // The appliance's NBD server: newstyle fixed negotiation (EXPORT_NAME, INFO, GO, LIST, ABORT,
-// STRUCTURED_REPLY), then READ / WRITE / FLUSH / TRIM / WRITE_ZEROES / DISC. QEMU's `nbd` block driver
-// connects to it as a mirror target, so every guest write arrives here; an export's answer decides
-// when the guest's write completes. Bad peers get an error and lose their connection; others go on.
+// STRUCTURED_REPLY, LIST/SET_META_CONTEXT with `base:allocation`), then READ / WRITE / FLUSH / TRIM /
+// WRITE_ZEROES / BLOCK_STATUS / DISC. QEMU's `nbd` block driver connects to it as a mirror target, so every
+// guest write arrives here (an export's answer decides when the guest's write completes); point-in-time
+// images are served read-only through it, their holes reported by block status so readers skip them.
+// Bad peers get an error and lose their connection; others go on. Longer than our usual files: a
+// connection's receive buffer, negotiation and replies share state that only its one class should touch.
 import { EventEmitter } from 'node:events';
 import { promises as fs } from 'node:fs';
 import net from 'node:net';
-import { StorageError } from '@opencdp/core';
-import { NbdProtocolError } from './qemu-errors.js';
+import { StorageError } from '../errors.js';
+import { NbdProtocolError } from './nbd-errors.js';
 import {
   ByteReader, Cmd, CMD_NAMES, CmdFlag, Errno, FLAG_C_FIXED_NEWSTYLE, FLAG_C_NO_ZEROES, FLAG_FIXED_NEWSTYLE, FLAG_NO_ZEROES,
   IHAVEOPT, Info, MAX_OPTION_BYTES, MAX_PAYLOAD, NBD_MAGIC, Opt, REQUEST_BYTES, REQUEST_MAGIC, Rep, ReplyFlag, ReplyType, SIMPLE_REPLY_BYTES,
-  SIMPLE_REPLY_MAGIC, TFlag, optionReply, simpleReply, structuredHeader,
+  SIMPLE_REPLY_MAGIC, TFlag, BASE_ALLOCATION, BASE_ALLOCATION_ID, clipExtents, optionReply, parseInfoRequest, parseMetaContextRequest, simpleReply,
+  structuredHeader, type NbdExtent,
 } from './nbd-protocol.js';
 
 /** What the server serves under one name. Ranges are checked before a method is called. */
@@ -25,6 +29,15 @@ export interface NbdExport {
   /** Absent: ignored (trim is advisory). */
   trim?(offset: number, length: number): Promise<void>;
   flush?(): Promise<void>;
+  /**
+   * `base:allocation` extents covering the start of `[offset, offset + length)` in order (StateFlag bits:
+   * HOLE | ZERO for space that reads as zeros and need not be read). Absent: everything is data.
+   */
+  /**
+   * Extents of `[offset, offset + length)` from `offset` on; a prefix of the range is enough (the client asks
+   * again from where the answer ends). `maxExtents` says how many the reply will carry (1 for REQ_ONE).
+   */
+  blockStatus?(offset: number, length: number, maxExtents: number): Promise<NbdExtent[]>;
 }
 
 export interface NbdServerOptions {
@@ -48,6 +61,11 @@ export interface NbdServerEvents {
 }
 
 const BLOCK_SIZE_INFO = { min: 1, preferred: 4096, max: MAX_PAYLOAD };
+/**
+ * Most extents in one block status reply: a fragmented image (a journal's scattered 4 KiB writes) has
+ * hundreds of thousands, and describing the whole asked range on every request made exports quadratic.
+ */
+export const MAX_EXTENTS_PER_REPLY = 1024;
 
 export class NbdServer extends EventEmitter<NbdServerEvents> {
   private readonly exports = new Map<string, NbdExport>();
@@ -184,6 +202,9 @@ class Connection {
   private exp: NbdExport | undefined;
   private structured = false;
   private noZeroes = false;
+  /** `base:allocation` was selected (SET_META_CONTEXT) for `contextExport`. */
+  private allocationContext = false;
+  private contextExport: string | undefined;
   /** Negotiation reads through this; transmission parses the receive buffer synchronously. */
   private readonly reader = new ByteReader();
   private transmitting = false;
@@ -362,8 +383,7 @@ class Connection {
           break;
         case Opt.SET_META_CONTEXT:
         case Opt.LIST_META_CONTEXT:
-          // No metadata contexts are offered: an empty (but well-formed) answer, as the protocol allows.
-          this.socket.write(optionReply(option, this.structured ? Rep.ACK : Rep.ERR_INVALID));
+          this.metaContext(option, data);
           break;
         case Opt.INFO:
         case Opt.GO: {
@@ -404,6 +424,44 @@ class Connection {
   private choose(name: string, exp: NbdExport): void {
     this.exportName = name;
     this.exp = exp;
+    // Contexts selected for another export do not apply to this one.
+    if (this.contextExport !== name) this.allocationContext = false;
+  }
+
+  /**
+   * LIST / SET_META_CONTEXT: every export offers `base:allocation` (id BASE_ALLOCATION_ID); other
+   * namespaces are answered with no context, as the protocol allows. SET replaces the earlier selection.
+   */
+  private metaContext(option: number, data: Buffer): void {
+    const parsed = parseMetaContextRequest(data);
+    if (!parsed) {
+      this.socket.write(optionReply(option, Rep.ERR_INVALID));
+      return;
+    }
+    if (option === Opt.SET_META_CONTEXT && !this.structured) {
+      this.socket.write(optionReply(option, Rep.ERR_INVALID, Buffer.from('negotiate structured replies first')));
+      return;
+    }
+    if (!this.server.lookup(parsed.name)) {
+      this.socket.write(optionReply(option, Rep.ERR_UNKNOWN, Buffer.from(`no export named '${parsed.name}'`)));
+      return;
+    }
+    // LIST with no query lists everything; `base:` lists the namespace.
+    const offered = option === Opt.LIST_META_CONTEXT
+      ? parsed.queries.length === 0 || parsed.queries.some((q) => q === 'base:' || q === BASE_ALLOCATION)
+      : parsed.queries.includes(BASE_ALLOCATION);
+    if (option === Opt.SET_META_CONTEXT) {
+      this.allocationContext = offered;
+      this.contextExport = parsed.name;
+    }
+    if (offered) {
+      const name = Buffer.from(BASE_ALLOCATION, 'utf8');
+      const reply = Buffer.alloc(4 + name.length);
+      reply.writeUInt32BE(BASE_ALLOCATION_ID, 0);
+      name.copy(reply, 4);
+      this.socket.write(optionReply(option, Rep.META_CONTEXT, reply));
+    }
+    this.socket.write(optionReply(option, Rep.ACK));
   }
 
   private transmissionFlags(exp: NbdExport): number {
@@ -469,15 +527,15 @@ class Connection {
       });
       return;
     }
-    if (type > Cmd.BLOCK_STATUS || type === Cmd.BLOCK_STATUS) {
+    if (type > Cmd.BLOCK_STATUS) {
       this.replyError(hi, lo, Errno.EINVAL, `${what} is not supported`);
       throw new NbdProtocolError(`unsupported ${what} on export '${name}'`);
     }
-    const ranged = type === Cmd.READ || type === Cmd.WRITE || type === Cmd.TRIM || type === Cmd.WRITE_ZEROES || type === Cmd.CACHE;
+    const ranged = type === Cmd.READ || type === Cmd.WRITE || type === Cmd.TRIM || type === Cmd.WRITE_ZEROES || type === Cmd.CACHE || type === Cmd.BLOCK_STATUS;
     if (ranged && (offsetHigh >= 0x200000 || offset + length > exp.sizeBytes)) {
       const start = slab.readBigUInt64BE(p + 16);
       const end = start + BigInt(length);
-      const errno = type === Cmd.READ || type === Cmd.CACHE ? Errno.EINVAL : Errno.ENOSPC;
+      const errno = type === Cmd.READ || type === Cmd.CACHE || type === Cmd.BLOCK_STATUS ? Errno.EINVAL : Errno.ENOSPC;
       this.replyError(hi, lo, errno, `range [${start}, ${end}) is past the end of the ${exp.sizeBytes}-byte export`);
       throw new NbdProtocolError(`${what} [${start}, ${end}) is past the end of export '${name}' (${exp.sizeBytes} bytes)`);
     }
@@ -487,6 +545,10 @@ class Connection {
     }
     if (exp.readOnly && (type === Cmd.WRITE || type === Cmd.TRIM || type === Cmd.WRITE_ZEROES)) {
       this.replyError(hi, lo, Errno.EPERM, `export '${name}' is read-only`);
+      return;
+    }
+    if (type === Cmd.BLOCK_STATUS) {
+      this.blockStatus(exp, name, hi, lo, offset, length, (flags & CmdFlag.REQ_ONE) !== 0);
       return;
     }
     if (type === Cmd.READ) {
@@ -524,6 +586,37 @@ class Connection {
       default: // CACHE: advisory
         this.track(id, hi, lo, name, () => undefined);
     }
+  }
+
+  /** BLOCK_STATUS on `base:allocation`: one chunk of extents from the export (everything is data when it cannot tell). */
+  private blockStatus(exp: NbdExport, name: string, hi: number, lo: number, offset: number, length: number, one: boolean): void {
+    if (!this.allocationContext || !this.structured) {
+      this.replyError(hi, lo, Errno.EINVAL, 'no metadata context was selected (SET_META_CONTEXT base:allocation)');
+      return;
+    }
+    if (length === 0) {
+      this.replyError(hi, lo, Errno.EINVAL, 'block status of zero bytes');
+      return;
+    }
+    let work: Promise<NbdExtent[]>;
+    try {
+      work = exp.blockStatus ? exp.blockStatus(offset, length, one ? 1 : MAX_EXTENTS_PER_REPLY) : Promise.resolve([{ offset, length, flags: 0 }]);
+    } catch (error) {
+      work = Promise.reject(error);
+    }
+    work.then((extents) => {
+      const clipped = clipExtents(extents, offset, length, one);
+      if (clipped.length === 0) throw new NbdProtocolError(`export '${name}' described nothing at ${offset}`);
+      if (this.socket.destroyed) return;
+      const payload = Buffer.allocUnsafe(4 + 8 * clipped.length);
+      payload.writeUInt32BE(BASE_ALLOCATION_ID, 0);
+      clipped.forEach((e, i) => {
+        payload.writeUInt32BE(e.length, 4 + i * 8);
+        payload.writeUInt32BE(e.flags, 8 + i * 8);
+      });
+      const handle = (BigInt(hi) << 32n) | BigInt(lo);
+      this.socket.write(Buffer.concat([structuredHeader(handle, ReplyFlag.DONE, ReplyType.BLOCK_STATUS, payload.length), payload]));
+    }).catch((error: unknown) => this.replyFailure(hi, lo, error, name));
   }
 
   /** Runs a handler now and answers the request when it settles. */
@@ -645,15 +738,3 @@ class Connection {
   }
 }
 
-/** INFO / GO payload: u32 name length, name, u16 count, count × u16 info types. */
-function parseInfoRequest(data: Buffer): { name: string; infos: number[] } | undefined {
-  if (data.length < 6) return undefined;
-  const nameLength = data.readUInt32BE(0);
-  if (4 + nameLength + 2 > data.length) return undefined;
-  const name = data.subarray(4, 4 + nameLength).toString('utf8');
-  const count = data.readUInt16BE(4 + nameLength);
-  if (data.length !== 4 + nameLength + 2 + count * 2) return undefined;
-  const infos: number[] = [];
-  for (let i = 0; i < count; i++) infos.push(data.readUInt16BE(4 + nameLength + 2 + i * 2));
-  return { name, infos };
-}

@@ -1,14 +1,14 @@
 // A small NBD client: fixed-newstyle negotiation with OPT_GO, structured replies, metadata contexts
 // (`base:allocation`, `qemu:dirty-bitmap:NAME`), and READ / WRITE / FLUSH / TRIM / WRITE_ZEROES /
-// BLOCK_STATUS with many requests in flight on one connection. The adapter writes into guest disks,
-// reads protected volumes and reads dirty bitmaps through it.
+// BLOCK_STATUS with many requests in flight on one connection. The QEMU adapter writes into guest disks,
+// reads protected volumes and reads dirty bitmaps through it; tests read point-in-time images with it.
 import net from 'node:net';
-import { ClosedError } from '@opencdp/core';
-import { NbdNegotiationError, NbdProtocolError, NbdRequestError } from './qemu-errors.js';
+import { ClosedError } from '../errors.js';
+import { NbdNegotiationError, NbdProtocolError, NbdRequestError } from './nbd-errors.js';
 import {
   ByteReader, Cmd, CMD_NAMES, CmdFlag, FLAG_C_FIXED_NEWSTYLE, FLAG_C_NO_ZEROES, FLAG_FIXED_NEWSTYLE, FLAG_NO_ZEROES, IHAVEOPT, Info,
   NBD_MAGIC, OPTION_REPLY_MAGIC, Opt, Rep, ReplyFlag, ReplyType, SIMPLE_REPLY_MAGIC, STRUCTURED_REPLY_MAGIC, TFlag,
-  encodeRequest, optionRequest,
+  encodeRequest, optionRequest, type NbdExtent,
 } from './nbd-protocol.js';
 
 export interface NbdClientOptions {
@@ -19,13 +19,6 @@ export interface NbdClientOptions {
   structuredReplies?: boolean;
   /** Metadata contexts to select, e.g. `qemu:dirty-bitmap:b0`. */
   metaContexts?: string[];
-}
-
-/** One block-status extent: `flags` are the context's bits (dirty bitmap: bit 0 = dirty). */
-export interface NbdExtent {
-  offset: number;
-  length: number;
-  flags: number;
 }
 
 interface Pending {

@@ -1,5 +1,5 @@
 // Constants and framing of the NBD protocol (newstyle fixed negotiation, simple and structured
-// replies), shared by the appliance's server and the adapter's client. Numbers are the protocol's own
+// replies, block status), shared by the kernel's server and client. Numbers are the protocol's own
 // (github.com/NetworkBlockDevice/nbd doc/proto.md); written by hand because no maintained Node NBD
 // library exists, and the subset we need is small.
 
@@ -74,6 +74,20 @@ export const ReplyType = {
   ERROR: (1 << 15) + 1,
   ERROR_OFFSET: (1 << 15) + 2,
 } as const;
+
+/** `base:allocation` flags: the range is a hole (reads as zero unless ZERO says otherwise), the range reads as zeros. */
+export const StateFlag = { HOLE: 1 << 0, ZERO: 1 << 1 } as const;
+
+/** The metadata context every export of our server offers, and its context id there. */
+export const BASE_ALLOCATION = 'base:allocation';
+export const BASE_ALLOCATION_ID = 1;
+
+/** One block-status extent: `flags` are the context's bits (base:allocation: StateFlag; dirty bitmap: bit 0 = dirty). */
+export interface NbdExtent {
+  offset: number;
+  length: number;
+  flags: number;
+}
 
 export const Errno = { EPERM: 1, EIO: 5, ENOMEM: 12, EINVAL: 22, ENOSPC: 28, EOVERFLOW: 75, ENOTSUP: 95, ESHUTDOWN: 108 } as const;
 
@@ -227,4 +241,58 @@ export class ByteReader {
     }
     return out;
   }
+}
+
+/**
+ * Extents from an export, made what the protocol wants: consecutive from `offset`, non-empty, inside the
+ * request, neighbours with the same flags merged; one only with REQ_ONE.
+ */
+export function clipExtents(extents: readonly NbdExtent[], offset: number, length: number, one: boolean): NbdExtent[] {
+  const out: NbdExtent[] = [];
+  const end = offset + length;
+  let at = offset;
+  for (const e of extents) {
+    if (at >= end) break;
+    if (e.offset + e.length <= at) continue;
+    // A gap means the export skipped a range: stop there (the client asks again from `at`).
+    if (e.offset > at) break;
+    const stop = Math.min(end, e.offset + e.length);
+    const last = out[out.length - 1];
+    if (last && last.flags === e.flags) last.length += stop - at;
+    else out.push({ offset: at, length: stop - at, flags: e.flags });
+    at = stop;
+  }
+  return one ? out.slice(0, 1) : out;
+}
+
+/** LIST / SET_META_CONTEXT payload: u32 name length, name, u32 count, count × (u32 length, query). */
+export function parseMetaContextRequest(data: Buffer): { name: string; queries: string[] } | undefined {
+  if (data.length < 8) return undefined;
+  const nameLength = data.readUInt32BE(0);
+  if (4 + nameLength + 4 > data.length) return undefined;
+  const name = data.subarray(4, 4 + nameLength).toString('utf8');
+  const count = data.readUInt32BE(4 + nameLength);
+  const queries: string[] = [];
+  let at = 8 + nameLength;
+  for (let i = 0; i < count; i++) {
+    if (at + 4 > data.length) return undefined;
+    const n = data.readUInt32BE(at);
+    if (at + 4 + n > data.length) return undefined;
+    queries.push(data.subarray(at + 4, at + 4 + n).toString('utf8'));
+    at += 4 + n;
+  }
+  return at === data.length ? { name, queries } : undefined;
+}
+
+/** INFO / GO payload: u32 name length, name, u16 count, count × u16 info types. */
+export function parseInfoRequest(data: Buffer): { name: string; infos: number[] } | undefined {
+  if (data.length < 6) return undefined;
+  const nameLength = data.readUInt32BE(0);
+  if (4 + nameLength + 2 > data.length) return undefined;
+  const name = data.subarray(4, 4 + nameLength).toString('utf8');
+  const count = data.readUInt16BE(4 + nameLength);
+  if (data.length !== 4 + nameLength + 2 + count * 2) return undefined;
+  const infos: number[] = [];
+  for (let i = 0; i < count; i++) infos.push(data.readUInt16BE(4 + nameLength + 2 + i * 2));
+  return { name, infos };
 }

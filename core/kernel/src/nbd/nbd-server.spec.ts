@@ -5,12 +5,13 @@ import path from 'node:path';
 import fc from 'fast-check';
 import { NbdClient } from './nbd-client.js';
 import {
-  Cmd, IHAVEOPT, MAX_PAYLOAD, NBD_MAGIC, Opt, REQUEST_MAGIC, encodeRequest, optionRequest,
+  BASE_ALLOCATION, Cmd, IHAVEOPT, MAX_PAYLOAD, NBD_MAGIC, Opt, REQUEST_MAGIC, encodeRequest, optionRequest,
 } from './nbd-protocol.js';
-import { NbdServer } from './nbd-server.js';
-import { NbdNegotiationError, NbdProtocolError, NbdRequestError } from './qemu-errors.js';
-import { requireToolsOrSkip } from './qemu-tools.js';
-import { MemoryExport, run, sha256, tempDir, until, watch } from './spec-helpers.js';
+import { MAX_EXTENTS_PER_REPLY, NbdServer, type NbdExport } from './nbd-server.js';
+import { extentsOf } from './volume-export.js';
+import { NbdNegotiationError, NbdProtocolError, NbdRequestError } from './nbd-errors.js';
+import { requireHostToolsOrSkip } from '../host-tools.js';
+import { MemoryExport, run, sha256, tempDir, until, watch } from './testing/nbd-fixtures.js';
 
 const KiB = 1024;
 const MiB = 1024 * KiB;
@@ -103,6 +104,121 @@ describe('NbdServer', () => {
     await c.close();
   });
 
+  describe('block status (base:allocation)', () => {
+    const sparse = (): NbdExport & { asked: string[] } => {
+      const asked: string[] = [];
+      return {
+        asked,
+        sizeBytes: 4 * MiB,
+        readOnly: true,
+        read: async (offset, length) => Buffer.alloc(length, offset >= MiB && offset < 2 * MiB ? 0x77 : 0),
+        write: () => Promise.reject(new Error('read-only')),
+        // Data in [1 MiB, 2 MiB) and [3 MiB, 3 MiB + 4 KiB); the rest is a hole.
+        blockStatus: async (offset, length) => {
+          asked.push(`${offset}+${length}`);
+          return extentsOf([{ volumeId: 'v', offset: MiB, length: MiB }, { volumeId: 'v', offset: 3 * MiB, length: 4 * KiB }], offset, length);
+        },
+      };
+    };
+
+    it('reports the export\'s holes and data, clipped to the request', async () => {
+      const e = sparse();
+      server.addExport('sparse', e);
+      const c = await NbdClient.connect({ path: server.path, exportName: 'sparse', metaContexts: [BASE_ALLOCATION] });
+      const all = await c.blockStatus(BASE_ALLOCATION, 0, 4 * MiB);
+      assert.deepEqual(all, [
+        { offset: 0, length: MiB, flags: 3 },
+        { offset: MiB, length: MiB, flags: 0 },
+        { offset: 2 * MiB, length: MiB, flags: 3 },
+        { offset: 3 * MiB, length: 4 * KiB, flags: 0 },
+        { offset: 3 * MiB + 4 * KiB, length: MiB - 4 * KiB, flags: 3 },
+      ]);
+      const middle = await c.blockStatus(BASE_ALLOCATION, MiB + 512, 8 * KiB);
+      assert.deepEqual(middle, [{ offset: MiB + 512, length: 8 * KiB, flags: 0 }]);
+      assert.ok(e.asked.length >= 2);
+      await c.close();
+    });
+
+    it('a fragmented export answers at most MAX_EXTENTS_PER_REPLY extents a request; the client follows on to the whole range', async () => {
+      // 3,000 scattered 4 KiB data regions: 6,001 extents, so the client must ask several times.
+      const regions = Array.from({ length: 3000 }, (_, i) => ({ volumeId: 'v', offset: i * 12 * KiB + 4 * KiB, length: 4 * KiB }));
+      const size = 3000 * 12 * KiB;
+      const asked: number[] = [];
+      server.addExport('fragmented', {
+        sizeBytes: size, readOnly: true, read: async (_o, l) => Buffer.alloc(l), write: () => Promise.reject(new Error('read-only')),
+        blockStatus: async (offset, length, maxExtents) => {
+          asked.push(maxExtents);
+          return extentsOf(regions, offset, length, maxExtents);
+        },
+      });
+      const c = await NbdClient.connect({ path: server.path, exportName: 'fragmented', metaContexts: [BASE_ALLOCATION] });
+      const all = await c.blockStatus(BASE_ALLOCATION, 0, size);
+      const expected: { offset: number; length: number; flags: number }[] = [];
+      let at = 0;
+      for (const r of regions) {
+        expected.push({ offset: at, length: r.offset - at, flags: 3 }, { offset: r.offset, length: r.length, flags: 0 });
+        at = r.offset + r.length;
+      }
+      expected.push({ offset: at, length: size - at, flags: 3 });
+      assert.deepEqual(all, expected);
+      assert.equal(asked.length, Math.ceil(expected.length / MAX_EXTENTS_PER_REPLY));
+      assert.ok(asked.every((m) => m === MAX_EXTENTS_PER_REPLY));
+      await c.close();
+    });
+
+    it('extentsOf: capped answers, followed on, give the uncapped list', () => {
+      fc.assert(fc.property(
+        fc.array(fc.tuple(fc.integer({ min: 0, max: 64 }), fc.integer({ min: 1, max: 64 })), { maxLength: 40 }), fc.integer({ min: 1, max: 5 }), fc.integer({ min: 0, max: 4000 }),
+        (gaps, cap, start) => {
+          const regions: { volumeId: string; offset: number; length: number }[] = [];
+          let at = 0;
+          for (const [gap, len] of gaps) {
+            regions.push({ volumeId: 'v', offset: at + gap + (regions.length ? 1 : 0), length: len });
+            at = regions[regions.length - 1].offset + len;
+          }
+          const end = at + 100;
+          const from = Math.min(start, end - 1);
+          const whole = extentsOf(regions, from, end - from);
+          const followed: typeof whole = [];
+          for (let p = from; p < end;) {
+            const part = extentsOf(regions, p, end - p, cap);
+            assert.ok(part.length >= 1 && part.length <= cap);
+            for (const e of part) {
+              const last = followed.at(-1);
+              if (last && last.flags === e.flags) last.length += e.length;
+              else followed.push({ ...e });
+              p = e.offset + e.length;
+            }
+          }
+          assert.deepEqual(followed, whole);
+        },
+      ));
+    });
+
+    it('an export that cannot tell is all data; an unknown export refuses the context', async () => {
+      const c = await NbdClient.connect({ path: server.path, exportName: 'disk', metaContexts: [BASE_ALLOCATION] });
+      assert.deepEqual(await c.blockStatus(BASE_ALLOCATION, 4096, 8192), [{ offset: 4096, length: 8192, flags: 0 }]);
+      await c.close();
+      await assert.rejects(NbdClient.connect({ path: server.path, exportName: 'nope', metaContexts: [BASE_ALLOCATION] }), NbdNegotiationError);
+      await assert.rejects(NbdClient.connect({ path: server.path, exportName: 'disk', metaContexts: ['qemu:dirty-bitmap:x'] }), NbdNegotiationError);
+    });
+
+    it('BLOCK_STATUS without a selected context gets EINVAL and the connection goes on', async () => {
+      const socket = await rawSession(server.path, 'disk');
+      const got = collect(socket);
+      socket.write(encodeRequest({ flags: 0, type: Cmd.BLOCK_STATUS, handle: 7n, offset: 0n, length: 4096 }));
+      socket.write(encodeRequest({ flags: 0, type: Cmd.READ, handle: 8n, offset: 0n, length: 512 }));
+      await until(() => got.size() >= 16 + 16 + 512, 'both replies');
+      const b = got.bytes();
+      assert.equal(b.readUInt32BE(4), 22, 'EINVAL for the block status');
+      assert.equal(b.readBigUInt64BE(8), 7n);
+      assert.equal(b.readUInt32BE(16 + 4), 0, 'the read still succeeds');
+      assert.equal(b.readBigUInt64BE(16 + 8), 8n);
+      assert.deepEqual(clientErrors, []);
+      socket.destroy();
+    });
+  });
+
   it('refuses writes to a read-only export with EPERM', async () => {
     const ro = new MemoryExport(MiB, true);
     server.addExport('ro', ro);
@@ -125,7 +241,7 @@ describe('NbdServer', () => {
     }).filter((h) => {
       // Keep only requests that are malformed: bad magic, unknown/unsupported command, past the end, or oversized.
       if (h.magic !== REQUEST_MAGIC) return true;
-      if (h.type === Cmd.BLOCK_STATUS || h.type > Cmd.BLOCK_STATUS) return true;
+      if (h.type > Cmd.BLOCK_STATUS) return true;
       if (h.type === Cmd.WRITE && h.length > MAX_PAYLOAD) return true;
       return h.offset + BigInt(h.length) > BigInt(4 * MiB);
     });
@@ -278,7 +394,7 @@ describe('NbdServer', () => {
 
   describe('with qemu-io as the client', () => {
     before(function () {
-      requireToolsOrSkip(this, ['qemu-io', 'qemu-img']);
+      requireHostToolsOrSkip(this, ['qemu-io', 'qemu-img']);
     });
 
     it('qemu-io writes patterns through our server and reads them back', async function () {
@@ -293,6 +409,44 @@ describe('NbdServer', () => {
       const { stdout } = await run('qemu-io', ['-f', 'raw', '-c', 'read -P 0x22 1M 4k', '-c', 'read -P 0 8k 4k', uri]);
       assert.doesNotMatch(stdout, /Pattern verification failed/);
       assert.ok(exp.flushes >= 1, 'qemu-io flushed');
+    });
+
+    it('qemu-img map sees block status; qemu-img convert reads only the data and keeps the holes', async function () {
+      this.timeout(30_000);
+      const data = Buffer.alloc(256 * KiB, 0x5c);
+      const reads: string[] = [];
+      const asked: number[] = [];
+      server.addExport('img', {
+        sizeBytes: 8 * MiB,
+        readOnly: true,
+        read: async (offset, length) => {
+          reads.push(`${offset}+${length}`);
+          const out = Buffer.alloc(length);
+          // The data sits at [2 MiB, 2 MiB + 256 KiB).
+          const lo = Math.max(offset, 2 * MiB);
+          const hi = Math.min(offset + length, 2 * MiB + data.length);
+          if (hi > lo) data.copy(out, lo - offset, lo - 2 * MiB, hi - 2 * MiB);
+          return out;
+        },
+        write: () => Promise.reject(new Error('read-only')),
+        blockStatus: async (offset, length, maxExtents) => {
+          asked.push(maxExtents);
+          return extentsOf([{ volumeId: 'v', offset: 2 * MiB, length: data.length }], offset, length, maxExtents);
+        },
+      });
+      const uri = `nbd+unix:///img?socket=${server.path}`;
+      const map = JSON.parse((await run('qemu-img', ['map', '--output=json', '-f', 'raw', uri])).stdout) as { start: number; length: number; data: boolean; zero: boolean }[];
+      assert.deepEqual(map.filter((m) => m.data).map((m) => [m.start, m.length]), [[2 * MiB, data.length]]);
+      // QEMU asks with REQ_ONE: the export is asked for one extent, never for a description of the whole range.
+      assert.ok(asked.length > 0 && asked.every((m) => m === 1), `asked for ${asked.join(', ')} extents`);
+      const out = path.join(dir, 'out.qcow2');
+      await run('qemu-img', ['convert', '-f', 'raw', '-O', 'qcow2', uri, out]);
+      assert.ok(reads.every((r) => { const [o, l] = r.split('+').map(Number); return o >= 2 * MiB && o + l <= 2 * MiB + data.length; }), `reads stayed inside the data: ${reads.join(', ')}`);
+      const expected = path.join(dir, 'expected.raw');
+      const raw = Buffer.alloc(8 * MiB);
+      data.copy(raw, 2 * MiB);
+      await fs.writeFile(expected, raw);
+      await run('qemu-img', ['compare', '-f', 'raw', '-F', 'qcow2', expected, out]);
     });
 
     it('qemu-img convert copies an image through our server; qemu-img compare agrees', async function () {
