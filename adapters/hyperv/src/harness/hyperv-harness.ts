@@ -130,7 +130,9 @@ export interface HypervRecoveryHarness extends ConformanceHarness {
  * with recovery VMs made on the simulated Hyper-V host (written as VHDX, checked by the suite by hash).
  */
 export async function createHypervRecoveryHarness(options: Pick<SimulatedHypervOptions, 'tmpDir' | 'host' | 'config'> = {}): Promise<HypervRecoveryHarness> {
-  const fake = await createFakeHarness({ seed: 1 });
+  // The I/O-aware clock: Hyper-V's work is real (PowerShell, VHDX files), and with reverse protection from
+  // Hyper-V its change-tracking cycles run on this clock's timers, so the clock waits for the host.
+  const fake = await createFakeHarness({ seed: 1, clock: 'io-aware' });
   let sim: SimulatedHyperv;
   try {
     // 512-byte logical sectors on every recovered disk, so qemu-img (which refuses 4 KiB-sector VHDX) can judge them all.
@@ -142,6 +144,7 @@ export async function createHypervRecoveryHarness(options: Pick<SimulatedHypervO
     await fake.dispose();
     throw error;
   }
+  (fake.clock as IoAwareVirtualClock).addSettler(() => sim.settled());
   const onHyperv = (vmId: VmId): boolean => {
     try {
       fake.dataCenter.siteOf(vmId);
