@@ -61,6 +61,8 @@ export async function createHypervHarness(options: HypervHarnessOptions = {}): P
     consistencyAgent: HYPERV_UNSUPPORTED.consistencyAgent,
     recoveryVm: true,
     recoveryPromotion: true,
+    // Recovered VMs protected back to the original site: by change tracking again (RCT on the recovered VMs).
+    reverseProtection: true,
     faultChangeTracking: true,
   };
   const harness: HypervHarness = {
