@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
-import { ChangeTokenLostError, ChangeViewError, seededRandom, UnknownVmError, ValidationError } from '@opencdp/core';
+import { ChangeTokenLostError, ChangeViewError, InvalidStateError, seededRandom, UnknownVmError, ValidationError } from '@opencdp/core';
 import type { ChangedRegion, VolumeSource } from '@opencdp/core';
 import { MOVE_VM_STORAGE, REMOVE_CHECKPOINTS_BY_NAME } from './harness/harness-scripts.js';
 import { startSimulatedHyperv, type SimulatedHyperv } from './harness/simulated-hyperv.js';
@@ -186,6 +186,7 @@ describe('HypervHypervisor (on the SIMULATED Hyper-V host)', function () {
       }
       await sim.hypervisor.powerOn(vm.id);
       assert.equal((await sim.hypervisor.getVm(vm.id)).powerState, 'on');
+      await assert.rejects(sim.hypervisor.deleteVm(vm.id), (e: unknown) => e instanceof InvalidStateError && /Running/.test(e.message), 'a running VM is not deleted');
       await sim.guestWrite(vm.id, vm.volumes[0].id, 0, Buffer.alloc(4096, 9));
       assert.deepEqual(await sim.hypervisor.readVolume(vm.id, vm.volumes[0].id, 0, 4096), Buffer.alloc(4096, 9));
       await sim.hypervisor.shutdownGuest(vm.id);

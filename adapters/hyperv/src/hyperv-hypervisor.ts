@@ -5,7 +5,7 @@
 // nothing left to copy. A failed recovery removes what it made.
 import { randomUUID } from 'node:crypto';
 import path from 'node:path';
-import { UnknownVolumeError, ValidationError, VolumeRangeError } from '@opencdp/core';
+import { InvalidStateError, UnknownVolumeError, ValidationError, VolumeRangeError } from '@opencdp/core';
 import type {
   Clock, DatastoreId, HypervisorAdapter, Inventory, NicInfo, PlatformLimits, PowerState, RecoveryDiskPromotion, RecoveryVmSpec, VmId, VmInfo, VolumeId,
 } from '@opencdp/core';
@@ -114,7 +114,7 @@ export class HypervHypervisor implements HypervisorAdapter, RecoveryDiskPromotio
       const disks: { Path: string }[] = [];
       for (const [i, d] of spec.disks.entries()) {
         const diskPath = `${folder}\\disk${i}.vhdx`;
-        const sector = rv.logicalSectorSize === 'source' || rv.logicalSectorSize === undefined ? sectorSizeOf(d.source, d.volumeId) : rv.logicalSectorSize;
+        const sector = rv.logicalSectorSize === 'source' || rv.logicalSectorSize === undefined ? d.sectorSize ?? sectorSizeOf(d.source, d.volumeId) : rv.logicalSectorSize;
         await this.client.transport.writeVhdx(diskPath, { sizeBytes: d.source.sizeBytes(d.volumeId), read: (o, l) => d.source.read(d.volumeId, o, l) }, {
           blockSize: rv.blockSizeBytes ?? 32 * 1024 * 1024,
           logicalSectorSize: sector === 4096 ? 4096 : 512,
@@ -159,6 +159,8 @@ export class HypervHypervisor implements HypervisorAdapter, RecoveryDiskPromotio
   /** Remove-VM with its disks; the folder too for a VM this adapter recovered. */
   async deleteVm(vmId: VmId): Promise<void> {
     const vm = await this.client.getVmRecord(vmId);
+    // Remove-VM would turn a running VM off on its own (with -Force, without asking): the port refuses instead.
+    if (vm.State !== 'Off') throw new InvalidStateError(`VM '${vm.Name}' (${vm.Id.toLowerCase()}) is ${vm.State}: it is not deleted`, 'power the VM off first (Stop-VM), then delete it');
     const notes = recoveryNotes(vm.Notes);
     await this.client.run(REMOVE_VM, { vmId: vm.Id.toLowerCase(), folder: notes?.folder ?? null });
   }
@@ -251,5 +253,5 @@ export function hypervLimits(config: HypervConfig): PlatformLimits {
 
 function sectorSizeOf(source: unknown, volumeId: VolumeId): number {
   const volumes = (source as { volumes?: readonly { id: string; sectorSize?: number }[] }).volumes;
-  return volumes?.find((v) => v.id === volumeId)?.sectorSize ?? 512;
+  return (Array.isArray(volumes) ? volumes.find((v) => v.id === volumeId)?.sectorSize : undefined) ?? 512;
 }

@@ -6,7 +6,8 @@
 import { promises as fs } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import type { Clock, VmId, VmInfo, VolumeId } from '@opencdp/core';
+import { UnknownVolumeError, checkWrite } from '@opencdp/core';
+import type { Clock, VmId, VmInfo, VolumeId, VolumeInfo } from '@opencdp/core';
 import { SmbPathTransport, type DiskTransport } from '../disk-transport.js';
 import type { HypervConfig } from '../hyperv-config.js';
 import { HypervHostClient } from '../hyperv-host-client.js';
@@ -98,6 +99,19 @@ export async function startSimulatedHyperv(options: SimulatedHypervOptions = {})
     // Start the adapter's PowerShell now, not in the middle of a case (the administrator's starts when first used).
     await session.run(GET_HOST, {});
     let vmCount = 0;
+    // Where each volume is (its disk slot): asked of the host once per VM, not per guest write — thousands of
+    // writes would otherwise each cost a PowerShell round trip. Volume ids are controller positions, which
+    // neither checkpoints nor storage moves change; a miss asks again.
+    const layout = new Map<VmId, readonly VolumeInfo[]>();
+    const volumeOf = async (vmId: VmId, volumeId: VolumeId): Promise<{ volume: VolumeInfo; slot: number }> => {
+      let slot = layout.get(vmId)?.findIndex((v) => v.id === volumeId) ?? -1;
+      if (slot < 0) {
+        layout.set(vmId, (await hypervisor.getVm(vmId)).volumes);
+        slot = layout.get(vmId)!.findIndex((v) => v.id === volumeId);
+      }
+      if (slot < 0) throw new UnknownVolumeError(volumeId, `VM '${vmId}'`);
+      return { volume: layout.get(vmId)![slot], slot };
+    };
     const sim: SimulatedHyperv = {
       workDir, host, hypervisor, session, admin, config,
       adminRun: (op, params) => admin.run(op, params),
@@ -119,10 +133,11 @@ export async function startSimulatedHyperv(options: SimulatedHypervOptions = {})
       },
       async guestWrite(vmId, volumeId, offset, data) {
         const p = (async () => {
-          const vm = await hypervisor.getVm(vmId);
-          const slot = vm.volumes.findIndex((v) => v.id === volumeId);
-          if (slot < 0) throw new Error(`VM '${vmId}' has no volume '${volumeId}'`);
-          await host.guestWrite(vm.id, slot, offset, data);
+          // The kernel's own checks, with its typed errors, before the disk is touched (as a guest's
+          // virtual disk controller refuses I/O past the end or off the sector size).
+          const { volume, slot } = await volumeOf(vmId, volumeId);
+          checkWrite(volume, offset, data.length);
+          await host.guestWrite(vmId.toLowerCase(), slot, offset, data);
         })();
         started.count++;
         pending.add(p);

@@ -8,6 +8,7 @@
 import { randomUUID } from 'node:crypto';
 import { promises as fs, statfsSync } from 'node:fs';
 import path from 'node:path';
+import { VmPoweredOffError } from '@opencdp/adapter-fake';
 import { VhdxFile } from '../vhdx/vhdx-file.js';
 
 export const SIMULATION_DIR = '.simulated-hyperv';
@@ -216,7 +217,7 @@ export class SimulatedHost {
   async guestWrite(vmId: string, slot: number, offset: number, data: Buffer): Promise<void> {
     await this.withState(async (state) => {
       const vm = findVm(state, vmId);
-      if (vm.State !== 'Running') throw new Error(`VM ${vm.Name} is ${vm.State}: its guest cannot write`);
+      if (vm.State !== 'Running') throw new VmPoweredOffError(vm.Id.toLowerCase());
       const disk = vm.disks[slot];
       if (!disk) throw new Error(`VM ${vm.Name} has no disk ${slot}`);
       const file = await VhdxFile.open(this.local(disk.chain.at(-1)!), { writable: true, durable: false });
