@@ -79,7 +79,7 @@ describe('opencdp-conformance CLI', function () {
     };
     assert.equal(Number(junit.testsuites.tests), report.cases.length);
     assert.equal(Number(junit.testsuites.failures), 0);
-    assert.deepEqual(junit.testsuites.testsuite.map((s) => s.name), ['fake.platform', 'fake.journal', 'fake.sync', 'fake.recovery', 'fake.change-tracking']);
+    assert.deepEqual(junit.testsuites.testsuite.map((s) => s.name), ['fake.platform', 'fake.journal', 'fake.sync', 'fake.recovery', 'fake.change-tracking', 'fake.cross']);
     assert.equal(junit.testsuites.testsuite.flatMap((s) => s.testcase).length, report.cases.length);
   });
 
