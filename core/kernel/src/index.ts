@@ -38,3 +38,5 @@ export * from './recovery/recovery-orchestrator.js';
 export * from './recovery/file-restore.js';
 export * from './recovery/promotion.js';
 export * from './recovery/reverse-protection.js';
+export * from './control/barrier-participant.js';
+export * from './control/group-barrier.js';

@@ -13,12 +13,14 @@ import type {
 } from '../recovery/recovery-api.js';
 import type { RecoveryGroupDefinition } from '../recovery/recovery-platform.js';
 import type {
-  ApplianceControl, CheckpointCutRequest, GroupFacts, ProtectGroupSpec, SeedReverseReplicasRequest, SeedReverseReplicasResult,
+  ApplianceControl, ApplianceDescription, BarrierHoldRequest, BarrierHoldResult, BarrierReleaseRequest, BarrierReleaseResult, CheckpointCutRequest,
+  GroupFacts, GroupFactsEntry, ProtectGroupSpec, SeedReverseReplicasRequest, SeedReverseReplicasResult,
 } from './appliance-control.js';
 
 const CONTROL_METHODS = [
   'inventory', 'protectGroup', 'unprotectGroup', 'pause', 'resume', 'forceSync', 'cutCheckpoints', 'finalCheckpoint',
   'shutdownVms', 'powerOnVms', 'groupFacts', 'defineRecoveryGroup', 'seedReverseReplicas',
+  'holdBarrier', 'releaseBarrier', 'abortBarrier', 'groupFactsMany', 'describe',
 ] as const;
 const RECOVERY_METHODS = [
   'listCheckpoints', 'active', 'startFailoverTest', 'stopFailoverTest', 'failover', 'move', 'commit', 'rollback', 'clone',
@@ -245,9 +247,28 @@ export class RemoteApplianceControl implements ApplianceControl {
   seedReverseReplicas(request: SeedReverseReplicasRequest, progress?: ProgressSink): Promise<SeedReverseReplicasResult> {
     return this.call('seedReverseReplicas', [request], progress);
   }
+  /** Bounded by the hold itself: an answer later than `holdMs` is useless (the appliance has dropped the round). */
+  holdBarrier(request: BarrierHoldRequest): Promise<BarrierHoldResult> {
+    return this.call('holdBarrier', [request], undefined, boundedTimeout(request?.holdMs, this.timeoutMs));
+  }
+  releaseBarrier(request: BarrierReleaseRequest): Promise<BarrierReleaseResult> {
+    return this.call('releaseBarrier', [request], undefined, this.barrierTimeoutMs);
+  }
+  abortBarrier(roundId: string, reason: string): Promise<void> {
+    return this.call('abortBarrier', [roundId, reason], undefined, this.barrierTimeoutMs);
+  }
+  groupFactsMany(groupIds: GroupId[]): Promise<GroupFactsEntry[]> {
+    return this.call('groupFactsMany', [groupIds]);
+  }
+  describe(): Promise<ApplianceDescription> {
+    return this.call('describe', []);
+  }
 
-  private async call<T>(method: string, args: unknown[], progress?: ProgressSink): Promise<T> {
-    const signal = progress ? undefined : AbortSignal.timeout(this.timeoutMs);
+  /** A barrier's release or abort is small and urgent: a member that takes longer is treated as failed. */
+  private readonly barrierTimeoutMs = 10_000;
+
+  private async call<T>(method: string, args: unknown[], progress?: ProgressSink, timeoutMs = this.timeoutMs): Promise<T> {
+    const signal = progress ? undefined : AbortSignal.timeout(timeoutMs);
     let response: Response;
     try {
       response = await fetch(`${this.url}/control/v1/${method}`, {
@@ -257,13 +278,13 @@ export class RemoteApplianceControl implements ApplianceControl {
         ...(signal ? { signal } : {}),
       });
     } catch (error) {
-      throw new ControlUnreachableError(this.url, signal?.aborted ? `no answer to '${method}' within ${this.timeoutMs} ms` : ((error as Error & { cause?: Error }).cause ?? (error as Error)).message);
+      throw new ControlUnreachableError(this.url, signal?.aborted ? `no answer to '${method}' within ${timeoutMs} ms` : ((error as Error & { cause?: Error }).cause ?? (error as Error)).message);
     }
     if (!response.body) throw new ControlUnreachableError(this.url, `empty answer (HTTP ${response.status})`);
     try {
       return await this.readAnswer<T>(method, response, progress);
     } catch (error) {
-      if (signal?.aborted) throw new ControlUnreachableError(this.url, `no answer to '${method}' within ${this.timeoutMs} ms`);
+      if (signal?.aborted) throw new ControlUnreachableError(this.url, `no answer to '${method}' within ${timeoutMs} ms`);
       throw error;
     }
   }
@@ -284,4 +305,9 @@ export class RemoteApplianceControl implements ApplianceControl {
     }
     throw new ControlUnreachableError(this.url, `the answer to '${method}' ended early (HTTP ${response.status})`);
   }
+}
+
+/** A call's timeout bounded by `ms` when that is a sensible positive number, else the default. */
+function boundedTimeout(ms: unknown, fallback: number): number {
+  return typeof ms === 'number' && Number.isFinite(ms) && ms > 0 ? Math.min(fallback, Math.ceil(ms)) : fallback;
 }
