@@ -10,6 +10,7 @@ import { pino, type Logger } from 'pino';
 import { Accounts } from './accounts/accounts.js';
 import { RestServer } from './api/server.js';
 import { ApplianceRegistry } from './appliances/appliance-registry.js';
+import { MemberProtection } from './groups/member-protection.js';
 import { ProtectionGroups } from './groups/protection-groups.js';
 import { SettingsDrafts } from './groups/settings-drafts.js';
 import { ManagerLifecycle } from './lifecycle.js';
@@ -28,6 +29,7 @@ import { CheckpointScheduler } from './scheduler/checkpoint-scheduler.js';
 import { Peering } from './sites/peering.js';
 import { Sites } from './sites/sites.js';
 import { Store } from './store.js';
+import { defined } from './defined.js';
 import { EventLog } from './tasks/event-log.js';
 import { TaskRunner } from './tasks/task-runner.js';
 
@@ -60,9 +62,11 @@ export const managerModule = new ContainerModule(({ bind }) => {
   part(Accounts, (ctx, o) => new Accounts(ctx.get(Store), clock(ctx), log(ctx), ctx.get(EventLog), o));
   part(ApplianceRegistry, (ctx, o) => new ApplianceRegistry(o.appliances, log(ctx), o.recoveryAddresses));
   part(Sites, (ctx, o) => new Sites(ctx.get(Store), o.siteId, ctx.get(ApplianceRegistry)));
-  part(CheckpointScheduler, (ctx) => new CheckpointScheduler(
+  part(CheckpointScheduler, (ctx, o) => new CheckpointScheduler(
     ctx.get(Store), clock(ctx), log(ctx), ctx.get(ManagerLifecycle), ctx.get(Sites), ctx.get(ApplianceRegistry), ctx.get(EventLog), ctx.get(TaskRunner),
+    defined({ barrierHoldMs: o.barrierHoldMs, coalesceMs: o.checkpointCoalesceMs }),
   ));
+  part(MemberProtection, (ctx) => new MemberProtection(log(ctx), ctx.get(ManagerLifecycle), ctx.get(ApplianceRegistry), ctx.get(EventLog)));
   part(Peering, (ctx, o) => new Peering(
     ctx.get(Store), clock(ctx), log(ctx), ctx.get(ManagerLifecycle), ctx.get(Sites), ctx.get(EventLog), ctx.get(TaskRunner), ctx.get(CheckpointScheduler), o,
   ));
@@ -71,11 +75,11 @@ export const managerModule = new ContainerModule(({ bind }) => {
   part(Alerts, (ctx) => new Alerts(ctx.get(Store), clock(ctx), ctx.get(EventLog)));
   part(Monitor, (ctx, o) => new Monitor(
     ctx.get(Store), clock(ctx), log(ctx), ctx.get(ManagerLifecycle), ctx.get(ApplianceRegistry), ctx.get(RecoveryGuard), ctx.get(RecoveryReports),
-    ctx.get(Alerts), ctx.get(EventLog), ctx.get(TaskRunner), o.pollIntervalMs,
+    ctx.get(Alerts), ctx.get(EventLog), ctx.get(TaskRunner), ctx.get(Sites), ctx.get(MemberProtection), o.pollIntervalMs,
   ));
   part(ProtectionGroups, (ctx) => new ProtectionGroups(
     ctx.get(Store), clock(ctx), ctx.get(Sites), ctx.get(ApplianceRegistry), ctx.get(EventLog), ctx.get(TaskRunner), ctx.get(Peering),
-    ctx.get(CheckpointScheduler), ctx.get(RecoveryGuard), ctx.get(Monitor),
+    ctx.get(CheckpointScheduler), ctx.get(RecoveryGuard), ctx.get(Monitor), ctx.get(MemberProtection),
   ));
   part(SettingsDrafts, (ctx) => new SettingsDrafts(ctx.get(Store), clock(ctx), ctx.get(ProtectionGroups)));
   part(RecoveryTasks, (ctx) => new RecoveryTasks(

@@ -30,6 +30,10 @@ export interface ManagerOptions {
   passwordCost?: number;
   /** How often appliances' figures are read, ms (default 1000). */
   pollIntervalMs?: number;
+  /** The longest a protected appliance holds guest writes for one checkpoint round across appliances, ms (default 500). */
+  barrierHoldMs?: number;
+  /** Groups due within this many ms share one checkpoint round (default 50). */
+  checkpointCoalesceMs?: number;
   logger?: Logger;
   /** Sends a pairing request to a peer manager; default an HTTP POST. Injected in tests so nothing leaves the machine. */
   pairTransport?: PairTransport;

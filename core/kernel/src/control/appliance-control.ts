@@ -83,8 +83,15 @@ export interface ApplianceDescription {
   linkAddress?: string;
 }
 
-/** One group's entry of `groupFactsMany`: its facts, or why this appliance has none. */
-export type GroupFactsEntry = { groupId: GroupId; facts: GroupFacts } | { groupId: GroupId; error: { code: string; message: string } };
+/** One group's entry of `groupFactsMany`. */
+export interface GroupFactsEntry {
+  groupId: GroupId;
+  /** What this appliance knows of the group; absent when it knows nothing (`error` says why, e.g. NOT_FOUND). */
+  facts?: GroupFacts;
+  error?: { code: string; message: string };
+  /** Recovery role: the operation running on the group here, if any (asked even when `facts` is absent). */
+  activeRecovery?: ActiveRecovery;
+}
 
 /** Journal figures of one VM at the recovery site. */
 export interface JournalFacts {
@@ -119,8 +126,6 @@ export interface GroupFacts {
   /** Recovery side. */
   journals?: JournalFacts[];
   latestCheckpointAt?: number;
-  /** The recovery operation running on the group here, if any (filled by `groupFactsMany`). */
-  activeRecovery?: ActiveRecovery;
 }
 
 /**
@@ -152,6 +157,8 @@ export interface SeedReverseReplicasResult {
 
 export interface ApplianceControl {
   readonly siteId: string;
+  /** This appliance's name within its site, when the host gave it one (a site may run one appliance per host). */
+  readonly applianceId?: string;
   /** The platform inventory of this appliance's site. */
   inventory(): Promise<Inventory>;
 

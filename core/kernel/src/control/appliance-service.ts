@@ -64,6 +64,10 @@ export class ApplianceService implements ApplianceControl {
     return this.options.siteId;
   }
 
+  get applianceId(): string | undefined {
+    return this.options.applianceId;
+  }
+
   get recovery(): RecoveryOperations | undefined {
     return this.options.recovery;
   }
@@ -172,14 +176,16 @@ export class ApplianceService implements ApplianceControl {
     if (groupIds.length > 100_000) throw new ValidationError('at most 100 000 groups per call', 'groupIds');
     const out: GroupFactsEntry[] = [];
     for (const groupId of groupIds) {
+      const entry: GroupFactsEntry = { groupId };
       try {
-        const facts = await this.groupFacts(groupId);
-        const active = await this.options.recovery?.active(groupId).catch(() => undefined);
-        out.push({ groupId, facts: active ? { ...facts, activeRecovery: active } : facts });
+        entry.facts = await this.groupFacts(groupId);
       } catch (e) {
         const err = e as Error & { code?: string };
-        out.push({ groupId, error: { code: err.code ?? 'INTERNAL', message: err.message } });
+        entry.error = { code: err.code ?? 'INTERNAL', message: err.message };
       }
+      const active = await this.options.recovery?.active(groupId);
+      if (active) entry.activeRecovery = active;
+      out.push(entry);
     }
     return out;
   }

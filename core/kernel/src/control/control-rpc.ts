@@ -177,6 +177,8 @@ export class ControlUnreachableError extends OpenCdpError {
 /** ApplianceControl of an appliance in another process, over the control link. */
 export class RemoteApplianceControl implements ApplianceControl {
   readonly recovery: RecoveryOperations;
+  /** The appliance's name within its site, as the host's configuration gives it (a site may run one per host). */
+  applianceId?: string;
 
   /**
    * `timeoutMs` bounds every call without progress (default 30 s), so a hung appliance cannot hang its
