@@ -27,6 +27,7 @@ import { RecoveryReports } from './recovery/recovery-reports.js';
 import { RecoveryTasks } from './recovery/recovery-tasks.js';
 import { CheckpointScheduler } from './scheduler/checkpoint-scheduler.js';
 import { Peering } from './sites/peering.js';
+import { PeerWatch } from './sites/peer-watch.js';
 import { Sites } from './sites/sites.js';
 import { Store } from './store.js';
 import { defined } from './defined.js';
@@ -70,6 +71,10 @@ export const managerModule = new ContainerModule(({ bind }) => {
   part(Peering, (ctx, o) => new Peering(
     ctx.get(Store), clock(ctx), log(ctx), ctx.get(ManagerLifecycle), ctx.get(Sites), ctx.get(EventLog), ctx.get(TaskRunner), ctx.get(CheckpointScheduler), o,
   ));
+  part(PeerWatch, (ctx, o) => new PeerWatch(
+    clock(ctx), log(ctx), ctx.get(ManagerLifecycle), ctx.get(Sites), ctx.get(Alerts), ctx.get(EventLog), ctx.get(Peering),
+    defined({ peerHeartbeatMs: o.peerHeartbeatMs, peerDownAfterMs: o.peerDownAfterMs, peerHeartbeatTransport: o.peerHeartbeatTransport }),
+  ));
   part(RecoveryGuard, (ctx) => new RecoveryGuard(ctx.get(ApplianceRegistry)));
   part(RecoveryReports, (ctx) => new RecoveryReports(ctx.get(Store), ctx.get(EventLog), ctx.get(ManagerLifecycle)));
   part(Alerts, (ctx) => new Alerts(ctx.get(Store), clock(ctx), ctx.get(EventLog)));
@@ -89,7 +94,7 @@ export const managerModule = new ContainerModule(({ bind }) => {
   part(FileRestores, (ctx) => new FileRestores(ctx.get(Store), ctx.get(ApplianceRegistry), ctx.get(EventLog), ctx.get(TaskRunner)));
   part<ManagerParts>(ManagerParts, (ctx) => ({
     store: ctx.get(Store), clock: clock(ctx), log: log(ctx), lifecycle: ctx.get(ManagerLifecycle), accounts: ctx.get(Accounts), sites: ctx.get(Sites),
-    peering: ctx.get(Peering), appliances: ctx.get(ApplianceRegistry), groups: ctx.get(ProtectionGroups), drafts: ctx.get(SettingsDrafts),
+    peering: ctx.get(Peering), peerWatch: ctx.get(PeerWatch), appliances: ctx.get(ApplianceRegistry), groups: ctx.get(ProtectionGroups), drafts: ctx.get(SettingsDrafts),
     scheduler: ctx.get(CheckpointScheduler), recovery: ctx.get(RecoveryTasks), fileRestores: ctx.get(FileRestores), reports: ctx.get(RecoveryReports),
     monitor: ctx.get(Monitor), alerts: ctx.get(Alerts), tasks: ctx.get(TaskRunner), events: ctx.get(EventLog),
   }));

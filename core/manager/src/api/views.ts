@@ -84,7 +84,7 @@ export function eventView(e: EventRow): Record<string, unknown> {
 
 export function alertView(a: AlertRow): Record<string, unknown> {
   return {
-    alertIdentifier: a.id, vpgIdentifier: a.groupId, type: a.type, level: a.level, description: a.description,
+    alertIdentifier: a.id, vpgIdentifier: a.groupId || null, siteIdentifier: a.siteId ?? null, type: a.type, level: a.level, description: a.description,
     turnedOn: iso(a.raisedAt), isDismissed: a.dismissed, cleared: iso(a.clearedAt),
   };
 }
