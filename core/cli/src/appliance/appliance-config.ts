@@ -168,7 +168,11 @@ const siteApplianceSchema = {
         linkAddress: address,
       },
     },
-    vms: protectedSchema.properties.vms,
+    applianceId: { type: 'string', pattern: '^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$' },
+    hostName: { type: 'string', pattern: '^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$' },
+    volumeDir: file,
+    recoveryStorage: { enum: ['files', 'memory'] },
+    vms: { ...protectedSchema.properties.vms, maxItems: 4096 },
     workload: protectedSchema.properties.workload,
     bufferBytes: protectedSchema.properties.bufferBytes,
     bitmapBudgetBytes: protectedSchema.properties.bitmapBudgetBytes,
@@ -186,7 +190,10 @@ export function parseSiteApplianceConfig(input: unknown, baseDir = process.cwd()
   checkAddress(c.control.listen, 'control.listen');
   if (c.linkListen) checkAddress(c.linkListen, 'linkListen');
   const resolve = (p: string): string => path.resolve(baseDir, p);
-  return { ...c, identityFile: resolve(c.identityFile), trustedPeersFile: resolve(c.trustedPeersFile), dataDir: resolve(c.dataDir) };
+  return {
+    ...c, identityFile: resolve(c.identityFile), trustedPeersFile: resolve(c.trustedPeersFile), dataDir: resolve(c.dataDir),
+    ...(c.volumeDir !== undefined ? { volumeDir: resolve(c.volumeDir) } : {}),
+  };
 }
 const validateRecovery = ajv.compile(recoverySchema);
 const validateProtected = ajv.compile(protectedSchema);

@@ -7,12 +7,13 @@
 import { createHash } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import {
-  ApplianceService, LocalFileStorage, parseLinkAddress, ProtectedAppliance, RecoveryAppliance, serveControl, SystemClock, TlsNetwork, ValidationError,
+  ApplianceService, LocalFileStorage, MemoryStorage, parseLinkAddress, ProtectedAppliance, RecoveryAppliance, serveControl, SystemClock, TlsNetwork, ValidationError,
   type ControlServer, type VmId, type VolumeId,
 } from '@opencdp/core';
 import { FakeDataCenter, FakeHypervisor, Workload } from '@opencdp/adapter-fake';
 import { readIdentityFile, readTrustedPeersFile } from '../appliance/identity-files.js';
 import type { JsonLog } from '../appliance/json-log.js';
+import { FileBackedVolumes } from '../appliance/file-backed-volumes.js';
 import { hashVolumes } from '../appliance/status-file.js';
 import { startSiteRecovery } from './site-recovery.js';
 
@@ -30,6 +31,14 @@ export interface SiteApplianceConfig {
    * `linkAddress` is its site-link listener (when it has the recovery role): reverse protection sends there.
    */
   protectedPeer?: { siteId: string; controlUrl: string; token: string; linkAddress?: string };
+  /** This appliance's name within its site (a site may run one appliance per host); it also prefixes the ids of the VMs it hosts. */
+  applianceId?: string;
+  /** The name of the (fake) host whose VMs this appliance splits (default `host-1`). */
+  hostName?: string;
+  /** Keeps the VMs' volumes in files here, so a process killed with -9 finds its disks after a restart. */
+  volumeDir?: string;
+  /** Journals in memory instead of files under dataDir (benchmarks of the control plane only). */
+  recoveryStorage?: 'files' | 'memory';
   /** This site's protected VMs (names are unique; ids follow creation order, so they are stable across runs). */
   vms?: { name: string; volumes: { sizeBytes: number; sectorSize?: number }[] }[];
   workload?: { seed: number; ratePerSecond: number; writeSizes: number[] };
@@ -65,13 +74,17 @@ export async function startSiteAppliance(config: SiteApplianceConfig, log: JsonL
   const trustedPeers = await readTrustedPeersFile(config.trustedPeersFile);
   await fs.mkdir(config.dataDir, { recursive: true });
   const clock = new SystemClock();
-  const dc = new FakeDataCenter({ clock, seed: 1, idPrefix: config.siteId });
+  // One fake data centre per process: with several appliances per site each holds its own host, so the
+  // appliance id joins the prefix that keeps VM and volume ids unique across processes.
+  const dc = new FakeDataCenter({ clock, seed: 1, idPrefix: config.applianceId ? `${config.siteId}.${config.applianceId}` : config.siteId });
   const site = dc.addSite(config.siteId);
-  const host = dc.addHost(site.id, 'host-1');
+  const host = dc.addHost(site.id, config.hostName ?? 'host-1');
   const vms = (config.vms ?? []).map((spec) => dc.createVm({
     name: spec.name, hostId: host.id,
     volumes: spec.volumes.map((v, i) => ({ name: `${spec.name}-disk${i}`, sizeBytes: v.sizeBytes, sectorSize: v.sectorSize ?? 512 })),
   }));
+  const volumes = config.volumeDir ? await FileBackedVolumes.attach(dc, config.volumeDir, (config.vms ?? []).map((spec, i) => ({ name: spec.name, vm: vms[i] }))) : undefined;
+  if (volumes) log('volumes-loaded', { volumeDir: config.volumeDir, restoredBytes: volumes.restoredBytes });
   const hypervisor = new FakeHypervisor(dc, site.id);
   const network = new TlsNetwork({ identity, trustedPeers, clock, log: (event, fields) => log(event, fields) });
   const protectedAppliance = new ProtectedAppliance({
@@ -81,26 +94,36 @@ export async function startSiteAppliance(config: SiteApplianceConfig, log: JsonL
   });
   let recoveryAppliance: RecoveryAppliance | undefined;
   let linkAddress: string | undefined;
-  const service = new ApplianceService({ siteId: config.siteId, clock, hypervisor, protectedAppliance });
+  const service = new ApplianceService({
+    siteId: config.siteId, clock, hypervisor, protectedAppliance, hostIds: [host.id], log: (e, f) => log(e, f),
+    ...(config.applianceId ? { applianceId: config.applianceId } : {}),
+  });
   if (config.linkListen) {
-    const storage = new LocalFileStorage(config.dataDir);
+    const storage = config.recoveryStorage === 'memory' ? new MemoryStorage() : new LocalFileStorage(config.dataDir);
     recoveryAppliance = new RecoveryAppliance({ siteId: config.siteId, storage, clock, network, journalRoot: 'journals', log: (e, f) => log(e, f) });
     const { orchestrator, directory } = await startSiteRecovery({
       clock, hypervisor, recoveryAppliance, storage, dataDir: config.dataDir, log, local: service, ...(config.protectedPeer ? { protectedPeer: config.protectedPeer } : {}),
     });
     service.setRecovery(orchestrator, directory, recoveryAppliance, { storage, journalRoot: 'journals' });
     linkAddress = await recoveryAppliance.listen(config.linkListen);
+    service.setLinkAddress(linkAddress);
   }
 
   // The guests' side, for demos: a workload, quiescing (as a VSS agent would), hashes, an attack.
   let workloadRun: Promise<unknown> | undefined;
+  const workloadLatencies: number[] = [];
   let workload: Workload | undefined;
   const releases: (() => void)[] = [];
   const guest = {
     startWorkload: async (): Promise<void> => {
       if (!config.workload || workloadRun) return;
       workload = new Workload(dc, { seed: config.workload.seed, vms: vms.map((v) => v.id), writeSizes: config.workload.writeSizes });
-      workloadRun = workload.run({ durationMs: 24 * 3600_000, ratePerSecond: config.workload.ratePerSecond }).catch((e: Error) => log('workload-failed', { message: e.message }));
+      workloadRun = workload.run({
+        durationMs: 24 * 3600_000, ratePerSecond: config.workload.ratePerSecond,
+        onCompleted: (ms) => {
+          if (workloadLatencies.length < 1_000_000) workloadLatencies.push(ms);
+        },
+      }).catch((e: Error) => log('workload-failed', { message: e.message }));
     },
     stopWorkload: async (): Promise<void> => {
       workload?.stop();
@@ -114,10 +137,16 @@ export async function startSiteAppliance(config: SiteApplianceConfig, log: JsonL
     thaw: async (): Promise<void> => {
       for (const release of releases.splice(0)) release();
     },
-    /** One guest write (data as base64), e.g. into a recovered VM. */
-    write: async (vmId: VmId, volumeId: VolumeId, offset: number, base64: string): Promise<void> => {
+    /** One guest write (data as base64), e.g. into a recovered VM; answers how long the guest waited for it, ms. */
+    write: async (vmId: VmId, volumeId: VolumeId, offset: number, base64: string): Promise<number> => {
+      const started = performance.now();
       await dc.guestWrite(vmId, volumeId, offset, Buffer.from(base64, 'base64'));
+      return performance.now() - started;
     },
+    /** How long barrier rounds held guest writes here (figures for tests and benchmarks). */
+    barrierFigures: async (): Promise<unknown> => service.barrierFigures(),
+    /** Guest write latencies of the workload so far, ms (the benchmark's hold-time baseline and measure). */
+    writeLatencies: async (): Promise<number[]> => workloadLatencies.splice(0),
     /** Reads as the guest would (base64), e.g. to look at what an attack left. */
     read: async (vmId: VmId, volumeId: VolumeId, offset: number, length: number): Promise<string> => (await dc.guestRead(vmId, volumeId, offset, length)).toString('base64'),
     /** sha256 of every volume of these VMs, keyed by volume id. */
@@ -153,9 +182,11 @@ export async function startSiteAppliance(config: SiteApplianceConfig, log: JsonL
     stop: () => (stopping ??= (async () => {
       await guest.thaw();
       await guest.stopWorkload();
+      service.stopBarrier();
       await control.close();
       await protectedAppliance.stop();
       await recoveryAppliance?.stop();
+      await volumes?.close();
       dc.dispose();
       clearInterval(keepAlive);
       log('stopped', {});

@@ -12,6 +12,8 @@ import type { EventLog } from '../tasks/event-log.js';
 export class MemberProtection {
   /** `group/member` pairs being protected again now (one repair at a time each). */
   private readonly repairing = new Set<string>();
+  /** Groups being protected or unprotected by a user's task now: a member not knowing them yet is expected. */
+  private readonly busy = new Map<string, number>();
 
   constructor(private readonly log: Logger, private readonly lifecycle: ManagerLifecycle, private readonly appliances: ApplianceRegistry, private readonly events: EventLog) {}
 
@@ -19,6 +21,7 @@ export class MemberProtection {
   async protect(g: GroupRow, settings: ProtectionGroupSettings, preseeded = false): Promise<void> {
     const members = this.appliances.membersOf(g);
     const done: GroupMember[] = [];
+    this.busy.set(g.id, (this.busy.get(g.id) ?? 0) + 1);
     try {
       for (const m of members) {
         await m.control.protectGroup({ groupId: g.id, settings, vmIds: m.vmIds, recoveryAddress: this.appliances.recoveryAddressOf(g), ...(preseeded ? { preseeded } : {}) });
@@ -27,20 +30,33 @@ export class MemberProtection {
     } catch (e) {
       for (const m of done) await m.control.unprotectGroup(g.id, { deleteSourceVms: false }).catch((err: Error) => this.log.warn({ err, appliance: m.id }, 'undoing protection failed'));
       throw e;
+    } finally {
+      this.release(g.id);
     }
+  }
+
+  private release(groupId: string): void {
+    const n = (this.busy.get(groupId) ?? 1) - 1;
+    if (n <= 0) this.busy.delete(groupId);
+    else this.busy.set(groupId, n);
   }
 
   /** Stops the group on every member it reaches; a member that no longer knows it is fine. With `force`, failures are logged, not thrown. */
   async unprotect(g: Pick<GroupRow, 'id' | 'name' | 'protectedSiteId' | 'recoverySiteId' | 'vmIds' | 'placement'>, force: boolean): Promise<void> {
     const failures: Error[] = [];
-    for (const m of this.appliances.protectedMembers(g)) {
-      try {
-        await m.control.unprotectGroup(g.id, { deleteSourceVms: false });
-      } catch (e) {
-        if ((e as { code?: string }).code === 'NOT_FOUND') continue;
-        if (!force) failures.push(e as Error);
-        else this.log.warn({ err: e, appliance: m.id, groupId: g.id }, 'unprotect failed (forced delete goes on)');
+    this.busy.set(g.id, (this.busy.get(g.id) ?? 0) + 1);
+    try {
+      for (const m of this.appliances.protectedMembers(g)) {
+        try {
+          await m.control.unprotectGroup(g.id, { deleteSourceVms: false });
+        } catch (e) {
+          if ((e as { code?: string }).code === 'NOT_FOUND') continue;
+          if (!force) failures.push(e as Error);
+          else this.log.warn({ err: e, appliance: m.id, groupId: g.id }, 'unprotect failed (forced delete goes on)');
+        }
       }
+    } finally {
+      this.release(g.id);
     }
     if (failures.length > 0) throw failures[0];
   }
@@ -57,7 +73,7 @@ export class MemberProtection {
    */
   repair(g: GroupRow, member: GroupMember): void {
     const key = `${g.id}/${member.id}`;
-    if (this.repairing.has(key) || this.lifecycle.stopped || g.lifecycle !== 'active') return;
+    if (this.repairing.has(key) || this.busy.has(g.id) || this.lifecycle.stopped || g.lifecycle !== 'active') return;
     this.repairing.add(key);
     const name = this.appliances.nameOf(member.control);
     this.events.record('GroupMemberRestored', `${name} no longer protected group '${g.name}' (restarted?): protecting its ${member.vmIds.length} VM(s) there again with a delta sync`, g.id);
