@@ -43,7 +43,7 @@ export async function createHostNetwork(count: number, prefer: 'netns' | 'loopba
 function loopback(count: number, reason: string): HostNetwork {
   return {
     mode: 'loopback', fallbackReason: reason, rootAddress: '127.0.0.1',
-    hosts: Array.from({ length: count }, (_, i) => ({ address: `127.0.${Math.floor((10 + i) / 250)}.${10 + ((10 + i) % 250)}`, prefix: [] })),
+    hosts: Array.from({ length: count }, (_, i) => ({ address: `127.0.${Math.floor(i / 240)}.${10 + (i % 240)}`, prefix: [] })),
     dispose: async () => undefined,
   };
 }
