@@ -35,6 +35,11 @@ export const CAPABILITIES = [
   'recoveryVm',
   /** Change-tracking faults can be injected: a view that fails to open or release, a token reset, a lost view. */
   'faultChangeTracking',
+  /**
+   * Several protected hosts whose VMs separate appliances split (one per host), so a group's checkpoint
+   * barrier runs across appliances over the control link (J2 across hosts).
+   */
+  'multiHost',
 ] as const;
 
 export type Capability = (typeof CAPABILITIES)[number];
