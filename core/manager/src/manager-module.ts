@@ -61,7 +61,7 @@ export const managerModule = new ContainerModule(({ bind }) => {
   part(EventLog, (ctx) => new EventLog(ctx.get(Store), clock(ctx), log(ctx), ctx.get(ManagerLifecycle)));
   part(TaskRunner, (ctx) => new TaskRunner(ctx.get(Store), clock(ctx), log(ctx), ctx.get(EventLog), ctx.get(ManagerLifecycle)));
   part(Accounts, (ctx, o) => new Accounts(ctx.get(Store), clock(ctx), log(ctx), ctx.get(EventLog), o));
-  part(ApplianceRegistry, (ctx, o) => new ApplianceRegistry(o.appliances, log(ctx), o.recoveryAddresses));
+  part(ApplianceRegistry, (ctx, o) => new ApplianceRegistry(o.appliances, log(ctx), o.recoveryAddresses, clock(ctx)));
   part(Sites, (ctx, o) => new Sites(ctx.get(Store), o.siteId, ctx.get(ApplianceRegistry)));
   part(CheckpointScheduler, (ctx, o) => new CheckpointScheduler(
     ctx.get(Store), clock(ctx), log(ctx), ctx.get(ManagerLifecycle), ctx.get(Sites), ctx.get(ApplianceRegistry), ctx.get(EventLog), ctx.get(TaskRunner),

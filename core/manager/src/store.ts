@@ -217,6 +217,12 @@ export class Store {
     return (this.db.prepare('SELECT * FROM groups ORDER BY created_at, name').all() as SqlRow[]).map((r) => this.groupOf(r));
   }
 
+  /** How many groups keep their journals on each recovery appliance (by the placement's appliance id). */
+  groupsPerRecoveryAppliance(): Map<string, number> {
+    const rows = this.db.prepare(`SELECT json_extract(placement, '$.recovery.applianceId') AS a, COUNT(*) AS n FROM groups WHERE placement IS NOT NULL GROUP BY a`).all() as { a: string | null; n: number }[];
+    return new Map(rows.filter((r) => r.a !== null).map((r) => [String(r.a), r.n]));
+  }
+
   getGroup(id: string): GroupRow | undefined {
     const r = this.db.prepare('SELECT * FROM groups WHERE id = ?').get(id) as SqlRow | undefined;
     return r && this.groupOf(r);

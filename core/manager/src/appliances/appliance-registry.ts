@@ -30,10 +30,15 @@ export interface GroupMember {
 export class ApplianceRegistry {
   private readonly entries: RegisteredAppliance[];
   private readonly down = new Map<ApplianceControl, string>();
+  /** Inventories read in the last moments: creating many groups in a row asks each appliance once, not once per group. */
+  private readonly inventoryCache = new Map<string, { at: number; inventory: Promise<Inventory> }>();
+  /** How long an inventory read is reused, ms (the platform's view changes seldom; groups are made in bursts). */
+  static readonly INVENTORY_TTL_MS = 2000;
 
   constructor(
     private readonly appliances: ApplianceControl[], private readonly log: Logger,
     private readonly recoveryAddresses: Record<string, string> = {},
+    private readonly clock: { now(): number } = { now: () => Date.now() },
   ) {
     const perSite = new Map<string, number>();
     const used = new Set<string>();
@@ -222,10 +227,17 @@ export class ApplianceRegistry {
     const out = new Map<string, Inventory>();
     // Several appliances of a site that share one platform list the same inventory: ask each appliance
     // anyway, because with a platform per host (the fake data centre per process) each lists only its own.
+    const now = this.clock.now();
     await Promise.all(entries.map(async (e) => {
+      let cached = this.inventoryCache.get(e.id);
+      if (!cached || now - cached.at > ApplianceRegistry.INVENTORY_TTL_MS) {
+        cached = { at: now, inventory: e.control.inventory() };
+        this.inventoryCache.set(e.id, cached);
+      }
       try {
-        out.set(e.id, await e.control.inventory());
+        out.set(e.id, structuredClone(await cached.inventory));
       } catch (err) {
+        if (this.inventoryCache.get(e.id) === cached) this.inventoryCache.delete(e.id);
         this.log.warn({ err, siteId: e.control.siteId, appliance: e.id }, 'inventory failed');
       }
     }));

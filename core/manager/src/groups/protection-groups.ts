@@ -119,7 +119,8 @@ export class ProtectionGroups {
     const sameVms = old !== undefined && JSON.stringify(old.vmIds) === JSON.stringify(input.vmIds);
     let placement = sameVms ? old.placement : undefined;
     if (!sameVms) {
-      placement = await this.appliances.place(protectedSiteId, input.recoverySiteId, input.vmIds, (applianceId) => this.recoveryLoad(applianceId));
+      const load = this.store.groupsPerRecoveryAppliance();
+      placement = await this.appliances.place(protectedSiteId, input.recoverySiteId, input.vmIds, (applianceId) => load.get(applianceId) ?? 0);
       if (old?.placement?.recovery) placement.recovery = old.placement.recovery;
     }
     const g: GroupRow = {
@@ -132,10 +133,6 @@ export class ProtectionGroups {
     return { g, vms };
   }
 
-  /** How many groups keep their journals on a recovery appliance (new groups go to the least loaded). */
-  private recoveryLoad(applianceId: string): number {
-    return this.store.listGroups().filter((g) => g.placement?.recovery?.applianceId === applianceId).length;
-  }
 
   /** Stops protection, removes the group at the recovery site (keeping its volumes if asked), then forgets it; `force` goes on past unreachable appliances. */
   async delete(id: string, options: { keepRecoveryVolumes: boolean; force: boolean }, user?: string): Promise<string> {
