@@ -11,6 +11,7 @@ import './bench/journal-bench.js';
 import './bench/qemu-splitter-bench.js';
 import './bench/vhdx-bench.js';
 import './bench/replication-bench.js';
+import './bench/scale-bench.js';
 import { applianceCommand } from './appliance/appliance-command.js';
 import { managerCommand } from './manager/manager-command.js';
 import { operatorCommands } from './client/verbs.js';
@@ -40,7 +41,7 @@ program
 
 program
   .command('bench <name>')
-  .description('run a benchmark against its baseline on this machine (journal, replication, delta-sync, bitmap, qemu-splitter)')
+  .description('run a benchmark against its baseline on this machine (journal, replication, delta-sync, bitmap, qemu-splitter, vhdx, scale)')
   .option('--json <file>', 'write the result as JSON')
   .option('--scale <factor>', 'shrink or grow every size (1 = the documented run)', parseFloat)
   .option('--dir <dir>', 'folder on the disk to measure (default: the system temp folder)')

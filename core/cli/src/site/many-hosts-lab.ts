@@ -25,6 +25,9 @@ export interface ManyHostsLabOptions {
   network?: 'netns' | 'loopback';
   pollIntervalMs?: number;
   barrierHoldMs?: number;
+  /** Per host appliance: its dirty-bitmap budget per group and its replication buffer (defaults of `serve` otherwise). */
+  bitmapBudgetBytes?: number;
+  bufferBytes?: number;
   startTimeoutMs?: number;
   dir?: string;
   keep?: boolean;
@@ -52,6 +55,10 @@ export interface ManyHostsLab {
   manager: CliProcess;
   api: ManagerClient;
   managerUrl: string;
+  /** Stops the manager (the appliances keep replicating; no checkpoints are cut). */
+  stopManager(): Promise<void>;
+  /** Starts the manager again on its data folder and port. */
+  startManager(): Promise<void>;
   /** Stops the recovery appliance cleanly (its journals can then be opened from `dataDir`). */
   stopRecovery(): Promise<void>;
   stop(): Promise<void>;
@@ -81,7 +88,7 @@ export async function startManyHostsLab(options: ManyHostsLabOptions): Promise<M
     process.off('exit', killAll);
     await network.dispose();
     if (ownDir && !options.keep) await fs.rm(dir, { recursive: true, force: true });
-    else log(`kept ${dir}`);
+    else if (options.keep) log(`kept ${dir}`);
   })());
 
   try {
@@ -107,6 +114,7 @@ export async function startManyHostsLab(options: ManyHostsLabOptions): Promise<M
       siteId: 'site-a', applianceId: `host-${i + 1}`, hostName: `host-${i + 1}`, identityFile: 'site-a.identity.json', trustedPeersFile: 'site-a.peers.json',
       dataDir: `host-${i + 1}-data`, control: { listen: `${network.hosts[i].address}:${port}`, token }, vms: options.vmsOf(i),
       ...(options.volumeFiles !== false ? { volumeDir: `host-${i + 1}-volumes` } : {}), ...(options.workload ? { workload: { ...options.workload, seed: options.workload.seed + i } } : {}),
+      ...(options.bitmapBudgetBytes ? { bitmapBudgetBytes: options.bitmapBudgetBytes } : {}), ...(options.bufferBytes ? { bufferBytes: options.bufferBytes } : {}),
     });
     const startHost = async (i: number, port: number): Promise<{ process: CliProcess; ready: Record<string, unknown> }> => {
       const p = spawn(`appliance host-${i + 1}`, ['appliance', 'serve', '--config', await hostConfig(i, port)], network.hosts[i].prefix);
@@ -141,23 +149,34 @@ export async function startManyHostsLab(options: ManyHostsLabOptions): Promise<M
       pollIntervalMs: options.pollIntervalMs ?? 1000, ...(options.barrierHoldMs ? { barrierHoldMs: options.barrierHoldMs } : {}),
     });
     const managerUrl = `http://127.0.0.1:${managerPort}`;
-    const manager = spawn('manager site-a', ['manager', 'start', '--data-dir', f('site-a-manager'), '--listen', `127.0.0.1:${managerPort}`, '--config', managerConfig]);
-    await until('the manager to answer', async () => {
-      if (!manager.running) throw new Error(`the manager exited; ${manager.tail()}`);
-      return (await fetch(`${managerUrl}/v1/openapi.json`)).ok ? true : undefined;
-    }, timeout).catch((e: Error) => {
-      throw new Error(`${e.message}; ${manager.tail()}`);
-    });
+    const startManager = async (): Promise<CliProcess> => {
+      const m = spawn('manager site-a', ['manager', 'start', '--data-dir', f('site-a-manager'), '--listen', `127.0.0.1:${managerPort}`, '--config', managerConfig]);
+      await until('the manager to answer', async () => {
+        if (!m.running) throw new Error(`the manager exited; ${m.tail()}`);
+        return (await fetch(`${managerUrl}/v1/openapi.json`)).ok ? true : undefined;
+      }, timeout).catch((e: Error) => {
+        throw new Error(`${e.message}; ${m.tail()}`);
+      });
+      return m;
+    };
+    const manager = await startManager();
     const api = new ManagerClient({ url: managerUrl, ...admin });
     log(`   ${hosts.length} host appliances (${hosts.map((h) => h.address).join(', ')}), a recovery appliance and a manager at ${managerUrl}`);
-    return {
+    const lab: ManyHostsLab = {
       dir, network, hosts, manager, api, managerUrl,
+      stopManager: async () => {
+        await lab.manager.terminate(15_000);
+      },
+      startManager: async () => {
+        lab.manager = await startManager();
+      },
       recovery: { control: recoveryControl, process: recoveryProcess, dataDir: f('recovery-data') },
       stopRecovery: async () => {
         await recoveryProcess.terminate(15_000);
       },
       stop,
     };
+    return lab;
   } catch (error) {
     await stop();
     throw error;
