@@ -91,6 +91,16 @@ export class Alerts {
     this.events.record(dismissed ? 'AlertDismissed' : 'AlertUndismissed', `${dismissed ? 'dismissed' : 'undismissed'}: ${a.description}`, a.groupId || undefined, user);
   }
 
+  /** Every group's alert status code at once (groups with no standing alert are absent: 0). */
+  statusAll(): Map<string, number> {
+    const out = new Map<string, number>();
+    for (const a of this.store.listAlerts()) {
+      if (!a.groupId) continue;
+      out.set(a.groupId, Math.max(out.get(a.groupId) ?? 0, a.level === 'error' ? 2 : 1));
+    }
+    return out;
+  }
+
   /** The group's alert status code: 0 none, 1 warning, 2 error (standing alerts, dismissed or not). */
   status(groupId: string): number {
     const alerts = this.store.listAlerts({ groupId });
