@@ -32,7 +32,7 @@ export interface ManagerOptions {
   pollIntervalMs?: number;
   /** The longest a protected appliance holds guest writes for one checkpoint round across appliances, ms (default 500). */
   barrierHoldMs?: number;
-  /** Groups due within this many ms share one checkpoint round (default 50). */
+  /** Groups due within this many ms share one checkpoint round (default 500, at most a tenth of a group's interval). */
   checkpointCoalesceMs?: number;
   logger?: Logger;
   /** Sends a pairing request to a peer manager; default an HTTP POST. Injected in tests so nothing leaves the machine. */

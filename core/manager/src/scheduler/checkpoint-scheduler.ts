@@ -2,9 +2,9 @@
 // this manager chose and one timestamp per round, cut through the barrier across its protected appliances
 // (kernel's cutAcrossAppliances: hold on every member, mark, release; bounded hold; a member that fails
 // aborts the round for its groups only). Tagged checkpoints to one or many groups use the same round.
-// Scale: one timer for all groups (a queue of due times, not a timer per group); groups due within a few
-// milliseconds of each other share one round, so an appliance gets one hold and one release call per
-// round whatever the number of groups; what a round cut is written in one transaction.
+// Scale: one timer for all groups (a queue of due times, not a timer per group); groups due within a
+// tenth of their interval (at most 500 ms) share one round, so an appliance gets one hold and one release
+// call per round whatever the number of groups; what a round cut is written in one transaction.
 // Stopped, it cuts nothing and the appliances keep replicating; the gap shows in the checkpoint list.
 import { randomUUID } from 'node:crypto';
 import { InvalidStateError, ValidationError, cutAcrossAppliances } from '@opencdp/core';
@@ -22,7 +22,11 @@ import type { TaskRunner } from '../tasks/task-runner.js';
 export interface CheckpointSchedulerOptions {
   /** The longest a member appliance holds guest writes for one round, ms (default 500). */
   barrierHoldMs?: number;
-  /** Groups due within this many ms share a round (default 50; never more than a tenth of a group's interval). */
+  /**
+   * Groups due within this many ms share a round (default 500; never more than a tenth of a group's
+   * interval): a group may be cut that much early, but stays on its own grid (its next checkpoint is one
+   * interval after its due time), and a site with hundreds of groups runs a couple of rounds a second.
+   */
   coalesceMs?: number;
 }
 
@@ -161,7 +165,7 @@ export class CheckpointScheduler {
     if (this.timer?.at === at) this.timer = undefined;
     if (!this.running || this.lifecycle.stopped) return;
     const now = this.clock.now();
-    const window = this.options.coalesceMs ?? 50;
+    const window = this.options.coalesceMs ?? 500;
     const batch: GroupRow[] = [];
     const lateness: number[] = [];
     for (;;) {
