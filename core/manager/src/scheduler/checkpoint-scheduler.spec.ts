@@ -1,5 +1,5 @@
 import { strict as assert } from 'node:assert';
-import { NotFoundError, ValidationError, type CheckpointCutRequest } from '@opencdp/core';
+import { NotFoundError, ValidationError, VirtualClock, type CheckpointCutRequest } from '@opencdp/core';
 import { TaskState } from '../store.js';
 import { addGroup, siteEach } from '../testing/spec-helpers.js';
 
@@ -53,5 +53,26 @@ describe('manager checkpoint scheduler', () => {
     await s.site.manager.whenIdle();
     assert.equal(tasks.get(refused.taskId).state, TaskState.Failed);
     assert.match(tasks.get(refused.taskId).error!, /no checkpoint could be cut now for 'a'/);
+  });
+});
+
+describe('manager checkpoint scheduler with a wall clock that jumps back', () => {
+  // The timers run on the virtual clock; `now` (the timestamps) jumps back an hour mid-run.
+  const virtual = new VirtualClock();
+  let offset = 0;
+  const jumpy = { now: () => virtual.now() + offset, setTimer: (ms: number, fn: () => void) => virtual.setTimer(ms, fn), sleep: (ms: number) => virtual.sleep(ms), advance: (ms: number) => virtual.advance(ms) };
+  const s = siteEach({ clock: jumpy as unknown as VirtualClock });
+
+  it('keeps each group\'s checkpoint timestamps increasing and its cadence', async () => {
+    const a = await addGroup(s.site, 'a');
+    await virtual.advance(1000);
+    await virtual.advance(1000);
+    offset = -3_600_000;
+    await virtual.advance(1000);
+    await virtual.advance(1000);
+    offset = 0;
+    const stamps = (s.site.siteA.callsOf('cutCheckpoints') as [CheckpointCutRequest][]).filter(([r]) => r.groupIds.includes(a)).map(([r]) => r.timestamp);
+    assert.equal(stamps.length, 4, 'one round per interval, jump or not');
+    for (let i = 1; i < stamps.length; i++) assert.ok(stamps[i] > stamps[i - 1], `timestamps ${stamps.join(', ')} never go back`);
   });
 });

@@ -165,6 +165,9 @@ export class CheckpointScheduler {
     if (this.timer?.at === at) this.timer = undefined;
     if (!this.running || this.lifecycle.stopped) return;
     const now = this.clock.now();
+    // Timers are relative, so this fired when `at` was due: a wall clock that went back since makes `now`
+    // earlier than `at`. Move every due time by as much, or every group would wait out the jump.
+    if (now < at - 1000) this.shiftDue(now - at);
     const window = this.options.coalesceMs ?? 500;
     const batch: GroupRow[] = [];
     const lateness: number[] = [];
@@ -202,6 +205,13 @@ export class CheckpointScheduler {
     this.noteAll(this.figures.recentLatenessMs, lateness);
     const ids = this.newCheckpointIds(batch.map((g) => g.id));
     this.lifecycle.track(this.round(batch, 'auto', ids).catch((e: Error) => this.log.warn({ err: e }, 'checkpoint round failed')));
+  }
+
+  private shiftDue(by: number): void {
+    const entries = [...this.due];
+    this.due.clear();
+    while (this.queue.length > 0) this.queue.pop();
+    for (const [id, at] of entries) this.setDue(id, at + by);
   }
 
   /** One round over `groups`; records what was cut (one transaction), an event per aborted group, and trims the manager's list. */
