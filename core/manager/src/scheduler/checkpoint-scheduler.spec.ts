@@ -76,3 +76,28 @@ describe('manager checkpoint scheduler with a wall clock that jumps back', () =>
     for (let i = 1; i < stamps.length; i++) assert.ok(stamps[i] > stamps[i - 1], `timestamps ${stamps.join(', ')} never go back`);
   });
 });
+
+describe('manager checkpoint scheduler with a round that takes longer than the interval', () => {
+  const s = siteEach();
+
+  it('does not hold a group twice: it waits for the round under way, then goes on', async () => {
+    const a = await addGroup(s.site, 'a');
+    const appliance = s.site.siteA;
+    const original = appliance.cutCheckpoints.bind(appliance);
+    let release!: () => void;
+    const slow = new Promise<void>((r) => (release = r));
+    let calls = 0;
+    appliance.cutCheckpoints = async (r) => {
+      calls++;
+      if (calls === 1) await slow;
+      return original(r);
+    };
+    for (let i = 0; i < 5; i++) await s.site.clock.advance(1000);
+    assert.equal(calls, 1, 'no second round for the group while its first one runs');
+    release();
+    await s.site.manager.whenIdle();
+    for (let i = 0; i < 2; i++) await s.site.clock.advance(1000);
+    assert.ok(calls >= 3, `rounds go on afterwards (${calls})`);
+    assert.ok(s.parts.store.listCheckpoints(a).length >= 2);
+  });
+});

@@ -171,6 +171,7 @@ export class CheckpointScheduler {
     const window = this.options.coalesceMs ?? 500;
     const batch: GroupRow[] = [];
     const lateness: number[] = [];
+    const deferred: string[] = [];
     for (;;) {
       const head = this.queue.peek();
       if (!head) break;
@@ -188,18 +189,19 @@ export class CheckpointScheduler {
       }
       const interval = g.settings.checkpointIntervalMs;
       if (this.inRound.has(g.id)) {
-        // Its previous round is still running: try again shortly rather than holding it twice.
+        // Its previous round is still running: try again shortly (after this loop) rather than holding it twice.
         this.due.delete(g.id);
-        this.setDue(g.id, now + Math.min(50, interval));
+        deferred.push(g.id);
         continue;
       }
       let next = head.at + interval;
-      if (next <= now) next = now + interval; // missed beats (manager was busy or away) are not made up
+      if (next <= limit) next = now + interval; // missed beats (manager was busy or away) are not made up
       this.due.delete(g.id);
       this.setDue(g.id, next);
       lateness.push(Math.max(0, now - head.at));
       batch.push(g);
     }
+    for (const id of deferred) this.setDue(id, now + 50);
     this.arm();
     if (batch.length === 0) return;
     this.noteAll(this.figures.recentLatenessMs, lateness);
