@@ -59,14 +59,26 @@ export const scaleBenchmark: BenchmarkDefinition = {
       const created = Date.now();
       const ids: string[] = [];
       let next = 0;
+      let creationRetries = 0;
       await Promise.all(Array.from({ length: 8 }, async () => {
         while (next < groups) {
           const g = next++;
-          const r = await lab.api.post<{ vpgIdentifier: string }>('/v1/vpgs', {
-            settings: { name: `group-${g}`, checkpointIntervalMs: INTERVAL_MS, rpoTargetSeconds: 60 },
-            vmIdentifiers: Array.from({ length: VMS_PER_GROUP }, (_, j) => vmId.get(vmName(g, j))), recoverySiteIdentifier: 'site-b',
-          });
-          ids.push(r.vpgIdentifier);
+          // An appliance too busy to answer in time makes a creation fail: say so and try again (a few times).
+          for (let attempt = 1; ; attempt++) {
+            try {
+              const r = await lab.api.post<{ vpgIdentifier: string }>('/v1/vpgs', {
+                settings: { name: `group-${g}`, checkpointIntervalMs: INTERVAL_MS, rpoTargetSeconds: 60 },
+                vmIdentifiers: Array.from({ length: VMS_PER_GROUP }, (_, j) => vmId.get(vmName(g, j))), recoverySiteIdentifier: 'site-b',
+              });
+              ids.push(r.vpgIdentifier);
+              break;
+            } catch (e) {
+              if (attempt >= 3) throw e;
+              creationRetries++;
+              log(`   creating group-${g} failed (${(e as Error).message}); retrying`);
+              await sleep(2000);
+            }
+          }
         }
       }));
       log(`   ${groups} groups created in ${((Date.now() - created) / 1000).toFixed(1)} s; waiting for every initial sync`);
@@ -122,7 +134,7 @@ export const scaleBenchmark: BenchmarkDefinition = {
       await sleep(phaseMs);
       const baseline = (await Promise.all(lab.hosts.map((h) => h.control.extra<number[]>('writeLatencies')))).flat();
       const metrics = {
-        groups, vms: groups * VMS_PER_GROUP, appliances: hosts, intervalMs: INTERVAL_MS, phaseSeconds: phaseMs / 1000,
+        groups, vms: groups * VMS_PER_GROUP, appliances: hosts, intervalMs: INTERVAL_MS, phaseSeconds: phaseMs / 1000, creationRetries,
         roundP50Ms: round2((gauge(metricsText, 'opencdp_checkpoint_round_seconds', 'quantile="0.5"') ?? NaN) * 1000),
         roundP99Ms: round2((gauge(metricsText, 'opencdp_checkpoint_round_seconds', 'quantile="0.99"') ?? NaN) * 1000),
         roundStartLatenessP99Ms: round2((gauge(metricsText, 'opencdp_checkpoint_round_lateness_seconds', 'quantile="0.99"') ?? NaN) * 1000),

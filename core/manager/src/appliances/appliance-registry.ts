@@ -215,12 +215,13 @@ export class ApplianceRegistry {
     return out;
   }
 
-  /** The VMs of a site as its appliances list them (by id). */
-  async siteVms(siteId: string): Promise<Map<string, VmInfo>> {
-    const inv = (await this.inventoriesOf(this.entries.filter((e) => e.control.siteId === siteId)));
-    const out = new Map<string, VmInfo>();
-    for (const i of inv.values()) for (const vm of i.vms) if (!out.has(vm.id)) out.set(vm.id, vm);
-    return out;
+  /** The VMs of a site as its appliances list them (by id), and the appliances that did not answer. */
+  async siteVms(siteId: string): Promise<{ vms: Map<string, VmInfo>; silent: string[] }> {
+    const ofSite = this.entries.filter((e) => e.control.siteId === siteId);
+    const inv = await this.inventoriesOf(ofSite);
+    const vms = new Map<string, VmInfo>();
+    for (const i of inv.values()) for (const vm of i.vms) if (!vms.has(vm.id)) vms.set(vm.id, vm);
+    return { vms, silent: ofSite.filter((e) => !inv.has(e.id)).map((e) => e.id) };
   }
 
   private async inventoriesOf(entries: RegisteredAppliance[]): Promise<Map<string, Inventory>> {

@@ -104,11 +104,12 @@ export class ProtectionGroups {
     const byName = this.store.getGroupByName(settings.name);
     if (byName && byName.id !== old?.id) throw new ConflictError(`a group named '${settings.name}' exists`, 'pick another name');
     if (!this.appliances.reaches(protectedSiteId)) throw new ValidationError(`this manager reaches no appliance of site '${protectedSiteId}'`, 'protectedSiteIdentifier');
-    const siteVms = await this.appliances.siteVms(protectedSiteId);
+    const { vms: siteVms, silent } = await this.appliances.siteVms(protectedSiteId);
     let provisionedBytes = 0;
     const vms: RecoveryVmDefinition[] = [];
     for (const vmId of input.vmIds) {
       const vm = siteVms.get(vmId);
+      if (!vm && silent.length > 0) throw new ApplianceUnavailableError(`VM '${vmId}' is not in the inventory of the appliances of site '${protectedSiteId}' that answered; appliance ${silent.join(', ')} did not answer`);
       if (!vm) throw new ValidationError(`VM '${vmId}' is not in the inventory of site '${protectedSiteId}'`, 'vmIdentifiers');
       provisionedBytes += vm.volumes.reduce((n, v) => n + v.sizeBytes, 0);
       vms.push({ id: vm.id, name: vm.name, nics: vm.nics.map((n) => ({ networkId: n.networkId, mac: n.mac, ...defined({ ipv4: n.ipv4 }) })) });
