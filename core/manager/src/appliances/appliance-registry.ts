@@ -218,13 +218,14 @@ export class ApplianceRegistry {
   /** The VMs of a site as its appliances list them (by id), and the appliances that did not answer. */
   async siteVms(siteId: string): Promise<{ vms: Map<string, VmInfo>; silent: string[] }> {
     const ofSite = this.entries.filter((e) => e.control.siteId === siteId);
-    const inv = await this.inventoriesOf(ofSite);
+    const failures = new Map<string, string>();
+    const inv = await this.inventoriesOf(ofSite, failures);
     const vms = new Map<string, VmInfo>();
     for (const i of inv.values()) for (const vm of i.vms) if (!vms.has(vm.id)) vms.set(vm.id, vm);
-    return { vms, silent: ofSite.filter((e) => !inv.has(e.id)).map((e) => e.id) };
+    return { vms, silent: ofSite.filter((e) => !inv.has(e.id)).map((e) => `${e.id} (${failures.get(e.id) ?? 'no answer'})`) };
   }
 
-  private async inventoriesOf(entries: RegisteredAppliance[]): Promise<Map<string, Inventory>> {
+  private async inventoriesOf(entries: RegisteredAppliance[], failures?: Map<string, string>): Promise<Map<string, Inventory>> {
     const out = new Map<string, Inventory>();
     // Several appliances of a site that share one platform list the same inventory: ask each appliance
     // anyway, because with a platform per host (the fake data centre per process) each lists only its own.
@@ -239,6 +240,7 @@ export class ApplianceRegistry {
         out.set(e.id, structuredClone(await cached.inventory));
       } catch (err) {
         if (this.inventoryCache.get(e.id) === cached) this.inventoryCache.delete(e.id);
+        failures?.set(e.id, (err as Error).message);
         this.log.warn({ err, siteId: e.control.siteId, appliance: e.id }, 'inventory failed');
       }
     }));
