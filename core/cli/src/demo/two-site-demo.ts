@@ -34,6 +34,9 @@ export interface TwoSiteDemoSummary {
     wireBytesWhileOff: number;
     checkpointsAfterReturn: number;
     gapMs: number;
+    /** The recovery site's manager's alert while the protected site's was off (seed 000), and its event on return. */
+    recoverySiteAlert: string | null;
+    recoverySiteSynchronizing: string | null;
   };
   ransomware: { vm: string; bytesOverwritten: number };
   failoverTest: { taskState: string; testVms: string[]; onTestNetworkOnly: boolean };
@@ -114,6 +117,12 @@ export async function runTwoSiteDemo(options: TwoSiteDemoOptions = {}): Promise<
     const offAt = Date.now();
     await lab.stopManager('site-a');
     await sleep(outageMs);
+    // Seed 000: the recovery site's manager notices within seconds that the protected site's is gone.
+    const notConnected = await until('site-b\'s "not connected" alert', async () => {
+      const alerts = await apiB.get<{ type: string; description: string }[]>('/v1/alerts');
+      return alerts.find((a) => a.type === 'PeerSiteNotConnected');
+    }, 15_000).catch(() => undefined);
+    log(`   site-b's manager: ${notConnected?.description ?? 'no alert'}`);
     const factsDuring = await controlA.groupFacts(groupId);
     const duringList = await controlB.recovery.listCheckpoints(groupId);
     const cutWhileOff = duringList.filter((c) => c.timestamp > offAt).length;
@@ -129,6 +138,11 @@ export async function runTwoSiteDemo(options: TwoSiteDemoOptions = {}): Promise<
     const firstAfter = resumed.find((c) => c.timestamp > offAt)!;
     const lastBefore = [...resumed].reverse().find((c) => c.timestamp <= offAt)!;
     log(`   checkpoints resumed; gap in the list: ${((firstAfter.timestamp - lastBefore.timestamp) / 1000).toFixed(1)} s`);
+    const synchronizing = await until('site-b\'s "synchronizing with site" event', async () => {
+      const events = await apiB.get<{ eventType: string; description: string; occurredOn: string }[]>('/v1/events?eventType=SiteSynchronization');
+      return events.find((e) => Date.parse(e.occurredOn) > offAt && /synchronizing with site site-a/.test(e.description));
+    }, 15_000).catch(() => undefined);
+    log(`   site-b's manager: ${synchronizing?.description ?? 'no synchronizing event'}`);
 
     // ---- the attack ---------------------------------------------------------------------------------------
     const db = vms.find((v) => v.name === 'db')!;
@@ -184,8 +198,10 @@ export async function runTwoSiteDemo(options: TwoSiteDemoOptions = {}): Promise<
     const outage = {
       durationMs: outageMs, checkpointsBefore, checkpointsCutWhileOff: cutWhileOff, writesReplicatedWhileOff: writesWhileOff, wireBytesWhileOff: wireWhileOff,
       checkpointsAfterReturn: resumed.filter((c) => c.timestamp > offAt).length, gapMs: firstAfter.timestamp - lastBefore.timestamp,
+      recoverySiteAlert: notConnected?.description ?? null, recoverySiteSynchronizing: synchronizing?.description ?? null,
     };
-    const ok = compared && cutWhileOff === 0 && writesWhileOff > 0 && onTestNetworkOnly && latestCorrupted && report.state === 'Success';
+    const ok = compared && cutWhileOff === 0 && writesWhileOff > 0 && onTestNetworkOnly && latestCorrupted && report.state === 'Success'
+      && notConnected !== undefined && synchronizing !== undefined;
     return {
       wallMs: Date.now() - started, groupId, vms: vms.map((v) => ({ name: v.name, id: v.id, volumes: v.volumes.length })), statusSamples,
       beforeUpgrade: { checkpointId: beforeUpgrade.id, timestamp: new Date(beforeUpgrade.timestamp).toISOString() },
