@@ -45,7 +45,9 @@ describe('manager with one protected appliance per host (J2 across appliances)',
   let network: FakeNetwork;
   let hvA: FakeHypervisor;
   let recoveryAppliance: RecoveryAppliance;
+  let host1: ApplianceService;
   let host2: ReturnType<typeof switchable>;
+  let svcB: ApplianceService;
   let hostIds: string[];
   let vmA: { id: string; volume: string };
   let vmB: { id: string; volume: string };
@@ -73,10 +75,10 @@ describe('manager with one protected appliance per host (J2 across appliances)',
     const storage = new MemoryStorage();
     recoveryAppliance = new RecoveryAppliance({ siteId: siteB, storage, clock, network: network.endpoint(siteB) });
     const linkAddress = await recoveryAppliance.listen(`${siteB}:0`);
-    const host1 = newMember('host-1', hostIds[0]);
+    host1 = newMember('host-1', hostIds[0]);
     host2 = switchable(newMember('host-2', hostIds[1]));
     const directory = new StaticGroupDirectory();
-    const svcB = new ApplianceService({ siteId: siteB, clock, hypervisor: hvB, recoveryAppliance, recoveryGroups: directory, applianceId: 'recovery-1', linkAddress });
+    svcB = new ApplianceService({ siteId: siteB, clock, hypervisor: hvB, recoveryAppliance, recoveryGroups: directory, applianceId: 'recovery-1', linkAddress });
     svcB.setRecovery(new RecoveryOrchestrator({
       clock, hypervisor: hvB, journals: recoveryAppliance, groups: directory, protectedSite: protectedSiteOf(host1, clock, () => 'final'), storage, journalRoot: 'journals',
     }), directory, recoveryAppliance);
@@ -177,5 +179,36 @@ describe('manager with one protected appliance per host (J2 across appliances)',
     assert.ok((await image.read(vmB.volume, 65536, 8192)).equals(writtenWhileDown), 'what the guest wrote while its appliance was away is in the next checkpoint');
     image.close();
     assert.equal(manager.parts.alerts.list({ groupId: g.id }).filter((a) => a.type === 'ApplianceUnreachable').length, 0, 'the alert cleared');
+  });
+
+  it('a group whose creation task waits is not "repaired" behind its back; a member that lost the group gets it back on the same appliance, once', async () => {
+    const c = dc.createVm({ name: 'cache', hostId: hostIds[0], volumes: [{ name: 'disk0', sizeBytes: 512 * 1024, sectorSize: 512 }] });
+    const d = dc.createVm({ name: 'queue', hostId: hostIds[1], volumes: [{ name: 'disk0', sizeBytes: 512 * 1024, sectorSize: 512 }] });
+    await advance(2500); // past the manager's reuse of inventories
+    // The creation task stalls at its first step (a busy recovery appliance) while the monitor polls.
+    const define = svcB.defineRecoveryGroup.bind(svcB);
+    let open: () => void = () => undefined;
+    const gate = new Promise<void>((resolve) => (open = resolve));
+    svcB.defineRecoveryGroup = async (definition) => {
+      await gate;
+      return define(definition);
+    };
+    const r = await manager.parts.groups.create({ settings: { name: 'second', checkpointIntervalMs: 500, rpoTargetSeconds: 10 }, vmIds: [c.id, d.id], recoverySiteId: siteB });
+    // (the clock alone: waiting for the manager to be idle would wait for the stalled task)
+    for (let t = 0; t < 4000; t += 50) await clock.advance(50);
+    assert.equal(manager.parts.tasks.get(r.taskId).state, TaskState.InProgress);
+    assert.deepEqual(manager.parts.events.list({ groupId: r.groupId, type: 'GroupMemberRestored' }), [], 'nothing protected behind the creation task');
+    open();
+    await advance(5000);
+    assert.equal(manager.parts.tasks.get(r.taskId).state, TaskState.Completed, manager.parts.tasks.get(r.taskId).error);
+    assert.equal((await host1.groupFacts(r.groupId)).phase, 'streaming');
+
+    // host-1 loses the group (as after a restart) but keeps running: protected there again, preseeded, exactly once.
+    await host1.unprotectGroup(r.groupId, { deleteSourceVms: false });
+    await advance(6000);
+    assert.equal(manager.parts.events.list({ groupId: r.groupId, type: 'GroupMemberRestored' }).length, 1, 'restored once (a second protect on the same appliance used to fail as "already protected" and loop)');
+    assert.deepEqual(manager.parts.events.list({ groupId: r.groupId, type: 'GroupMemberRestoreFailed' }), []);
+    const facts = await host1.groupFacts(r.groupId);
+    assert.deepEqual([facts.phase, facts.lastSync], ['streaming', 'delta-sync']);
   });
 });

@@ -160,6 +160,13 @@ export const scaleBenchmark: BenchmarkDefinition = {
           `hold = how long a round held a member's guest writes (hold to release); interval met = gap between listed checkpoints ≤ 1.1 × interval`,
         ],
       };
+    } catch (e) {
+      // Say which process gave up, and why (its output is gone once the lab stops).
+      for (const p of [lab.manager, lab.recovery.process, ...lab.hosts.map((h) => h.process)]) {
+        const last = [...p.events('signal'), ...p.events('fatal'), ...p.events('forced-exit')];
+        if (!p.running || last.length > 0) log(`   ${p.name} ${p.running ? 'stopping' : `exited ${JSON.stringify(await p.exited)}`}: ${JSON.stringify(last).slice(0, 1000)}; ${p.tail(5)}`);
+      }
+      throw e;
     } finally {
       await lab.stop();
     }

@@ -15,6 +15,8 @@ export { SyncInterruptedError } from './send-stream.js';
 
 export class ProtectedAppliance {
   private readonly senders = new Map<string, GroupSender>();
+  /** Groups whose protect() is under way (claimed synchronously, so two calls cannot both start one). */
+  private readonly starting = new Set<string>();
 
   constructor(readonly options: ProtectedApplianceOptions) {}
 
@@ -24,12 +26,35 @@ export class ProtectedAppliance {
 
   /** Starts protecting a group's VMs (those on this appliance's host). */
   async protect(group: GroupProtection): Promise<GroupSender> {
-    if (this.senders.has(group.groupId)) throw new ValidationError(`group '${group.groupId}' is already protected by this appliance`, 'groupId');
-    const vms = await Promise.all(group.vmIds.map((id) => this.options.hypervisor.getVm(id)));
-    const sender = new GroupSender(this, group, vms);
-    this.senders.set(group.groupId, sender);
-    await sender.start();
-    return sender;
+    if (this.senders.has(group.groupId) || this.starting.has(group.groupId)) throw new ValidationError(`group '${group.groupId}' is already protected by this appliance`, 'groupId');
+    this.starting.add(group.groupId);
+    try {
+      const vms = await Promise.all(group.vmIds.map((id) => this.options.hypervisor.getVm(id)));
+      const sender = new GroupSender(this, group, vms);
+      this.senders.set(group.groupId, sender);
+      try {
+        await sender.start();
+      } catch (e) {
+        // Nothing half-made: a sender that could not start is stopped and forgotten, so a retry can protect.
+        this.senders.delete(group.groupId);
+        await sender.stop().catch(() => undefined);
+        throw e;
+      }
+      return sender;
+    } finally {
+      this.starting.delete(group.groupId);
+    }
+  }
+
+  /** Stops a group's sender and forgets it, so the group can be protected here again (re-protect, repair). */
+  async unprotect(groupId: string): Promise<void> {
+    const sender = this.senders.get(groupId);
+    if (!sender) return;
+    try {
+      await sender.stop();
+    } finally {
+      if (this.senders.get(groupId) === sender) this.senders.delete(groupId);
+    }
   }
 
   group(groupId: string): GroupSender | undefined {

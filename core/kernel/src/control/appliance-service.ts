@@ -102,7 +102,8 @@ export class ApplianceService implements ApplianceControl {
   async unprotectGroup(groupId: GroupId, options: { deleteSourceVms: boolean }): Promise<void> {
     const { spec, sender } = this.group(groupId);
     this.barrier.forget(groupId);
-    await sender.stop();
+    if (this.options.protectedAppliance) await this.options.protectedAppliance.unprotect(groupId);
+    else await sender.stop();
     this.groups.delete(groupId);
     this.lastSyncs.delete(groupId);
     if (options.deleteSourceVms) {

@@ -35,6 +35,26 @@ export class MemberProtection {
     }
   }
 
+  /**
+   * Marks a group as being (re)protected by a user's task from now until the returned function is called:
+   * the task may wait (under load, seconds) before it reaches the appliances, and meanwhile a member that
+   * does not know the group yet is expected — not repaired behind the task's back.
+   */
+  claim(groupId: string): () => void {
+    this.busy.set(groupId, (this.busy.get(groupId) ?? 0) + 1);
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      this.release(groupId);
+    };
+  }
+
+  /** Whether a user's task is protecting or unprotecting the group now. */
+  inTask(groupId: string): boolean {
+    return this.busy.has(groupId);
+  }
+
   private release(groupId: string): void {
     const n = (this.busy.get(groupId) ?? 1) - 1;
     if (n <= 0) this.busy.delete(groupId);

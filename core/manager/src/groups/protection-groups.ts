@@ -49,13 +49,14 @@ export class ProtectionGroups {
     const { g, vms } = await this.check(settings, input, undefined);
     this.store.putGroup(g);
     this.events.record('GroupCreated', `group '${g.name}' created (${g.vmIds.length} VMs, ${g.protectedSiteId} → ${g.recoverySiteId})`, g.id, user);
+    const release = this.members.claim(g.id);
     this.saved(g);
     const taskId = this.tasks.start('CreateProtectionGroup', g.id, user, async (progress) => {
       progress(10, 'defining the group at the recovery site');
       await this.defineAtRecoverySite(g, vms);
       progress(30, `protecting on ${g.placement?.members.length ?? 1} appliance(s)`);
       await this.members.protect(g, settings);
-    });
+    }, release);
     return { taskId, groupId: g.id };
   }
 
@@ -71,6 +72,7 @@ export class ProtectionGroups {
       || old.settings.useWanCompression !== settings.useWanCompression || old.settings.priority !== settings.priority;
     this.store.putGroup(g);
     this.events.record('GroupUpdated', `group '${g.name}' settings changed${reprotect ? '; re-protecting with the replicas as preseeded targets' : ''}`, g.id, user);
+    const release = reprotect ? this.members.claim(g.id) : (): void => undefined;
     this.saved(g);
     const taskId = this.tasks.start('UpdateProtectionGroup', g.id, user, async (progress) => {
       progress(10, 'defining the group at the recovery site');
@@ -80,7 +82,7 @@ export class ProtectionGroups {
       await this.members.unprotect(old, false);
       progress(60, 'protecting');
       await this.members.protect(g, settings, true);
-    });
+    }, release);
     return { taskId, groupId: g.id };
   }
 

@@ -169,6 +169,8 @@ export class Monitor {
       const f = answer(m.control);
       if (f?.error) {
         if ((f.error as { code?: string }).code === 'NOT_FOUND') {
+          // A user's task is (re)protecting the group: the member not knowing it yet is expected.
+          if (this.protection.inTask(g.id)) continue;
           restoring = true;
           if (drivesGroup(g, this.sites, this.appliances)) this.protection.repair(g, m);
         } else if (unreachable(f.error)) down ??= this.appliances.nameOf(m.control);
