@@ -57,6 +57,11 @@ export async function serveControl(control: ApplianceControl, listen: { host: st
       res.end();
     });
   });
+  // Idle connections are closed by the client (fetch: 4 s), never by us first: when both timers are near
+  // (Node's 5 s default) a loaded machine lets the server close a socket the client is reusing, and the
+  // call fails with "other side closed" / ECONNRESET (seen at 100+ groups over 8 appliances).
+  server.keepAliveTimeout = 60_000;
+  server.headersTimeout = 61_000;
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(listen.port, listen.host, () => resolve());
