@@ -31,6 +31,8 @@ const WITH_PROGRESS = new Set(['startFailoverTest', 'stopFailoverTest', 'failove
 /** Control methods whose last parameter is a ProgressSink (progress lines also keep a long call's answer alive). */
 const CONTROL_WITH_PROGRESS = new Set(['seedReverseReplicas']);
 const MAX_BODY_BYTES = 1024 * 1024;
+/** Calls that change nothing on the appliance: safe to send again when a reused connection was closed under them. */
+const READ_ONLY = new Set(['inventory', 'groupFacts', 'groupFactsMany', 'describe']);
 
 export interface ControlServerOptions {
   /** Shared secret a manager presents as `Authorization: Bearer <token>`. */
@@ -57,9 +59,9 @@ export async function serveControl(control: ApplianceControl, listen: { host: st
       res.end();
     });
   });
-  // Idle connections are closed by the client (fetch: 4 s), never by us first: when both timers are near
-  // (Node's 5 s default) a loaded machine lets the server close a socket the client is reusing, and the
-  // call fails with "other side closed" / ECONNRESET (seen at 100+ groups over 8 appliances).
+  // Idle connections live long, so a reused one is rarely closed under a call: fetch keeps a connection the
+  // server's advertised timeout less 1 s, and on a loaded machine the two timers cross ("other side
+  // closed" / ECONNRESET, seen at 100+ groups over 8 appliances; read-only calls are then sent again).
   server.keepAliveTimeout = 60_000;
   server.headersTimeout = 61_000;
   await new Promise<void>((resolve, reject) => {
@@ -277,15 +279,22 @@ export class RemoteApplianceControl implements ApplianceControl {
   private async call<T>(method: string, args: unknown[], progress?: ProgressSink, timeoutMs = this.timeoutMs): Promise<T> {
     const signal = progress ? undefined : AbortSignal.timeout(timeoutMs);
     let response: Response;
-    try {
-      response = await fetch(`${this.url}/control/v1/${method}`, {
-        method: 'POST',
-        headers: { authorization: `Bearer ${this.token}`, 'content-type': 'application/json' },
-        body: JSON.stringify({ args }),
-        ...(signal ? { signal } : {}),
-      });
-    } catch (error) {
-      throw new ControlUnreachableError(this.url, signal?.aborted ? `no answer to '${method}' within ${timeoutMs} ms` : ((error as Error & { cause?: Error }).cause ?? (error as Error)).message);
+    for (let attempt = 1; ; attempt++) {
+      try {
+        response = await fetch(`${this.url}/control/v1/${method}`, {
+          method: 'POST',
+          headers: { authorization: `Bearer ${this.token}`, 'content-type': 'application/json' },
+          body: JSON.stringify({ args }),
+          ...(signal ? { signal } : {}),
+        });
+        break;
+      } catch (error) {
+        // A kept-alive connection the server closed just as it was reused (the idle timers of both ends
+        // cross on a loaded machine): a read that changes nothing is sent once more on a fresh connection.
+        const cause = ((error as Error & { cause?: Error & { code?: string } }).cause ?? {}) as { code?: string };
+        if (attempt === 1 && !signal?.aborted && READ_ONLY.has(method) && (cause.code === 'UND_ERR_SOCKET' || cause.code === 'ECONNRESET')) continue;
+        throw new ControlUnreachableError(this.url, signal?.aborted ? `no answer to '${method}' within ${timeoutMs} ms` : ((error as Error & { cause?: Error }).cause ?? (error as Error)).message);
+      }
     }
     if (!response.body) throw new ControlUnreachableError(this.url, `empty answer (HTTP ${response.status})`);
     try {
