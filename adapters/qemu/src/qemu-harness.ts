@@ -165,6 +165,8 @@ export function qemuCapabilities(mode: 'virtual' | 'real', memoryJournals = true
     consistencyAgent: QEMU_UNSUPPORTED.consistencyAgent,
     recoveryVm: true,
     multiHost: 'the qemu harness runs its VMs on one qemu-storage-daemon (one host); the barrier across appliances is covered on the fake adapter',
+    reverseProtection: true,
+    recoveryPromotion: true,
   };
   return Object.fromEntries(CAPABILITIES.map((c) => [c, known[c] ?? `the qemu harness does not implement '${c}' yet`])) as CapabilityTable;
 }

@@ -46,6 +46,7 @@ export async function createHypervHarness(options: HypervHarnessOptions = {}): P
     volumeHotAdd: true,
     consistencyAgent: HYPERV_UNSUPPORTED.consistencyAgent,
     recoveryVm: true,
+    recoveryPromotion: true,
     faultChangeTracking: true,
     multiHost: 'no write splitter on Hyper-V (change tracking): a cycle\'s view spans one appliance\'s VMs, so there is no barrier across appliances to test',
   };

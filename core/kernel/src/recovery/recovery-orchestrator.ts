@@ -21,10 +21,10 @@ import type {
   FailoverTestStopRequest, FileRestoreSession, MoveRequest, ProgressSink, ProtectedSiteControl, RecoveredVm, RecoveryKind,
   RecoveryOperations, RecoveryOutcome, RecoveryPhase, RecoveryReport, RecoveryStep, RestoredFileEntry, ShutdownPolicy,
 } from './recovery-api.js';
-import { ExtVolumeReader } from './file-restore.js';
+import { ExtVolumeReader, type ExtVolumeReaderOptions } from './file-restore.js';
 import { promoteDisks } from './promotion.js';
 import {
-  supportsPromotion, type RecoveryGroupDefinition, type RecoveryGroupDirectory, type RecoveryJournalSource,
+  type RecoveryGroupDefinition, type RecoveryGroupDirectory, type RecoveryJournalSource,
   type RecoveryVmDefinition, type ReverseProtectionStarter,
 } from './recovery-platform.js';
 
@@ -53,8 +53,8 @@ export interface RecoveryOrchestratorOptions {
   finalCheckpointTimeoutMs?: number;
   /** For deterministic ids in tests (operations, reports, file restore sessions). */
   newId?: () => string;
-  /** debugfs location and temp folder for file restore. */
-  fileRestore?: { debugfsPath?: string; tempDir?: string };
+  /** File restore: tool locations, temp folder, and how the private view of a volume is made (default a sparse copy). */
+  fileRestore?: ExtVolumeReaderOptions;
   log?: (event: string, fields: Record<string, unknown>) => void;
 }
 
@@ -269,7 +269,7 @@ export class RecoveryOrchestrator extends EventEmitter<RecoveryOrchestratorEvent
     requireObject(request);
     const group = this.group(request.groupId);
     const defs = selectVms(group, request.vmIds);
-    if (!supportsPromotion(this.options.hypervisor)) {
+    if (!this.options.hypervisor.promotion) {
       throw new UnsupportedError(`cloning on platform '${this.options.hypervisor.platform}' (it cannot copy a point-in-time image into a VM's own disks)`);
     }
     if (request.datastoreId !== undefined) await this.checkDatastore(request.datastoreId);
@@ -390,7 +390,7 @@ export class RecoveryOrchestrator extends EventEmitter<RecoveryOrchestratorEvent
           sourceVmId: v.def.id,
           ...(group.plan.hostId !== undefined ? { hostId: group.plan.hostId } : {}),
           ...((datastoreId ?? group.plan.datastoreId) !== undefined ? { datastoreId: datastoreId ?? group.plan.datastoreId } : {}),
-          disks: image.volumes.map((vol) => ({ volumeId: vol.id, source: image })),
+          disks: image.volumes.map((vol) => ({ volumeId: vol.id, source: image, sectorSize: vol.sectorSize })),
           nics,
         });
         v.info.recoveredVmId = v.vm.id;
