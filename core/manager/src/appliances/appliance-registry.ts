@@ -175,18 +175,23 @@ export class ApplianceRegistry {
    * Places a group's VMs: each on the protected appliance of the host it runs on (an appliance that names
    * no hosts serves every VM its inventory lists), and its journals on the recovery appliance of the
    * recovery site holding the fewest groups (`load`), so groups spread while each recovers from one place.
-   * Throws ValidationError naming a VM no appliance serves; nothing is changed.
+   * Throws ValidationError naming a VM no appliance serves, ApplianceUnavailableError when an appliance of
+   * the site that did not answer may serve it; nothing is changed.
    */
   async place(protectedSiteId: string, recoverySiteId: string, vmIds: string[], load: (applianceId: string) => number): Promise<GroupPlacement> {
     const candidates = this.entries.filter((e) => e.control.siteId === protectedSiteId && e.description?.protectedRole !== false);
     if (candidates.some((e) => !e.description)) await this.describeAll();
-    const inventories = await this.inventoriesOf(candidates);
+    const failures = new Map<string, string>();
+    const inventories = await this.inventoriesOf(candidates, failures);
+    const silent = candidates.filter((e) => !inventories.has(e.id)).map((e) => `${e.id} (${failures.get(e.id) ?? 'no answer'})`);
     const members = new Map<string, string[]>();
     for (const vmId of vmIds) {
       const serving = candidates.find((e) => {
         const vm = inventories.get(e.id)?.vms.find((v) => v.id === vmId);
         return vm !== undefined && (e.description?.hostIds === undefined || e.description.hostIds.includes(vm.hostId));
       });
+      // An appliance that did not answer may be the one serving it (seen at 800 groups on a loaded machine): say so, try again later.
+      if (!serving && silent.length > 0) throw new ApplianceUnavailableError(`no appliance of site '${protectedSiteId}' that answered serves VM '${vmId}'; appliance ${silent.join(', ')} did not answer`);
       if (!serving) throw new ValidationError(`no appliance of site '${protectedSiteId}' serves VM '${vmId}' (not in any appliance's inventory, or on a host no appliance serves)`, 'vmIdentifiers');
       members.set(serving.id, [...(members.get(serving.id) ?? []), vmId]);
     }
