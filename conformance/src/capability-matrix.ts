@@ -27,6 +27,7 @@ export const CAPABILITY_MEANINGS: Readonly<Partial<Record<Capability, string>>> 
   recoveryPromotion: '`HypervisorAdapter.promotion`: recovery disks are copied off their images (R7, clone)',
   reverseProtection: 'recovered VMs can be protected back to the original site (commit with reverse protection, R2.4, R3.2)',
   faultChangeTracking: 'change-tracking faults: a view that fails to open or release, a token reset, a lost view',
+  multiHost: 'two protected hosts whose VMs separate appliances split, so a checkpoint is a barrier across appliances over the control link (J2.4)',
 };
 
 function cell(text: string): string {

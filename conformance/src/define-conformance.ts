@@ -251,7 +251,7 @@ function skipReason(c: ConformanceCase, facts: RunFacts): string | undefined {
 
 /** The skip reason for a case, or undefined when every capability it needs is supported. */
 export function unsupported(table: CapabilityTable, needs: readonly Capability[]): string | undefined {
-  const missing = needs.filter((c) => table[c] !== true).map((c) => `${c}: ${table[c]}`);
+  const missing = needs.filter((c) => table[c] !== true).map((c) => `${c}: ${table[c] ?? 'not declared by the harness'}`);
   return missing.length > 0 ? missing.join('; ') : undefined;
 }
 

@@ -31,6 +31,7 @@ const UNSUPPORTED_AT_FIRST: Readonly<Partial<Record<Capability, string>>> = {
   volumeHotAdd: 'TODO: implement ConformanceHarness.addVolume, or say why volumes cannot be hot-added',
   consistencyAgent: 'TODO: offer a ConsistencyAgent (guest quiesce), or say why not',
   recoveryPromotion: 'TODO: offer HypervisorAdapter.promotion (R7, clone)',
+  multiHost: 'TODO: two protected hosts whose VMs separate appliances can split (J2.4), or say why not',
 };
 
 /** The TODO list the harness exports (and the report echoes): what the stubs throw about. */

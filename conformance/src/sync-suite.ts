@@ -5,6 +5,7 @@ import assert from 'node:assert/strict';
 import type { ConformanceCase } from './conformance-case.js';
 import type { CaseContext } from './case-context.js';
 import { PipelineRig, type PipelineOptions } from './pipeline-rig.js';
+import { crossApplianceCases } from './cross-appliance-cases.js';
 
 const KiB = 1024;
 const MiB = 1024 * KiB;
@@ -643,4 +644,5 @@ export const syncSuite: readonly ConformanceCase[] = [
       await r.cutAndVerify();
     },
   },
+  ...crossApplianceCases,
 ];

@@ -244,6 +244,8 @@ export function awsCapabilities(capture: 'splitter' | 'change-tracking'): Capabi
     recoveryVm: true,
     recoveryPromotion: true,
     faultChangeTracking: splitter ? AWS_UNSUPPORTED.noCt : true,
+    // J2.4 (the barrier across appliances) is covered on the fake adapter; EC2 capture has no splitter to hold.
+    multiHost: splitter ? 'the aws harness runs its protected site as one appliance; the barrier across appliances (J2.4) is covered on the fake adapter' : AWS_UNSUPPORTED.noSplitter,
   };
   return Object.fromEntries(CAPABILITIES.map((c) => [c, known[c] ?? `the aws harness does not implement '${c}' yet`])) as CapabilityTable;
 }

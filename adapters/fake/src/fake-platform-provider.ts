@@ -20,6 +20,8 @@ export interface FakePlatformConfig {
    * and changed regions, as vSphere, Hyper-V or EBS offer) or `both` (default; the kernel then splits).
    */
   capture?: 'splitter' | 'change-tracking' | 'both';
+  /** The name of the site's one host (default `host-1`); a site with one appliance per host names each. */
+  hostName?: string;
 }
 
 const SECTOR_SIZES = [512, 1024, 2048, 4096, 8192, 16384, 32768, 65536];
@@ -30,7 +32,8 @@ export const FAKE_PLATFORM_CONFIG_SCHEMA = {
   properties: {
     vms: {
       type: 'array',
-      maxItems: 64,
+      // A host of a site with many hosts runs hundreds of VMs (the scale benchmark: 500 per appliance).
+      maxItems: 4096,
       items: {
         type: 'object',
         additionalProperties: false,
@@ -54,6 +57,7 @@ export const FAKE_PLATFORM_CONFIG_SCHEMA = {
     idPrefix: { type: 'string', pattern: '^([a-z0-9][a-z0-9.-]{0,62})?$' },
     seed: { type: 'integer' },
     capture: { enum: ['splitter', 'change-tracking', 'both'] },
+    hostName: { type: 'string', pattern: '^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$' },
   },
 } as const;
 
@@ -75,7 +79,7 @@ export class FakePlatformProvider implements PlatformProvider {
     const dc = new FakeDataCenter({ clock: context.clock, seed: c.seed ?? 1, idPrefix: c.idPrefix ?? context.siteId });
     try {
       const site = dc.addSite(context.siteId);
-      const host = dc.addHost(site.id, 'host-1');
+      const host = dc.addHost(site.id, c.hostName ?? 'host-1');
       for (const spec of c.vms ?? []) {
         dc.createVm({
           name: spec.name, hostId: host.id,

@@ -30,6 +30,8 @@ export interface WorkloadRunOptions {
   ratePerSecond?: number;
   /** Writes in flight at once (default 1). */
   concurrency?: number;
+  /** Told each completed write's latency (issue to completion, ms on the clock): how long the guest waited. */
+  onCompleted?: (latencyMs: number) => void;
 }
 
 export interface WorkloadCounts {
@@ -122,8 +124,10 @@ export class Workload {
 
         // Planned only when issued, from one generator: the sequence is the same however writes interleave.
         const { vmId, volumeId, offset, data } = this.nextWrite();
+        const issuedAt = clock.now();
         const done: Promise<void> = this.dc.guestWrite(vmId, volumeId, offset, data).then(
           () => {
+            options.onCompleted?.(clock.now() - issuedAt);
             result.writes++;
             result.bytes += data.length;
             result.perVm[vmId].writes++;

@@ -164,6 +164,7 @@ export function qemuCapabilities(mode: 'virtual' | 'real', memoryJournals = true
     volumeHotAdd: true,
     consistencyAgent: QEMU_UNSUPPORTED.consistencyAgent,
     recoveryVm: true,
+    multiHost: 'the qemu harness runs its VMs on one qemu-storage-daemon (one host); the barrier across appliances is covered on the fake adapter',
     reverseProtection: true,
     recoveryPromotion: true,
   };

@@ -241,6 +241,8 @@ export function vsphereCapabilities(mode: 'virtual' | 'real'): CapabilityTable {
     faultChangeTracking: true,
     // Protecting recovered vSphere VMs back uses the same capture (CBT) as protecting them at first.
     reverseProtection: true,
+    // J2.4 holds the guests' writes on each appliance's taps; CBT has no write splitter to hold.
+    multiHost: VSPHERE_UNSUPPORTED.writeTap,
   };
   return Object.fromEntries(CAPABILITIES.map((c) => [c, known[c] ?? `the vsphere harness does not implement '${c}' yet`])) as CapabilityTable;
 }

@@ -16,6 +16,7 @@ import './bench/replication-bench.js';
 import './bench/vsphere-cycle-bench.js';
 import './bench/s3-journal-bench.js';
 import './bench/ebs-failover-bench.js';
+import './bench/scale-bench.js';
 import { applianceCommand } from './appliance/appliance-command.js';
 import { managerCommand } from './manager/manager-command.js';
 import { operatorCommands } from './client/verbs.js';
@@ -51,7 +52,7 @@ program
 
 program
   .command('bench <name>')
-  .description('run a benchmark against its baseline on this machine (journal, replication, delta-sync, bitmap, qemu-splitter, vsphere-cycle)')
+  .description('run a benchmark against its baseline on this machine (journal, replication, delta-sync, bitmap, qemu-splitter, vhdx, vsphere-cycle, s3-journal, ebs-failover, scale)')
   .option('--json <file>', 'write the result as JSON')
   .option('--scale <factor>', 'shrink or grow every size (1 = the documented run)', parseFloat)
   .option('--dir <dir>', 'folder on the disk to measure (default: the system temp folder)')

@@ -53,6 +53,8 @@ export * from './recovery/platform-fit.js';
 export * from './recovery/file-restore.js';
 export * from './recovery/promotion.js';
 export * from './recovery/reverse-protection.js';
+export * from './control/barrier-participant.js';
+export * from './control/group-barrier.js';
 export * from './platform/platform-loader.js';
 export * from './journal/replica-allocation.js';
 export * from './images/index.js';

@@ -10,6 +10,7 @@ import { pino, type Logger } from 'pino';
 import { Accounts } from './accounts/accounts.js';
 import { RestServer } from './api/server.js';
 import { ApplianceRegistry } from './appliances/appliance-registry.js';
+import { MemberProtection } from './groups/member-protection.js';
 import { ProtectionGroups } from './groups/protection-groups.js';
 import { SettingsDrafts } from './groups/settings-drafts.js';
 import { ManagerLifecycle } from './lifecycle.js';
@@ -27,8 +28,10 @@ import { RecoveryReports } from './recovery/recovery-reports.js';
 import { RecoveryTasks } from './recovery/recovery-tasks.js';
 import { CheckpointScheduler } from './scheduler/checkpoint-scheduler.js';
 import { Peering } from './sites/peering.js';
+import { PeerWatch } from './sites/peer-watch.js';
 import { Sites } from './sites/sites.js';
 import { Store } from './store.js';
+import { defined } from './defined.js';
 import { EventLog } from './tasks/event-log.js';
 import { TaskRunner } from './tasks/task-runner.js';
 
@@ -59,24 +62,30 @@ export const managerModule = new ContainerModule(({ bind }) => {
   part(EventLog, (ctx) => new EventLog(ctx.get(Store), clock(ctx), log(ctx), ctx.get(ManagerLifecycle)));
   part(TaskRunner, (ctx) => new TaskRunner(ctx.get(Store), clock(ctx), log(ctx), ctx.get(EventLog), ctx.get(ManagerLifecycle)));
   part(Accounts, (ctx, o) => new Accounts(ctx.get(Store), clock(ctx), log(ctx), ctx.get(EventLog), o));
-  part(ApplianceRegistry, (ctx, o) => new ApplianceRegistry(o.appliances, log(ctx), o.recoveryAddresses));
+  part(ApplianceRegistry, (ctx, o) => new ApplianceRegistry(o.appliances, log(ctx), o.recoveryAddresses, clock(ctx)));
   part(Sites, (ctx, o) => new Sites(ctx.get(Store), o.siteId, ctx.get(ApplianceRegistry)));
-  part(CheckpointScheduler, (ctx) => new CheckpointScheduler(
+  part(CheckpointScheduler, (ctx, o) => new CheckpointScheduler(
     ctx.get(Store), clock(ctx), log(ctx), ctx.get(ManagerLifecycle), ctx.get(Sites), ctx.get(ApplianceRegistry), ctx.get(EventLog), ctx.get(TaskRunner),
+    defined({ barrierHoldMs: o.barrierHoldMs, coalesceMs: o.checkpointCoalesceMs }),
   ));
+  part(MemberProtection, (ctx) => new MemberProtection(log(ctx), ctx.get(ManagerLifecycle), ctx.get(ApplianceRegistry), ctx.get(EventLog)));
   part(Peering, (ctx, o) => new Peering(
     ctx.get(Store), clock(ctx), log(ctx), ctx.get(ManagerLifecycle), ctx.get(Sites), ctx.get(EventLog), ctx.get(TaskRunner), ctx.get(CheckpointScheduler), o,
+  ));
+  part(PeerWatch, (ctx, o) => new PeerWatch(
+    clock(ctx), log(ctx), ctx.get(ManagerLifecycle), ctx.get(Sites), ctx.get(Alerts), ctx.get(EventLog), ctx.get(Peering),
+    defined({ peerHeartbeatMs: o.peerHeartbeatMs, peerDownAfterMs: o.peerDownAfterMs, peerHeartbeatTransport: o.peerHeartbeatTransport }),
   ));
   part(RecoveryGuard, (ctx) => new RecoveryGuard(ctx.get(ApplianceRegistry)));
   part(RecoveryReports, (ctx) => new RecoveryReports(ctx.get(Store), ctx.get(EventLog), ctx.get(ManagerLifecycle)));
   part(Alerts, (ctx) => new Alerts(ctx.get(Store), clock(ctx), ctx.get(EventLog)));
   part(Monitor, (ctx, o) => new Monitor(
     ctx.get(Store), clock(ctx), log(ctx), ctx.get(ManagerLifecycle), ctx.get(ApplianceRegistry), ctx.get(RecoveryGuard), ctx.get(RecoveryReports),
-    ctx.get(Alerts), ctx.get(EventLog), ctx.get(TaskRunner), o.pollIntervalMs,
+    ctx.get(Alerts), ctx.get(EventLog), ctx.get(TaskRunner), ctx.get(Sites), ctx.get(MemberProtection), o.pollIntervalMs,
   ));
   part(ProtectionGroups, (ctx) => new ProtectionGroups(
     ctx.get(Store), clock(ctx), ctx.get(Sites), ctx.get(ApplianceRegistry), ctx.get(EventLog), ctx.get(TaskRunner), ctx.get(Peering),
-    ctx.get(CheckpointScheduler), ctx.get(RecoveryGuard), ctx.get(Monitor),
+    ctx.get(CheckpointScheduler), ctx.get(RecoveryGuard), ctx.get(Monitor), ctx.get(MemberProtection),
   ));
   part(SettingsDrafts, (ctx) => new SettingsDrafts(ctx.get(Store), clock(ctx), ctx.get(ProtectionGroups)));
   part(RecoveryTasks, (ctx) => new RecoveryTasks(
@@ -87,7 +96,7 @@ export const managerModule = new ContainerModule(({ bind }) => {
   part(CheckpointImages, (ctx) => new CheckpointImages(ctx.get(Store), ctx.get(ApplianceRegistry), ctx.get(EventLog), ctx.get(TaskRunner)));
   part<ManagerParts>(ManagerParts, (ctx) => ({
     store: ctx.get(Store), clock: clock(ctx), log: log(ctx), lifecycle: ctx.get(ManagerLifecycle), accounts: ctx.get(Accounts), sites: ctx.get(Sites),
-    peering: ctx.get(Peering), appliances: ctx.get(ApplianceRegistry), groups: ctx.get(ProtectionGroups), drafts: ctx.get(SettingsDrafts),
+    peering: ctx.get(Peering), peerWatch: ctx.get(PeerWatch), appliances: ctx.get(ApplianceRegistry), groups: ctx.get(ProtectionGroups), drafts: ctx.get(SettingsDrafts),
     scheduler: ctx.get(CheckpointScheduler), recovery: ctx.get(RecoveryTasks), fileRestores: ctx.get(FileRestores), images: ctx.get(CheckpointImages), reports: ctx.get(RecoveryReports),
     monitor: ctx.get(Monitor), alerts: ctx.get(Alerts), tasks: ctx.get(TaskRunner), events: ctx.get(EventLog),
   }));

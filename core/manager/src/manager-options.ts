@@ -3,7 +3,7 @@
 import { ValidationError } from '@opencdp/core';
 import type { ApplianceControl, Clock } from '@opencdp/core';
 import type { Logger } from 'pino';
-import type { PairTransport, PeerSyncTransport } from './sites/peer-transports.js';
+import type { PairTransport, PeerHeartbeatTransport, PeerSyncTransport } from './sites/peer-transports.js';
 
 export interface ManagerOptions {
   /** Folder of the manager's SQLite file (created when missing). */
@@ -30,11 +30,21 @@ export interface ManagerOptions {
   passwordCost?: number;
   /** How often appliances' figures are read, ms (default 1000). */
   pollIntervalMs?: number;
+  /** The longest a protected appliance holds guest writes for one checkpoint round across appliances, ms (default 500). */
+  barrierHoldMs?: number;
+  /** Groups due within this many ms share one checkpoint round (default 500, at most a tenth of a group's interval). */
+  checkpointCoalesceMs?: number;
   logger?: Logger;
   /** Sends a pairing request to a peer manager; default an HTTP POST. Injected in tests so nothing leaves the machine. */
   pairTransport?: PairTransport;
   /** Sends group definitions to a paired manager; default an HTTP POST to its /v1/peersites/sync. */
   peerSyncTransport?: PeerSyncTransport;
+  /** How often each paired manager is asked whether it is there, ms (default 1000). */
+  peerHeartbeatMs?: number;
+  /** Silence after which a paired manager counts as not connected, ms (default 3000). */
+  peerDownAfterMs?: number;
+  /** Asks a paired manager whether it is there; default an HTTP POST to its /v1/peersites/heartbeat. */
+  peerHeartbeatTransport?: PeerHeartbeatTransport;
 }
 
 export function parseListen(listen: string): { host: string; port: number } {

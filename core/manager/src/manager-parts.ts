@@ -16,6 +16,7 @@ import type { RecoveryReports } from './recovery/recovery-reports.js';
 import type { RecoveryTasks } from './recovery/recovery-tasks.js';
 import type { CheckpointScheduler } from './scheduler/checkpoint-scheduler.js';
 import type { Peering } from './sites/peering.js';
+import type { PeerWatch } from './sites/peer-watch.js';
 import type { Sites } from './sites/sites.js';
 import type { Store } from './store.js';
 import type { EventLog } from './tasks/event-log.js';
@@ -33,6 +34,8 @@ export interface ManagerParts {
   sites: Sites;
   /** Pairing and sharing group definitions with paired managers. */
   peering: Peering;
+  /** Whether each paired manager answers (the "not connected to site" alert). */
+  peerWatch: PeerWatch;
   /** The appliances this manager drives, and which serves a group. */
   appliances: ApplianceRegistry;
   /** Group definitions and protection actions. */

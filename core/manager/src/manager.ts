@@ -32,7 +32,7 @@ export class Manager {
 
   /** Seeds the local site and the first admin, serves the REST API when `listen` is given, and starts the scheduler, the monitor and the peer sync. */
   async start(): Promise<void> {
-    const { store, sites, accounts, events, scheduler, monitor, peering, lifecycle } = this.parts;
+    const { store, sites, accounts, events, scheduler, monitor, peering, peerWatch, lifecycle } = this.parts;
     const now = this.clock.now();
     const previousRun = store.getMeta('lastStartedAt');
     store.setMeta('lastStartedAt', String(now));
@@ -53,14 +53,16 @@ export class Manager {
     scheduler.start();
     monitor.start();
     peering.syncAll();
+    peerWatch.start();
   }
 
   /** Stops the scheduler, the monitor and the HTTP server, waits for running tasks' bookkeeping, and closes the store. */
   async stop(): Promise<void> {
-    const { lifecycle, scheduler, monitor, store } = this.parts;
+    const { lifecycle, scheduler, monitor, peerWatch, store } = this.parts;
     if (lifecycle.stopped) return;
     lifecycle.markStopped();
     scheduler.stop();
+    peerWatch.stop();
     const polled = monitor.stop();
     await this.http.close();
     // Bounded: an appliance that never answers must not keep the manager from stopping.

@@ -8,8 +8,8 @@ import { TaskState } from './store.js';
 export class ManagerMetrics {
   readonly registry = new Registry();
 
-  constructor(parts: Pick<ManagerParts, 'store' | 'monitor'>, options: { defaultMetrics?: boolean } = {}) {
-    const { store, monitor } = parts;
+  constructor(parts: Pick<ManagerParts, 'store' | 'monitor'> & Partial<Pick<ManagerParts, 'scheduler'>>, options: { defaultMetrics?: boolean } = {}) {
+    const { store, monitor, scheduler } = parts;
     const labelNames = ['vpg', 'vpg_name'] as const;
     const perGroup = (name: string, help: string, pick: (id: string) => number | undefined): void => {
       new Gauge({
@@ -43,6 +43,36 @@ export class ManagerMetrics {
         for (const [name, code] of Object.entries(TaskState)) this.set({ state: name }, counts[code] ?? 0);
       },
     });
+    if (scheduler) {
+      // Checkpoint rounds (the barrier across appliances): how long they take and how many cut, skipped or aborted.
+      new Gauge({
+        name: 'opencdp_checkpoint_round_seconds', help: 'Duration of the latest checkpoint rounds (first call to last answer), by quantile', labelNames: ['quantile'] as const, registers: [this.registry],
+        collect() {
+          this.reset();
+          const sorted = [...scheduler.roundFigures().recentRoundMs].sort((a, b) => a - b);
+          for (const q of [0.5, 0.9, 0.99, 1]) if (sorted.length > 0) this.set({ quantile: String(q) }, sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] / 1000);
+        },
+      });
+      new Gauge({
+        name: 'opencdp_checkpoint_round_lateness_seconds', help: 'How late after its due time a group\'s auto checkpoint round started, by quantile', labelNames: ['quantile'] as const, registers: [this.registry],
+        collect() {
+          this.reset();
+          const sorted = [...scheduler.roundFigures().recentLatenessMs].sort((a, b) => a - b);
+          for (const q of [0.5, 0.99, 1]) if (sorted.length > 0) this.set({ quantile: String(q) }, sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] / 1000);
+        },
+      });
+      new Gauge({
+        name: 'opencdp_checkpoint_group_rounds', help: 'Group entries of checkpoint rounds so far, by outcome', labelNames: ['outcome'] as const, registers: [this.registry],
+        collect() {
+          this.reset();
+          const f = scheduler.roundFigures();
+          this.set({ outcome: 'cut' }, f.cut);
+          this.set({ outcome: 'skipped' }, f.skipped);
+          this.set({ outcome: 'aborted' }, f.aborted);
+          this.set({ outcome: 'rounds' }, f.rounds);
+        },
+      });
+    }
     if (options.defaultMetrics) collectDefaultMetrics({ register: this.registry, prefix: 'opencdp_manager_' });
   }
 

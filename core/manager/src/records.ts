@@ -34,6 +34,16 @@ export interface StoredGroupState {
   trigger?: string;
 }
 
+/**
+ * Where a group runs: the protected appliances that split its VMs (one per host holding some of them) and
+ * the one recovery appliance that keeps all of its journals (docs/control-plane.md says why one). Chosen
+ * when the group is created and kept, because journals do not move.
+ */
+export interface GroupPlacement {
+  members: { applianceId: string; vmIds: string[] }[];
+  recovery?: { applianceId: string; linkAddress: string };
+}
+
 export interface GroupRow {
   id: string;
   name: string;
@@ -49,6 +59,8 @@ export interface GroupRow {
   syncedAt?: number;
   lastTest?: { at: number; success: boolean; summary?: string };
   state?: StoredGroupState;
+  /** Absent for groups made before placements existed: the site's first appliance serves them. */
+  placement?: GroupPlacement;
 }
 
 export interface DraftRow { id: string; groupId?: string; body: DraftBody; createdAt: number }
@@ -84,7 +96,10 @@ export interface EventRow { id: number; at: number; type: string; groupId?: stri
 export type AlertLevel = 'warning' | 'error';
 export interface AlertRow {
   id: string;
+  /** '' for an alert about a site (a paired manager not connected) rather than a group. */
   groupId: string;
+  /** The site a site alert is about. */
+  siteId?: string;
   type: string;
   level: AlertLevel;
   description: string;

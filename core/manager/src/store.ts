@@ -40,6 +40,9 @@ const MIGRATIONS: string[] = [
   // 2: paired managers authenticate each other with secrets exchanged at pairing (group definitions are shared).
   `ALTER TABLE sites ADD COLUMN outbound_secret TEXT;
    ALTER TABLE sites ADD COLUMN inbound_secret TEXT;`,
+  // 3: a site runs one appliance per host: where each group runs; alerts about a site rather than a group.
+  `ALTER TABLE groups ADD COLUMN placement TEXT;
+   ALTER TABLE alerts ADD COLUMN site_id TEXT;`,
 ];
 
 type SqlRow = Record<string, unknown>;
@@ -114,10 +117,15 @@ export class Store {
 
   /** A counter that never repeats, across restarts (checkpoint and object ids). */
   nextCounter(name: string): number {
+    return this.reserveCounter(name, 1);
+  }
+
+  /** Reserves `n` consecutive values of a counter in one write and returns the first. */
+  reserveCounter(name: string, n: number): number {
     return this.transaction(() => {
-      const next = Number(this.getMeta(`counter.${name}`) ?? '0') + 1;
-      this.setMeta(`counter.${name}`, String(next));
-      return next;
+      const first = Number(this.getMeta(`counter.${name}`) ?? '0') + 1;
+      this.setMeta(`counter.${name}`, String(first + Math.max(1, n) - 1));
+      return first;
     });
   }
 
@@ -201,12 +209,18 @@ export class Store {
       id: String(r.id), name: String(r.name), settings: parse<ProtectionGroupSettings>(r.settings)!, vmIds: parse<string[]>(r.vm_ids) ?? [],
       protectedSiteId: String(r.protected_site), recoverySiteId: String(r.recovery_site), plan: parse<RecoveryPlan>(r.plan) ?? {},
       createdAt: Number(r.created_at), lifecycle: r.lifecycle as GroupLifecycle, provisionedBytes: Number(r.provisioned_bytes),
-      syncedAt: opt(r.synced_at as number | null), lastTest: parse(r.last_test), state: parse(r.state),
+      syncedAt: opt(r.synced_at as number | null), lastTest: parse(r.last_test), state: parse(r.state), placement: parse(r.placement),
     };
   }
 
   listGroups(): GroupRow[] {
     return (this.db.prepare('SELECT * FROM groups ORDER BY created_at, name').all() as SqlRow[]).map((r) => this.groupOf(r));
+  }
+
+  /** How many groups keep their journals on each recovery appliance (by the placement's appliance id). */
+  groupsPerRecoveryAppliance(): Map<string, number> {
+    const rows = this.db.prepare(`SELECT json_extract(placement, '$.recovery.applianceId') AS a, COUNT(*) AS n FROM groups WHERE placement IS NOT NULL GROUP BY a`).all() as { a: string | null; n: number }[];
+    return new Map(rows.filter((r) => r.a !== null).map((r) => [String(r.a), r.n]));
   }
 
   getGroup(id: string): GroupRow | undefined {
@@ -220,15 +234,15 @@ export class Store {
   }
 
   putGroup(g: GroupRow): void {
-    this.db.prepare(`INSERT INTO groups (id, name, settings, vm_ids, protected_site, recovery_site, plan, created_at, lifecycle, provisioned_bytes, synced_at, last_test, state)
-      VALUES (@id, @name, @settings, @vmIds, @protectedSiteId, @recoverySiteId, @plan, @createdAt, @lifecycle, @provisionedBytes, @syncedAt, @lastTest, @state)
+    this.db.prepare(`INSERT INTO groups (id, name, settings, vm_ids, protected_site, recovery_site, plan, created_at, lifecycle, provisioned_bytes, synced_at, last_test, state, placement)
+      VALUES (@id, @name, @settings, @vmIds, @protectedSiteId, @recoverySiteId, @plan, @createdAt, @lifecycle, @provisionedBytes, @syncedAt, @lastTest, @state, @placement)
       ON CONFLICT (id) DO UPDATE SET name = excluded.name, settings = excluded.settings, vm_ids = excluded.vm_ids, protected_site = excluded.protected_site,
         recovery_site = excluded.recovery_site, plan = excluded.plan, lifecycle = excluded.lifecycle, provisioned_bytes = excluded.provisioned_bytes,
-        synced_at = excluded.synced_at, last_test = excluded.last_test, state = excluded.state`)
+        synced_at = excluded.synced_at, last_test = excluded.last_test, state = excluded.state, placement = excluded.placement`)
       .run({
         id: g.id, name: g.name, settings: json(g.settings), vmIds: json(g.vmIds), protectedSiteId: g.protectedSiteId, recoverySiteId: g.recoverySiteId,
         plan: json(g.plan), createdAt: g.createdAt, lifecycle: g.lifecycle, provisionedBytes: g.provisionedBytes, syncedAt: g.syncedAt ?? null,
-        lastTest: json(g.lastTest), state: json(g.state),
+        lastTest: json(g.lastTest), state: json(g.state), placement: json(g.placement),
       });
   }
 
@@ -315,13 +329,14 @@ export class Store {
     return {
       id: String(r.id), groupId: String(r.group_id), type: String(r.type), level: r.level as AlertLevel, description: String(r.description),
       raisedAt: Number(r.raised_at), dismissed: Number(r.dismissed) === 1, clearedAt: opt(r.cleared_at as number | null),
+      ...(r.site_id ? { siteId: String(r.site_id) } : {}),
     };
   }
 
   putAlert(a: AlertRow): void {
-    this.db.prepare(`INSERT INTO alerts (id, group_id, type, level, description, raised_at, dismissed, cleared_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+    this.db.prepare(`INSERT INTO alerts (id, group_id, type, level, description, raised_at, dismissed, cleared_at, site_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
       ON CONFLICT (id) DO UPDATE SET level = excluded.level, description = excluded.description, dismissed = excluded.dismissed, cleared_at = excluded.cleared_at`)
-      .run(a.id, a.groupId, a.type, a.level, a.description, a.raisedAt, a.dismissed ? 1 : 0, a.clearedAt ?? null);
+      .run(a.id, a.groupId, a.type, a.level, a.description, a.raisedAt, a.dismissed ? 1 : 0, a.clearedAt ?? null, a.siteId ?? null);
   }
 
   getAlert(id: string): AlertRow | undefined {
@@ -333,6 +348,22 @@ export class Store {
   activeAlert(groupId: string, type: string): AlertRow | undefined {
     const r = this.db.prepare('SELECT * FROM alerts WHERE group_id = ? AND type = ? AND cleared_at IS NULL').get(groupId, type) as SqlRow | undefined;
     return r && this.alertOf(r);
+  }
+
+  /** The alert of this kind still standing on a site, if any. */
+  activeSiteAlert(siteId: string, type: string): AlertRow | undefined {
+    const r = this.db.prepare(`SELECT * FROM alerts WHERE group_id = '' AND site_id = ? AND type = ? AND cleared_at IS NULL`).get(siteId, type) as SqlRow | undefined;
+    return r && this.alertOf(r);
+  }
+
+  /** Every standing group alert, keyed `groupId/type` (one query per poll instead of one per group and type). */
+  activeAlertsByGroup(): Map<string, AlertRow> {
+    const out = new Map<string, AlertRow>();
+    for (const r of this.db.prepare(`SELECT * FROM alerts WHERE cleared_at IS NULL AND group_id <> ''`).all() as SqlRow[]) {
+      const a = this.alertOf(r);
+      out.set(`${a.groupId}/${a.type}`, a);
+    }
+    return out;
   }
 
   listAlerts(filter: { groupId?: string; dismissed?: boolean; includeCleared?: boolean; level?: string } = {}): AlertRow[] {

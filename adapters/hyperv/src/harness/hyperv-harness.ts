@@ -64,6 +64,7 @@ export async function createHypervHarness(options: HypervHarnessOptions = {}): P
     // Recovered VMs protected back to the original site: by change tracking again (RCT on the recovered VMs).
     reverseProtection: true,
     faultChangeTracking: true,
+    multiHost: 'no write splitter on Hyper-V (change tracking): a cycle\'s view spans one appliance\'s VMs, so there is no barrier across appliances to test',
   };
   const harness: HypervHarness = {
     name: 'hyperv',

@@ -185,9 +185,14 @@ const siteApplianceSchema = {
         linkAddress: address,
       },
     },
+    // Lower case: it prefixes the fake data centre's ids (see the fake platform's idPrefix).
+    applianceId: { type: 'string', pattern: '^[a-z0-9][a-z0-9-]{0,47}$' },
+    hostName: { type: 'string', pattern: '^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$' },
+    volumeDir: file,
+    recoveryStorage: { enum: ['files', 'memory'] },
     /** The platform of this site's VMs (default: the fake data centre with `vms`). */
     platform: PLATFORM_SELECTION_SCHEMA,
-    vms: protectedSchema.properties.vms,
+    vms: { ...protectedSchema.properties.vms, maxItems: 4096 },
     workload: protectedSchema.properties.workload,
     bufferBytes: protectedSchema.properties.bufferBytes,
     bitmapBudgetBytes: protectedSchema.properties.bitmapBudgetBytes,
@@ -214,10 +219,16 @@ export function parseSiteApplianceConfig(input: unknown, baseDir = process.cwd()
     throw new ValidationError('top-level vms describe the embedded fake data centre; with a platform section they go in its config', 'vms',
       'move them to platform.config.vms (platform fake), or remove them: other platforms list their own VMs');
   }
+  for (const field of ['hostName', 'volumeDir'] as const) {
+    if (c.platform && c[field] !== undefined) {
+      throw new ValidationError(`${field} applies to the embedded fake data centre only, not to a platform section`, field, 'remove it, or remove the platform section');
+    }
+  }
   const resolve = (p: string): string => path.resolve(baseDir, p);
   return {
     ...c, identityFile: resolve(c.identityFile), trustedPeersFile: resolve(c.trustedPeersFile), dataDir: resolve(c.dataDir),
     ...(c.images ? { images: { ...c.images, ...(c.images.exportDir ? { exportDir: resolve(c.images.exportDir) } : {}), ...(c.images.socketDir ? { socketDir: resolve(c.images.socketDir) } : {}) } } : {}),
+    ...(c.volumeDir !== undefined ? { volumeDir: resolve(c.volumeDir) } : {}),
     ...(c.platform ? { platform: resolvePlatformPath(c.platform, baseDir) } : {}),
   };
 }

@@ -9,6 +9,8 @@ function assertDemo(s: TwoSiteDemoSummary): void {
   assert.ok(s.managerOutage.writesReplicatedWhileOff > 0, 'replication went on without the manager');
   assert.ok(s.managerOutage.checkpointsAfterReturn > 0, 'checkpoints resumed');
   assert.ok(s.managerOutage.gapMs >= 4000, `the outage shows as a gap (${s.managerOutage.gapMs} ms)`);
+  assert.equal(s.managerOutage.recoverySiteAlert, 'The manager is not connected to site site-a', 'the recovery site\'s manager noticed (seed 000)');
+  assert.match(s.managerOutage.recoverySiteSynchronizing ?? '', /^synchronizing with site site-a/);
   assert.ok(s.failoverTest.onTestNetworkOnly, 'test VMs only on the isolated network');
   assert.ok(s.failover.latestWouldHaveBeenCorrupted, 'the latest checkpoint holds the attack');
   assert.ok(s.failover.hashesMatch, 'recovered volumes equal the quiesced checkpoint');

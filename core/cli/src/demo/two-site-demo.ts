@@ -49,6 +49,9 @@ export interface TwoSiteDemoSummary {
     wireBytesWhileOff: number;
     checkpointsAfterReturn: number;
     gapMs: number;
+    /** The recovery site's manager's alert while the protected site's was off (seed 000), and its event on return. */
+    recoverySiteAlert: string | null;
+    recoverySiteSynchronizing: string | null;
   };
   ransomware: { vm: string; bytesOverwritten: number };
   failoverTest: { taskState: string; testVms: string[]; onTestNetworkOnly: boolean };
@@ -168,6 +171,12 @@ export async function runTwoSiteDemo(options: TwoSiteDemoOptions = {}): Promise<
       offAt = Date.now();
     }
     await sleep(outageMs);
+    // Seed 000: the recovery site's manager notices within seconds that the protected site's is gone.
+    const notConnected = await until('site-b\'s "not connected" alert', async () => {
+      const alerts = await apiB.get<{ type: string; description: string }[]>('/v1/alerts');
+      return alerts.find((a) => a.type === 'PeerSiteNotConnected');
+    }, 15_000).catch(() => undefined);
+    log(`   site-b's manager: ${notConnected?.description ?? 'no alert'}`);
     const factsDuring = await controlA.groupFacts(groupId);
     const duringList = await controlB.recovery.listCheckpoints(groupId);
     const cutWhileOff = duringList.filter((c) => c.timestamp > offAt).length;
@@ -183,6 +192,11 @@ export async function runTwoSiteDemo(options: TwoSiteDemoOptions = {}): Promise<
     const firstAfter = resumed.find((c) => c.timestamp > offAt)!;
     const lastBefore = [...resumed].reverse().find((c) => c.timestamp <= offAt)!;
     log(`   checkpoints resumed; gap in the list: ${((firstAfter.timestamp - lastBefore.timestamp) / 1000).toFixed(1)} s`);
+    const synchronizing = await until('site-b\'s "synchronizing with site" event', async () => {
+      const events = await apiB.get<{ eventType: string; description: string; occurredOn: string }[]>('/v1/events?eventType=SiteSynchronization');
+      return events.find((e) => Date.parse(e.occurredOn) > offAt && /synchronizing with site site-a/.test(e.description));
+    }, 15_000).catch(() => undefined);
+    log(`   site-b's manager: ${synchronizing?.description ?? 'no synchronizing event'}`);
 
     // ---- the attack ---------------------------------------------------------------------------------------
     const db = vms.find((v) => v.name === 'db')!;
@@ -259,6 +273,7 @@ export async function runTwoSiteDemo(options: TwoSiteDemoOptions = {}): Promise<
     const outage = {
       durationMs: outageMs, checkpointsBefore, checkpointsCutWhileOff: cutWhileOff, writesReplicatedWhileOff: writesWhileOff, wireBytesWhileOff: wireWhileOff,
       checkpointsAfterReturn: resumed.filter((c) => c.timestamp > offAt).length, gapMs: firstAfter.timestamp - lastBefore.timestamp,
+      recoverySiteAlert: notConnected?.description ?? null, recoverySiteSynchronizing: synchronizing?.description ?? null,
     };
     const sourceOf = (name: string): string | undefined => vms.find((v) => name.startsWith(v.name))?.name;
     const recoveredGuests = platform === 'qemu' ? {
@@ -274,7 +289,8 @@ export async function runTwoSiteDemo(options: TwoSiteDemoOptions = {}): Promise<
       && !!recoveredGuests && recoveredGuests.failover.length === vms.length
       && recoveredGuests.failover.every((g) => g.outcome === 'verified' && g.filesAtCheckpoint > 0 && g.filesFound === g.filesAtCheckpoint));
     if (recoveredGuests) log(`   files the guests had fsynced at "before-upgrade", found by the recovered guests: ${recoveredGuests.failover.map((g) => `${g.vm} ${g.filesFound}/${g.filesAtCheckpoint}`).join(', ')}`);
-    const ok = compared && captureMode === (options.capture ?? 'splitter') && cutWhileOff === 0 && writesWhileOff > 0 && onTestNetworkOnly && latestCorrupted && report.state === 'Success' && qemuOk;
+    const ok = compared && captureMode === (options.capture ?? 'splitter') && cutWhileOff === 0 && writesWhileOff > 0 && onTestNetworkOnly && latestCorrupted && report.state === 'Success' && qemuOk
+      && notConnected !== undefined && synchronizing !== undefined;
     return {
       platform,
       wallMs: Date.now() - started, captureMode, groupId, vms: vms.map((v) => ({ name: v.name, id: v.id, volumes: v.volumes.length })), statusSamples,

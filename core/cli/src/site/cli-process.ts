@@ -25,8 +25,10 @@ export class CliProcess {
   private readonly child: ChildProcess;
   private readonly waiters = new Set<() => void>();
 
-  constructor(readonly name: string, args: string[]) {
-    this.child = spawn(process.execPath, [MAIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  /** `prefix`: a command the child runs under, e.g. `['ip', 'netns', 'exec', 'ns1']` to run it on another (namespace) host; it must exec node in place so `pid` is node's. */
+  constructor(readonly name: string, args: string[], prefix: string[] = []) {
+    const argv = [...prefix, process.execPath, MAIN, ...args];
+    this.child = spawn(argv[0], argv.slice(1), { stdio: ['ignore', 'pipe', 'pipe'] });
     let partial = '';
     this.child.stdout!.on('data', (d: Buffer) => {
       partial += d.toString();

@@ -22,8 +22,10 @@ export interface DemoGuests {
   /** Holds new guest writes of these VMs (completed ones stay): a crash- and write-order-consistent pause. */
   quiesce(vmIds: VmId[]): Promise<void>;
   thaw(): Promise<void>;
-  /** One guest write (data as base64), e.g. into a recovered VM. */
-  write(vmId: VmId, volumeId: VolumeId, offset: number, base64: string): Promise<void>;
+  /** One guest write (data as base64), e.g. into a recovered VM; answers how long the guest waited for it, ms. */
+  write(vmId: VmId, volumeId: VolumeId, offset: number, base64: string): Promise<number>;
+  /** The workload's write latencies since the last call, ms (the scale benchmark's hold-time measure and baseline). */
+  writeLatencies(): Promise<number[]>;
   /** Reads as the guest would (base64), e.g. to look at what an attack left. */
   read(vmId: VmId, volumeId: VolumeId, offset: number, length: number): Promise<string>;
   /** sha256 of every volume of these VMs, keyed by volume id. */
@@ -46,6 +48,7 @@ export function demoGuestsFor(hypervisor: HypervisorAdapter, workload: DemoWorkl
     quiesce: unsupported('quiescing guests'),
     thaw: async () => undefined,
     write: unsupported('guest writes'),
+    writeLatencies: async () => [],
     read: async (vmId, volumeId, offset, length) => (await hypervisor.readVolume(vmId, volumeId, offset, length)).toString('base64'),
     hashVolumes: async (vmIds) => hashVolumes((vm, v, o, l) => hypervisor.readVolume(vm, v, o, l), await Promise.all(vmIds.map((id) => hypervisor.getVm(id)))),
     ransomware: unsupported('overwriting guest disks'),
@@ -61,12 +64,18 @@ function fakeGuests(hypervisor: FakeHypervisor, config: DemoWorkload | undefined
   const ownVms = dc.inventory(hypervisor.siteId).vms.map((v) => v.id);
   let workloadRun: Promise<unknown> | undefined;
   let workload: Workload | undefined;
+  const latencies: number[] = [];
   const releases: (() => void)[] = [];
   const guests: DemoGuests = {
     startWorkload: async () => {
       if (!config || workloadRun) return;
       workload = new Workload(dc, { seed: config.seed, vms: ownVms, writeSizes: config.writeSizes });
-      workloadRun = workload.run({ durationMs: 24 * 3600_000, ratePerSecond: config.ratePerSecond }).catch((e: Error) => log('workload-failed', { message: e.message }));
+      workloadRun = workload.run({
+        durationMs: 24 * 3600_000, ratePerSecond: config.ratePerSecond,
+        onCompleted: (ms) => {
+          if (latencies.length < 1_000_000) latencies.push(ms);
+        },
+      }).catch((e: Error) => log('workload-failed', { message: e.message }));
     },
     stopWorkload: async () => {
       workload?.stop();
@@ -80,8 +89,11 @@ function fakeGuests(hypervisor: FakeHypervisor, config: DemoWorkload | undefined
       for (const release of releases.splice(0)) release();
     },
     write: async (vmId, volumeId, offset, base64) => {
+      const started = performance.now();
       await dc.guestWrite(vmId, volumeId, offset, Buffer.from(base64, 'base64'));
+      return performance.now() - started;
     },
+    writeLatencies: async () => latencies.splice(0),
     read: async (vmId, volumeId, offset, length) => (await dc.guestRead(vmId, volumeId, offset, length)).toString('base64'),
     hashVolumes: (vmIds) => hashVolumes(dc, vmIds.map((id) => dc.getVm(id))),
     ransomware: async (vmId, bytes) => {

@@ -4,13 +4,16 @@
 // when it has a link listener (on the platform's recovery storage, else local files), and runs the
 // recovery operations beside them on the same platform. For demos and tests it also offers the guests'
 // side (the `guest.*` control methods, see demo-guests.ts), which a production appliance never needs.
+// A site may run one such appliance per host (`applianceId`): it splits the VMs of its own host only.
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { VhdxImageWriter } from '@opencdp/adapter-hyperv/vhdx';
 import {
-  ApplianceService, ImageService, LocalFileStorage, parseLinkAddress, ProtectedAppliance, QemuImgWriter, RawWriter, RecoveryAppliance, serveControl, startPlatform,
-  SystemClock, TlsNetwork, ValidationError, type ControlServer, type PlatformRole, type PlatformSelection,
+  ApplianceService, ImageService, LocalFileStorage, MemoryStorage, parseLinkAddress, ProtectedAppliance, QemuImgWriter, RawWriter, RecoveryAppliance, serveControl,
+  startPlatform, SystemClock, TlsNetwork, ValidationError, type ControlServer, type PlatformRole, type PlatformSelection,
 } from '@opencdp/core';
+import { FakeHypervisor } from '@opencdp/adapter-fake';
+import { FileBackedVolumes } from '../appliance/file-backed-volumes.js';
 import { readIdentityFile, readTrustedPeersFile } from '../appliance/identity-files.js';
 import type { JsonLog } from '../appliance/json-log.js';
 import { demoGuestsFor, type DemoWorkload } from './demo-guests.js';
@@ -31,6 +34,14 @@ export interface SiteApplianceConfig {
    * `linkAddress` is its site-link listener (when it has the recovery role): reverse protection sends there.
    */
   protectedPeer?: { siteId: string; controlUrl: string; token: string; linkAddress?: string };
+  /** This appliance's name within its site (a site may run one appliance per host); it also prefixes the ids of the VMs it hosts. */
+  applianceId?: string;
+  /** The name of the embedded fake data centre's host whose VMs this appliance splits (default `host-1`). */
+  hostName?: string;
+  /** Embedded fake data centre: keeps the VMs' volumes in files here, so a process killed with -9 finds its disks after a restart. */
+  volumeDir?: string;
+  /** Journals in memory instead of the platform's recovery storage or files under dataDir (benchmarks of the control plane only). */
+  recoveryStorage?: 'files' | 'memory';
   /** The platform of this site (loaded by package, its section checked by its schema); default: the fake data centre with `vms`. */
   platform?: PlatformSelection;
   /** Without `platform`: the fake data centre's VMs (names are unique; ids follow creation order, so they are stable across runs). */
@@ -81,12 +92,31 @@ export async function startSiteAppliance(config: SiteApplianceConfig, log: JsonL
   await fs.mkdir(config.dataDir, { recursive: true });
   const clock = new SystemClock();
   const roles: PlatformRole[] = config.linkListen ? ['protected', 'recovery'] : ['protected'];
-  const platform = await startPlatform(config.platform ?? { name: 'fake', config: { vms: config.vms ?? [], ...(config.capture ? { capture: config.capture } : {}) } },
+  // One fake data centre per process: with several appliances per site each holds its own host, so the
+  // appliance id joins the prefix that keeps VM and volume ids unique across processes.
+  const fakeDefault = {
+    vms: config.vms ?? [], ...(config.applianceId ? { idPrefix: `${config.siteId}.${config.applianceId}` } : {}), ...(config.hostName ? { hostName: config.hostName } : {}),
+    ...(config.capture ? { capture: config.capture } : {}),
+  };
+  const platform = await startPlatform(config.platform ?? { name: 'fake', config: fakeDefault },
     { roles, siteId: config.siteId, clock, log: (e, f) => log(`platform.${e}`, f), applianceDataDir: config.dataDir });
   const hypervisor = platform.instance.hypervisor;
   let guest: ReturnType<typeof demoGuestsFor>;
+  let volumes: FileBackedVolumes | undefined;
+  let inventory: Awaited<ReturnType<typeof hypervisor.inventory>>;
   try {
     guest = demoGuestsFor(hypervisor, config.workload, log, platformGuests(hypervisor));
+    inventory = await hypervisor.inventory();
+    const dc = !config.platform && hypervisor instanceof FakeHypervisor ? hypervisor.dataCenter : undefined;
+    if (dc && config.volumeDir) {
+      const named = (config.vms ?? []).map((spec, i) => {
+        const vm = inventory.vms.find((v) => v.name === spec.name);
+        if (!vm) throw new ValidationError(`the fake data centre has no VM named '${spec.name}'`, `vms.${i}.name`);
+        return { name: spec.name, vm };
+      });
+      volumes = await FileBackedVolumes.attach(dc, config.volumeDir, named);
+      log('volumes-loaded', { volumeDir: config.volumeDir, restoredBytes: volumes.restoredBytes });
+    }
   } catch (e) {
     await platform.instance.dispose();
     throw e;
@@ -102,11 +132,15 @@ export async function startSiteAppliance(config: SiteApplianceConfig, log: JsonL
   let recoveryAppliance: RecoveryAppliance | undefined;
   let images: ImageService | undefined;
   let linkAddress: string | undefined;
-  const service = new ApplianceService({ siteId: config.siteId, clock, hypervisor, protectedAppliance });
+  const service = new ApplianceService({
+    siteId: config.siteId, clock, hypervisor, protectedAppliance, log: (e, f) => log(e, f),
+    // One appliance per host: it answers for its platform's hosts only (the manager places VMs by host).
+    ...(config.applianceId ? { applianceId: config.applianceId, hostIds: inventory.hosts.map((h) => h.id) } : {}),
+  });
   let control: ControlServer;
   try {
     if (config.linkListen) {
-      const storage = platform.instance.recoveryStorage ?? new LocalFileStorage(config.dataDir);
+      const storage = config.recoveryStorage === 'memory' ? new MemoryStorage() : platform.instance.recoveryStorage ?? new LocalFileStorage(config.dataDir);
       recoveryAppliance = new RecoveryAppliance({ siteId: config.siteId, storage, clock, network, journalRoot: 'journals', log: (e, f) => log(e, f) });
       const { orchestrator, directory } = await startSiteRecovery({
         clock, hypervisor, recoveryAppliance, storage, dataDir: config.dataDir, log, local: service, ...(config.protectedPeer ? { protectedPeer: config.protectedPeer } : {}),
@@ -121,13 +155,17 @@ export async function startSiteAppliance(config: SiteApplianceConfig, log: JsonL
       });
       service.setImages(images);
       linkAddress = await recoveryAppliance.listen(config.linkListen);
+      service.setLinkAddress(linkAddress);
     }
     control = await serveControl(service, hostPort(config.control.listen, 'control.listen'), {
-      token: config.control.token, extra: guest as unknown as Record<string, (...args: unknown[]) => Promise<unknown>>, log: (e, f) => log(e, f),
+      // How long barrier rounds held guest writes here: figures for tests and benchmarks, beside the guests' controls.
+      token: config.control.token, extra: { ...guest, barrierFigures: async () => service.barrierFigures() } as unknown as Record<string, (...args: unknown[]) => Promise<unknown>>,
+      log: (e, f) => log(e, f),
     });
   } catch (e) {
     await images?.close().catch(() => undefined);
     await recoveryAppliance?.stop().catch(() => undefined);
+    await volumes?.close();
     await platform.instance.dispose();
     throw e;
   }
@@ -135,7 +173,7 @@ export async function startSiteAppliance(config: SiteApplianceConfig, log: JsonL
   const keepAlive = setInterval(() => undefined, 1 << 30);
   const vms = (await hypervisor.inventory()).vms;
   log('ready', {
-    siteId: config.siteId, platform: platform.provider.platform, package: platform.packageName, controlUrl: control.url, ...(linkAddress ? { linkAddress } : {}),
+    siteId: config.siteId, ...(config.applianceId ? { applianceId: config.applianceId } : {}), platform: platform.provider.platform, package: platform.packageName, controlUrl: control.url, ...(linkAddress ? { linkAddress } : {}),
     vms: vms.map((v) => ({ id: v.id, name: v.name, volumes: v.volumes.map((x) => x.id) })),
   });
 
@@ -146,10 +184,12 @@ export async function startSiteAppliance(config: SiteApplianceConfig, log: JsonL
     service,
     stop: () => (stopping ??= (async () => {
       await guest.close();
+      service.stopBarrier();
       await control.close();
       await protectedAppliance.stop();
       await images?.close();
       await recoveryAppliance?.stop();
+      await volumes?.close();
       await platform.instance.dispose();
       clearInterval(keepAlive);
       log('stopped', {});

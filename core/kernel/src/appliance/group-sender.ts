@@ -4,6 +4,7 @@
 import { EventEmitter } from 'node:events';
 import path from 'node:path';
 import type { TimerHandle } from '../clock.js';
+import { UnsupportedError } from '../errors.js';
 import { captureModeOf, type CaptureMode } from '../capture/capture-mode.js';
 import type { Checkpoint, CheckpointKind, VmId, VmInfo } from '../model.js';
 import { journalSizeBytes, PRIORITY_CODES, type ProtectionGroupSettings } from '../settings.js';
@@ -28,6 +29,18 @@ export interface GroupProtection {
   preseeded?: boolean;
   /** The capture mode, where the platform offers both (default: the splitter when there is one). */
   capture?: CaptureMode;
+}
+
+/**
+ * A checkpoint prepared by the barrier across appliances: write completions are held and the marker's
+ * place is taken after every write stamped so far (`seq`). Exactly one of `commit` (place the marker,
+ * release) or `abort` (drop it, release) ends it; `commit` returns undefined when the marker could not be
+ * placed any more (the link dropped or the group paused meanwhile).
+ */
+export interface PreparedMark {
+  readonly seq: number;
+  commit(id: string, kind: CheckpointKind, timestamp: number, tag?: string): Checkpoint | undefined;
+  abort(): void;
 }
 
 export interface SenderState {
@@ -217,6 +230,42 @@ export class GroupSender extends EventEmitter<{ state: [SenderState]; checkpoint
     const checkpoint = this.capture.mark(id, kind, timestamp, tag);
     this.emit('checkpoint', checkpoint);
     return checkpoint;
+  }
+
+  /**
+   * The first step of a barrier across appliances (J2 across hosts): hold write completions and take the
+   * marker's place now; the round's outcome, known only when every member answered, places or drops it.
+   * Nothing behind the place is sent meanwhile, so a marker never lands after writes it must precede.
+   */
+  prepareMark(): PreparedMark {
+    if (this.capture.mode !== 'splitter') {
+      throw new UnsupportedError(`a barrier across appliances for group '${this.groupId}' (its capture mode is ${this.capture.mode}; a cycle's view spans only this appliance's VMs)`);
+    }
+    this.capture.hold();
+    const slot = this.stream.reserveMarker();
+    let ended = false;
+    const end = (): boolean => {
+      if (ended) return false;
+      ended = true;
+      return true;
+    };
+    return {
+      seq: slot.seq,
+      commit: (id, kind, timestamp, tag) => {
+        if (!end()) return undefined;
+        const checkpoint: Checkpoint = { id, groupId: this.groupId, seq: slot.seq, timestamp, kind, ...(tag !== undefined ? { tag } : {}) };
+        const placed = slot.fill(checkpoint);
+        this.capture.release();
+        if (!placed) return undefined;
+        this.emit('checkpoint', checkpoint);
+        return checkpoint;
+      },
+      abort: () => {
+        if (!end()) return;
+        slot.fill(undefined);
+        this.capture.release();
+      },
+    };
   }
 
   /**

@@ -17,6 +17,8 @@ export type { CaptureNotice, CaptureStats } from './capture-path.js';
 
 export class ProtectedAppliance {
   private readonly senders = new Map<string, GroupSender>();
+  /** Groups whose protect() is under way (claimed synchronously, so two calls cannot both start one). */
+  private readonly starting = new Set<string>();
 
   constructor(readonly options: ProtectedApplianceOptions) {}
 
@@ -26,14 +28,37 @@ export class ProtectedAppliance {
 
   /** Starts protecting a group's VMs (those on this appliance's host). */
   async protect(group: GroupProtection): Promise<GroupSender> {
-    if (this.senders.has(group.groupId)) throw new ValidationError(`group '${group.groupId}' is already protected by this appliance`, 'groupId');
+    if (this.senders.has(group.groupId) || this.starting.has(group.groupId)) throw new ValidationError(`group '${group.groupId}' is already protected by this appliance`, 'groupId');
     const hv = this.options.hypervisor;
     if (captureModeOf(hv, group.capture) === 'change-tracking') checkCycleInterval(hv.changeTracking!, group.settings.checkpointIntervalMs, hv.platform);
-    const vms = await Promise.all(group.vmIds.map((id) => this.options.hypervisor.getVm(id)));
-    const sender = new GroupSender(this, group, vms);
-    this.senders.set(group.groupId, sender);
-    await sender.start();
-    return sender;
+    this.starting.add(group.groupId);
+    try {
+      const vms = await Promise.all(group.vmIds.map((id) => this.options.hypervisor.getVm(id)));
+      const sender = new GroupSender(this, group, vms);
+      this.senders.set(group.groupId, sender);
+      try {
+        await sender.start();
+      } catch (e) {
+        // Nothing half-made: a sender that could not start is stopped and forgotten, so a retry can protect.
+        this.senders.delete(group.groupId);
+        await sender.stop().catch(() => undefined);
+        throw e;
+      }
+      return sender;
+    } finally {
+      this.starting.delete(group.groupId);
+    }
+  }
+
+  /** Stops a group's sender and forgets it, so the group can be protected here again (re-protect, repair). */
+  async unprotect(groupId: string): Promise<void> {
+    const sender = this.senders.get(groupId);
+    if (!sender) return;
+    try {
+      await sender.stop();
+    } finally {
+      if (this.senders.get(groupId) === sender) this.senders.delete(groupId);
+    }
   }
 
   group(groupId: string): GroupSender | undefined {

@@ -13,7 +13,8 @@ export type WriteItem = { kind: 'write'; seq: number; vmId: VmId; volumeId: stri
 /**
  * A `slot` holds the queue position of sequence numbers a sync reserved before reading the protected
  * volume: nothing behind it is sent until it is filled, so the stream reaches the receiver in sequence
- * order (the receiver drops any write whose seq is below one it already holds for the VM).
+ * order (the receiver drops any write whose seq is below one it already holds for the VM). A barrier
+ * across appliances holds a marker's place the same way until the round is decided.
  */
 type Item =
   | WriteItem
@@ -45,6 +46,17 @@ export class SyncInterruptedError extends OpenCdpError {
 export interface Slot {
   first: number;
   fill(items: WriteItem[]): void;
+}
+
+/**
+ * The place of a checkpoint marker that is not decided yet (the barrier across appliances): it sits
+ * after every write stamped so far, and nothing behind it is sent until `fill` puts the marker there
+ * (`fill(undefined)` drops it). `fill` returns false when the queue was spilled meanwhile (link lost,
+ * pause): the marker can no longer be placed.
+ */
+export interface MarkerSlot {
+  readonly seq: number;
+  fill(checkpoint: Checkpoint | undefined): boolean;
 }
 
 export interface SendStreamOptions {
@@ -122,6 +134,25 @@ export class SendStream {
   pushCheckpoint(checkpoint: Checkpoint): void {
     this.queue.push({ kind: 'checkpoint', seq: checkpoint.seq, checkpoint });
     this.pump();
+  }
+
+  /** Holds the place of a marker after every write stamped so far (see MarkerSlot). */
+  reserveMarker(): MarkerSlot {
+    const slot: Item = { kind: 'slot', seq: this.seqValue };
+    this.queue.push(slot);
+    let filled = false;
+    return {
+      seq: slot.seq,
+      fill: (checkpoint) => {
+        const at = filled ? -1 : this.queue.indexOf(slot);
+        filled = true;
+        if (at < 0) return false;
+        if (checkpoint) this.queue.splice(at, 1, { kind: 'checkpoint', seq: slot.seq, checkpoint });
+        else this.queue.splice(at, 1);
+        this.pump();
+        return true;
+      },
+    };
   }
 
   /** Reserves `n` consecutive sequence numbers and returns the first. */
@@ -203,7 +234,7 @@ export class SendStream {
       const max = this.options.maxBatchBytes ?? 1024 * 1024;
       while (link.connected && this.sent < this.queue.length && this.inFlight < window && !phase.paused) {
         const first = this.queue[this.sent];
-        if (first.kind === 'slot') break; // a sync is still reading what goes here; `fill` pumps again
+        if (first.kind === 'slot') break; // a sync is still reading what goes here (or a barrier has not decided its marker); `fill` pumps again
         const m = link.messenger!;
         if (first.kind === 'checkpoint') {
           const cp = first.checkpoint;

@@ -7,7 +7,7 @@ import type { ProtectionGroupSettings } from '../settings.js';
 import type { CaptureMode } from '../capture/capture-mode.js';
 import type { ReplicationPhase, SyncTrigger } from '../status/group-status.js';
 import type { Clock } from '../clock.js';
-import type { ProgressSink, ProtectedSiteControl, RecoveryOperations, ShutdownPolicy } from '../recovery/recovery-api.js';
+import type { ActiveRecovery, ProgressSink, ProtectedSiteControl, RecoveryOperations, ShutdownPolicy } from '../recovery/recovery-api.js';
 import type { RecoveryGroupDefinition } from '../recovery/recovery-platform.js';
 import type { ImageOperations } from '../images/image-api.js';
 
@@ -29,6 +29,70 @@ export interface CheckpointCutRequest {
   timestamp: number;
   /** Checkpoint id per group, chosen by the manager so ids never repeat. */
   ids: Record<GroupId, string>;
+}
+
+/**
+ * The barrier across appliances (J2 across hosts), first step: hold write completions of every listed
+ * group this appliance protects and take each marker's place. The appliance holds for `holdMs` at most:
+ * with no outcome by then it drops the round on its own, so no guest waits on a manager that went away.
+ */
+export interface BarrierHoldRequest {
+  /** Unique per round (the manager's); a round id that ended here is refused. */
+  roundId: string;
+  groupIds: GroupId[];
+  /** The longest this appliance may hold guest writes for this round, ms (1 to 10 000). */
+  holdMs: number;
+}
+
+export interface BarrierHoldResult {
+  roundId: string;
+  /** Groups held now, with the sequence number their marker follows. */
+  held: { groupId: GroupId; seq: number }[];
+  /** Groups that cannot be held now, and why (syncing, paused, disconnected, not protected here). */
+  refused: { groupId: GroupId; reason: string }[];
+}
+
+/**
+ * The barrier's outcome for this appliance: every group held in the round is released; those named in
+ * `ids` (every member of the group held it) get their marker, the others have it dropped.
+ */
+export interface BarrierReleaseRequest {
+  roundId: string;
+  ids: Record<GroupId, string>;
+  kind: CheckpointKind;
+  tag?: string;
+  /** One timestamp for every group of the round (the manager's clock). */
+  timestamp: number;
+}
+
+export interface BarrierReleaseResult {
+  roundId: string;
+  checkpoints: Checkpoint[];
+  /** Groups named in `ids` whose marker was not placed here, and why (the hold bound passed first, the link dropped). */
+  missed: { groupId: GroupId; reason: string }[];
+}
+
+/** What an appliance says about itself: the hosts it serves (one appliance per host), its roles and link address. */
+export interface ApplianceDescription {
+  siteId: string;
+  /** Stable name of this appliance (its configuration's), unique within the site. */
+  applianceId?: string;
+  /** The hosts whose VMs this appliance protects; absent: every VM its inventory lists. */
+  hostIds?: string[];
+  protectedRole: boolean;
+  recoveryRole: boolean;
+  /** The site-link address protected appliances send to (recovery role). */
+  linkAddress?: string;
+}
+
+/** One group's entry of `groupFactsMany`. */
+export interface GroupFactsEntry {
+  groupId: GroupId;
+  /** What this appliance knows of the group; absent when it knows nothing (`error` says why, e.g. NOT_FOUND). */
+  facts?: GroupFacts;
+  error?: { code: string; message: string };
+  /** Recovery role: the operation running on the group here, if any (asked even when `facts` is absent). */
+  activeRecovery?: ActiveRecovery;
 }
 
 /** Journal figures of one VM at the recovery site. */
@@ -99,6 +163,8 @@ export interface SeedReverseReplicasResult {
 
 export interface ApplianceControl {
   readonly siteId: string;
+  /** This appliance's name within its site, when the host gave it one (a site may run one appliance per host). */
+  readonly applianceId?: string;
   /** The platform inventory of this appliance's site. */
   inventory(): Promise<Inventory>;
 
@@ -118,8 +184,22 @@ export interface ApplianceControl {
   shutdownVms(groupId: GroupId, vmIds: VmId[], policy: ShutdownPolicy): Promise<void>;
   powerOnVms(groupId: GroupId, vmIds: VmId[]): Promise<void>;
 
+  /**
+   * The barrier across appliances (J2 across hosts), for groups whose VMs sit on several appliances:
+   * hold and take the markers' places (bounded by `holdMs`), then release with the round's outcome.
+   * Optional: an appliance without them serves only groups that live on it alone.
+   */
+  holdBarrier?(request: BarrierHoldRequest): Promise<BarrierHoldResult>;
+  releaseBarrier?(request: BarrierReleaseRequest): Promise<BarrierReleaseResult>;
+  /** Drops a round (held or not yet): releases what it holds with no marker; a later hold of it is refused. */
+  abortBarrier?(roundId: string, reason: string): Promise<void>;
+
   // Both roles.
   groupFacts(groupId: GroupId): Promise<GroupFacts>;
+  /** Facts of many groups in one call (a manager with hundreds of groups polls once per appliance). */
+  groupFactsMany?(groupIds: GroupId[]): Promise<GroupFactsEntry[]>;
+  /** The hosts this appliance serves, its roles and its link address (a site with one appliance per host). */
+  describe?(): Promise<ApplianceDescription>;
 
   // Recovery role: absent on an appliance that recovers nothing.
   readonly recovery?: RecoveryOperations;

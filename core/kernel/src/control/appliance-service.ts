@@ -17,8 +17,10 @@ import { allocationFileName } from '../journal/replica-allocation.js';
 import type { ProtectionGroupSettings } from '../settings.js';
 import type { ReplicationPhase } from '../status/group-status.js';
 import type {
-  ApplianceControl, CheckpointCutRequest, GroupFacts, JournalFacts, ProtectGroupSpec, SeedReverseReplicasRequest, SeedReverseReplicasResult,
+  ApplianceControl, ApplianceDescription, BarrierHoldRequest, BarrierHoldResult, BarrierReleaseRequest, BarrierReleaseResult, CheckpointCutRequest,
+  GroupFacts, GroupFactsEntry, JournalFacts, ProtectGroupSpec, SeedReverseReplicasRequest, SeedReverseReplicasResult,
 } from './appliance-control.js';
+import { BarrierParticipant, type BarrierHoldFigures } from './barrier-participant.js';
 
 export interface ApplianceServiceOptions {
   siteId: string;
@@ -37,6 +39,13 @@ export interface ApplianceServiceOptions {
   recoveryGroups?: { set(definition: RecoveryGroupDefinition): void | Promise<void> };
   /** `recoveryAppliance`'s storage and journal root (the same ones it was made with): reverse protection seeds replicas there. */
   recoveryStorage?: { storage: StorageAdapter; journalRoot?: string };
+  /** This appliance's name within its site (one appliance per host). */
+  applianceId?: string;
+  /** The hosts whose VMs this appliance protects; absent: every VM its platform lists. */
+  hostIds?: string[];
+  /** The site-link address protected appliances send to (recovery role), as `describe` reports it. */
+  linkAddress?: string;
+  log?: (event: string, fields: Record<string, unknown>) => void;
 }
 
 export class ApplianceService implements ApplianceControl {
@@ -47,11 +56,20 @@ export class ApplianceService implements ApplianceControl {
   private readonly settingsOf = new Map<GroupId, ProtectionGroupSettings>();
   /** Reverse groups whose replicas are being seeded now (claimed synchronously). */
   private readonly seeding = new Set<GroupId>();
+  private readonly barrier: BarrierParticipant;
 
-  constructor(private readonly options: ApplianceServiceOptions) {}
+  constructor(private readonly options: ApplianceServiceOptions) {
+    this.barrier = new BarrierParticipant({
+      clock: options.clock, sender: (groupId) => this.groups.get(groupId)?.sender, ...(options.log ? { log: options.log } : {}),
+    });
+  }
 
   get siteId(): string {
     return this.options.siteId;
+  }
+
+  get applianceId(): string | undefined {
+    return this.options.applianceId;
   }
 
   get recovery(): RecoveryOperations | undefined {
@@ -96,7 +114,9 @@ export class ApplianceService implements ApplianceControl {
 
   async unprotectGroup(groupId: GroupId, options: { deleteSourceVms: boolean }): Promise<void> {
     const { spec, sender } = this.group(groupId);
-    await sender.stop();
+    this.barrier.forget(groupId);
+    if (this.options.protectedAppliance) await this.options.protectedAppliance.unprotect(groupId);
+    else await sender.stop();
     this.groups.delete(groupId);
     this.lastSyncs.delete(groupId);
     if (options.deleteSourceVms) {
@@ -128,6 +148,62 @@ export class ApplianceService implements ApplianceControl {
     // Change tracking: the cut is fixed once its view is frozen (a caller may thaw quiesced guests after this returns).
     const frozen = await Promise.all(cut.map((cp, i) => ready[i].whenFrozen(cp.id)));
     return senders.map((s) => (ready.includes(s) && frozen[ready.indexOf(s)] ? cut[ready.indexOf(s)] : undefined));
+  }
+
+  async holdBarrier(request: BarrierHoldRequest): Promise<BarrierHoldResult> {
+    this.protectedRole();
+    return this.barrier.hold(request);
+  }
+
+  async releaseBarrier(request: BarrierReleaseRequest): Promise<BarrierReleaseResult> {
+    return this.barrier.release(request);
+  }
+
+  async abortBarrier(roundId: string, reason: string): Promise<void> {
+    this.barrier.abort(roundId, reason);
+  }
+
+  /** How long rounds of the barrier across appliances held guest writes here (for figures and benchmarks). */
+  barrierFigures(): BarrierHoldFigures {
+    return this.barrier.holdFigures();
+  }
+
+  /** Drops every barrier round under way (call before stopping the appliances). */
+  stopBarrier(): void {
+    this.barrier.stop();
+  }
+
+  async describe(): Promise<ApplianceDescription> {
+    const o = this.options;
+    return {
+      siteId: o.siteId, protectedRole: o.protectedAppliance !== undefined, recoveryRole: o.recoveryAppliance !== undefined,
+      ...(o.applianceId !== undefined ? { applianceId: o.applianceId } : {}), ...(o.hostIds ? { hostIds: [...o.hostIds] } : {}),
+      ...(o.linkAddress !== undefined ? { linkAddress: o.linkAddress } : {}),
+    };
+  }
+
+  /** Sets the link address `describe` reports once the recovery role listens. */
+  setLinkAddress(address: string): void {
+    this.options.linkAddress = address;
+  }
+
+  async groupFactsMany(groupIds: GroupId[]): Promise<GroupFactsEntry[]> {
+    if (!Array.isArray(groupIds) || !groupIds.every((g) => typeof g === 'string' && g !== '')) throw new ValidationError('groupIds must be a list of group ids', 'groupIds');
+    if (groupIds.length > 100_000) throw new ValidationError('at most 100 000 groups per call', 'groupIds');
+    const out: GroupFactsEntry[] = [];
+    for (const groupId of groupIds) {
+      const entry: GroupFactsEntry = { groupId };
+      try {
+        entry.facts = await this.groupFacts(groupId);
+      } catch (e) {
+        const err = e as Error & { code?: string };
+        entry.error = { code: err.code ?? 'INTERNAL', message: err.message };
+      }
+      const active = await this.options.recovery?.active(groupId);
+      if (active) entry.activeRecovery = active;
+      out.push(entry);
+    }
+    return out;
   }
 
   async finalCheckpoint(groupId: GroupId, id: string, timestamp: number): Promise<Checkpoint> {

@@ -1,4 +1,6 @@
 import assert from 'node:assert/strict';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { ConflictError, NotFoundError, ValidationError } from '../errors.js';
 import type { Checkpoint } from '../model.js';
 import type { RecoveryOperations, RecoveryReport } from '../recovery/recovery-api.js';
@@ -108,5 +110,31 @@ describe('control link (HTTP + NDJSON) with a recording appliance', () => {
     assert.equal(bad.status, 400);
     await server.close();
     await assert.rejects(new RemoteApplianceControl('site-b', server.url, 'secret').inventory(), ControlUnreachableError);
+  });
+
+  it('sends a read-only call once more when the server closes the connection under it, never a call that changes something', async () => {
+    // A server that drops the socket of the first request of each method without answering, as one whose
+    // keep-alive timer fired just as the client reused the connection.
+    const seen = new Map<string, number>();
+    const flaky = createServer((req, res) => {
+      const method = String(req.url).split('/').pop()!;
+      seen.set(method, (seen.get(method) ?? 0) + 1);
+      if (seen.get(method) === 1) {
+        req.socket.destroy();
+        return;
+      }
+      res.end(`${JSON.stringify({ result: method === 'inventory' ? { hosts: [], vms: [], networks: [], datastores: [] } : null })}\n`);
+    });
+    await new Promise<void>((resolve) => flaky.listen(0, '127.0.0.1', resolve));
+    try {
+      const remote = new RemoteApplianceControl('site-b', `http://127.0.0.1:${(flaky.address() as AddressInfo).port}`, 'secret');
+      assert.deepEqual(await remote.inventory(), { hosts: [], vms: [], networks: [], datastores: [] });
+      assert.equal(seen.get('inventory'), 2, 'the read was sent again');
+      await assert.rejects(remote.pause('g1'), ControlUnreachableError);
+      assert.equal(seen.get('pause'), 1, 'a call that changes something is not repeated');
+    } finally {
+      flaky.closeAllConnections();
+      await new Promise<void>((resolve) => flaky.close(() => resolve()));
+    }
   });
 });

@@ -14,12 +14,14 @@ import type {
 import type { RecoveryGroupDefinition } from '../recovery/recovery-platform.js';
 import type { ImageExportReport, ImageExportRequest, ImageOperations, ImageServeRequest, ImageSessionInfo } from '../images/image-api.js';
 import type {
-  ApplianceControl, CheckpointCutRequest, GroupFacts, ProtectGroupSpec, SeedReverseReplicasRequest, SeedReverseReplicasResult,
+  ApplianceControl, ApplianceDescription, BarrierHoldRequest, BarrierHoldResult, BarrierReleaseRequest, BarrierReleaseResult, CheckpointCutRequest,
+  GroupFacts, GroupFactsEntry, ProtectGroupSpec, SeedReverseReplicasRequest, SeedReverseReplicasResult,
 } from './appliance-control.js';
 
 const CONTROL_METHODS = [
   'inventory', 'protectGroup', 'unprotectGroup', 'pause', 'resume', 'forceSync', 'cutCheckpoints', 'finalCheckpoint',
   'shutdownVms', 'powerOnVms', 'groupFacts', 'defineRecoveryGroup', 'seedReverseReplicas',
+  'holdBarrier', 'releaseBarrier', 'abortBarrier', 'groupFactsMany', 'describe',
 ] as const;
 const RECOVERY_METHODS = [
   'listCheckpoints', 'active', 'startFailoverTest', 'stopFailoverTest', 'failover', 'move', 'commit', 'rollback', 'clone',
@@ -33,6 +35,8 @@ const WITH_PROGRESS = new Set(['startFailoverTest', 'stopFailoverTest', 'failove
 /** Control methods whose last parameter is a ProgressSink (progress lines also keep a long call's answer alive). */
 const CONTROL_WITH_PROGRESS = new Set(['seedReverseReplicas']);
 const MAX_BODY_BYTES = 1024 * 1024;
+/** Calls that change nothing on the appliance: safe to send again when a reused connection was closed under them. */
+const READ_ONLY = new Set(['inventory', 'groupFacts', 'groupFactsMany', 'describe']);
 
 export interface ControlServerOptions {
   /** Shared secret a manager presents as `Authorization: Bearer <token>`. */
@@ -59,6 +63,11 @@ export async function serveControl(control: ApplianceControl, listen: { host: st
       res.end();
     });
   });
+  // Idle connections live long, so a reused one is rarely closed under a call: fetch keeps a connection the
+  // server's advertised timeout less 1 s, and on a loaded machine the two timers cross ("other side
+  // closed" / ECONNRESET, seen at 100+ groups over 8 appliances; read-only calls are then sent again).
+  server.keepAliveTimeout = 60_000;
+  server.headersTimeout = 61_000;
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(listen.port, listen.host, () => resolve());
@@ -181,6 +190,8 @@ export class ControlUnreachableError extends OpenCdpError {
 export class RemoteApplianceControl implements ApplianceControl {
   readonly recovery: RecoveryOperations;
   readonly images: ImageOperations;
+  /** The appliance's name within its site, as the host's configuration gives it (a site may run one per host). */
+  applianceId?: string;
 
   /**
    * `timeoutMs` bounds every call without progress (default 30 s), so a hung appliance cannot hang its
@@ -261,25 +272,51 @@ export class RemoteApplianceControl implements ApplianceControl {
   seedReverseReplicas(request: SeedReverseReplicasRequest, progress?: ProgressSink): Promise<SeedReverseReplicasResult> {
     return this.call('seedReverseReplicas', [request], progress);
   }
+  /** Bounded by the hold itself: an answer later than `holdMs` is useless (the appliance has dropped the round). */
+  holdBarrier(request: BarrierHoldRequest): Promise<BarrierHoldResult> {
+    return this.call('holdBarrier', [request], undefined, boundedTimeout(request?.holdMs, this.timeoutMs));
+  }
+  releaseBarrier(request: BarrierReleaseRequest): Promise<BarrierReleaseResult> {
+    return this.call('releaseBarrier', [request], undefined, this.barrierTimeoutMs);
+  }
+  abortBarrier(roundId: string, reason: string): Promise<void> {
+    return this.call('abortBarrier', [roundId, reason], undefined, this.barrierTimeoutMs);
+  }
+  groupFactsMany(groupIds: GroupId[]): Promise<GroupFactsEntry[]> {
+    return this.call('groupFactsMany', [groupIds]);
+  }
+  describe(): Promise<ApplianceDescription> {
+    return this.call('describe', []);
+  }
 
-  private async call<T>(method: string, args: unknown[], progress?: ProgressSink): Promise<T> {
-    const signal = progress ? undefined : AbortSignal.timeout(this.timeoutMs);
+  /** A barrier's release or abort is small and urgent: a member that takes longer is treated as failed. */
+  private readonly barrierTimeoutMs = 10_000;
+
+  private async call<T>(method: string, args: unknown[], progress?: ProgressSink, timeoutMs = this.timeoutMs): Promise<T> {
+    const signal = progress ? undefined : AbortSignal.timeout(timeoutMs);
     let response: Response;
-    try {
-      response = await fetch(`${this.url}/control/v1/${method}`, {
-        method: 'POST',
-        headers: { authorization: `Bearer ${this.token}`, 'content-type': 'application/json' },
-        body: JSON.stringify({ args }),
-        ...(signal ? { signal } : {}),
-      });
-    } catch (error) {
-      throw new ControlUnreachableError(this.url, signal?.aborted ? `no answer to '${method}' within ${this.timeoutMs} ms` : ((error as Error & { cause?: Error }).cause ?? (error as Error)).message);
+    for (let attempt = 1; ; attempt++) {
+      try {
+        response = await fetch(`${this.url}/control/v1/${method}`, {
+          method: 'POST',
+          headers: { authorization: `Bearer ${this.token}`, 'content-type': 'application/json' },
+          body: JSON.stringify({ args }),
+          ...(signal ? { signal } : {}),
+        });
+        break;
+      } catch (error) {
+        // A kept-alive connection the server closed just as it was reused (the idle timers of both ends
+        // cross on a loaded machine): a read that changes nothing is sent once more on a fresh connection.
+        const cause = ((error as Error & { cause?: Error & { code?: string } }).cause ?? {}) as { code?: string };
+        if (attempt === 1 && !signal?.aborted && READ_ONLY.has(method) && (cause.code === 'UND_ERR_SOCKET' || cause.code === 'ECONNRESET')) continue;
+        throw new ControlUnreachableError(this.url, signal?.aborted ? `no answer to '${method}' within ${timeoutMs} ms` : ((error as Error & { cause?: Error }).cause ?? (error as Error)).message);
+      }
     }
     if (!response.body) throw new ControlUnreachableError(this.url, `empty answer (HTTP ${response.status})`);
     try {
       return await this.readAnswer<T>(method, response, progress);
     } catch (error) {
-      if (signal?.aborted) throw new ControlUnreachableError(this.url, `no answer to '${method}' within ${this.timeoutMs} ms`);
+      if (signal?.aborted) throw new ControlUnreachableError(this.url, `no answer to '${method}' within ${timeoutMs} ms`);
       throw error;
     }
   }
@@ -300,4 +337,9 @@ export class RemoteApplianceControl implements ApplianceControl {
     }
     throw new ControlUnreachableError(this.url, `the answer to '${method}' ended early (HTTP ${response.status})`);
   }
+}
+
+/** A call's timeout bounded by `ms` when that is a sensible positive number, else the default. */
+function boundedTimeout(ms: unknown, fallback: number): number {
+  return typeof ms === 'number' && Number.isFinite(ms) && ms > 0 ? Math.min(fallback, Math.ceil(ms)) : fallback;
 }

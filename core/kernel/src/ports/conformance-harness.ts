@@ -38,6 +38,11 @@ export const CAPABILITIES = [
   /** Change-tracking faults can be injected: a view that fails to open or release, a token reset, a lost view. */
   'faultChangeTracking',
   /**
+   * Several protected hosts whose VMs separate appliances split (one per host), so a group's checkpoint
+   * barrier runs across appliances over the control link (J2 across hosts).
+   */
+  'multiHost',
+  /**
    * Recovered VMs can be protected back to the original site (reverse protection): the kernel can capture
    * writes on the recovery platform. A recovery site on another platform than the protected one may lack it.
    */

@@ -15,12 +15,15 @@ export function groupRoutes(parts: Pick<ManagerParts, 'groups' | 'monitor' | 'al
     name: { type: 'string', maxLength: 200 }, status: intString, subStatus: intString, priority: intString,
     protectedSiteIdentifier: id, recoverySiteIdentifier: id, format: { enum: ['json', 'csv'] },
   });
-  const listGroups = (q: Record<string, string | undefined>): Json[] => groups.list()
-    .map((g) => groupView(parts, g))
-    .filter((v) => (q.name === undefined || v.vpgName === q.name) && (q.status === undefined || v.status === Number(q.status))
-      && (q.subStatus === undefined || v.subStatus === Number(q.subStatus)) && (q.priority === undefined || v.priority === Number(q.priority))
-      && (q.protectedSiteIdentifier === undefined || v.protectedSiteIdentifier === q.protectedSiteIdentifier)
-      && (q.recoverySiteIdentifier === undefined || v.recoverySiteIdentifier === q.recoverySiteIdentifier));
+  const listGroups = (q: Record<string, string | undefined>): Json[] => {
+    const alertStatus = parts.alerts.statusAll();
+    return groups.list()
+      .map((g) => groupView(parts, g, alertStatus))
+      .filter((v) => (q.name === undefined || v.vpgName === q.name) && (q.status === undefined || v.status === Number(q.status))
+        && (q.subStatus === undefined || v.subStatus === Number(q.subStatus)) && (q.priority === undefined || v.priority === Number(q.priority))
+        && (q.protectedSiteIdentifier === undefined || v.protectedSiteIdentifier === q.protectedSiteIdentifier)
+        && (q.recoverySiteIdentifier === undefined || v.recoverySiteIdentifier === q.recoverySiteIdentifier));
+  };
   const lookup = (url: string, summary: string, entries: Record<string, number>): RouteSpec => ({
     method: 'GET', url: `/v1/vpgs/${url}`, role: 'viewer', tags: ['lookups'], summary, handler: async () => Object.entries(entries).map(([name, value]) => ({ value, name })),
   });

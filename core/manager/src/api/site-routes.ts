@@ -9,10 +9,14 @@ import { iso, siteView } from './views.js';
 
 const MB = 1024 * 1024;
 
-export function siteRoutes({ sites, peering, appliances, lifecycle }: Pick<ManagerParts, 'sites' | 'peering' | 'appliances' | 'lifecycle'>): RouteSpec[] {
+export function siteRoutes({ sites, peering, peerWatch, appliances, lifecycle }: Pick<ManagerParts, 'sites' | 'peering' | 'peerWatch' | 'appliances' | 'lifecycle'>): RouteSpec[] {
   const sharedGroup = obj({
     id, name: { type: 'string', minLength: 1, maxLength: 80 }, settings: { type: 'object' }, vmIds: vmIdentifiers, protectedSiteId: id, recoverySiteId: id,
     plan: recoveryPlanSchema, createdAt: { type: 'integer', minimum: 0 }, lifecycle: { enum: ['active', 'deleting', 'recovered'] }, provisionedBytes: { type: 'integer', minimum: 0 },
+    placement: obj({
+      members: { type: 'array', maxItems: 1000, items: obj({ applianceId: { type: 'string', minLength: 1, maxLength: 200 }, vmIds: vmIdentifiers }, ['applianceId', 'vmIds']) },
+      recovery: obj({ applianceId: { type: 'string', minLength: 1, maxLength: 200 }, linkAddress: { type: 'string', minLength: 1, maxLength: 300 } }, ['applianceId', 'linkAddress']),
+    }, ['members']),
   }, ['id', 'name', 'settings', 'vmIds', 'protectedSiteId', 'recoverySiteId', 'plan', 'createdAt', 'lifecycle', 'provisionedBytes']);
   const routes: RouteSpec[] = [
     { method: 'GET', url: '/v1/localsite', role: 'viewer', tags: ['sites'], summary: 'This manager\'s site', handler: async () => ({ ...siteView(sites.localSite()), url: lifecycle.address ?? null }) },
@@ -51,6 +55,18 @@ export function siteRoutes({ sites, peering, appliances, lifecycle }: Pick<Manag
       },
     },
     {
+      method: 'POST', url: '/v1/peersites/heartbeat', role: 'public', tags: ['sites'], summary: 'Called by a paired manager every second: are you there? (authenticates by the pairing secret)',
+      body: obj({ siteIdentifier: id }, ['siteIdentifier']),
+      handler: async (req) => {
+        const secret = req.headers[PEER_SECRET_HEADER];
+        return peerWatch.acceptHeartbeat(typeof secret === 'string' ? secret : undefined, String(body(req).siteIdentifier));
+      },
+    },
+    {
+      method: 'GET', url: '/v1/peersites/connections', role: 'viewer', tags: ['sites'], summary: 'Whether this manager is connected to each paired manager now',
+      handler: async () => peerWatch.connections(),
+    },
+    {
       method: 'DELETE', url: '/v1/peersites/:siteIdentifier', role: 'admin', tags: ['sites'], summary: 'Unpair a site (no group may use it)', params: obj({ siteIdentifier: id }, ['siteIdentifier']),
       handler: async (req, reply) => {
         peering.unpair(params(req).siteIdentifier, userOf(req));
@@ -59,7 +75,10 @@ export function siteRoutes({ sites, peering, appliances, lifecycle }: Pick<Manag
     },
     {
       method: 'GET', url: '/v1/vras', role: 'viewer', tags: ['sites'], summary: 'The appliances this manager drives',
-      handler: async () => appliances.list().map((a, i) => ({ vraIdentifier: `${a.siteId}.vra-${i}`, siteIdentifier: a.siteId, recoveryRole: a.recovery !== undefined, local: a.siteId === sites.siteId })),
+      handler: async () => appliances.registered().map((e) => ({
+        vraIdentifier: e.id, siteIdentifier: e.control.siteId, recoveryRole: e.description?.recoveryRole ?? e.control.recovery !== undefined, local: e.control.siteId === sites.siteId,
+        hostIdentifiers: e.description?.hostIds ?? null, linkAddress: e.description?.linkAddress ?? null, reachable: appliances.downReason(e.control) === undefined,
+      })),
     },
     {
       method: 'GET', url: '/v1/virtualizationsites', role: 'viewer', tags: ['inventory'], summary: 'Sites whose platform this manager reaches through an appliance',

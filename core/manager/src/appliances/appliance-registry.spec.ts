@@ -37,6 +37,18 @@ describe('manager appliance registry', () => {
     const inventories = await registry.inventories();
     assert.deepEqual([...inventories.keys()], ['site-a', 'site-b']);
     assert.deepEqual(inventories.get('site-b')!.vms.map((v) => v.id), ['site-b-vm-1', 'site-b-vm-2', 'site-b-vm-3']);
-    assert.equal(recoveryB.callsOf('inventory').length, 0, 'a site is asked once');
+    assert.equal(recoveryB.callsOf('inventory').length, 1, 'every appliance is asked: with one platform per host each lists only its own VMs');
+  });
+
+  it('placing a VM while an appliance of its site does not answer is a retryable ApplianceUnavailableError naming it, not "no appliance serves"', async () => {
+    const silent = new RecordingAppliance('site-a', undefined, { recovery: false });
+    silent.inventory = async () => {
+      throw new ControlUnreachableError('http://host-2', 'read ECONNRESET');
+    };
+    const registry = new ApplianceRegistry([protectedA, silent, recoveryB], pino({ level: 'silent' }));
+    await assert.rejects(registry.place('site-a', 'site-b', ['site-a-vm-9'], () => 0),
+      (e: Error) => e instanceof ApplianceUnavailableError && /did not answer/.test(e.message) && /ECONNRESET/.test(e.message));
+    const alone = new ApplianceRegistry([protectedA, recoveryB], pino({ level: 'silent' }));
+    await assert.rejects(alone.place('site-a', 'site-b', ['site-a-vm-9'], () => 0), /no appliance of site 'site-a' serves VM 'site-a-vm-9'/);
   });
 });

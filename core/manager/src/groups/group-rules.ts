@@ -2,6 +2,8 @@
 // recovery, file restore), kept below all of them so none has to ask another part for them.
 import { InvalidStateError, NotFoundError, ValidationError } from '@opencdp/core';
 import type { RecoveryPlan } from '@opencdp/core';
+import type { ApplianceRegistry } from '../appliances/appliance-registry.js';
+import type { Sites } from '../sites/sites.js';
 import type { GroupRow, Store } from '../store.js';
 
 /** The stored group, or NotFoundError. */
@@ -24,4 +26,15 @@ export function checkPlan(plan: RecoveryPlan, vmIds: string[]): void {
   for (const [i, nic] of (plan.nics ?? []).entries()) {
     if (!vmIds.includes(nic.vmId)) throw new ValidationError(`NIC mapping names VM '${nic.vmId}', which is not in the group`, `nics.${i}.vmId`);
   }
+}
+
+/**
+ * Whether this manager drives the group's protection (cuts its checkpoints, restores it on a restarted
+ * appliance): active, protected at this site or at a site with no paired manager of its own, and it
+ * reaches a protected appliance of the group.
+ */
+export function drivesGroup(g: GroupRow, sites: Sites, appliances: ApplianceRegistry): boolean {
+  if (g.lifecycle !== 'active') return false;
+  const mine = g.protectedSiteId === sites.siteId || !sites.peerSites().some((s) => s.id === g.protectedSiteId);
+  return mine && appliances.protectedMembers(g).length > 0;
 }

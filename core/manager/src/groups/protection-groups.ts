@@ -5,6 +5,7 @@
 import { randomUUID } from 'node:crypto';
 import { ConflictError, ValidationError, parseProtectionGroupSettings } from '@opencdp/core';
 import type { ApplianceControl, Clock, ProtectionGroupSettings, RecoveryPlan, RecoveryVmDefinition } from '@opencdp/core';
+import type { MemberProtection } from './member-protection.js';
 import type { ApplianceRegistry } from '../appliances/appliance-registry.js';
 import { defined } from '../defined.js';
 import { ApplianceUnavailableError } from '../errors.js';
@@ -30,7 +31,7 @@ export class ProtectionGroups {
   constructor(
     private readonly store: Store, private readonly clock: Clock, private readonly sites: Sites, private readonly appliances: ApplianceRegistry,
     private readonly events: EventLog, private readonly tasks: TaskRunner, private readonly peering: Peering, private readonly scheduler: CheckpointScheduler,
-    private readonly guard: RecoveryGuard, private readonly monitor: Monitor,
+    private readonly guard: RecoveryGuard, private readonly monitor: Monitor, private readonly members: MemberProtection,
   ) {}
 
   /** The group, or NotFoundError. */
@@ -48,13 +49,14 @@ export class ProtectionGroups {
     const { g, vms } = await this.check(settings, input, undefined);
     this.store.putGroup(g);
     this.events.record('GroupCreated', `group '${g.name}' created (${g.vmIds.length} VMs, ${g.protectedSiteId} → ${g.recoverySiteId})`, g.id, user);
+    const release = this.members.claim(g.id);
     this.saved(g);
     const taskId = this.tasks.start('CreateProtectionGroup', g.id, user, async (progress) => {
       progress(10, 'defining the group at the recovery site');
       await this.defineAtRecoverySite(g, vms);
-      progress(30, 'protecting');
-      await this.appliances.protectedOf(g).protectGroup({ groupId: g.id, settings, vmIds: g.vmIds, recoveryAddress: this.appliances.recoveryAddress(g.recoverySiteId) });
-    });
+      progress(30, `protecting on ${g.placement?.members.length ?? 1} appliance(s)`);
+      await this.members.protect(g, settings);
+    }, release);
     return { taskId, groupId: g.id };
   }
 
@@ -70,17 +72,17 @@ export class ProtectionGroups {
       || old.settings.useWanCompression !== settings.useWanCompression || old.settings.priority !== settings.priority;
     this.store.putGroup(g);
     this.events.record('GroupUpdated', `group '${g.name}' settings changed${reprotect ? '; re-protecting with the replicas as preseeded targets' : ''}`, g.id, user);
+    const release = reprotect ? this.members.claim(g.id) : (): void => undefined;
     this.saved(g);
     const taskId = this.tasks.start('UpdateProtectionGroup', g.id, user, async (progress) => {
       progress(10, 'defining the group at the recovery site');
       await this.defineAtRecoverySite(g, vms);
       if (!reprotect) return;
-      const a = this.appliances.protectedOf(g);
       progress(20, 'stopping protection');
-      await a.unprotectGroup(g.id, { deleteSourceVms: false });
+      await this.members.unprotect(old, false);
       progress(60, 'protecting');
-      await a.protectGroup({ groupId: g.id, settings, vmIds: g.vmIds, recoveryAddress: this.appliances.recoveryAddress(g.recoverySiteId), preseeded: true });
-    });
+      await this.members.protect(g, settings, true);
+    }, release);
     return { taskId, groupId: g.id };
   }
 
@@ -103,27 +105,37 @@ export class ProtectionGroups {
     if (new Set(input.vmIds).size !== input.vmIds.length) throw new ValidationError('a VM is listed twice', 'vmIdentifiers');
     const byName = this.store.getGroupByName(settings.name);
     if (byName && byName.id !== old?.id) throw new ConflictError(`a group named '${settings.name}' exists`, 'pick another name');
-    const appliance = this.appliances.ofSite(protectedSiteId);
-    if (!appliance) throw new ValidationError(`this manager reaches no appliance of site '${protectedSiteId}'`, 'protectedSiteIdentifier');
-    const inventory = await appliance.inventory();
+    if (!this.appliances.reaches(protectedSiteId)) throw new ValidationError(`this manager reaches no appliance of site '${protectedSiteId}'`, 'protectedSiteIdentifier');
+    const { vms: siteVms, silent } = await this.appliances.siteVms(protectedSiteId);
     let provisionedBytes = 0;
     const vms: RecoveryVmDefinition[] = [];
     for (const vmId of input.vmIds) {
-      const vm = inventory.vms.find((v) => v.id === vmId);
+      const vm = siteVms.get(vmId);
+      if (!vm && silent.length > 0) throw new ApplianceUnavailableError(`VM '${vmId}' is not in the inventory of the appliances of site '${protectedSiteId}' that answered; appliance ${silent.join(', ')} did not answer`);
       if (!vm) throw new ValidationError(`VM '${vmId}' is not in the inventory of site '${protectedSiteId}'`, 'vmIdentifiers');
       provisionedBytes += vm.volumes.reduce((n, v) => n + v.sizeBytes, 0);
       vms.push({ id: vm.id, name: vm.name, nics: vm.nics.map((n) => ({ networkId: n.networkId, mac: n.mac, ...defined({ ipv4: n.ipv4 }) })) });
     }
     const plan = input.plan ?? old?.plan ?? {};
     checkPlan(plan, input.vmIds);
+    // Where it runs: kept for an existing group whose VMs did not change (its journals do not move).
+    const sameVms = old !== undefined && JSON.stringify(old.vmIds) === JSON.stringify(input.vmIds);
+    let placement = sameVms ? old.placement : undefined;
+    if (!sameVms) {
+      const load = this.store.groupsPerRecoveryAppliance();
+      placement = await this.appliances.place(protectedSiteId, input.recoverySiteId, input.vmIds, (applianceId) => load.get(applianceId) ?? 0);
+      if (old?.placement?.recovery) placement.recovery = old.placement.recovery;
+    }
     const g: GroupRow = {
       id: old?.id ?? `vpg-${this.store.nextCounter('group')}-${randomUUID().slice(0, 8)}`,
       name: settings.name, settings, vmIds: [...input.vmIds], protectedSiteId, recoverySiteId: input.recoverySiteId, plan,
       createdAt: old?.createdAt ?? this.clock.now(), lifecycle: old?.lifecycle ?? 'active', provisionedBytes,
       ...(old?.syncedAt !== undefined ? { syncedAt: old.syncedAt } : {}), ...(old?.lastTest ? { lastTest: old.lastTest } : {}), ...(old?.state ? { state: old.state } : {}),
+      ...(placement ? { placement } : {}),
     };
     return { g, vms };
   }
+
 
   /** Stops protection, removes the group at the recovery site (keeping its volumes if asked), then forgets it; `force` goes on past unreachable appliances. */
   async delete(id: string, options: { keepRecoveryVolumes: boolean; force: boolean }, user?: string): Promise<string> {
@@ -135,18 +147,14 @@ export class ProtectionGroups {
     g.lifecycle = 'deleting';
     this.store.putGroup(g);
     this.events.record('GroupDeleting', `deleting group '${g.name}'${options.keepRecoveryVolumes ? ' keeping the recovery volumes' : ''}${options.force ? ' (forced)' : ''}`, g.id, user);
+    this.scheduler.forget(g.id);
     return this.tasks.start('RemoveProtectionGroup', g.id, user, async (progress) => {
-      const pa = this.appliances.protectedAppliance(g);
       progress(10, 'stopping protection');
-      if (pa) {
-        try {
-          await pa.unprotectGroup(g.id, { deleteSourceVms: false });
-        } catch (e) {
-          if (!options.force && (e as { code?: string }).code !== 'NOT_FOUND') throw e;
-        }
-      } else if (!options.force) {
+      const reachable = this.appliances.protectedMembers(g).length > 0 && this.appliances.unknownMembers(g).length === 0;
+      if (!reachable && !options.force) {
         throw new ApplianceUnavailableError(`this manager reaches no appliance of site '${g.protectedSiteId}'; delete with force to remove the group anyway`);
       }
+      await this.members.unprotect(g, options.force);
       const recovery = this.appliances.recoveryAppliance(g)?.recovery;
       progress(50, 'removing the group at the recovery site');
       if (recovery) await recovery.deleteGroup({ groupId: g.id, keepRecoveryVolumes: options.keepRecoveryVolumes, force: options.force }, (p, step) => progress(50 + (45 * p) / 100, step));
@@ -174,9 +182,9 @@ export class ProtectionGroups {
   private protectedAction(id: string, type: string, user: string | undefined, fn: (a: ApplianceControl, g: GroupRow) => Promise<void>, what: string): string {
     const g = this.get(id);
     assertActive(g);
-    const a = this.appliances.protectedOf(g);
+    this.appliances.membersOf(g);
     return this.tasks.start(type, g.id, user, async () => {
-      await fn(a, g);
+      await this.members.each(g, (a) => fn(a, g));
       this.events.record(type, `${what} (group '${g.name}')`, g.id, user);
     });
   }

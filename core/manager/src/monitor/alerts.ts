@@ -12,8 +12,15 @@ export interface AlertFilter { groupId?: string; dismissed?: boolean; includeCle
 export class Alerts {
   constructor(private readonly store: Store, private readonly clock: Clock, private readonly events: EventLog) {}
 
-  /** Raises, changes or clears the group's alerts from the facts of one poll (nothing during its initial sync). */
-  evaluate(g: GroupRow, facts: ReplicationFacts, rt: GroupRuntime, syncing: boolean): void {
+  /**
+   * Raises, changes or clears the group's alerts from the facts of one poll (nothing during its initial
+   * sync). `standing`: the poll's preloaded standing alerts (one query for all groups); `unreachable`: the
+   * protected appliance of the group that cannot be reached (its checkpoints stop until it returns).
+   */
+  evaluate(g: GroupRow, facts: ReplicationFacts, rt: GroupRuntime, syncing: boolean, extra: { standing?: Map<string, AlertRow>; unreachable?: string } = {}): void {
+    this.standing = extra.standing;
+    this.set(g, 'ApplianceUnreachable', extra.unreachable ? 'error' : undefined,
+      `group '${g.name}': ${extra.unreachable ?? 'a protected appliance'} cannot be reached; the group's checkpoints stop until it returns (other groups are not affected)`);
     const rpoHigh = !syncing && facts.actualRpoMs !== undefined && facts.actualRpoMs > facts.rpoTargetMs && g.lifecycle === 'active';
     this.set(g, 'RpoAboveTarget', rpoHigh ? 'warning' : undefined,
       `group '${g.name}': RPO ${Math.round((facts.actualRpoMs ?? 0) / 1000)} s is above the ${g.settings.rpoTargetSeconds} s target`);
@@ -23,10 +30,14 @@ export class Alerts {
     const over = rt.journals.filter((j) => j.warningBytes > 0 && j.usedBytes >= j.warningBytes);
     this.set(g, 'JournalWarningThreshold', over.length > 0 ? 'warning' : undefined,
       `group '${g.name}': journal of VM ${over.map((j) => j.vmId).join(', ')} passed its warning threshold`);
+    this.standing = undefined;
   }
 
+  /** Standing alerts preloaded for the poll under way (undefined: ask the store). */
+  private standing?: Map<string, AlertRow>;
+
   private set(g: GroupRow, type: string, level: AlertLevel | undefined, description: string): void {
-    const current = this.store.activeAlert(g.id, type);
+    const current = this.standing ? this.standing.get(`${g.id}/${type}`) : this.store.activeAlert(g.id, type);
     const now = this.clock.now();
     if (!level) {
       if (current) {
@@ -38,10 +49,29 @@ export class Alerts {
     if (!current) {
       this.store.putAlert({ id: `alert-${this.store.nextCounter('alert')}`, groupId: g.id, type, level, description, raisedAt: now, dismissed: false });
       this.events.record('AlertRaised', `${level}: ${description}`, g.id);
-    } else if (current.level !== level) {
+    } else if (current.level !== level || (type === 'ApplianceUnreachable' && current.description !== description)) {
       this.store.putAlert({ ...current, level, description });
       this.events.record('AlertChanged', `${level}: ${description}`, g.id);
     }
+  }
+
+  /**
+   * Raises or clears an alert about a site rather than a group (a paired manager this one is not connected
+   * to, seed 000). Returns true when the alert was raised or cleared by this call.
+   */
+  setSite(siteId: string, type: string, level: AlertLevel | undefined, description: string): boolean {
+    const current = this.store.activeSiteAlert(siteId, type);
+    const now = this.clock.now();
+    if (!level) {
+      if (!current) return false;
+      this.store.putAlert({ ...current, clearedAt: now });
+      this.events.record('AlertCleared', `cleared: ${current.description}`);
+      return true;
+    }
+    if (current) return false;
+    this.store.putAlert({ id: `alert-${this.store.nextCounter('alert')}`, groupId: '', siteId, type, level, description, raisedAt: now, dismissed: false });
+    this.events.record('AlertRaised', `${level}: ${description}`);
+    return true;
   }
 
   get(id: string): AlertRow {
@@ -58,7 +88,17 @@ export class Alerts {
     const a = this.get(id);
     if (a.dismissed === dismissed) return;
     this.store.putAlert({ ...a, dismissed });
-    this.events.record(dismissed ? 'AlertDismissed' : 'AlertUndismissed', `${dismissed ? 'dismissed' : 'undismissed'}: ${a.description}`, a.groupId, user);
+    this.events.record(dismissed ? 'AlertDismissed' : 'AlertUndismissed', `${dismissed ? 'dismissed' : 'undismissed'}: ${a.description}`, a.groupId || undefined, user);
+  }
+
+  /** Every group's alert status code at once (groups with no standing alert are absent: 0). */
+  statusAll(): Map<string, number> {
+    const out = new Map<string, number>();
+    for (const a of this.store.listAlerts()) {
+      if (!a.groupId) continue;
+      out.set(a.groupId, Math.max(out.get(a.groupId) ?? 0, a.level === 'error' ? 2 : 1));
+    }
+    return out;
   }
 
   /** The group's alert status code: 0 none, 1 warning, 2 error (standing alerts, dismissed or not). */

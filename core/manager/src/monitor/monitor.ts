@@ -4,18 +4,30 @@
 // throughput, WAN, journal, history SLA) and has the alerts evaluated. It also closes the start task of
 // an operation that ended without this manager, fetching its report.
 import { GroupStatusCode, GroupSubStatusCode, evaluateGroupState } from '@opencdp/core';
-import type { ActiveRecovery, ApplianceControl, Clock, GroupFacts, GroupState, RecoveryReport, ReplicationFacts, TimerHandle } from '@opencdp/core';
+import type { ActiveRecovery, ApplianceControl, Clock, GroupFacts, GroupState, RecoveryReport, ReplicationFacts, ReplicationPhase, TimerHandle } from '@opencdp/core';
 import type { Logger } from 'pino';
 import type { ApplianceRegistry } from '../appliances/appliance-registry.js';
 import { defined } from '../defined.js';
+import { drivesGroup } from '../groups/group-rules.js';
+import type { MemberProtection } from '../groups/member-protection.js';
+import type { Sites } from '../sites/sites.js';
 import type { ManagerLifecycle } from '../lifecycle.js';
 import type { RecoveryGuard } from '../recovery/recovery-guard.js';
 import type { RecoveryReports } from '../recovery/recovery-reports.js';
-import { TaskState, type GroupRow, type Store, type StoredGroupState } from '../store.js';
+import { TaskState, type AlertRow, type GroupRow, type Store, type StoredGroupState } from '../store.js';
 import type { EventLog } from '../tasks/event-log.js';
 import type { TaskRunner } from '../tasks/task-runner.js';
 import type { Alerts } from './alerts.js';
 import type { GroupRuntime } from './group-runtime.js';
+
+/** One appliance's answer about one group. */
+interface Answer {
+  facts?: GroupFacts;
+  error?: Error;
+  active?: ActiveRecovery;
+  /** The appliance said whether an operation runs (recovery role, answered). */
+  activeKnown: boolean;
+}
 
 /** History SLA is judged only once this much history could exist (a fresh group cannot have any). */
 const HISTORY_GRACE_MS = 60_000;
@@ -29,6 +41,7 @@ export class Monitor {
     private readonly store: Store, private readonly clock: Clock, private readonly log: Logger, private readonly lifecycle: ManagerLifecycle,
     private readonly appliances: ApplianceRegistry, private readonly guard: RecoveryGuard, private readonly reports: RecoveryReports,
     private readonly alerts: Alerts, private readonly events: EventLog, private readonly tasks: TaskRunner,
+    private readonly sites: Sites, private readonly protection: MemberProtection,
     private readonly pollIntervalMs = 1000,
   ) {}
 
@@ -63,36 +76,116 @@ export class Monitor {
     });
   }
 
-  /** Reads every group's facts from the appliances, evaluates its state, raises events and alerts. Tests call it directly. */
+  /**
+   * Reads every group's facts from the appliances, evaluates its state, raises events and alerts. One call
+   * per appliance for all the groups it serves (`groupFactsMany`; per group where an appliance lacks it),
+   * all appliances at once, so a poll costs as many round trips as there are appliances, not groups.
+   * Tests call it directly.
+   */
   async pollAll(): Promise<void> {
-    for (const g of this.store.listGroups()) {
+    const groups = this.store.listGroups();
+    const asked = new Map<ApplianceControl, Set<string>>();
+    const ask = (a: ApplianceControl | undefined, id: string): void => {
+      if (!a) return;
+      let set = asked.get(a);
+      if (!set) asked.set(a, (set = new Set()));
+      set.add(id);
+    };
+    for (const g of groups) {
+      for (const m of this.appliances.protectedMembers(g)) ask(m.control, g.id);
+      ask(this.appliances.recoveryAppliance(g), g.id);
+    }
+    const answers = new Map<ApplianceControl, Map<string, Answer>>();
+    await Promise.all([...asked].map(async ([a, ids]) => answers.set(a, await this.factsFrom(a, [...ids]))));
+    if (this.lifecycle.stopped) return;
+    for (const [a, facts] of answers) {
+      const down = [...facts.values()].find((f) => f.error && unreachable(f.error))?.error;
+      this.appliances.markReachable(a, down ? down.message : undefined);
+    }
+    const standing = this.store.activeAlertsByGroup();
+    for (const g of groups) {
       if (this.lifecycle.stopped) return;
       try {
-        await this.pollGroup(g);
+        await this.pollGroup(g, answers, standing);
       } catch (e) {
         this.log.warn({ err: e, groupId: g.id }, 'poll of group failed');
       }
     }
   }
 
-  private async pollGroup(g: GroupRow): Promise<void> {
-    const now = this.clock.now();
-    const pa = this.appliances.protectedAppliance(g);
-    const ra = this.appliances.recoveryAppliance(g);
-    const read = async (a: ApplianceControl | undefined): Promise<GroupFacts | undefined> => {
-      if (!a) return undefined;
+  /** Facts of many groups from one appliance; an appliance that cannot be reached gives its error for each. */
+  private async factsFrom(a: ApplianceControl, ids: string[]): Promise<Map<string, Answer>> {
+    const out = new Map<string, Answer>();
+    const failed = (error: Error): Answer => ({ error, activeKnown: false });
+    if (a.groupFactsMany) {
       try {
-        return await a.groupFacts(g.id);
-      } catch {
-        return undefined;
+        for (const e of await a.groupFactsMany(ids)) {
+          out.set(e.groupId, {
+            ...defined({ facts: e.facts, active: e.activeRecovery, error: e.error ? Object.assign(new Error(e.error.message), { code: e.error.code }) : undefined }),
+            activeKnown: a.recovery !== undefined,
+          });
+        }
+        return out;
+      } catch (e) {
+        // An appliance without the call answers UNSUPPORTED: ask it group by group below.
+        if ((e as { code?: string }).code !== 'UNSUPPORTED' && !/does not offer/.test((e as Error).message)) {
+          for (const id of ids) out.set(id, failed(e as Error));
+          return out;
+        }
       }
-    };
-    const pf = await read(pa);
-    const rf = ra === pa ? pf : await read(ra);
-    let activeKnown = ra?.recovery !== undefined;
-    const active = ra?.recovery ? await ra.recovery.active(g.id).catch(() => ((activeKnown = false), undefined)) : undefined;
+    }
+    await Promise.all(ids.map(async (id) => {
+      const answer: Answer = { activeKnown: false };
+      try {
+        answer.facts = await a.groupFacts(id);
+      } catch (e) {
+        answer.error = e as Error;
+      }
+      if (a.recovery) {
+        try {
+          const active = await a.recovery.active(id);
+          if (active) answer.active = active;
+          answer.activeKnown = true;
+        } catch {
+          // unknown: the monitor then leaves waiting tasks alone
+        }
+      }
+      out.set(id, answer);
+    }));
+    return out;
+  }
+
+  private async pollGroup(g: GroupRow, answers: Map<ApplianceControl, Map<string, Answer>>, standing: Map<string, AlertRow>): Promise<void> {
+    const now = this.clock.now();
+    const members = this.appliances.protectedMembers(g);
+    const ra = this.appliances.recoveryAppliance(g);
+    const answer = (a: ApplianceControl | undefined): Answer | undefined => (a ? answers.get(a)?.get(g.id) : undefined);
+    // The protected side: every member's facts merged. A member that cannot be reached stops the group's
+    // checkpoints (status and alert name it); one that lost the group (restarted) gets it back.
+    const memberFacts: GroupFacts[] = [];
+    let down: string | undefined;
+    let restoring = false;
+    for (const m of members) {
+      const f = answer(m.control);
+      if (f?.error) {
+        if ((f.error as { code?: string }).code === 'NOT_FOUND') {
+          // A user's task is (re)protecting the group: the member not knowing it yet is expected.
+          if (this.protection.inTask(g.id)) continue;
+          restoring = true;
+          if (drivesGroup(g, this.sites, this.appliances)) this.protection.repair(g, m);
+        } else if (unreachable(f.error)) down ??= this.appliances.nameOf(m.control);
+        continue;
+      }
+      if (f?.facts) memberFacts.push(f.facts);
+    }
+    const pf = memberFacts.length > 0 ? mergeProtected(memberFacts, restoring) : undefined;
+    const ranswer = answer(ra);
+    const rf = ranswer?.facts;
+    const activeKnown = ra?.recovery !== undefined && ranswer?.activeKnown === true;
+    const active = ranswer?.active;
     if (this.lifecycle.stopped) return;
     if (activeKnown && !active && !this.guard.isBusy(g.id)) await this.closeEndedElsewhere(g, ra, now);
+    const pa = members[0]?.control;
     const prevRt = this.runtime.get(g.id);
     const journals = rf?.journals ?? pf?.journals ?? [];
     const latestAt = rf?.latestCheckpointAt ?? pf?.latestCheckpointAt ?? pf?.lastCheckpoint?.timestamp;
@@ -107,7 +200,7 @@ export class Monitor {
       rpoTargetMs: g.settings.rpoTargetSeconds * 1000, historyStatus: syncing ? 'ok' : history.status,
       ...defined({ trigger: pf?.trigger, cause: pf?.cause, storageError: rf?.storageError ?? pf?.storageError, actualRpoMs: latestAt !== undefined ? Math.max(0, now - latestAt) : undefined }),
     };
-    const state = overlay(g, evaluateGroupState(facts), active);
+    const state = overlay(g, evaluateGroupState(facts), active, down);
     // Rates from the counters' change since the last poll.
     const writes = pf?.writes ?? 0, written = pf?.writtenBytes ?? 0, wire = pf?.wireBytes ?? 0;
     const prev = prevRt?.prev;
@@ -132,7 +225,7 @@ export class Monitor {
     if (changed) {
       this.events.record('GroupStatusChanged', `group '${g.name}': ${before ? `${before.status}/${before.subStatus} → ` : ''}${stored.status}/${stored.subStatus}${stored.trigger ? ` (${stored.trigger})` : ''}: ${stored.reason}`, g.id);
     }
-    this.alerts.evaluate(g, facts, rt, syncing);
+    this.alerts.evaluate(g, facts, rt, syncing, { standing, ...defined({ unreachable: down }) });
   }
 
   /**
@@ -162,8 +255,11 @@ export class Monitor {
   }
 }
 
-/** Recovery operations and the group's lifecycle take precedence over the replication state. */
-export function overlay(g: Pick<GroupRow, 'lifecycle'>, state: GroupState, active: ActiveRecovery | undefined): GroupState {
+/**
+ * Recovery operations and the group's lifecycle take precedence over the replication state; then a
+ * protected appliance that cannot be reached (`downMember` names it): the group's checkpoints stop.
+ */
+export function overlay(g: Pick<GroupRow, 'lifecycle'>, state: GroupState, active: ActiveRecovery | undefined, downMember?: string): GroupState {
   const set = (status: keyof typeof GroupStatusCode, subStatus: keyof typeof GroupSubStatusCode, reason: string): GroupState =>
     ({ ...state, status, subStatus, statusCode: GroupStatusCode[status], subStatusCode: GroupSubStatusCode[subStatus], reason });
   if (g.lifecycle === 'deleting') return set('Deleting', 'Deleting', 'the group is being deleted');
@@ -176,7 +272,39 @@ export function overlay(g: Pick<GroupRow, 'lifecycle'>, state: GroupState, activ
     };
     return set(failover ? 'FailingOver' : 'Moving', sub[active.phase] ?? 'None', `${active.kind} in progress (${active.phase})`);
   }
+  if (downMember) {
+    return { ...set('NotMeetingSLA', 'Error', `${downMember} cannot be reached: no checkpoints for this group until it returns; its other appliances keep replicating`), health: 'red' };
+  }
   return state;
+}
+
+/** A failure that says the appliance could not be asked at all (down, hung, refused the connection). */
+function unreachable(e: Error): boolean {
+  const code = (e as { code?: string }).code;
+  return code === undefined || code === 'CONTROL_UNREACHABLE' || code === 'INTERNAL';
+}
+
+/** Which phase wins when a group's members differ: the one that most explains why no checkpoint is cut. */
+const PHASE_ORDER: ReplicationPhase[] = [
+  'paused-user', 'paused-system', 'creating', 'initial-sync', 'volume-initial-sync', 'full-sync', 'delta-sync', 'volume-delta-sync', 'bitmap-sync', 'recording', 'streaming',
+];
+
+/** One view of the protected side from its members' facts: the worst phase, connected only if all are, counters summed. */
+export function mergeProtected(facts: GroupFacts[], restoring = false): GroupFacts {
+  if (facts.length === 1 && !restoring) return facts[0];
+  const worst = [...facts].sort((a, b) => PHASE_ORDER.indexOf(a.phase ?? 'streaming') - PHASE_ORDER.indexOf(b.phase ?? 'streaming'))[0];
+  const total = (k: 'writes' | 'writtenBytes' | 'wireBytes' | 'bufferedBytes' | 'bitmapBytes'): number => facts.reduce((n, f) => n + (f[k] ?? 0), 0);
+  const last = facts.map((f) => f.lastCheckpoint).filter((c) => c !== undefined).sort((a, b) => b.timestamp - a.timestamp)[0];
+  const storage = facts.find((f) => f.storageError)?.storageError;
+  return {
+    groupId: worst.groupId,
+    // A member that lost the group is being protected again with a delta sync.
+    phase: restoring && worst.phase === 'streaming' ? 'delta-sync' : worst.phase ?? 'streaming',
+    connected: facts.every((f) => f.connected !== false),
+    vmIds: facts.flatMap((f) => f.vmIds ?? []),
+    writes: total('writes'), writtenBytes: total('writtenBytes'), wireBytes: total('wireBytes'), bufferedBytes: total('bufferedBytes'), bitmapBytes: total('bitmapBytes'),
+    ...defined({ trigger: worst.trigger, storageError: storage, lastCheckpoint: last, lastSync: worst.lastSync, journals: facts.find((f) => f.journals)?.journals, latestCheckpointAt: worst.latestCheckpointAt }),
+  };
 }
 
 function sum(xs: number[]): number {

@@ -154,6 +154,11 @@ export class RecoveryTasks {
     }
     const reversed: GroupRow = { ...fresh, protectedSiteId: fresh.recoverySiteId, recoverySiteId: fresh.protectedSiteId, vmIds: recoveredVmIds, lifecycle: 'active' };
     delete reversed.syncedAt;
+    // The appliance that recovered the group now protects it back (its orchestrator started that); the
+    // journals are wherever that appliance sends (the original site's recovery appliance, found by site).
+    const ra = this.appliances.recoveryAppliance(g);
+    if (ra) reversed.placement = { members: [{ applianceId: this.appliances.idOf(ra), vmIds: [...recoveredVmIds] }] };
+    else delete reversed.placement;
     this.store.putGroup(reversed);
     this.events.record('ReverseProtection', `group '${g.name}' now protected from ${reversed.protectedSiteId} to ${reversed.recoverySiteId}`, g.id);
     this.peering.syncPeersOf(reversed);

@@ -15,6 +15,8 @@ export type PeerSyncTransport = (url: string, secret: string, body: PeerSyncMess
 export interface SharedGroup {
   id: string; name: string; settings: ProtectionGroupSettings; vmIds: string[]; protectedSiteId: string; recoverySiteId: string;
   plan: RecoveryPlan; createdAt: number; lifecycle: GroupRow['lifecycle']; provisionedBytes: number;
+  /** Which appliances serve it (the recovery one is found by its id or link address). */
+  placement?: GroupRow['placement'];
 }
 export interface PeerSyncMessage { siteIdentifier: string; groups: SharedGroup[]; deleted: string[] }
 
@@ -24,9 +26,19 @@ export const PEER_SECRET_HEADER = 'x-opencdp-peer-secret';
 export function sharedOf(g: GroupRow): SharedGroup {
   return {
     id: g.id, name: g.name, settings: g.settings, vmIds: g.vmIds, protectedSiteId: g.protectedSiteId, recoverySiteId: g.recoverySiteId,
-    plan: g.plan, createdAt: g.createdAt, lifecycle: g.lifecycle, provisionedBytes: g.provisionedBytes,
+    plan: g.plan, createdAt: g.createdAt, lifecycle: g.lifecycle, provisionedBytes: g.provisionedBytes, ...(g.placement ? { placement: g.placement } : {}),
   };
 }
+
+/** Asks a paired manager whether it is there (seed 000: a site notices within seconds that the other's manager is gone). */
+export type PeerHeartbeatTransport = (url: string, secret: string, body: { siteIdentifier: string }) => Promise<void>;
+
+export const httpPeerHeartbeatTransport: PeerHeartbeatTransport = async (url, secret, body) => {
+  const res = await fetch(`${url.replace(/\/$/, '')}/v1/peersites/heartbeat`, {
+    method: 'POST', headers: { 'content-type': 'application/json', [PEER_SECRET_HEADER]: secret }, body: JSON.stringify(body), signal: AbortSignal.timeout(2000),
+  });
+  if (!res.ok) throw new ApplianceUnavailableError(`the peer manager at ${url} refused the heartbeat: ${res.status}`);
+};
 
 export const httpPeerSyncTransport: PeerSyncTransport = async (url, secret, body) => {
   const res = await fetch(`${url.replace(/\/$/, '')}/v1/peersites/sync`, {
