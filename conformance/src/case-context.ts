@@ -145,6 +145,7 @@ export class GroupRig {
 
   /** Waits until every journal has finished its queued work (appends, markers, background trims). */
   async idle(): Promise<void> {
+    await this.replication.settled(); // a change-tracking cycle in flight (none in splitter mode)
     await Promise.all(this.journals().map((j) => j.idle()));
   }
 
@@ -255,6 +256,15 @@ export class CaseContext {
     return rig;
   }
 
+  /**
+   * `ms`, or the platform's shortest change-tracking cycle when that is longer and the group will run in
+   * change-tracking mode (the platform has no splitter): the shortest interval a case can ask for.
+   */
+  atLeastMinInterval(ms: number): number {
+    const hv = this.harness.hypervisor;
+    return !hv.openTap && hv.changeTracking ? Math.max(ms, hv.changeTracking.minIntervalMs) : ms;
+  }
+
   /** Up to two distinct protected hosts, so a group's VMs can span hosts (J2). */
   async protectedHosts(): Promise<(string | undefined)[]> {
     const hosts = (await this.harness.hypervisor.inventory()).hosts.map((h) => h.id);
@@ -292,6 +302,9 @@ export class CaseContext {
 
   async dispose(): Promise<void> {
     for (const image of this.images) image.close();
+    // Teardown is not subject to injected faults: a slow store would hold an appliance's stop on a clock
+    // nobody moves any more (appliances wait for the messages they are handling before they stop).
+    await this.harness.clearFaults().catch(() => undefined);
     const cleanups = await Promise.allSettled(this.disposers.map((fn) => fn()));
     // Stop every group even if one fails, then always dispose the harness.
     const stops = await Promise.allSettled(this.groups.map((g) => g.stop()));

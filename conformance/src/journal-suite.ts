@@ -34,7 +34,7 @@ export const journalSuite: readonly ConformanceCase[] = [
         cut.push(await g.cut('tagged', `round-${round}`));
       }
       assert.deepEqual(g.replication.checkpoints().map((c) => c.id), cut.map((c) => c.id), 'every checkpoint cut is listed, oldest first');
-      assert.ok(cut.every((c, i) => i === 0 || c.seq > cut[i - 1].seq), 'checkpoint sequence numbers grow');
+      assert.ok(cut.every((c, i) => i === 0 || c.seq > cut[i - 1].seq), `checkpoint sequence numbers grow (observed ${cut.map((c) => c.seq).join(', ')})`);
       assert.equal(await g.verifyRetained(), cut.length);
     },
   },
@@ -97,6 +97,7 @@ export const journalSuite: readonly ConformanceCase[] = [
     id: 'J2.1',
     title: 'causal chains (VM A\'s write completes, then VM B on another host writes) racing with checkpoints: B present ⇒ A present',
     needs: ['writeTap'],
+    crossVm: true,
     async run(ctx) {
       const [hostA, hostB] = await ctx.protectedHosts();
       const g = await ctx.group({
@@ -162,6 +163,7 @@ export const journalSuite: readonly ConformanceCase[] = [
     id: 'J2.2',
     title: 'a group checkpoint is one marker with one id, sequence number and timestamp in every VM\'s journal',
     needs: ['writeTap'],
+    crossVm: true,
     async run(ctx) {
       const g = await ctx.group({
         settings: { checkpointIntervalMs: 1000 },
@@ -196,8 +198,9 @@ export const journalSuite: readonly ConformanceCase[] = [
     title: 'auto checkpoints every 100 ms (the shortest supported interval) with writes in between: count and spacing',
     needs: ['writeTap'],
     async run(ctx) {
-      const g = await ctx.group({ settings: { checkpointIntervalMs: 100 }, vms: [{ name: 'j3-fast', volumes: [{ sizeBytes: 256 * KiB }] }] });
-      await checkCadence(ctx, g, 100, ctx.virtualClock ? 50 : 10);
+      const interval = ctx.atLeastMinInterval(100); // change tracking: the platform's shortest cycle
+      const g = await ctx.group({ settings: { checkpointIntervalMs: interval }, vms: [{ name: 'j3-fast', volumes: [{ sizeBytes: 256 * KiB }] }] });
+      await checkCadence(ctx, g, interval, ctx.virtualClock ? 50 : 10);
     },
   },
   {
@@ -306,7 +309,7 @@ export const journalSuite: readonly ConformanceCase[] = [
       const duration = ctx.virtualClock ? 150_000 : 8_000;
       const slack = ctx.virtualClock ? 0 : 1000;
       const g = await ctx.group({
-        settings: { checkpointIntervalMs: 500, journalHistoryHours: historyHours },
+        settings: { checkpointIntervalMs: ctx.atLeastMinInterval(500), journalHistoryHours: historyHours },
         vms: [{ name: 'j4', volumes: [{ sizeBytes: 512 * KiB }, { sizeBytes: 256 * KiB, sectorSize: 4096 }] }],
       });
       const historyMs = historyHours * 3_600_000;
@@ -324,7 +327,7 @@ export const journalSuite: readonly ConformanceCase[] = [
         const seen = g.seenCheckpoints();
         if (seen.length === 0) continue;
         const firstKept = seen.findIndex((c) => listedIds.has(c.id));
-        assert.ok(firstKept >= 0, 'the newest checkpoint is always retained');
+        assert.ok(firstKept >= 0, `the newest checkpoint is always retained (listed: ${[...listedIds].join(', ') || 'none'})`);
         assert.ok(seen.slice(firstKept).every((c) => listedIds.has(c.id)), 'trimming is first-in-first-out: only the oldest checkpoints leave');
         const oldest = listed[0];
         if (listed.length > 1) {
@@ -339,7 +342,7 @@ export const journalSuite: readonly ConformanceCase[] = [
         for (const c of seen.slice(0, firstKept)) trimmedIds.add(c.id);
         if (step % 100 === 99) await g.verify(oldest.id);
       }
-      assert.ok(trims.length > 0 && trimmedIds.size > 0, 'some checkpoints were trimmed');
+      assert.ok(trims.length > 0 && trimmedIds.size > 0, `some checkpoints were trimmed (observed ${trims.length} trim events, ${trimmedIds.size} checkpoints gone)`);
       for (const { at, event } of trims) {
         assert.equal(event.reason, 'history', 'nothing but history trims a journal far below its size limit');
         for (const c of event.checkpoints) {
@@ -413,13 +416,13 @@ export const journalSuite: readonly ConformanceCase[] = [
           assert.equal(s.historyStatus, ratio < 0.75 ? 'error' : ratio < 0.85 ? 'warning' : 'ok',
             `history status at ${(ratio * 100).toFixed(1)} % of the history the journal could have`);
         } else {
-          assert.ok(Math.abs(s.actualHistoryMs - actual) < 250, 'actual history is now − the oldest retained checkpoint');
+          assert.ok(Math.abs(s.actualHistoryMs - actual) < 250, `actual history is now − the oldest retained checkpoint: expected ${actual} ms ± 250, observed ${s.actualHistoryMs} ms`);
         }
       }
       assert.ok(peak > warning, `the workload filled the journal past its warning threshold (peak ${peak})`);
-      assert.ok(warnings.length >= 1, 'a warning event when usage crossed the warning threshold');
+      assert.ok(warnings.length >= 1, `a warning event when usage crossed the warning threshold of ${warning} bytes (peak ${peak}; observed no event)`);
       for (const w of warnings) assert.ok(w.usedBytes >= warning && w.warningBytes === warning, `warning event ${JSON.stringify(w)}`);
-      assert.ok(sizeTrims.length > 0, 'the oldest checkpoints were promoted to stay under the hard limit');
+      assert.ok(sizeTrims.length > 0, `the oldest checkpoints were promoted to stay under the hard limit (observed no size trim; peak ${peak} bytes of a ${hard}-byte hard limit)`);
       assert.ok(statuses.has('warning') && statuses.has('error'), `history status went through warning and error (saw ${[...statuses].join(', ')})`);
       assert.ok(await g.verifyRetained() > 0);
     },
@@ -543,7 +546,7 @@ export const journalSuite: readonly ConformanceCase[] = [
       await g.randomWrites(20, 8 * KiB);
       await g.advance(1000);
       const now = ctx.harness.clock.now();
-      assert.ok(g.replication.checkpoints()[0].timestamp >= now - historyMs - (ctx.virtualClock ? 0 : 1000), 'with every image closed the history window applies again');
+      assert.ok(g.replication.checkpoints()[0].timestamp >= now - historyMs - (ctx.virtualClock ? 0 : 1000), `with every image closed the history window applies again: the oldest checkpoint is ${now - g.replication.checkpoints()[0].timestamp} ms old, the window ${historyMs} ms`);
       assert.ok(await g.verifyRetained() > 0);
     },
   },

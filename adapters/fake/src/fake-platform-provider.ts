@@ -15,6 +15,11 @@ export interface FakePlatformConfig {
   idPrefix?: string;
   /** Seed of the data centre's randomness (default 1). */
   seed?: number;
+  /**
+   * How the platform captures writes: `splitter` (only a write tap), `change-tracking` (only frozen views
+   * and changed regions, as vSphere, Hyper-V or EBS offer) or `both` (default; the kernel then splits).
+   */
+  capture?: 'splitter' | 'change-tracking' | 'both';
 }
 
 const SECTOR_SIZES = [512, 1024, 2048, 4096, 8192, 16384, 32768, 65536];
@@ -48,6 +53,7 @@ export const FAKE_PLATFORM_CONFIG_SCHEMA = {
     },
     idPrefix: { type: 'string', pattern: '^([a-z0-9][a-z0-9.-]{0,62})?$' },
     seed: { type: 'integer' },
+    capture: { enum: ['splitter', 'change-tracking', 'both'] },
   },
 } as const;
 
@@ -76,7 +82,7 @@ export class FakePlatformProvider implements PlatformProvider {
           volumes: spec.volumes.map((v, i) => ({ name: `${spec.name}-disk${i}`, sizeBytes: v.sizeBytes, sectorSize: v.sectorSize ?? 512 })),
         });
       }
-      return { hypervisor: new FakeHypervisor(dc, site.id), dispose: async () => dc.dispose() };
+      return { hypervisor: new FakeHypervisor(dc, site.id, c.capture ? { capture: c.capture } : {}), dispose: async () => dc.dispose() };
     } catch (e) {
       dc.dispose();
       throw e;

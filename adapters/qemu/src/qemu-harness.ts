@@ -200,6 +200,7 @@ export function qemuCapabilities(mode: 'virtual' | 'real', memoryJournals = true
     consistencyAgent: QEMU_UNSUPPORTED.consistencyAgent,
     recoveryVm: true,
     reverseProtection: true,
+    recoveryPromotion: true,
   };
   return Object.fromEntries(CAPABILITIES.map((c) => [c, known[c] ?? `the qemu harness does not implement '${c}' yet`])) as CapabilityTable;
 }

@@ -11,7 +11,7 @@ import {
   AlignmentError, SystemClock, UnknownVmError, UnknownVolumeError, UnsupportedError, ValidationError, VolumeRangeError,
 } from '@opencdp/core';
 import type {
-  Clock, DatastoreInfo, HostInfo, HypervisorAdapter, Inventory, RecoveryVmSpec, VmId, VmInfo, VolumeId, VolumeInfo, WriteTap,
+  Clock, DatastoreInfo, HostInfo, HypervisorAdapter, Inventory, RecoveryDiskPromotion, RecoveryVmSpec, VmId, VmInfo, VolumeId, VolumeInfo, WriteTap,
 } from '@opencdp/core';
 import { imageExport } from './qemu-recovery.js';
 import {
@@ -98,6 +98,11 @@ const NETWORKS = [
 
 export class QemuHypervisor implements HypervisorAdapter {
   readonly platform = 'qemu';
+  /** Promotion (R7) as the kernel's port: the methods below. */
+  readonly promotion: RecoveryDiskPromotion = {
+    promoteDisk: (vmId, volumeId, offset, length) => this.promoteDisk(vmId, volumeId, offset, length),
+    detachDiskSource: (vmId, volumeId) => this.detachDiskSource(vmId, volumeId),
+  };
   /** The protected appliance's NBD server: every tap's mirror writes into it. */
   readonly tapServer: NbdServer;
   /** Present unless `capture` is `change-tracking`. */
@@ -409,7 +414,7 @@ export class QemuHypervisor implements HypervisorAdapter {
     try {
       for (const [k, d] of spec.disks.entries()) {
         const sizeBytes = d.source.sizeBytes(d.volumeId);
-        const sectorSize = this.findVolume(d.volumeId)?.info.sectorSize ?? 512;
+        const sectorSize = d.sectorSize ?? this.findVolume(d.volumeId)?.info.sectorSize ?? 512;
         const id = `${vmId}d${k}`;
         const exportName = `${vmId}/${d.volumeId}`;
         this.imageServer.addExport(exportName, imageExport(d.source, d.volumeId));

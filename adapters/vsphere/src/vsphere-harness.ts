@@ -198,6 +198,7 @@ export function vsphereCapabilities(mode: 'virtual' | 'real'): CapabilityTable {
     volumeHotAdd: true,
     consistencyAgent: VSPHERE_UNSUPPORTED.consistencyAgent,
     recoveryVm: true,
+    recoveryPromotion: true,
     faultChangeTracking: true,
     // Protecting recovered vSphere VMs back uses the same capture (CBT) as protecting them at first.
     reverseProtection: true,

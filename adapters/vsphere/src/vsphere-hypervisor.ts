@@ -68,6 +68,8 @@ const READER_TTL_MS = 2000;
 export class VsphereHypervisor implements HypervisorAdapter, RecoveryDiskPromotion {
   readonly platform = 'vsphere';
   readonly changeTracking: VsphereChangeTracking;
+  /** Recovered disks are full copies, so promotion only checks ranges (see `promoteDisk`). */
+  readonly promotion: RecoveryDiskPromotion = this;
   private readonly recovery: VsphereRecovery;
   private readonly inFlight = new InFlight();
   private readonly readers = new Map<string, { reader: Promise<DiskReader>; until: number }>();

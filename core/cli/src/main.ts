@@ -13,6 +13,8 @@ import './bench/qemu-splitter-bench.js';
 import './bench/vhdx-bench.js';
 import './bench/replication-bench.js';
 import './bench/vsphere-cycle-bench.js';
+import './bench/s3-journal-bench.js';
+import './bench/ebs-failover-bench.js';
 import { applianceCommand } from './appliance/appliance-command.js';
 import { managerCommand } from './manager/manager-command.js';
 import { operatorCommands } from './client/verbs.js';
@@ -27,7 +29,8 @@ program
   .option('--json', 'print a machine-readable summary instead of progress lines')
   .option('--in-process', 'the quick single-process journal demo instead (local replication, no managers)')
   .addOption(new Option('--platform <name>', 'the platform both sites run on: the embedded fake data centre, or real Linux guests under qemu-system-x86_64 (TCG when KVM is unusable)').choices(['fake', 'qemu']).default('fake'))
-  .action(async (opts: { dataDir?: string; keep?: boolean; json?: boolean; inProcess?: boolean; platform: 'fake' | 'qemu' }) => {
+  .addOption(new Option('--capture <mode>', 'how site A\'s platform captures writes: splitter (a write tap) or change-tracking (frozen views, as vSphere, Hyper-V or EBS offer)').choices(['splitter', 'change-tracking']))
+  .action(async (opts: { dataDir?: string; keep?: boolean; json?: boolean; inProcess?: boolean; platform: 'fake' | 'qemu'; capture?: 'splitter' | 'change-tracking' }) => {
     if (opts.inProcess) {
       const summary = await runJournalDemo({ dataDir: opts.dataDir, keep: opts.keep, log: opts.json ? () => undefined : undefined });
       if (opts.json) console.log(JSON.stringify(summary, null, 2));
@@ -37,6 +40,7 @@ program
     }
     const summary = await runTwoSiteDemo({
       platform: opts.platform, ...(opts.dataDir ? { dataDir: opts.dataDir } : {}), ...(opts.keep ? { keep: true } : {}), ...(opts.json ? { log: () => undefined } : {}),
+      ...(opts.capture ? { capture: opts.capture } : {}),
     });
     if (opts.json) console.log(JSON.stringify(summary, null, 2));
     else console.log(`${summary.ok ? 'demo passed' : 'DEMO FAILED'} in ${(summary.wallMs / 1000).toFixed(1)} s`);

@@ -191,6 +191,7 @@ const siteApplianceSchema = {
     workload: protectedSchema.properties.workload,
     bufferBytes: protectedSchema.properties.bufferBytes,
     bitmapBudgetBytes: protectedSchema.properties.bitmapBudgetBytes,
+    capture: { enum: ['splitter', 'change-tracking'] },
   },
 } as const;
 

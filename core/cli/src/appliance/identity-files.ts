@@ -3,7 +3,7 @@
 // so a crash mid-write leaves the old file, never half of one.
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
-import { SiteIdentity, TrustedPeers, ValidationError, type TrustedPeerJson } from '@opencdp/core';
+import { SiteIdentity, TrustedPeers, ValidationError, writeFileAtomic, type TrustedPeerJson } from '@opencdp/core';
 
 /** The stored form of a trusted-peers file. */
 export interface TrustedPeersFile {
@@ -11,19 +11,7 @@ export interface TrustedPeersFile {
   peers: TrustedPeerJson[];
 }
 
-/** Writes `data` to `file` via a temporary sibling and a rename (atomic on POSIX file systems). */
-export async function writeFileAtomic(file: string, data: string | Buffer, mode = 0o644): Promise<void> {
-  await fs.mkdir(path.dirname(file), { recursive: true });
-  const tmp = `${file}.tmp-${process.pid}-${Math.random().toString(36).slice(2)}`;
-  const handle = await fs.open(tmp, 'w', mode);
-  try {
-    await handle.writeFile(data);
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
-  await fs.rename(tmp, file);
-}
+export { writeFileAtomic };
 
 async function readJson(file: string, what: string): Promise<unknown> {
   let text: string;

@@ -28,11 +28,15 @@ export interface TwoSiteDemoOptions {
   platform?: 'fake' | 'qemu';
   /** How long a guest (protected or recovered) may take to boot (default 300 s; TCG on a busy host is slow). */
   bootTimeoutMs?: number;
+  /** `change-tracking`: site A's platform has no splitter; the group replicates in cycles of frozen views. */
+  capture?: 'splitter' | 'change-tracking';
 }
 
 export interface TwoSiteDemoSummary {
   platform: 'fake' | 'qemu';
   wallMs: number;
+  /** How site A captured the group's writes. */
+  captureMode: string;
   groupId: string;
   vms: { name: string; id: VmId; volumes: number }[];
   statusSamples: Record<string, unknown>[];
@@ -83,6 +87,7 @@ export async function runTwoSiteDemo(options: TwoSiteDemoOptions = {}): Promise<
   const lab = await startTwoSiteLab({
     ...(options.dataDir ? { dir: options.dataDir } : {}), ...(options.keep ? { keep: true } : {}), platform,
     ...(platform === 'qemu' ? { vms: QEMU_VMS, startTimeoutMs: 60_000 } : { vms: VMS, workload: { seed: 42, ratePerSecond: 300, writeSizes: [4096, 16384, 65536] } }), log,
+    ...(options.capture ? { capture: options.capture } : {}),
   });
   const { controlA, controlB, apiA, apiB } = lab;
   const guests = platform === 'qemu' ? qemuGuestDriver(lab, bootMs) : fakeGuestDriver(lab);
@@ -108,8 +113,12 @@ export async function runTwoSiteDemo(options: TwoSiteDemoOptions = {}): Promise<
       return row;
     };
     const columns = ['time', 'status', 'subStatus', 'rpoSec', 'iops', 'MBps', 'historyMin', 'journalMB'];
-    await until('the initial sync to finish', async () => ((await controlA.groupFacts(groupId)).phase === 'streaming' ? true : undefined), 120_000);
-    log('== streaming; live status from the manager (GET /v1/vpgs/{id}) ==');
+    const synced = await until('the initial sync to finish', async () => {
+      const facts = await controlA.groupFacts(groupId);
+      return facts.phase === 'streaming' ? facts : undefined;
+    }, 120_000);
+    const captureMode = synced.captureMode ?? 'splitter';
+    log(`== streaming (${captureMode === 'splitter' ? 'every write split' : 'change tracking: a cycle of frozen views per checkpoint'}); live status from the manager (GET /v1/vpgs/{id}) ==`);
     const rows: Record<string, unknown>[] = [];
     for (let i = 0; i < 5; i++) {
       await sleep(1000);
@@ -141,9 +150,23 @@ export async function runTwoSiteDemo(options: TwoSiteDemoOptions = {}): Promise<
     log(`== powering the protected manager off for ${outageMs / 1000} s (appliances keep replicating) ==`);
     await sleep(1500);
     const checkpointsBefore = (await controlB.recovery.listCheckpoints(groupId)).length;
-    const factsBefore = await controlA.groupFacts(groupId);
-    const offAt = Date.now();
+    let factsBefore = await controlA.groupFacts(groupId);
+    let offAt = Date.now();
     await lab.stopManager('site-a');
+    if (captureMode === 'change-tracking') {
+      // A cut lists its checkpoint when its cycle ends, with the time its view was frozen: let the cuts the
+      // manager made before it stopped be listed, then count from there.
+      let listed = -1;
+      await until('the cuts made before the manager stopped to be listed', async () => {
+        const n = (await controlB.recovery.listCheckpoints(groupId)).length;
+        if (n === listed) return true;
+        listed = n;
+        await sleep(1500);
+        return undefined;
+      }, 30_000);
+      factsBefore = await controlA.groupFacts(groupId);
+      offAt = Date.now();
+    }
     await sleep(outageMs);
     const factsDuring = await controlA.groupFacts(groupId);
     const duringList = await controlB.recovery.listCheckpoints(groupId);
@@ -251,10 +274,10 @@ export async function runTwoSiteDemo(options: TwoSiteDemoOptions = {}): Promise<
       && !!recoveredGuests && recoveredGuests.failover.length === vms.length
       && recoveredGuests.failover.every((g) => g.outcome === 'verified' && g.filesAtCheckpoint > 0 && g.filesFound === g.filesAtCheckpoint));
     if (recoveredGuests) log(`   files the guests had fsynced at "before-upgrade", found by the recovered guests: ${recoveredGuests.failover.map((g) => `${g.vm} ${g.filesFound}/${g.filesAtCheckpoint}`).join(', ')}`);
-    const ok = compared && cutWhileOff === 0 && writesWhileOff > 0 && onTestNetworkOnly && latestCorrupted && report.state === 'Success' && qemuOk;
+    const ok = compared && captureMode === (options.capture ?? 'splitter') && cutWhileOff === 0 && writesWhileOff > 0 && onTestNetworkOnly && latestCorrupted && report.state === 'Success' && qemuOk;
     return {
       platform,
-      wallMs: Date.now() - started, groupId, vms: vms.map((v) => ({ name: v.name, id: v.id, volumes: v.volumes.length })), statusSamples,
+      wallMs: Date.now() - started, captureMode, groupId, vms: vms.map((v) => ({ name: v.name, id: v.id, volumes: v.volumes.length })), statusSamples,
       beforeUpgrade: { checkpointId: beforeUpgrade.id, timestamp: new Date(beforeUpgrade.timestamp).toISOString() },
       managerOutage: outage, ransomware: { vm: 'db', bytesOverwritten: overwritten },
       failoverTest: { taskState: TASK_STATES[testTask.status.state], testVms: testVms.map((v) => v.name), onTestNetworkOnly },

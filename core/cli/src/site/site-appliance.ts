@@ -37,6 +37,11 @@ export interface SiteApplianceConfig {
   workload?: DemoWorkload;
   bufferBytes?: number;
   bitmapBudgetBytes?: number;
+  /**
+   * How the platform captures writes: `splitter` (a write tap) or `change-tracking` (frozen views and
+   * changed regions, as vSphere, Hyper-V or EBS offer). Default: both offered, the kernel splits.
+   */
+  capture?: 'splitter' | 'change-tracking';
 }
 
 export interface RunningSiteAppliance {
@@ -68,7 +73,7 @@ export async function startSiteAppliance(config: SiteApplianceConfig, log: JsonL
   await fs.mkdir(config.dataDir, { recursive: true });
   const clock = new SystemClock();
   const roles: PlatformRole[] = config.linkListen ? ['protected', 'recovery'] : ['protected'];
-  const platform = await startPlatform(config.platform ?? { name: 'fake', config: { vms: config.vms ?? [] } },
+  const platform = await startPlatform(config.platform ?? { name: 'fake', config: { vms: config.vms ?? [], ...(config.capture ? { capture: config.capture } : {}) } },
     { roles, siteId: config.siteId, clock, log: (e, f) => log(`platform.${e}`, f), applianceDataDir: config.dataDir });
   const hypervisor = platform.instance.hypervisor;
   let guest: ReturnType<typeof demoGuestsFor>;
@@ -81,6 +86,8 @@ export async function startSiteAppliance(config: SiteApplianceConfig, log: JsonL
   const network = new TlsNetwork({ identity, trustedPeers, clock, log: (event, fields) => log(event, fields) });
   const protectedAppliance = new ProtectedAppliance({
     siteId: config.siteId, hypervisor, network, clock, log: (e, f) => log(e, f),
+    // Change-tracking groups keep their acknowledged tokens here (0600 files), so a restart resumes from them.
+    stateDir: config.dataDir,
     ...(config.bufferBytes !== undefined ? { bufferBytes: config.bufferBytes } : {}),
     ...(config.bitmapBudgetBytes !== undefined ? { bitmapBudgetBytes: config.bitmapBudgetBytes } : {}),
   });

@@ -52,6 +52,8 @@ export interface TwoSiteLabOptions {
    * recovered VMs from their disks (read-only check mode).
    */
   platform?: 'fake' | 'qemu';
+  /** The fake platforms' capture mode (default: both offered, the kernel splits). */
+  capture?: 'splitter' | 'change-tracking';
 }
 
 /** A VM of site A as its appliance reported it when ready. */
@@ -151,9 +153,11 @@ export async function startTwoSiteLab(options: TwoSiteLabOptions): Promise<TwoSi
       await fs.writeFile(f(name), JSON.stringify(value, null, 2));
       return f(name);
     };
-    let platformA: Record<string, unknown> = { vms: options.vms, ...(options.workload ? { workload: options.workload } : {}) };
-    let platformB: Record<string, unknown> = {};
+    const capture = options.capture ? { capture: options.capture } : {};
+    let platformA: Record<string, unknown> = { vms: options.vms, ...(options.workload ? { workload: options.workload } : {}), ...capture };
+    let platformB: Record<string, unknown> = { ...capture };
     if (options.platform === 'qemu') {
+      if (options.capture) throw new ValidationError('--capture applies to the fake platform; the qemu lab uses the splitter', 'capture');
       // The operator's side of a KVM host: guests running before any appliance, each with a monitor for OpenCDP.
       const kernel = await findGuestKernel();
       if (!kernel) throw new ValidationError('the qemu lab needs a Debian kernel in /boot (linux-image-amd64)', 'platform');

@@ -4,7 +4,7 @@
 // buffer passes 75 % or storage fails, and answers delta-sync hash requests from the journals.
 import { uncompressSync } from 'lz4-napi';
 import type { Clock, TimerHandle } from '../clock.js';
-import { JournalFullError, JournalHistoryFloorError } from '../errors.js';
+import { ClosedError, JournalFullError, JournalHistoryFloorError } from '../errors.js';
 import { Journal, type MakeRoom } from '../journal/journal.js';
 import type { SequencedWrite } from '../model.js';
 import type { LinkConnection, LinkListener, NetworkAdapter } from '../ports/network-adapter.js';
@@ -69,6 +69,8 @@ export class RecoveryAppliance {
   private readonly journals = new Map<string, Journal>();
   private readonly messengers = new Set<Messenger<ReplicationMessage>>();
   private stopped = false;
+  /** Messages being handled now (stop() waits for them). */
+  private readonly handling = new Set<Promise<void>>();
 
   constructor(private readonly options: RecoveryApplianceOptions) {}
 
@@ -103,6 +105,8 @@ export class RecoveryAppliance {
     this.stopped = true;
     await this.listener?.close();
     for (const m of [...this.messengers]) await m.close();
+    // Messages already being handled finish first (a journal opened meanwhile closes itself, see openGroup).
+    await Promise.allSettled([...this.handling]);
     await Promise.allSettled([...this.journals.values()].map((j) => j.close()));
   }
 
@@ -126,7 +130,9 @@ export class RecoveryAppliance {
       for (const s of sessions.values()) s.ackTimer?.cancel();
       this.log('sender-disconnected', { remote: connection.remote, reason: reason?.message });
     });
-    messenger.onMessage(async (m) => {
+    // Handlers are tracked so that stop() can wait for them: one still opening or writing a journal
+    // after stop() returned would write files its owner has already removed.
+    messenger.onMessage((m) => this.track((async () => {
       if (!greeted) {
         if (m.name !== 'hello') throw new ProtocolError(`expected 'hello' first, got '${m.name}'`);
         const refusal = checkHello(m.meta);
@@ -147,7 +153,14 @@ export class RecoveryAppliance {
         case 'close-vm': return this.closeVm(session(sessions, m.meta.groupId), m.meta);
         default: throw new ProtocolError(`a recovery appliance does not take '${m.name}' messages`);
       }
-    });
+    })()));
+  }
+
+  private track<T>(work: Promise<T>): Promise<T> {
+    const settled = work.then(() => undefined, () => undefined);
+    this.handling.add(settled);
+    void settled.then(() => this.handling.delete(settled));
+    return work;
   }
 
   private async openGroup(messenger: Messenger<ReplicationMessage>, sessions: Map<string, GroupSession>, meta: OpenGroupMeta): Promise<void> {
@@ -163,6 +176,12 @@ export class RecoveryAppliance {
       const fresh = !journal && !(await storage.exists(`${root}/${key}/journal.json`));
       if (!journal) {
         journal = await Journal.open({ storage, clock, path: `${root}/${key}`, vmId: vm.vmId, volumes: vm.volumes, ...meta.journal });
+        if (this.stopped) {
+          // stop() ran while this journal was opening and closed only the journals it knew: this one must
+          // not outlive the appliance (its files would be written after the owner removed them).
+          await journal.close();
+          throw new ClosedError(`recovery appliance (journal of VM '${vm.vmId}' opened after stop)`);
+        }
         this.journals.set(key, journal);
         if (journal.damage) this.log('journal-damage', { groupId: meta.groupId, vmId: vm.vmId, message: journal.damage.message });
       } else {

@@ -227,6 +227,42 @@ describe('Journal', () => {
     for (const cp of r.journal.checkpoints()) await assertImageMatches(r, cp.id);
   });
 
+  it('an image lists its journaled extents: outside them it equals the replica, and promoted writes leave the list', async () => {
+    const r = await rig({ historyMs: 10_000 });
+    const rnd = seededRandom(61);
+    for (let i = 0; i < 30; i++) await write(r, randomWrite(r, rnd));
+    await checkpoint(r);
+    await r.clock.advance(11_000);
+    for (let i = 0; i < 25; i++) await write(r, randomWrite(r, rnd));
+    const middle = await checkpoint(r);
+    const later: SequencedWrite[] = [];
+    for (let i = 0; i < 25; i++) {
+      const w = randomWrite(r, rnd);
+      later.push(w);
+      await write(r, w);
+    }
+    const cp = await checkpoint(r);
+    await r.clock.advance(1);
+    // The first checkpoint expired: everything up to `middle` is promoted into the replica, the rest is journaled.
+    assert.deepEqual(r.journal.checkpoints().map((c) => c.id), [middle.id, cp.id]);
+    const image = await r.journal.openImage(cp.id);
+    for (const v of VOLUMES) {
+      const extents = image.journaledExtents(v.id);
+      assert.deepEqual(extents, later.filter((w) => w.volumeId === v.id).map((w) => ({ offset: w.offset, length: w.data.length })));
+      const replica = await r.storage.open(`journals/vm-1/replica/${v.id}.img`);
+      const whole = await image.read(v.id, 0, v.sizeBytes);
+      const base = await replica.read(0, v.sizeBytes);
+      for (const e of extents) {
+        base.fill(0, e.offset, e.offset + e.length);
+        whole.fill(0, e.offset, e.offset + e.length);
+      }
+      assert.equal(sha(whole), sha(base), `volume ${v.id}: the image equals the replica outside the journaled extents`);
+      await replica.close();
+    }
+    image.close();
+    assert.throws(() => image.journaledExtents('disk-a'), /closed/);
+  });
+
   it('J5: stays under the hard limit by promoting the oldest checkpoints, and warns past the threshold', async () => {
     const hard = 4 * MiB;
     const r = await rig({ hardLimitBytes: hard, warningBytes: 3 * MiB });

@@ -396,6 +396,7 @@ export class Journal extends EventEmitter<JournalEvents> {
     this.pins.set(cp.id, (this.pins.get(cp.id) ?? 0) + 1);
     return new PointInTimeImage(cp, this.state.volumes, {
       read: (volumeId, offset, length) => this.readAt(volumeId, offset, length, cp.seq),
+      journaledExtents: (volumeId) => this.journaledExtents(volumeId, cp.seq),
       release: () => this.unpin(cp.id),
     });
   }
@@ -416,6 +417,16 @@ export class Journal extends EventEmitter<JournalEvents> {
     } finally {
       if (--this.readsInFlight === 0 && this.retired.length > 0) void this.deleteRetired();
     }
+  }
+
+  /** Extents of journaled (not yet promoted) writes to a volume with seq ≤ `maxSeq`, oldest first. */
+  journaledExtents(volumeId: VolumeId, maxSeq: number): { offset: number; length: number }[] {
+    this.assertOpen();
+    const volume = this.volumeIndex.get(volumeId);
+    if (volume === undefined) throw new UnknownVolumeError(volumeId, `the journal of VM '${this.vmId}'`);
+    const out: { offset: number; length: number }[] = [];
+    for (const e of this.index.entriesUpTo(maxSeq)) if (e.volume === volume) out.push({ offset: e.offset, length: e.length });
+    return out;
   }
 
   /** Trims checkpoints past the history window (keeping the newest and any pinned one) and promotes their writes. */

@@ -33,6 +33,8 @@ export const CAPABILITIES = [
   'consistencyAgent',
   /** Recovery VMs can be created from point-in-time images. */
   'recoveryVm',
+  /** Recovery disks can be promoted off their images (`HypervisorAdapter.promotion`): R7, clone. */
+  'recoveryPromotion',
   /** Change-tracking faults can be injected: a view that fails to open or release, a token reset, a lost view. */
   'faultChangeTracking',
   /**

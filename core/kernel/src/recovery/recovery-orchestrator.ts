@@ -24,7 +24,7 @@ import type {
 import { ExtVolumeReader, type ExtVolumeReaderOptions } from './file-restore.js';
 import { promoteDisks } from './promotion.js';
 import {
-  supportsPromotion, type RecoveryGroupDefinition, type RecoveryGroupDirectory, type RecoveryJournalSource,
+  type RecoveryGroupDefinition, type RecoveryGroupDirectory, type RecoveryJournalSource,
   type RecoveryVmDefinition, type ReverseProtectionStarter,
 } from './recovery-platform.js';
 
@@ -269,7 +269,7 @@ export class RecoveryOrchestrator extends EventEmitter<RecoveryOrchestratorEvent
     requireObject(request);
     const group = this.group(request.groupId);
     const defs = selectVms(group, request.vmIds);
-    if (!supportsPromotion(this.options.hypervisor)) {
+    if (!this.options.hypervisor.promotion) {
       throw new UnsupportedError(`cloning on platform '${this.options.hypervisor.platform}' (it cannot copy a point-in-time image into a VM's own disks)`);
     }
     if (request.datastoreId !== undefined) await this.checkDatastore(request.datastoreId);
@@ -390,7 +390,7 @@ export class RecoveryOrchestrator extends EventEmitter<RecoveryOrchestratorEvent
           sourceVmId: v.def.id,
           ...(group.plan.hostId !== undefined ? { hostId: group.plan.hostId } : {}),
           ...((datastoreId ?? group.plan.datastoreId) !== undefined ? { datastoreId: datastoreId ?? group.plan.datastoreId } : {}),
-          disks: image.volumes.map((vol) => ({ volumeId: vol.id, source: image })),
+          disks: image.volumes.map((vol) => ({ volumeId: vol.id, source: image, sectorSize: vol.sectorSize })),
           nics,
         });
         v.info.recoveredVmId = v.vm.id;

@@ -8,6 +8,9 @@ import { OpenCdpError, StorageError } from '../errors.js';
 import type { StorageAdapter, StorageCapacity, StoredFile } from '../ports/storage-adapter.js';
 import { checkByteRange, checkFileSize, checkStorageName, checkStoragePrefix } from './storage-names.js';
 
+/** The last replace of each file path under way in this process (any instance): later ones wait for it. */
+const replacing = new Map<string, Promise<void>>();
+
 /** Trims zero at most this much per write, so trimming a huge range does not allocate a huge buffer. */
 const ZERO_CHUNK_BYTES = 1024 * 1024;
 
@@ -103,6 +106,17 @@ export class LocalFileStorage implements StorageAdapter {
   async replace(name: string, data: Buffer): Promise<void> {
     checkStorageName(name);
     const filePath = this.pathOf(name);
+    // Replaces of one file run one after another: they share the temporary name, and two at once would
+    // rename it from under each other (ENOENT), as the senders of one group probing together did.
+    const previous = replacing.get(filePath) ?? Promise.resolve();
+    const run = previous.then(() => this.replaceNow(name, filePath, data));
+    const tail = run.catch(() => undefined);
+    replacing.set(filePath, tail);
+    void tail.then(() => { if (replacing.get(filePath) === tail) replacing.delete(filePath); });
+    return run;
+  }
+
+  private async replaceNow(name: string, filePath: string, data: Buffer): Promise<void> {
     const parent = path.dirname(filePath);
     // A fixed temporary name: a crash leaves at most one stale '.tmp' beside the file, which the next replace overwrites.
     const tempPath = `${filePath}.tmp`;
