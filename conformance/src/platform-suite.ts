@@ -130,6 +130,7 @@ export const platformSuite: readonly ConformanceCase[] = [
     id: 'P2.1',
     title: 'the splitter holds the guest\'s write until the sink answers (write-blocking): the sink gets every write in order with the guest\'s data, and the write completes only after the sink\'s promise resolves',
     needs: ['writeTap'],
+    splitterOnly: 'the write-blocking splitter is what this case checks; change tracking has no tap (its views are C1–C5)',
     async run(ctx) {
       const h = ctx.harness;
       const vm = await protectedVm(ctx, 'p2-vm');
@@ -163,6 +164,7 @@ export const platformSuite: readonly ConformanceCase[] = [
     id: 'P2.2',
     title: 'a tap closed by a host restart tells the kernel through onClose, with a reason',
     needs: ['writeTap', 'faultHostRestart'],
+    splitterOnly: 'a host restart closing a tap is the splitter\'s; change tracking has no tap (a tracking reset is C3)',
     async run(ctx) {
       const h = ctx.harness;
       const vm = await protectedVm(ctx, 'p2-restart-vm');
@@ -182,6 +184,7 @@ export const platformSuite: readonly ConformanceCase[] = [
     id: 'P2.3',
     title: 'a hypervisor-manager restart closes every tap through onClose while the VMs keep running',
     needs: ['writeTap', 'faultHypervisorManagerRestart'],
+    splitterOnly: 'a hypervisor-manager restart closing taps is the splitter\'s; change tracking has no tap (a tracking reset is C3)',
     async run(ctx) {
       const h = ctx.harness;
       const vm = await protectedVm(ctx, 'p2-manager-vm');

@@ -7,7 +7,7 @@
 import { promises as fs } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { CAPABILITIES, LocalFileStorage, MemoryStorage, SystemClock, UnsupportedError, ValidationError, VirtualClock } from '@opencdp/core';
+import { CAPABILITIES, LocalFileStorage, MemoryStorage, settle, SystemClock, UnsupportedError, ValidationError, VirtualClock } from '@opencdp/core';
 import type { Capability, CapabilityTable, Clock, ConformanceHarness, Fault, ProtectedVmSpec, StorageAdapter, VmId, VmInfo, VolumeId, VolumeInfo } from '@opencdp/core';
 import { FaultyStorage } from '@opencdp/adapter-fake';
 import type { QemuChangeTracking } from './qemu-change-tracking.js';
@@ -28,6 +28,12 @@ export interface QemuHarnessOptions {
   journalStorage?: 'memory' | 'files';
   /** How long an injected hypervisor-manager restart keeps QMP away, in clock time (default 1000 ms). */
   managerDownMs?: number;
+  /**
+   * Dirty-bitmap granularity in change-tracking mode (default 4 KiB, the suites' write size: the journal
+   * cases size their journals for the bytes written, and the adapter's own default — the 64 KiB qcow2
+   * cluster — ships up to 16 times those bytes; the adapter's specs cover that default).
+   */
+  bitmapGranularity?: number;
   /** The capture mode the platform offers (default the splitter); `change-tracking` offers no `openTap`. */
   capture?: 'splitter' | 'change-tracking';
 }
@@ -52,19 +58,30 @@ export async function createQemuHarness(options: QemuHarnessOptions = {}): Promi
   const mode = options.clock ?? 'virtual';
   const capture = options.capture ?? 'splitter';
   if (capture !== 'splitter' && capture !== 'change-tracking') throw new ValidationError(`unknown capture mode '${String(capture)}'`, 'capture', 'use splitter or change-tracking');
-  const clock: Clock = mode === 'virtual' ? new VirtualClock(Date.now()) : new SystemClock();
+  // In change-tracking mode a cycle's timer starts real QEMU work (a view, NBD reads, its release) whose
+  // steps follow one another through promise chains: each timer's work finishes before the next timer is
+  // due, as it would on a wall clock where a cycle takes far less than an interval.
+  let hypervisorRef: QemuHypervisor | undefined;
+  const idle = async (): Promise<void> => {
+    for (let round = 0; hypervisorRef?.busy && round < 1000; round++) {
+      await hypervisorRef.settled();
+      await settle();
+    }
+  };
+  const clock: Clock = mode === 'virtual' ? new VirtualClock(Date.now(), capture === 'change-tracking' ? { idle } : {}) : new SystemClock();
   const workDir = await fs.mkdtemp(path.join(options.tmpDir ?? os.tmpdir(), 'ocq-'));
   let hypervisor: QemuHypervisor;
   try {
     hypervisor = await QemuHypervisor.create({
       workDir, recoveryHost: 'qemu-recovery-1', capture, clock,
       // Change tracking keeps its bitmaps in qcow2 (persistent across a clean restart); the splitter needs no format.
-      ...(capture === 'change-tracking' ? { diskFormat: 'qcow2' as const } : {}),
+      ...(capture === 'change-tracking' ? { diskFormat: 'qcow2' as const, bitmapGranularity: options.bitmapGranularity ?? 4096 } : {}),
     });
   } catch (error) {
     await fs.rm(workDir, { recursive: true, force: true });
     throw error;
   }
+  hypervisorRef = hypervisor;
   // Journals in memory are pure promise chains, so a virtual clock can jump without racing file I/O.
   const memory = (options.journalStorage ?? 'memory') === 'memory' ? new MemoryStorage() : undefined;
   const inner: StorageAdapter = memory ?? new LocalFileStorage(path.join(workDir, 'recovery'));

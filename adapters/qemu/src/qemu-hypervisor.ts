@@ -373,6 +373,11 @@ export class QemuHypervisor implements HypervisorAdapter {
     await this.tapServer.listen();
   }
 
+  /** Whether background work (QMP, daemon restarts, reads, views) is in flight. */
+  get busy(): boolean {
+    return this.inFlight.size > 0;
+  }
+
   /** Resolves when the adapter's background work (QMP, daemon restarts, reads) started so far has settled. */
   async settled(timeoutMs = 10_000): Promise<void> {
     const deadline = Date.now() + timeoutMs;
