@@ -3,7 +3,7 @@
 // recovery storage), each remembering which oracle snapshot every checkpoint it has seen must equal.
 import assert from 'node:assert/strict';
 import {
-  LocalReplication, parseProtectionGroupSettings, seededRandom,
+  DEFAULT_SECTOR_SIZES, LocalReplication, parseProtectionGroupSettings, seededRandom,
 } from '@opencdp/core';
 import type {
   CapabilityTable, Checkpoint, CheckpointKind, ConformanceHarness, Journal, PointInTimeImage, ProtectedVmSpec,
@@ -254,6 +254,29 @@ export class CaseContext {
     this.groups.push(rig);
     await rig.start();
     return rig;
+  }
+
+  /** Logical sector sizes the protected platform hosts (the harness's `sectorSizes`, [512, 4096] when absent). */
+  get sectorSizes(): readonly number[] {
+    return this.harness.sectorSizes ?? DEFAULT_SECTOR_SIZES;
+  }
+
+  /** Logical sector sizes recovery VM disks can have (the harness's `recoverySectorSizes`, else `sectorSizes`). */
+  get recoverySectorSizes(): readonly number[] {
+    return this.harness.recoverySectorSizes ?? this.sectorSizes;
+  }
+
+  /** The suites' 4 KiB-sector volume: 4096 where the protected platform hosts it, else 512. */
+  get largeSector(): number {
+    return this.sectorSizes.includes(4096) ? 4096 : 512;
+  }
+
+  /**
+   * The same for a volume the case will recover: 4096 only where both platforms host it (a volume recovery
+   * must bring across cannot have sectors the recovery platform lacks).
+   */
+  get recoverableLargeSector(): number {
+    return this.largeSector === 4096 && this.recoverySectorSizes.includes(4096) ? 4096 : 512;
   }
 
   /**

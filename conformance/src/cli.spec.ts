@@ -54,10 +54,10 @@ describe('opencdp-conformance CLI', function () {
     assert.ok(report.cases.filter((c) => c.state === 'skipped').every((c) => c.id.startsWith('C') && /changeTracking: /.test(c.reason ?? '')));
     assert.equal(report.skipped, report.cases.filter((c) => c.id.startsWith('C')).length);
     assert.equal(report.passed + report.failed + report.skipped, report.cases.length);
-    assert.deepEqual(Object.keys(report.suites), ['platform', 'journal', 'sync', 'recovery', 'change-tracking']);
+    assert.deepEqual(Object.keys(report.suites), ['platform', 'journal', 'sync', 'recovery', 'change-tracking', 'cross']);
     assert.equal(Object.values(report.suites).reduce((n, s) => n + s.passed, 0), report.passed);
     for (const c of report.cases) {
-      assert.match(c.id, /^[PJSRC]\d+\.\d+$/);
+      assert.match(c.id, /^[PJSRCX]\d+\.\d+$/);
       assert.ok(typeof c.title === 'string' && c.title.length > 0);
       assert.ok(Object.keys(report.suites).includes(c.suite), `case ${c.id} names its suite (${c.suite})`);
       assert.ok(['passed', 'failed', 'skipped'].includes(c.state));
@@ -131,7 +131,7 @@ describe('opencdp-conformance CLI', function () {
   });
 
   it('exits 3 when nothing is tested: a pattern that matches no case, or a harness whose every needed capability is unsupported', async () => {
-    const none = await runCli(['--adapter', 'fake', '--grep', '^X']);
+    const none = await runCli(['--adapter', 'fake', '--grep', '^Q']);
     assert.equal(none.code, 3, none.stdout + none.stderr);
     assert.match(none.stderr, /nothing was tested: no case was selected/);
     const mod = await module('no-tap.mjs', [

@@ -16,6 +16,7 @@ import { EXIT_FAILED, EXIT_PASSED, EXIT_UNPROVEN, EXIT_USAGE, judge, loadExpecte
 import { matrixCommand } from './capability-matrix.js';
 import { mutationTable, runMutants } from './mutation/run-mutants.js';
 import { scaffoldAdapter } from './scaffold.js';
+import { crossCommand, type CrossOptions } from './cross/cross-command.js';
 
 export { EXIT_FAILED, EXIT_PASSED, EXIT_UNPROVEN, EXIT_USAGE } from './verdict.js';
 
@@ -253,6 +254,20 @@ export async function main(argv: readonly string[], io: CliIo = {
       if (opts.json !== undefined) writeFileSync(resolve(opts.json), `${JSON.stringify(report, null, 2)}\n`);
       code = report.survived > 0 ? EXIT_FAILED : EXIT_PASSED;
     });
+  program.command('cross')
+    .description('Cross-platform recovery: the recovery suite with --adapter protecting and --recovery-adapter recovering, or --matrix over every pair of the builtin adapters (a subset of cases per pair unless --grep says otherwise) as one table.')
+    .option('--adapter <name|path>', 'the protecting adapter (builtin name or module path)')
+    .option('--recovery-adapter <name|path>', 'the recovering adapter (builtin name or module path)')
+    .option('--matrix', 'run every ordered pair of the builtin adapters (fake, qemu, vsphere, hyperv, aws)')
+    .option('--adapters <names>', 'with --matrix: only these builtin adapters, comma-separated')
+    .option('--pairs <list>', 'with --matrix: only these pairs, e.g. "fake:vsphere,aws:qemu"')
+    .option('--grep <pattern>', 'the cases each pair runs (default: R1.1, R2.1 and X1.1; "." runs the whole recovery suite)', regexSource)
+    .option('--capture <mode>', `the protecting side's capture mode (${CAPTURE_MODES.join(' | ')}); default: change-tracking for vsphere, hyperv, aws`, captureMode)
+    .option('--seed <n>', 'seed of every case\'s randomness', positiveInt)
+    .option('--timeout <ms>', 'per-case timeout on a virtual clock in ms', positiveInt)
+    .option('--json <file>', 'also write the results as JSON to <file>')
+    .option('--junit <file>', 'also write the results as JUnit XML (one testsuite per pair) to <file>')
+    .action(async (opts: CrossOptions) => { code = await crossCommand(opts, io, { builtins: BUILTIN_ADAPTERS, load: loadAdapter, isUsageError: (e) => e instanceof UsageError }); });
   program.command('matrix')
     .description('Prints the capability matrix (which capabilities each case needs) as Markdown, or checks / rewrites it inside a document between its markers.')
     .option('--check <file>', 'exit 1 when the matrix in <file> is stale')

@@ -8,7 +8,7 @@ import type { CaseContext } from './case-context.js';
  * ports' own contract (the splitter, power and delete rules, recovered geometry) before the suites that
  * need the whole pipeline.
  */
-export const SUITE_NAMES = ['platform', 'journal', 'sync', 'recovery', 'change-tracking'] as const;
+export const SUITE_NAMES = ['platform', 'journal', 'sync', 'recovery', 'change-tracking', 'cross'] as const;
 export type SuiteName = (typeof SUITE_NAMES)[number];
 
 export interface ConformanceCase {

@@ -8,12 +8,13 @@ import { SUITE_NAMES, type ConformanceCase, type SuiteName } from './conformance
 import { journalSuite } from './journal-suite.js';
 import { syncSuite } from './sync-suite.js';
 import { recoverySuite } from './recovery-suite.js';
+import { crossSuite } from './cross/cross-suite.js';
 import { platformSuite } from './platform-suite.js';
 import { changeTrackingSuite } from './change-tracking-suite.js';
 
 /** The cases of every suite, by name (a new suite is one entry here and one name in SUITE_NAMES). */
 export const SUITES: Readonly<Record<SuiteName, readonly ConformanceCase[]>> = {
-  platform: platformSuite, journal: journalSuite, sync: syncSuite, recovery: recoverySuite, 'change-tracking': changeTrackingSuite,
+  platform: platformSuite, journal: journalSuite, sync: syncSuite, recovery: recoverySuite, 'change-tracking': changeTrackingSuite, cross: crossSuite,
 };
 
 /** The BDD functions to register with; mocha's globals unless given (the CLI passes a private set). */

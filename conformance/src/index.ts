@@ -31,3 +31,5 @@ export * from './sync-suite.js';
 export * from './pipeline-rig.js';
 export * from './recovery-suite.js';
 export * from './recovery-rig.js';
+export { composeCrossHarness, crossHarnessFactory, type CrossHarness } from './cross/cross-harness.js';
+export { runCrossPair, runCrossMatrix, crossTable, matrixAsReport, CROSS_DEFAULT_GREP, type CrossMatrixReport, type CrossPairResult, type CrossSide } from './cross/cross-matrix.js';

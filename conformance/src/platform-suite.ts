@@ -85,11 +85,40 @@ async function freeBytes(hv: HypervisorAdapter, datastoreId: string): Promise<nu
   return ds.freeBytes;
 }
 
-/** Recovery disks for P4: three geometries, one odd size, ids the platform has never seen (a foreign site's volumes). */
-function recoverySources(ctx: CaseContext): { source: BufferSource; disks: { volumeId: VolumeId; sectorSize: number; sizeBytes: number }[] } {
+async function totalFreeBytes(hv: HypervisorAdapter): Promise<number> {
+  return (await hv.inventory()).datastores.reduce((sum, d) => sum + d.freeBytes, 0);
+}
+
+/** 4096 when the platform hosts 4096-byte sectors, else 512 (the case then checks that 4096 is refused). */
+function secondSector(sizes: readonly number[]): number {
+  return sizes.includes(4096) ? 4096 : 512;
+}
+
+/**
+ * On a platform that cannot host 4096-byte sectors, `make` (asking for them) must be refused with a typed
+ * error and leave nothing behind: no VM in the inventory, no space taken on any datastore.
+ */
+async function refusesUnhostedSector(hv: HypervisorAdapter, sizes: readonly number[], what: string, make: () => Promise<VmInfo>): Promise<void> {
+  const vmsBefore = (await hv.inventory()).vms.map((v) => v.id).sort();
+  const freeBefore = await totalFreeBytes(hv);
+  let made: VmInfo | undefined;
+  let refused: unknown;
+  await make().then((vm) => { made = vm; }, (e: unknown) => { refused = e; });
+  assert.ok(made === undefined, `the harness declares the sector sizes [${sizes.join(', ')}] for ${what}, without 4096, yet a VM asking for a 4096-byte-sector disk was made (its disks have sectors of ${made?.volumes.map((v) => v.sectorSize).join(', ')}): refuse a sector size the platform cannot host with a typed error, or declare it`);
+  assert.ok(isTyped(refused), `the refusal of a 4096-byte-sector disk for ${what} is a typed OpenCdpError (got ${describeError(refused)})`);
+  assert.deepEqual((await hv.inventory()).vms.map((v) => v.id).sort(), vmsBefore, `the refused request for ${what} left a VM behind`);
+  const freeAfter = await totalFreeBytes(hv);
+  assert.ok(freeAfter >= freeBefore, `the refused request for ${what} left space taken on the datastores: ${freeBefore} bytes free before, ${freeAfter} after`);
+}
+
+/**
+ * Recovery disks for P4: three geometries (the second with 4096-byte sectors where the recovery platform
+ * hosts them), one odd size, ids the platform has never seen (a foreign site's volumes).
+ */
+function recoverySources(ctx: CaseContext, second = secondSector(ctx.recoverySectorSizes)): { source: BufferSource; disks: { volumeId: VolumeId; sectorSize: number; sizeBytes: number }[] } {
   const disks = [
     { volumeId: 'p4-foreign-vol-a', sectorSize: 512, sizeBytes: 1 * MiB },
-    { volumeId: 'p4-foreign-vol-b', sectorSize: 4096, sizeBytes: 2 * MiB + 3 * 4096 },
+    { volumeId: 'p4-foreign-vol-b', sectorSize: second, sizeBytes: 2 * MiB + 3 * 4096 },
     { volumeId: 'p4-foreign-vol-c', sectorSize: 512, sizeBytes: 512 * KiB + 7 * 512 },
   ];
   const source = new BufferSource(new Map(disks.map((d) => {
@@ -104,13 +133,18 @@ function recoverySources(ctx: CaseContext): { source: BufferSource; disks: { vol
 export const platformSuite: readonly ConformanceCase[] = [
   {
     id: 'P1.1',
-    title: 'the protected platform offers at least two hosts; a created VM is listed, running, on the host asked for, with its volumes in order at the sizes and sector sizes asked; guest writes read back',
+    title: 'the protected platform offers at least two hosts; a created VM is listed, running, on the host asked for, with its volumes in order at the sizes and sector sizes asked (a 4096-byte sector size the harness does not declare is refused typed, leaving nothing behind); guest writes read back',
     needs: [],
     async run(ctx) {
       const h = ctx.harness;
       const hosts = (await h.hypervisor.inventory()).hosts;
       assert.ok(hosts.length >= 2, `the protected platform lists ${hosts.length} host(s) (${hosts.map((x) => x.id).join(', ')}); the suite needs at least two: J2 spans hosts and S5 restarts one while the other runs — create two in the harness`);
-      const spec = [{ sizeBytes: 2 * MiB }, { sizeBytes: 1 * MiB + 4096, sectorSize: 4096 }, { sizeBytes: 512 * KiB + 512, sectorSize: 512 }];
+      const second = secondSector(ctx.sectorSizes);
+      if (second !== 4096) {
+        await refusesUnhostedSector(h.hypervisor, ctx.sectorSizes, 'protected volumes (ConformanceHarness.sectorSizes)',
+          () => h.createVm({ name: 'p1-vm-4k', hostId: hosts[1].id, volumes: [{ sizeBytes: 1 * MiB }, { sizeBytes: 1 * MiB, sectorSize: 4096 }] }));
+      }
+      const spec = [{ sizeBytes: 2 * MiB }, { sizeBytes: 1 * MiB + 4096, sectorSize: second }, { sizeBytes: 512 * KiB + 512, sectorSize: 512 }];
       const vm = await h.createVm({ name: 'p1-vm', hostId: hosts[1].id, volumes: spec });
       const listed = (await h.hypervisor.inventory()).vms.find((v) => v.id === vm.id);
       assert.ok(listed, `createVm returned '${vm.id}', and the inventory lists it`);
@@ -130,7 +164,7 @@ export const platformSuite: readonly ConformanceCase[] = [
     id: 'P2.1',
     title: 'the splitter holds the guest\'s write until the sink answers (write-blocking): the sink gets every write in order with the guest\'s data, and the write completes only after the sink\'s promise resolves',
     needs: ['writeTap'],
-    splitterOnly: 'the write-blocking splitter is what this case checks; change tracking has no tap (its views are C1–C5)',
+    splitterOnly: 'the write-blocking promise of the splitter itself',
     async run(ctx) {
       const h = ctx.harness;
       const vm = await protectedVm(ctx, 'p2-vm');
@@ -164,7 +198,7 @@ export const platformSuite: readonly ConformanceCase[] = [
     id: 'P2.2',
     title: 'a tap closed by a host restart tells the kernel through onClose, with a reason',
     needs: ['writeTap', 'faultHostRestart'],
-    splitterOnly: 'a host restart closing a tap is the splitter\'s; change tracking has no tap (a tracking reset is C3)',
+    splitterOnly: 'a tap closed by a host restart (in change-tracking mode a tracking reset is C3)',
     async run(ctx) {
       const h = ctx.harness;
       const vm = await protectedVm(ctx, 'p2-restart-vm');
@@ -184,7 +218,7 @@ export const platformSuite: readonly ConformanceCase[] = [
     id: 'P2.3',
     title: 'a hypervisor-manager restart closes every tap through onClose while the VMs keep running',
     needs: ['writeTap', 'faultHypervisorManagerRestart'],
-    splitterOnly: 'a hypervisor-manager restart closing taps is the splitter\'s; change tracking has no tap (a tracking reset is C3)',
+    splitterOnly: 'taps closed by a hypervisor-manager restart',
     async run(ctx) {
       const h = ctx.harness;
       const vm = await protectedVm(ctx, 'p2-manager-vm');
@@ -253,7 +287,7 @@ export const platformSuite: readonly ConformanceCase[] = [
   },
   {
     id: 'P4.1',
-    title: 'a recovery VM has one disk per spec disk, in spec order, each of the source\'s size and the spec\'s sector size, reading the source byte for byte; it starts off, allocates from its datastore, enforces its sectors, and deleting it gives everything back',
+    title: 'a recovery VM has one disk per spec disk, in spec order, each of the source\'s size and the spec\'s sector size (a 4096-byte sector size the harness does not declare is refused typed, leaving nothing behind), reading the source byte for byte; it starts off, allocates from its datastore, enforces its sectors, and deleting it gives everything back',
     needs: ['recoveryVm'],
     async run(ctx) {
       const h = ctx.harness;
@@ -263,6 +297,12 @@ export const platformSuite: readonly ConformanceCase[] = [
       const freeBefore = await freeBytes(hv, datastore.id);
       const vmsBefore = (await hv.inventory()).vms.length;
       const { source, disks } = recoverySources(ctx);
+      if (disks[1].sectorSize !== 4096) {
+        await refusesUnhostedSector(hv, ctx.recoverySectorSizes, 'recovery VM disks (ConformanceHarness.recoverySectorSizes)', () => hv.createRecoveryVm({
+          name: 'p4-recovered-4k', sourceVmId: 'p4-foreign-vm', datastoreId: datastore.id,
+          disks: disks.map((d, i) => ({ volumeId: d.volumeId, source, sectorSize: i === 1 ? 4096 : d.sectorSize })), nics: [],
+        }));
+      }
       const vm = await hv.createRecoveryVm({
         name: 'p4-recovered', sourceVmId: 'p4-foreign-vm', datastoreId: datastore.id,
         disks: disks.map((d) => ({ volumeId: d.volumeId, source, sectorSize: d.sectorSize })), nics: [],
@@ -280,9 +320,12 @@ export const platformSuite: readonly ConformanceCase[] = [
       }
       const freeAfter = await freeBytes(hv, datastore.id);
       assert.ok(freeAfter < freeBefore, `datastore '${datastore.id}' free bytes fall as recovery VMs allocate: expected fewer than ${freeBefore} free, observed ${freeAfter}`);
+      // On a 4096-byte-sector disk a write aligned to 512 only must fail; on a 512-byte one, a write at 256.
+      const sector = disks[1].sectorSize;
+      const at = sector === 4096 ? 512 : 256;
       let misaligned: unknown;
-      await h.guestWrite(vm.id, vm.volumes[1].id, 512, Buffer.alloc(512)).catch((e: unknown) => { misaligned = e; });
-      assert.ok(misaligned !== undefined && isTyped(misaligned), `a 512-byte write at offset 512 to the 4096-byte-sector disk is refused typed (got ${misaligned === undefined ? 'success' : describeError(misaligned)})`);
+      await h.guestWrite(vm.id, vm.volumes[1].id, at, Buffer.alloc(512)).catch((e: unknown) => { misaligned = e; });
+      assert.ok(misaligned !== undefined && isTyped(misaligned), `a 512-byte write at offset ${at} to the ${sector}-byte-sector disk is refused typed (got ${misaligned === undefined ? 'success' : describeError(misaligned)})`);
       await hv.powerOff(vm.id);
       await hv.deleteVm(vm.id);
       assert.equal((await hv.inventory()).vms.length, vmsBefore, 'deleting the recovery VM left no VM behind');

@@ -6,11 +6,11 @@
 import assert from 'node:assert/strict';
 import {
   CheckpointScheduler, MemoryStorage, OpenCdpError, ProtectedAppliance, RecoveryAppliance, RecoveryOrchestrator,
-  StaticGroupDirectory, seedReplicaVolume,
+  StaticGroupDirectory, hardwareOf, seedReplicaVolume,
 } from '@opencdp/core';
 import type {
   ActiveRecovery, Checkpoint, GroupId, GroupSender, HypervisorAdapter, ProtectedSiteControl, RecoveryGroupDefinition,
-  RecoveryPlan, RecoveryReport, ReverseProtectionRequest, ShutdownPolicy, VmId, VmInfo, VolumeId,
+  RecoveryPlan, RecoveryReport, ReverseProtectionRequest, ShutdownPolicy, SourceHardware, VmId, VmInfo, VolumeId,
 } from '@opencdp/core';
 import type { CaseContext } from './case-context.js';
 import { assertImageEquals, type ImageReader, type OracleSnapshot } from './oracle.js';
@@ -142,12 +142,12 @@ export class RecoveryRig {
     });
   }
 
-  /** Two VMs on the protected hosts (three volumes, two sector sizes), replicating and converged after `writes` writes. */
+  /** Two VMs on the protected hosts (three volumes, two sector sizes where both platforms host 4096), replicating and converged after `writes` writes. */
   static async start(ctx: CaseContext, options: RecoveryRigOptions = {}, writes = 20): Promise<RecoveryRig> {
     const [h1, h2] = await ctx.protectedHosts();
     const pipeline = await PipelineRig.create(ctx, {
       vms: [
-        { name: 'app', ...(h1 ? { hostId: h1 } : {}), volumes: [{ sizeBytes: 2 * MiB }, { sizeBytes: 1 * MiB, sectorSize: 4096 }] },
+        { name: 'app', ...(h1 ? { hostId: h1 } : {}), volumes: [{ sizeBytes: 2 * MiB }, { sizeBytes: 1 * MiB, sectorSize: ctx.recoverableLargeSector }] },
         { name: 'db', ...(h2 ? { hostId: h2 } : {}), volumes: [{ sizeBytes: 2 * MiB }] },
       ],
       ...options,
@@ -158,6 +158,12 @@ export class RecoveryRig {
     await pipeline.randomWrites(writes);
     await pipeline.converge();
     return rig;
+  }
+
+  /** What the protected VMs run on (the protected platform's first firmware, controller and network kind). */
+  get sourceHardware(): SourceHardware {
+    const hv = this.ctx.harness.hypervisor;
+    return hardwareOf(hv.platform, hv.limits);
   }
 
   get clock(): CaseContext['harness']['clock'] {
@@ -176,7 +182,8 @@ export class RecoveryRig {
     return {
       groupId: pipeline.groupId,
       name: pipeline.settings.name,
-      vms: pipeline.vms.map((vm) => ({ id: vm.id, name: vm.name, nics: vm.nics.map((n) => ({ networkId: n.networkId, mac: n.mac })) })),
+      // The protected platform's defaults: the recovery report translates from them.
+      vms: pipeline.vms.map((vm) => ({ id: vm.id, name: vm.name, nics: vm.nics.map((n) => ({ networkId: n.networkId, mac: n.mac })), hardware: this.sourceHardware })),
       plan,
     };
   }

@@ -14,7 +14,7 @@ export async function rig(ctx: CaseContext, options: Partial<PipelineOptions> = 
   const [h1, h2] = await ctx.protectedHosts();
   const r = await PipelineRig.create(ctx, {
     vms: [
-      { name: 'app', ...(h1 ? { hostId: h1 } : {}), volumes: [{ sizeBytes: 4 * MiB }, { sizeBytes: 2 * MiB, sectorSize: 4096 }] },
+      { name: 'app', ...(h1 ? { hostId: h1 } : {}), volumes: [{ sizeBytes: 4 * MiB }, { sizeBytes: 2 * MiB, sectorSize: ctx.largeSector }] },
       { name: 'db', ...(h2 ? { hostId: h2 } : {}), volumes: [{ sizeBytes: 4 * MiB }] },
     ],
     ...options,

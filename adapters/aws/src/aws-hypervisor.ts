@@ -9,7 +9,7 @@ import type { EBSClient } from '@aws-sdk/client-ebs';
 import type { EC2Client, Image, Instance, _InstanceType as InstanceType, VolumeType } from '@aws-sdk/client-ec2';
 import {
   UnknownVmError, ValidationError, VolumeRangeError,
-  type Clock, type HypervisorAdapter, type Inventory, type PointInTimeImage, type RecoveryDiskPromotion, type RecoveryVmSpec, type VmId, type VmInfo,
+  type Clock, type Firmware, type HypervisorAdapter, type Inventory, type PlatformLimits, type PointInTimeImage, type RecoveryDiskPromotion, type RecoveryVmSpec, type VmId, type VmInfo,
   type VolumeId, type VolumeSource,
 } from '@opencdp/core';
 import { EBS_BLOCK_SIZE, EbsDirect, GIB, gibFor } from './ebs/ebs-direct.js';
@@ -68,6 +68,8 @@ export interface DiskWriteStats {
 
 export class AwsHypervisor implements HypervisorAdapter, RecoveryDiskPromotion {
   readonly platform = 'aws';
+  /** Recovered instances as the config makes them: see `awsLimits`. */
+  readonly limits: PlatformLimits;
   readonly ec2: Ec2Api;
   readonly ebs: EbsDirect;
   readonly changeTracking?: EbsChangeTracking;
@@ -86,6 +88,7 @@ export class AwsHypervisor implements HypervisorAdapter, RecoveryDiskPromotion {
       instanceType: 't3.medium', securityGroupIds: [], testSubnetIds: [], architecture: 'x86_64', volumeType: 'gp3', ...o.recovery,
     };
     this.volumeTypes = o.volumeTypes ?? ['gp3', 'gp2', 'io2', 'st1'];
+    this.limits = awsLimits(this.recovery.volumeType, this.recovery.bootMode, this.recovery.architecture);
     this.quota = o.volumeQuotaBytes ?? 50 * 1024 * GIB;
     if (o.changeTracking !== false) this.changeTracking = new EbsChangeTracking(this.ec2, this.ebs, o.clock, o.changeTracking ?? {});
     this.standby = o.standby;
@@ -361,4 +364,24 @@ function inCidr(ip: string, cidr: string): boolean {
   const [base, bits] = cidr.split('/');
   const size = 2 ** (32 - Number(bits));
   return Math.floor(toInt(ip) / size) === Math.floor(toInt(base) / size);
+}
+
+/** Largest EBS volume of each type (io2 Block Express takes 64 TiB; the others 16 TiB). */
+const EBS_MAX_GIB: Readonly<Record<string, number>> = { io2: 64 * 1024, gp3: 16 * 1024, gp2: 16 * 1024, io1: 16 * 1024, st1: 16 * 1024, sc1: 16 * 1024, standard: 1024 };
+
+/**
+ * Recovered instances as the config makes them: EBS volumes of the recovery volume type on Nitro's NVMe
+ * controller (512-byte logical sectors), the AMI's boot mode (x86_64 without one boots legacy BIOS,
+ * arm64 only UEFI), ENIs in VPC subnets.
+ */
+export function awsLimits(volumeType: string, bootMode: AwsRecoveryOptions['bootMode'], architecture: string | undefined): PlatformLimits {
+  const firmware: Firmware[] = bootMode === 'uefi' || architecture === 'arm64' ? ['uefi']
+    : bootMode === 'legacy-bios' || bootMode === undefined ? ['bios'] : ['uefi', 'bios'];
+  return {
+    maxVolumeBytes: (EBS_MAX_GIB[volumeType] ?? 16 * 1024) * GIB,
+    sectorSizes: [512],
+    firmware,
+    controllers: ['nvme'],
+    networkKinds: ['subnet'],
+  };
 }

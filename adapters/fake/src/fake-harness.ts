@@ -20,6 +20,8 @@ import { FakeHypervisor } from './fake-hypervisor.js';
 export interface FakeHarnessOptions extends HarnessOptions {
   /** Seeds the data centre (MAC addresses); default 1. */
   seed?: number;
+  /** Prefix of every id the data centre hands out, so two fake harnesses composed cross-site never share a VM id. */
+  idPrefix?: string;
   /** How long an injected host restart keeps the host down, in clock time; default 1000 ms. */
   hostDownMs?: number;
   /** How long an injected hypervisor-manager restart keeps taps from re-opening, in clock time; default 1000 ms. */
@@ -72,7 +74,7 @@ export async function createFakeHarness(options: FakeHarnessOptions = {}): Promi
     throw new ValidationError(`recoveryStorage must be 'memory' or 'files', not '${String(options.recoveryStorage)}'`, 'recoveryStorage');
   }
   const clock = (options.clock ?? (files ? 'io-aware' : 'plain')) === 'io-aware' ? new IoAwareVirtualClock() : new VirtualClock();
-  const dataCenter = new FakeDataCenter({ clock, seed: options.seed ?? 1 });
+  const dataCenter = new FakeDataCenter({ clock, seed: options.seed ?? 1, ...(options.idPrefix ? { idPrefix: options.idPrefix } : {}) });
   const protectedSite = dataCenter.addSite('protected');
   const protectedHosts = [dataCenter.addHost(protectedSite.id, 'protected-host-1').id, dataCenter.addHost(protectedSite.id, 'protected-host-2').id];
   const recoverySite = dataCenter.addSite('recovery');

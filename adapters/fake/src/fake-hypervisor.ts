@@ -3,7 +3,7 @@
 // (`changeTracking`), or both — so either capture mode of the kernel runs on it.
 import { inject, injectable, optional } from 'inversify';
 import { UnknownVmError, ValidationError } from '@opencdp/core';
-import type { HypervisorAdapter, Inventory, RecoveryDiskPromotion, RecoveryVmSpec, SiteId, VmId, VmInfo, VolumeId } from '@opencdp/core';
+import type { HypervisorAdapter, Inventory, PlatformLimits, RecoveryDiskPromotion, RecoveryVmSpec, SiteId, VmId, VmInfo, VolumeId } from '@opencdp/core';
 import { FakeChangeTracking, type FakeChangeTrackingOptions } from './fake-change-tracking.js';
 import { FakeDataCenter } from './fake-data-center.js';
 import type { FakeWriteTap } from './fake-write-tap.js';
@@ -19,7 +19,18 @@ export interface FakePlatformOptions extends FakeChangeTrackingOptions {
    * like vSphere, Hyper-V or EBS); `both` (default): the kernel then splits.
    */
   capture?: 'splitter' | 'change-tracking' | 'both';
+  /** What recovered VMs here can be (default `FAKE_LIMITS`); tests narrow it to make recovery refuse. */
+  limits?: PlatformLimits;
 }
+
+/** The fake data centre keeps sparse volumes in memory and boots nothing: generous, both firmwares. */
+export const FAKE_LIMITS: PlatformLimits = {
+  maxVolumeBytes: 64 * 1024 ** 4,
+  sectorSizes: [512, 4096],
+  firmware: ['bios', 'uefi'],
+  controllers: ['fake-disk'],
+  networkKinds: ['fake'],
+};
 
 @injectable()
 export class FakeHypervisor implements HypervisorAdapter, RecoveryDiskPromotion {
@@ -30,6 +41,7 @@ export class FakeHypervisor implements HypervisorAdapter, RecoveryDiskPromotion 
   readonly changeTracking?: FakeChangeTracking;
   /** Promotion (R7): copies a recovery disk's range from its image into the disk; detaching ends reads of the image. */
   readonly promotion: RecoveryDiskPromotion = this;
+  readonly limits: PlatformLimits;
 
   constructor(
     @inject(FakeDataCenter) readonly dataCenter: FakeDataCenter,
@@ -37,6 +49,7 @@ export class FakeHypervisor implements HypervisorAdapter, RecoveryDiskPromotion 
     @inject(FakePlatformOptions) @optional() options: FakePlatformOptions = {},
   ) {
     dataCenter.getSite(siteId); // fails early on a wrong site id
+    this.limits = options.limits ?? FAKE_LIMITS;
     const capture = options.capture ?? 'both';
     if (!['splitter', 'change-tracking', 'both'].includes(capture)) throw new ValidationError(`unknown capture mode '${capture}'`, 'capture', 'use splitter, change-tracking or both');
     if (capture !== 'change-tracking') {

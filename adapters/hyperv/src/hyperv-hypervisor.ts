@@ -7,7 +7,7 @@ import { randomUUID } from 'node:crypto';
 import path from 'node:path';
 import { UnknownVolumeError, ValidationError, VolumeRangeError } from '@opencdp/core';
 import type {
-  Clock, DatastoreId, HypervisorAdapter, Inventory, NicInfo, PowerState, RecoveryDiskPromotion, RecoveryVmSpec, VmId, VmInfo, VolumeId,
+  Clock, DatastoreId, HypervisorAdapter, Inventory, NicInfo, PlatformLimits, PowerState, RecoveryDiskPromotion, RecoveryVmSpec, VmId, VmInfo, VolumeId,
 } from '@opencdp/core';
 import type { HypervConfig } from './hyperv-config.js';
 import { HypervChangeTracking } from './hyperv-change-tracking.js';
@@ -37,6 +37,8 @@ export interface HypervHypervisorOptions {
 
 export class HypervHypervisor implements HypervisorAdapter, RecoveryDiskPromotion {
   readonly platform = 'hyperv';
+  /** Recovered VMs as the config makes them: see `hypervLimits`. */
+  readonly limits: PlatformLimits;
   readonly changeTracking: HypervChangeTracking;
   /** Recovered disks are full copies, so promotion only checks ranges (see `promoteDisk`). */
   readonly promotion: RecoveryDiskPromotion = this;
@@ -46,6 +48,7 @@ export class HypervHypervisor implements HypervisorAdapter, RecoveryDiskPromotio
   constructor(private readonly options: HypervHypervisorOptions) {
     this.client = options.client;
     this.config = options.config;
+    this.limits = hypervLimits(this.config);
     this.changeTracking = new HypervChangeTracking(this.client, {
       minIntervalMs: this.config.minIntervalMs ?? 30_000,
       granularityBytes: this.config.rctGranularityBytes ?? 64 * 1024,
@@ -228,6 +231,24 @@ function recoveryNotes(notes: string): RecoveryNotes | undefined {
 }
 
 /** The sector size of a volume when the source says (a point-in-time image does); 512 otherwise. */
+/**
+ * Recovered VMs as `recoveryVm` configures them: VHDX disks (at most 64 TiB) with the source's logical
+ * sector size, or the one configured; generation 2 boots UEFI with every disk on synthetic SCSI,
+ * generation 1 boots BIOS from IDE 0:0 (further disks on SCSI); NICs on virtual switches.
+ */
+export function hypervLimits(config: HypervConfig): PlatformLimits {
+  const rv = config.recoveryVm ?? {};
+  const generation = rv.generation ?? 2;
+  const sector = rv.logicalSectorSize;
+  return {
+    maxVolumeBytes: 64 * 1024 ** 4,
+    sectorSizes: sector === 512 || sector === 4096 ? [sector] : [512, 4096],
+    firmware: generation === 2 ? ['uefi'] : ['bios'],
+    controllers: generation === 2 ? ['hyperv-scsi'] : ['hyperv-ide', 'hyperv-scsi'],
+    networkKinds: ['virtual-switch'],
+  };
+}
+
 function sectorSizeOf(source: unknown, volumeId: VolumeId): number {
   const volumes = (source as { volumes?: readonly { id: string; sectorSize?: number }[] }).volumes;
   return volumes?.find((v) => v.id === volumeId)?.sectorSize ?? 512;

@@ -11,7 +11,7 @@ import {
   AlignmentError, SystemClock, UnknownVmError, UnknownVolumeError, UnsupportedError, ValidationError, VolumeRangeError,
 } from '@opencdp/core';
 import type {
-  Clock, DatastoreInfo, HostInfo, HypervisorAdapter, Inventory, RecoveryDiskPromotion, RecoveryVmSpec, VmId, VmInfo, VolumeId, VolumeInfo, WriteTap,
+  Clock, DatastoreInfo, HostInfo, HypervisorAdapter, Inventory, PlatformLimits, RecoveryDiskPromotion, RecoveryVmSpec, VmId, VmInfo, VolumeId, VolumeInfo, WriteTap,
 } from '@opencdp/core';
 import { imageExport } from './qemu-recovery.js';
 import {
@@ -96,8 +96,22 @@ const NETWORKS = [
   { id: 'net-test', name: 'test (isolated)', isolated: true },
 ];
 
+/**
+ * Recovered disks are qcow2 / raw images of the recovery storage daemon, presented over NBD with the
+ * source's logical block size; VM processes attach them as virtio-blk and boot SeaBIOS (no OVMF is
+ * configured); NICs are QEMU netdevs. QEMU allows larger images; 2^52 keeps offsets exact in JS numbers.
+ */
+export const QEMU_LIMITS: PlatformLimits = {
+  maxVolumeBytes: 2 ** 52,
+  sectorSizes: [512, 4096],
+  firmware: ['bios'],
+  controllers: ['virtio-blk'],
+  networkKinds: ['bridge'],
+};
+
 export class QemuHypervisor implements HypervisorAdapter {
   readonly platform = 'qemu';
+  readonly limits: PlatformLimits = QEMU_LIMITS;
   /** Promotion (R7) as the kernel's port: the methods below. */
   readonly promotion: RecoveryDiskPromotion = {
     promoteDisk: (vmId, volumeId, offset, length) => this.promoteDisk(vmId, volumeId, offset, length),

@@ -10,11 +10,11 @@ import path from 'node:path';
 import { promises as fs } from 'node:fs';
 import { SystemClock, ValidationError } from '@opencdp/core';
 import type {
-  Clock, HostInfo, HypervisorAdapter, Inventory, RecoveryDiskPromotion, RecoveryVmSpec, VmId, VmInfo, VolumeId, WriteTap,
+  Clock, HostInfo, HypervisorAdapter, Inventory, PlatformLimits, RecoveryDiskPromotion, RecoveryVmSpec, VmId, VmInfo, VolumeId, WriteTap,
 } from '@opencdp/core';
 import { QemuChangeTracking, type TrackedDrive, type ViewSite } from './qemu-change-tracking.js';
 import { QemuGuest, type QemuGuestSpec } from './qemu-guest.js';
-import { QemuHypervisor } from './qemu-hypervisor.js';
+import { QEMU_LIMITS, QemuHypervisor } from './qemu-hypervisor.js';
 import { VmProcess, type VmProcessTemplate } from './vm-process.js';
 
 export interface QemuPlatformOptions {
@@ -46,6 +46,7 @@ const HOST_ID = 'kvm-host';
 
 export class QemuPlatform implements HypervisorAdapter, RecoveryDiskPromotion {
   readonly platform = 'qemu';
+  readonly limits: PlatformLimits = QEMU_LIMITS;
   private readonly guests = new Map<VmId, QemuGuest>();
   private readonly processes = new Map<VmId, VmProcess>();
   /**

@@ -10,7 +10,7 @@ import { createFakeHarness } from '@opencdp/adapter-fake';
 import { startVcsim, type VcsimFixture, type VcsimModel } from './testing/vcsim-fixture.js';
 import { deviceKeyOf } from './testing/test-vms.js';
 import { VsphereHypervisor } from './vsphere-hypervisor.js';
-import { VSPHERE_LIVE_PORTGROUP, VSPHERE_TEST_PORTGROUP } from './vsphere-harness.js';
+import { VSPHERE_LIVE_PORTGROUP, VSPHERE_SECTOR_SIZES, VSPHERE_TEST_PORTGROUP } from './vsphere-harness.js';
 
 export interface CrossSiteHarnessOptions {
   seed?: number;
@@ -62,6 +62,8 @@ export async function createCrossSiteHarness(options: CrossSiteHarnessOptions = 
   return {
     name: options.name ?? `${site.name}-to-vsphere`,
     capabilities: { ...site.capabilities, recoveryVm: true, reverseProtection: CROSS_SITE_UNSUPPORTED.reverseProtection },
+    ...(site.sectorSizes ? { sectorSizes: site.sectorSizes } : {}),
+    recoverySectorSizes: VSPHERE_SECTOR_SIZES,
     clock: site.clock,
     hypervisor: site.hypervisor,
     recoveryHypervisor: vsphere,

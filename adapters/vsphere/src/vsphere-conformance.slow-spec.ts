@@ -1,7 +1,7 @@
 // The conformance suites (journal, sync, recovery) against vSphere on vcsim in change-tracking mode (vcsim's
-// CBT and snapshot disk data are the fixture's SIMULATION). Until the kernel runs the change-tracking
-// capture mode every case needs a write splitter and skips with that reason; then the cases run here, in CI.
-// Without Go the run skips loudly (fails under CI=true, where .ci/run installs it).
+// CBT and snapshot disk data are the fixture's SIMULATION), whole, in CI: about 4 min of wall time on a
+// loaded 2-core machine (docs/adapters/vsphere.md, "Conformance"). Skips are pinned below to what vSphere or
+// vcsim cannot do. Without Go the run skips loudly (fails under CI=true, where .ci/run installs it).
 import assert from 'node:assert/strict';
 import { defineConformance, skipReasons } from '@opencdp/conformance';
 import { VSPHERE_UNSUPPORTED, createVsphereHarness, vsphereCapabilities } from './vsphere-harness.js';

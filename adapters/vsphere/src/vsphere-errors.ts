@@ -1,7 +1,7 @@
 // Typed errors of the vSphere adapter: vim25 faults by their fault name, tasks that fail or never end,
 // responses that are not SOAP, TLS thumbprints that do not match, datastore file transfers, and CBT answers
 // the adapter refuses. Each carries a code and a hint saying what an operator can do.
-import { ChangeViewError, OpenCdpError } from '@opencdp/core';
+import { ChangeViewError, OpenCdpError, ValidationError } from '@opencdp/core';
 
 /** What to do about the faults operators meet most; the fault name is always in the message. */
 const FAULT_HINTS: Record<string, string> = {
@@ -96,5 +96,18 @@ export class VsphereObjectNotFoundError extends OpenCdpError {
   constructor(readonly kind: string, readonly objectName: string, readonly field?: string) {
     super('VSPHERE_NOT_FOUND', `${kind} '${objectName}' does not exist in vCenter${field ? ` (config field '${field}')` : ''}`,
       `check the ${kind} name in the vsphere config against the vSphere inventory`);
+  }
+}
+
+/**
+ * A disk asked for logical sectors other than 512 bytes. vSphere virtual disks present 512-byte sectors to
+ * guests (4Kn devices are emulated as 512e by ESXi); 4Kn virtual disks (`sectorFormat` native_4k) arrive
+ * only with vSphere API 9.0, which this adapter does not speak yet. Bad input for this platform (a
+ * ValidationError naming the field); nothing was made.
+ */
+export class SectorSizeUnsupportedError extends ValidationError {
+  constructor(readonly volumeId: string, readonly sectorSize: number, field: string) {
+    super(`volume '${volumeId}' has ${sectorSize}-byte sectors; vSphere virtual disks have 512-byte sectors`, field,
+      'recover or protect volumes with 4096-byte sectors on a platform that offers 4Kn disks (Hyper-V VHDX, QEMU); on vSphere use 512-byte-sector (512n/512e) volumes');
   }
 }

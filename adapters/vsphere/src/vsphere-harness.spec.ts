@@ -2,9 +2,12 @@
 // fixture's SIMULATION: capabilities as stated, protected VMs and the guest's writes, hot-added disks, and
 // the change-tracking faults the kernel's C cases inject, each observed through the adapter.
 import assert from 'node:assert/strict';
-import { AlignmentError, CAPABILITIES, ChangeTokenLostError, ChangeViewError, ValidationError, VirtualClock, VolumeRangeError } from '@opencdp/core';
+import { AlignmentError, CAPABILITIES, ChangeTokenLostError, ChangeViewError, InvalidStateError, IoAwareVirtualClock, ValidationError, VolumeRangeError } from '@opencdp/core';
 import type { HypervisorAdapter } from '@opencdp/core';
-import { createVsphereHarness, VSPHERE_UNSUPPORTED, type VsphereHarness } from './vsphere-harness.js';
+import {
+  createVsphereHarness, VSPHERE_HARNESS_CBT_BLOCK_BYTES, VSPHERE_HARNESS_MIN_INTERVAL_MS, VSPHERE_SECTOR_SIZES, VSPHERE_UNSUPPORTED, type VsphereHarness,
+} from './vsphere-harness.js';
+import { SectorSizeUnsupportedError } from './vsphere-errors.js';
 import { requireVcsimOrSkip } from './testing/vcsim-fixture.js';
 import { sha256, snapshotNames } from './testing/spec-helpers.js';
 
@@ -29,7 +32,7 @@ describe('vSphere conformance harness on vcsim (SIMULATED CBT and snapshot data)
     for (const c of ['changeTracking', 'faultChangeTracking', 'recoveryVm', 'virtualClock', 'volumeHotAdd', 'faultStorageCrash'] as const) assert.equal(h.capabilities[c], true, c);
     assert.equal(h.capabilities.faultHostRestart, VSPHERE_UNSUPPORTED.hostRestart);
     assert.equal((h.hypervisor as HypervisorAdapter).openTap, undefined, 'no splitter is offered');
-    assert.ok(h.clock instanceof VirtualClock);
+    assert.ok(h.clock instanceof IoAwareVirtualClock);
     assert.equal(h.hypervisor.changeTracking.multiVmViews, false);
     await assert.rejects(createVsphereHarness({ capture: 'splitter' }), ValidationError);
     await assert.rejects(h.injectFault({ kind: 'host-restart', hostId: 'host-1' }), ValidationError);
@@ -53,6 +56,56 @@ describe('vSphere conformance harness on vcsim (SIMULATED CBT and snapshot data)
     const t = h.clock.now();
     await h.advance(5000);
     assert.equal(h.clock.now(), t + 5000);
+  });
+
+  it('advance waits for the vCenter calls a timer started: a whole cycle of calls happens at the instant its timer was due', async () => {
+    const vm = await h.createVm({ name: 'h-clock', volumes: [{ sizeBytes: MiB }] });
+    const tracking = h.hypervisor.changeTracking;
+    await tracking.enable(vm.id);
+    await h.guestWrite(vm.id, vm.volumes[0].id, 0, Buffer.alloc(64 * 1024, 0x3c));
+    assert.equal(tracking.minIntervalMs, VSPHERE_HARNESS_MIN_INTERVAL_MS.virtual);
+    assert.equal(tracking.granularityBytes, VSPHERE_HARNESS_CBT_BLOCK_BYTES, 'the adapter reports the granularity the fixture simulates');
+    const start = h.clock.now();
+    const seen: [string, number][] = [];
+    // One cycle's calls, chained from a timer as the kernel chains them: time must not move while they run.
+    h.clock.setTimer(100, () => {
+      void (async () => {
+        const view = await tracking.openView([vm.id], 'opencdp-clock-check');
+        seen.push(['opened', h.clock.now()]);
+        const areas = await view.allocated(vm.volumes[0].id);
+        const bytes = await view.read(vm.volumes[0].id, 0, 64 * 1024);
+        seen.push([`${areas.reduce((n, a) => n + a.length, 0)} bytes allocated, ${sha256(bytes) === sha256(Buffer.alloc(64 * 1024, 0x3c)) ? 'equal' : 'different'}`, h.clock.now()]);
+        await tracking.releaseView(view.id);
+        seen.push(['released', h.clock.now()]);
+      })();
+    });
+    await h.advance(200);
+    assert.deepEqual(seen, [['opened', start + 100], ['65536 bytes allocated, equal', start + 100], ['released', start + 100]]);
+    assert.deepEqual(await snapshotNames(h.hypervisor.client, vm.id), []);
+  });
+
+  it('hosts 512-byte sectors only: a 4096-byte volume is refused naming the field, before anything is made', async () => {
+    assert.deepEqual([h.sectorSizes, h.recoverySectorSizes], [VSPHERE_SECTOR_SIZES, VSPHERE_SECTOR_SIZES]);
+    assert.deepEqual(VSPHERE_SECTOR_SIZES, [512]);
+    const before = (await h.hypervisor.inventory()).vms.map((v) => v.id).sort();
+    await assert.rejects(h.createVm({ name: 'h-4k', volumes: [{ sizeBytes: MiB }, { sizeBytes: MiB, sectorSize: 4096 }] }),
+      (e: unknown) => e instanceof SectorSizeUnsupportedError && e.field === 'volumes[1].sectorSize' && e.sectorSize === 4096);
+    assert.deepEqual((await h.hypervisor.inventory()).vms.map((v) => v.id).sort(), before, 'no VM was made');
+    const vm = await h.createVm({ name: 'h-512', volumes: [{ sizeBytes: MiB, sectorSize: 512 }] });
+    await assert.rejects(h.addVolume!(vm.id, { sizeBytes: MiB, sectorSize: 4096 }), (e: unknown) => e instanceof SectorSizeUnsupportedError && e.field === 'sectorSize');
+    assert.deepEqual((await h.hypervisor.getVm(vm.id)).volumes.map((v) => v.sectorSize), [512], 'no disk was added');
+  });
+
+  it('a powered-off VM refuses guest writes and deleteVm refuses a running VM, both with InvalidStateError; once off it deletes', async () => {
+    const vm = await h.createVm({ name: 'h-power', volumes: [{ sizeBytes: MiB }] });
+    await assert.rejects(h.hypervisor.deleteVm(vm.id), (e: unknown) => e instanceof InvalidStateError && /powered on/.test(e.message));
+    assert.equal((await h.hypervisor.getVm(vm.id)).powerState, 'on', 'the refused delete left it running');
+    await h.hypervisor.powerOff(vm.id);
+    const before = sha256(await h.hypervisor.readVolume(vm.id, vm.volumes[0].id, 0, MiB));
+    await assert.rejects(h.guestWrite(vm.id, vm.volumes[0].id, 0, Buffer.alloc(4096, 1)), (e: unknown) => e instanceof InvalidStateError && /poweredOff/.test(e.message));
+    assert.equal(sha256(await h.hypervisor.readVolume(vm.id, vm.volumes[0].id, 0, MiB)), before, 'the refused write changed nothing');
+    await h.hypervisor.deleteVm(vm.id);
+    assert.ok(!(await h.hypervisor.inventory()).vms.some((v) => v.id === vm.id));
   });
 
   it('injects the change-tracking faults: views that fail to open or release, a token reset, lost views', async () => {

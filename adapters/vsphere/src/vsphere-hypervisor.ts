@@ -2,9 +2,9 @@
 // splitter: vSphere has none without a VAIO filter in ESXi), volume reads through the disk transport, and
 // recovery VMs built from uploaded flat extents. Every call is tracked so a harness on a virtual clock
 // can wait until the real I/O a timer started has finished (`settled`).
-import { UnknownVmError, ValidationError, VolumeRangeError } from '@opencdp/core';
+import { InvalidStateError, UnknownVmError, ValidationError, VolumeRangeError } from '@opencdp/core';
 import type {
-  Clock, HypervisorAdapter, Inventory, RecoveryDiskPromotion, RecoveryVmSpec, VmId, VmInfo, VolumeId,
+  Clock, HypervisorAdapter, Inventory, PlatformLimits, RecoveryDiskPromotion, RecoveryVmSpec, VmId, VmInfo, VolumeId,
 } from '@opencdp/core';
 import type { DiskReader, DiskTransport } from './disk-transport.js';
 import type { DatastoreFiles } from './datastore-http.js';
@@ -40,15 +40,24 @@ export interface VsphereConnectOptions {
   /** How long shutdownGuest waits for the guest to power off (default 120 s). */
   guestShutdownTimeoutMs?: number;
   transport?: (files: DatastoreFiles) => DiskTransport;
+  /**
+   * Sees every call the adapter makes for the kernel, from its start until vCenter's answer is in (default:
+   * none). A test harness on a virtual clock passes its clock's `track`, so time waits for vCenter. Whole
+   * calls, not single HTTP requests: a task is awaited with pauses between polls, when no request is open.
+   */
+  track?: <T>(work: Promise<T>) => Promise<T>;
   log?: (event: string, fields: Record<string, unknown>) => void;
 }
 
-/** Counts calls in flight so a virtual-clock harness can wait for them. */
+/** Counts calls in flight so a virtual-clock harness can wait for them, and hands each to an injected observer. */
 class InFlight {
   private count = 0;
   private waiters: (() => void)[] = [];
 
-  track<T>(p: Promise<T>): Promise<T> {
+  constructor(private readonly observer?: <T>(work: Promise<T>) => Promise<T>) {}
+
+  track<T>(work: Promise<T>): Promise<T> {
+    const p = this.observer ? this.observer(work) : work;
     this.count++;
     const done = (): void => {
       if (--this.count === 0) for (const w of this.waiters.splice(0)) w();
@@ -65,17 +74,31 @@ class InFlight {
 /** How long a live disk's file and extents are trusted before being looked up again. */
 const READER_TTL_MS = 2000;
 
+/**
+ * Recovered VMs (vsphere-recovery.ts): flat VMDKs (at most 62 TiB on VMFS 6) on ParaVirtual SCSI
+ * controllers, presenting 512-byte logical sectors (virtual disks are 512e), default (BIOS) firmware,
+ * NICs on portgroups.
+ */
+export const VSPHERE_LIMITS: PlatformLimits = {
+  maxVolumeBytes: 62 * 1024 ** 4,
+  sectorSizes: [512],
+  firmware: ['bios'],
+  controllers: ['pvscsi'],
+  networkKinds: ['portgroup'],
+};
+
 export class VsphereHypervisor implements HypervisorAdapter, RecoveryDiskPromotion {
   readonly platform = 'vsphere';
+  readonly limits: PlatformLimits = VSPHERE_LIMITS;
   readonly changeTracking: VsphereChangeTracking;
   /** Recovered disks are full copies, so promotion only checks ranges (see `promoteDisk`). */
   readonly promotion: RecoveryDiskPromotion = this;
   private readonly recovery: VsphereRecovery;
-  private readonly inFlight = new InFlight();
+  private readonly inFlight: InFlight;
   private readonly readers = new Map<string, { reader: Promise<DiskReader>; until: number }>();
 
   private constructor(readonly site: VsphereSite, private readonly options: VsphereConnectOptions, placement: RecoveryPlacement) {
-    const inFlight = this.inFlight;
+    const inFlight = (this.inFlight = new InFlight(options.track));
     this.changeTracking = new VsphereChangeTracking({
       site, clock: options.clock,
       ...(options.minIntervalMs !== undefined ? { minIntervalMs: options.minIntervalMs } : {}),
@@ -226,15 +249,21 @@ export class VsphereHypervisor implements HypervisorAdapter, RecoveryDiskPromoti
     })());
   }
 
-  /** Powers the VM off if needed and destroys it with its files. */
+  /**
+   * Destroys a powered-off VM with its files. A running (or suspended) VM is refused, as vSphere's own
+   * Destroy_Task refuses it with InvalidPowerState; the adapter checks first so nothing is touched.
+   */
   deleteVm(vmId: VmId): Promise<void> {
     return this.inFlight.track((async () => {
       const vm = await this.site.vmRecord(vmId);
+      if (vm.powerState !== 'off') throw poweredOnError(vmId, vm.powerState);
       for (const key of [...this.readers.keys()]) if (key.startsWith(`${vmId}/`)) this.readers.delete(key);
-      if (vm.powerState !== 'off') await this.powerTask(vmId, 'PowerOffVM_Task');
       try {
         await this.client.runTask('Destroy_Task', { _this: vm.ref });
       } catch (error) {
+        // Powered on between the check and the task: vSphere refuses with InvalidPowerState.
+        const fault = error instanceof VimFaultError || error instanceof VimTaskError ? error.faultName : undefined;
+        if (fault === 'InvalidPowerState') throw poweredOnError(vmId, 'on');
         throw this.vmError(vmId, error) ?? error;
       }
       this.options.log?.('vsphere-vm-deleted', { vmId });
@@ -280,4 +309,8 @@ export class VsphereHypervisor implements HypervisorAdapter, RecoveryDiskPromoti
     if (ignore !== undefined && fault === ignore) return undefined;
     return error as Error;
   }
+}
+
+function poweredOnError(vmId: VmId, state: string): InvalidStateError {
+  return new InvalidStateError(`VM '${vmId}' is powered ${state === 'suspended' ? 'on (suspended)' : state}; vSphere destroys only powered-off VMs`, 'power the VM off first (powerOff), then delete it');
 }

@@ -136,6 +136,8 @@ describe('vSphere recovery VMs on vcsim', function () {
       [{ ...base, nics: [{ networkId: 'net-404' }] }, 'nics[0].networkId'],
       [{ ...base, name: '' }, 'name'],
       [{ ...base, disks: [{ volumeId: 'v-0', source: { sizeBytes: () => 1000, read: img.source.read } }] }, 'disks[0]'],
+      // vSphere virtual disks have 512-byte sectors: a 4Kn volume cannot be recovered faithfully.
+      [{ ...base, disks: [{ volumeId: 'v-0', source: img.source, sectorSize: 512 }, { volumeId: 'v-0', source: img.source, sectorSize: 4096 }] }, 'disks[1].sectorSize'],
     ];
     for (const [spec, field] of cases) {
       await assert.rejects(hv.createRecoveryVm(spec), (e: unknown) => e instanceof ValidationError && e.field === field);

@@ -9,7 +9,7 @@ import type { RecoveryVmSpec, VmInfo } from '@opencdp/core';
 import { formatDatastorePath, type DatastorePath } from './datastore-http.js';
 import { MoRef, moRef, typed, type VimObject, type VimValue } from './vim-types.js';
 import { flatDescriptor } from './vmdk-descriptor.js';
-import { DatastoreTransferError, VimFaultError, VimTaskError, VimTaskTimeoutError } from './vsphere-errors.js';
+import { DatastoreTransferError, SectorSizeUnsupportedError, VimFaultError, VimTaskError, VimTaskTimeoutError } from './vsphere-errors.js';
 import type { NetworkRecord, VsphereSite } from './vsphere-site.js';
 
 export interface RecoveryPlacement {
@@ -56,6 +56,9 @@ export class VsphereRecovery {
       const size = d.source.sizeBytes(d.volumeId);
       if (!Number.isSafeInteger(size) || size <= 0 || size % 512 !== 0) throw new ValidationError(`disk ${i} (${d.volumeId}) has ${size} bytes, not a positive multiple of 512`, `disks[${i}]`);
       return size;
+    });
+    spec.disks.forEach((d, i) => {
+      if ((d.sectorSize ?? 512) !== 512) throw new SectorSizeUnsupportedError(d.volumeId, d.sectorSize!, `disks[${i}].sectorSize`);
     });
     const { datastore, pool, host } = await this.placementFor(spec);
     const networks = await this.site.networkRecords();

@@ -10,6 +10,8 @@ export function overlay(inner: ConformanceHarness, changes: Partial<ConformanceH
   return {
     name: inner.name,
     capabilities: inner.capabilities,
+    ...(inner.sectorSizes ? { sectorSizes: inner.sectorSizes } : {}),
+    ...(inner.recoverySectorSizes ? { recoverySectorSizes: inner.recoverySectorSizes } : {}),
     clock: inner.clock,
     hypervisor: inner.hypervisor,
     ...(inner.recoveryHypervisor ? { recoveryHypervisor: inner.recoveryHypervisor } : {}),

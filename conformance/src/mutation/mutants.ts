@@ -226,6 +226,16 @@ export const MUTANTS: readonly Mutant[] = [
     mutate: (f) => recoveryDisks(f, (spec) => spec.disks.map(({ volumeId, source }) => ({ volumeId, source }))),
   },
   {
+    id: 'hosts-undeclared-sector-size',
+    breaks: 'the harness declares 512-byte sectors only, yet a volume or recovery disk asking for 4096 is made with 512 instead of refused (vSphere\'s adapter once did this)',
+    port: 'HypervisorAdapter', needs: [], killers: ['P1.1', 'P4.1'],
+    mutate: (f) => wrapFactory(recoveryDisks(f, (spec) => spec.disks.map(({ volumeId, source }) => ({ volumeId, source }))), (h) => overlay(h, {
+      sectorSizes: [512],
+      recoverySectorSizes: [512],
+      createVm: (spec) => h.createVm({ ...spec, volumes: spec.volumes.map(({ sectorSize: _ignored, ...v }) => v) }),
+    })),
+  },
+  {
     id: 'disks-out-of-order',
     breaks: 'recovered disks come in reverse spec order',
     port: 'HypervisorAdapter', needs: ['recoveryVm'], killers: ['P4.1', 'R1.1'],

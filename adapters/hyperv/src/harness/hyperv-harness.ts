@@ -59,6 +59,7 @@ export async function createHypervHarness(options: HypervHarnessOptions = {}): P
     createVm: (spec: ProtectedVmSpec) => sim.createVm(spec),
     addVolume: (vmId: VmId, volume: ProtectedVmSpec['volumes'][number]) => sim.addVolume(vmId, volume),
     guestWrite: (vmId: VmId, volumeId: VolumeId, offset: number, data: Buffer) => sim.guestWrite(vmId, volumeId, offset, data),
+    recoveredDiskFile: (vmId: VmId, volumeId: VolumeId) => vhdxOf(sim, vmId, volumeId),
     async advance(ms: number): Promise<void> {
       await sim.settled();
       await clock.advance(ms);
@@ -104,6 +105,15 @@ export async function createHypervHarness(options: HypervHarnessOptions = {}): P
     },
   };
   return harness;
+}
+
+/** The VHDX behind a disk of a VM on the simulated host (the newest file of its chain), as a local path. */
+async function vhdxOf(sim: SimulatedHyperv, vmId: VmId, volumeId: VolumeId): Promise<{ path: string; format: 'vhdx' } | undefined> {
+  await sim.settled();
+  const vm = (await sim.host.load()).vms.find((v) => v.Id.toLowerCase() === vmId.toLowerCase());
+  const disk = vm?.disks.find((d) => `${vm.Id.toLowerCase()}/${d.ControllerType.toLowerCase()}${d.ControllerNumber}-${d.ControllerLocation}` === volumeId);
+  const file = disk?.chain.at(-1);
+  return file === undefined ? undefined : { path: sim.local(file), format: 'vhdx' };
 }
 
 export interface HypervRecoveryHarness extends ConformanceHarness {

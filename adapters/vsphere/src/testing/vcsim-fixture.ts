@@ -10,6 +10,7 @@ import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
+import { InvalidStateError, OpenCdpError } from '@opencdp/core';
 import { VimHttp } from '../vim-http.js';
 
 const execFileAsync = promisify(execFile);
@@ -79,6 +80,13 @@ export interface VcsimModel {
   cbtWindowBytes?: number;
   /** SIMULATED CBT: granularity of recorded changes (default 64 KiB). */
   cbtBlockBytes?: number;
+}
+
+/** A control endpoint of the fixture answered an HTTP error (the endpoint's own text in `detail`). */
+export class VcsimFixtureError extends OpenCdpError {
+  constructor(readonly endpoint: string, readonly httpStatus: number, readonly detail: string) {
+    super('VCSIM_FIXTURE', `vcsim fixture ${endpoint}: HTTP ${httpStatus} ${detail}`, 'see the fixture\'s control endpoints in fixture/vcsim/control.go');
+  }
 }
 
 /** A fault the fixture injects on a SOAP method (see simulation.go). */
@@ -167,7 +175,7 @@ export async function startVcsim(model: VcsimModel = {}, parentDir = os.tmpdir()
     const u = new URL(`/opencdp-sim/${p}`, base);
     for (const [k, v] of Object.entries(query)) u.searchParams.set(k, String(v));
     const res = await control.request(method, u, { headers: { 'X-Opencdp-Sim-Token': token, 'Content-Type': 'application/octet-stream' }, ...(body !== undefined ? { body } : {}) });
-    if (res.status >= 300) throw new Error(`vcsim fixture ${p}: HTTP ${res.status} ${res.body.toString()}`);
+    if (res.status >= 300) throw new VcsimFixtureError(p, res.status, res.body.toString().trim());
     return res.body.toString();
   };
   let stopped = false;
@@ -180,7 +188,13 @@ export async function startVcsim(model: VcsimModel = {}, parentDir = os.tmpdir()
     datastores: ready.datastores,
     dir,
     async guestWrite(vm, deviceKey, offset, data) {
-      await call('POST', 'guest-write', data, { vm, disk: deviceKey, offset });
+      try {
+        await call('POST', 'guest-write', data, { vm, disk: deviceKey, offset });
+      } catch (error) {
+        // 409: the VM is not running, so there is no guest to write (the fixture checks vcsim's power state).
+        if (error instanceof VcsimFixtureError && error.httpStatus === 409) throw new InvalidStateError(`VM '${vm}' cannot take guest writes: ${error.detail}`, 'power the VM on first');
+        throw error;
+      }
     },
     async armFault(fault) {
       await call('POST', 'faults', JSON.stringify(fault));

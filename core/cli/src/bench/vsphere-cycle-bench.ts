@@ -176,6 +176,8 @@ async function runVsphereCycle(context: BenchmarkContext): Promise<BenchmarkResu
     const baselineMs = median(baseline);
     const transferMBps = changedBytes / 1e6 / (transferMs / 1000);
     const baselineMBps = changedBytes / 1e6 / (baselineMs / 1000);
+    // vSphere destroys only powered-off VMs (deleteVm refuses a running one, as Destroy_Task does).
+    await hv.powerOff(vm.id);
     await hv.deleteVm(vm.id);
     return {
       name: 'vsphere-cycle',

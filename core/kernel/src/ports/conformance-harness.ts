@@ -55,6 +55,9 @@ export interface ProtectedVmSpec {
   volumes: { name?: string; sizeBytes: number; sectorSize?: number }[];
 }
 
+/** What `sectorSizes` and `recoverySectorSizes` mean when a harness leaves them out. */
+export const DEFAULT_SECTOR_SIZES: readonly number[] = [512, 4096];
+
 export type Fault =
   | { kind: 'storage-error' }
   | { kind: 'storage-full' }
@@ -93,6 +96,17 @@ export interface ConformanceHarness {
   readonly recoveryHypervisor?: HypervisorAdapter;
   /** The recovery site's storage, where journals and replica volumes live. */
   readonly recoveryStorage: StorageAdapter;
+  /**
+   * Logical sector sizes the protected platform can give a volume (`createVm`, `addVolume`); [512, 4096]
+   * when absent. A size outside it must be refused with a typed error that leaves nothing behind.
+   */
+  readonly sectorSizes?: readonly number[];
+  /**
+   * Logical sector sizes recovery VM disks can have (`createRecoveryVm`); `sectorSizes` when absent. A
+   * spec asking for another must be refused with a typed error before anything is made (vSphere, say,
+   * presents every virtual disk with 512-byte sectors, so a 4Kn volume cannot be recovered onto it).
+   */
+  readonly recoverySectorSizes?: readonly number[];
   /** Present when `capabilities.consistencyAgent` is true. */
   readonly consistencyAgent?: ConsistencyAgent;
   createVm(spec: ProtectedVmSpec): Promise<VmInfo>;
@@ -104,6 +118,12 @@ export interface ConformanceHarness {
   advance(ms: number): Promise<void>;
   injectFault(fault: Fault): Promise<void>;
   clearFaults(): Promise<void>;
+  /**
+   * Optional: the local file holding a recovered VM's disk, where the recovery platform keeps one here
+   * (a VHDX, a flat VMDK, a qcow2), so the suite can also judge it with `qemu-img compare`; undefined for
+   * a disk that is not a local file (memory, EBS).
+   */
+  recoveredDiskFile?(vmId: VmId, volumeId: VolumeId): Promise<{ path: string; format: 'raw' | 'qcow2' | 'vmdk' | 'vhdx' } | undefined>;
   /** Drops (or tears) every write to recovery storage that was not flushed, as a power cut would. */
   crashRecoveryStorage(seed: number): Promise<void>;
   dispose(): Promise<void>;

@@ -4,6 +4,7 @@ import type { DatastoreId, GuestWrite, Inventory, NetworkId, VmId, VmInfo, Volum
 import type { WriteTap } from './write-tap.js';
 import type { ChangedRegion, ChangeTracking } from './change-tracking.js';
 import type { RecoveryDiskPromotion } from './recovery-disk-promotion.js';
+import type { PlatformLimits } from './platform-limits.js';
 
 export const HypervisorAdapter = Symbol('HypervisorAdapter');
 
@@ -57,6 +58,11 @@ export interface HypervisorAdapter {
   readonly changeTracking?: ChangeTracking;
   /** Copies a recovery VM's disks off their point-in-time images (R7, clone); absent where the platform cannot. */
   readonly promotion?: RecoveryDiskPromotion;
+  /**
+   * What recovered VMs here can be (volume size, sector sizes, firmware, controller, network kinds):
+   * recovery refuses early when the target cannot host the source. Absent: nothing is checked.
+   */
+  readonly limits?: PlatformLimits;
   /** Reads a protected volume directly, for initial, delta and bitmap syncs. */
   readVolume(vmId: VmId, volumeId: VolumeId, offset: number, length: number): Promise<Buffer>;
   createRecoveryVm(spec: RecoveryVmSpec): Promise<VmInfo>;

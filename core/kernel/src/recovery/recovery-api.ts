@@ -2,6 +2,8 @@
 // suite call, whichever site's manager is up. Plain data in and out, so the same calls can cross a
 // process or site boundary. Implemented by RecoveryOrchestrator (core/kernel/src/recovery).
 import type { Checkpoint, CheckpointId, DatastoreId, GroupId, HostId, NetworkId, VmId, VolumeId } from '../model.js';
+import type { Firmware } from '../ports/platform-limits.js';
+import type { PlatformTranslation } from './platform-fit.js';
 
 export type RecoveryKind = 'FailoverTest' | 'Failover' | 'Move' | 'Clone';
 
@@ -36,6 +38,13 @@ export interface RecoveryPlan {
   bootGroups?: BootGroup[];
   /** NICs without a mapping go to the recovery site's production (live) or test network. */
   nics?: NicMapping[];
+  /**
+   * The platform this site recovers onto (`vsphere`, `hyperv`, `aws`, `qemu`, …): recovery is refused
+   * when the site's platform is another one. Absent: whatever the site runs.
+   */
+  targetPlatform?: string;
+  /** Boot firmware of the recovered VMs; refused early when the target lacks it. Absent: the target's default. */
+  firmware?: Firmware;
 }
 
 /** Progress of a long operation, 0–100, and the step it is in (tasks show both). */
@@ -147,6 +156,8 @@ export interface RecoveryReport {
   vms: RecoveredVm[];
   /** How the operation ended: committed (failover, move), rolled-back, test-stopped, cloned, or aborted (failed while starting). */
   outcome?: RecoveryOutcome;
+  /** Source → target platform: controller, firmware, drivers the guests need, disks and network mapping. */
+  translation?: PlatformTranslation;
 }
 
 export type RecoveryOutcome = 'committed' | 'rolled-back' | 'test-stopped' | 'cloned' | 'aborted';

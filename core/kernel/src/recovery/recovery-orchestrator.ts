@@ -23,6 +23,7 @@ import type {
 } from './recovery-api.js';
 import { ExtVolumeReader, type ExtVolumeReaderOptions } from './file-restore.js';
 import { promoteDisks } from './promotion.js';
+import { checkPlatformFit, type PlatformTranslation } from './platform-fit.js';
 import {
   type RecoveryGroupDefinition, type RecoveryGroupDirectory, type RecoveryJournalSource,
   type RecoveryVmDefinition, type ReverseProtectionStarter,
@@ -87,6 +88,8 @@ interface Operation {
   commitTimer?: TimerHandle;
   /** A commit, rollback or stop is under way. */
   ending: boolean;
+  /** What the target platform makes of the VMs (checked before the operation started). */
+  translation?: PlatformTranslation;
 }
 
 interface RestoreSession {
@@ -151,12 +154,13 @@ export class RecoveryOrchestrator extends EventEmitter<RecoveryOrchestratorEvent
     requireObject(request);
     const group = this.group(request.groupId);
     const defs = selectVms(group, request.vmIds);
+    const fit = await this.checkFit(group, defs, 'test');
     this.claim(group.groupId);
     let op: Operation | undefined;
     try {
       const vms = this.journalsOf(group, defs);
       const checkpoint = resolveCheckpoint(group.groupId, vms.map((v) => v.journal), request.checkpointId);
-      op = this.newOperation(group, 'FailoverTest', checkpoint, vms, progress);
+      op = this.newOperation(group, 'FailoverTest', checkpoint, vms, progress, fit);
       await this.recoverVms(op, group, 'test');
       this.setPhase(op, 'running', 100, 'test VMs running on the test network');
       return copyActive(op.active);
@@ -189,12 +193,13 @@ export class RecoveryOrchestrator extends EventEmitter<RecoveryOrchestratorEvent
     seconds(request.timeToWaitBeforeShutdownSec, 'timeToWaitBeforeShutdownSec');
     seconds(request.commitPolicyTimeoutSec, 'commitPolicyTimeoutSec');
     bool(request.reverseProtection, 'reverseProtection');
+    const fit = await this.checkFit(group, defs, 'live');
     this.claim(group.groupId);
     let op: Operation | undefined;
     try {
       const vms = this.journalsOf(group, defs);
       const checkpoint = resolveCheckpoint(group.groupId, vms.map((v) => v.journal), request.checkpointId);
-      op = this.newOperation(group, 'Failover', checkpoint, vms, progress);
+      op = this.newOperation(group, 'Failover', checkpoint, vms, progress, fit);
       op.reverseProtection = request.reverseProtection;
       if (request.shutdownPolicy !== 'none') {
         const ids = defs.map((d) => d.id);
@@ -219,13 +224,14 @@ export class RecoveryOrchestrator extends EventEmitter<RecoveryOrchestratorEvent
     bool(request.forceShutdown, 'forceShutdown');
     bool(request.reverseProtection, 'reverseProtection');
     bool(request.keepSourceVms, 'keepSourceVms');
+    const fit = await this.checkFit(group, group.vms, 'live');
     this.claim(group.groupId);
     let op: Operation | undefined;
     try {
       const vms = this.journalsOf(group, group.vms);
       const latest = intersect(vms.map((v) => v.journal)).at(-1);
       const pending: Checkpoint = latest ?? { id: 'pending', groupId: group.groupId, seq: 0, timestamp: this.options.clock.now(), kind: 'tagged' };
-      op = this.newOperation(group, 'Move', pending, vms, progress);
+      op = this.newOperation(group, 'Move', pending, vms, progress, fit);
       op.reverseProtection = request.reverseProtection;
       op.keepSourceVms = request.keepSourceVms;
       const ids = group.vms.map((d) => d.id);
@@ -273,12 +279,13 @@ export class RecoveryOrchestrator extends EventEmitter<RecoveryOrchestratorEvent
       throw new UnsupportedError(`cloning on platform '${this.options.hypervisor.platform}' (it cannot copy a point-in-time image into a VM's own disks)`);
     }
     if (request.datastoreId !== undefined) await this.checkDatastore(request.datastoreId);
+    const fit = await this.checkFit(group, defs, 'clone');
     this.claim(group.groupId);
     let op: Operation | undefined;
     try {
       const vms = this.journalsOf(group, defs);
       const checkpoint = resolveCheckpoint(group.groupId, vms.map((v) => v.journal), request.checkpointId);
-      op = this.newOperation(group, 'Clone', checkpoint, vms, progress);
+      op = this.newOperation(group, 'Clone', checkpoint, vms, progress, fit);
       await this.recoverVms(op, group, 'clone', request.datastoreId);
       await this.promote(op, 60);
       return this.finish(op, 'cloned');
@@ -560,6 +567,7 @@ export class RecoveryOrchestrator extends EventEmitter<RecoveryOrchestratorEvent
       steps: op.steps.map((s) => ({ ...s })),
       vms: op.vms.map((v) => ({ ...v.info, networkIds: [...v.info.networkIds] })),
       outcome,
+      ...(op.translation ? { translation: structuredClone(op.translation) } : {}),
     };
     op.active.phase = 'done';
     this.report(op, 100, op.failed ? 'failed' : 'done');
@@ -593,12 +601,18 @@ export class RecoveryOrchestrator extends EventEmitter<RecoveryOrchestratorEvent
 
   // ---- helpers -------------------------------------------------------------------------------
 
-  private newOperation(group: RecoveryGroupDefinition, kind: RecoveryKind, checkpoint: Checkpoint, vms: VmUnderRecovery[], progress?: ProgressSink): Operation {
+  private newOperation(group: RecoveryGroupDefinition, kind: RecoveryKind, checkpoint: Checkpoint, vms: VmUnderRecovery[], progress: ProgressSink | undefined, translation: PlatformTranslation): Operation {
+    const now = this.options.clock.now();
     const op: Operation = {
-      active: { id: this.newId(kind.toLowerCase()), groupId: group.groupId, kind, phase: 'running', checkpoint: { ...checkpoint }, startedAt: this.options.clock.now(), vms: vms.map((v) => v.info) },
+      active: { id: this.newId(kind.toLowerCase()), groupId: group.groupId, kind, phase: 'running', checkpoint: { ...checkpoint }, startedAt: now, vms: vms.map((v) => v.info) },
       groupName: group.name, vms, steps: [], failed: false, progress: progress ?? (() => undefined), lastPercent: -1,
-      shutdownVmIds: [], reverseProtection: false, keepSourceVms: true, ending: false,
+      shutdownVmIds: [], reverseProtection: false, keepSourceVms: true, ending: false, translation,
     };
+    const drivers = [...new Set(translation.vms.flatMap((v) => v.drivers.linux))];
+    op.steps.push({
+      name: 'check-platform-fit', startedAt: now, endedAt: now, result: 'Success',
+      detail: `${translation.crossPlatform ? 'cross-platform recovery' : 'recovery'} onto '${translation.targetPlatform}'${drivers.length > 0 ? `; Linux guests need ${drivers.join(', ')}` : ''}`,
+    });
     this.ops.set(group.groupId, op);
     this.report(op, 0, `${kind} of group '${group.name}' started`);
     return op;
@@ -678,6 +692,28 @@ export class RecoveryOrchestrator extends EventEmitter<RecoveryOrchestratorEvent
     }
     if (mode === 'test' && test === undefined) throw new InvalidStateError('the recovery site has no isolated test network', 'add one, or map every NIC to a test network');
     return { ...(live !== undefined ? { live } : {}), ...(test !== undefined ? { test } : {}) };
+  }
+
+  /**
+   * Refuses, before the group is claimed or anything made, a target that cannot host the VMs (see
+   * platform-fit.ts); returns what the target makes of them for the report.
+   */
+  private async checkFit(group: RecoveryGroupDefinition, defs: readonly RecoveryVmDefinition[], mode: 'test' | 'live' | 'clone'): Promise<PlatformTranslation> {
+    const hv = this.options.hypervisor;
+    const [inventory, defaults] = await Promise.all([hv.inventory(), this.defaultNetworks(mode)]);
+    return checkPlatformFit({
+      targetPlatform: hv.platform,
+      ...(hv.limits ? { limits: hv.limits } : {}),
+      plan: group.plan,
+      networks: inventory.networks,
+      mode,
+      defaults,
+      // A VM without a journal yet is refused by journalsOf once claimed; here it has no volumes to check.
+      vms: defs.map((def) => ({
+        id: def.id, name: def.name, volumes: this.options.journals.journal(group.groupId, def.id)?.volumes ?? [],
+        ...(def.hardware ? { hardware: def.hardware } : {}), ...(def.nics ? { nics: def.nics } : {}),
+      })),
+    });
   }
 
   private async checkDatastore(datastoreId: DatastoreId): Promise<void> {

@@ -4,6 +4,7 @@
 // and the conformance rig can each wire them from what they have.
 import type { Journal } from '../journal/journal.js';
 import type { GroupId, NicInfo, VmId, VolumeId } from '../model.js';
+import type { SourceHardware } from './platform-fit.js';
 import type { RecoveryPlan } from './recovery-api.js';
 
 /** A protected VM as recovery needs to know it (volumes come from its journal). */
@@ -12,6 +13,8 @@ export interface RecoveryVmDefinition {
   name: string;
   /** The protected VM's NICs, in order (NicMapping.nicIndex points into this); one NIC when absent. */
   nics?: Pick<NicInfo, 'networkId' | 'mac' | 'ipv4'>[];
+  /** The platform, controller and firmware the VM runs on at the protected site (for the recovery report's translation). */
+  hardware?: SourceHardware;
 }
 
 /** A protection group as the recovery site knows it. */
