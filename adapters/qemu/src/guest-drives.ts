@@ -35,7 +35,7 @@ const qdevId = (b: BlockInfo): string | undefined => /^\/machine\/peripheral\/([
 
 /** Named drives, or every writable disk attached to a guest device, as volumes with stable ids (their order). */
 export async function resolveGuestDrives(qmp: QmpClient, owner: DriveOwner): Promise<GuestDrive[]> {
-  const blocks = await qmp.execute<BlockInfo[]>('query-block');
+  const blocks = await underViewFilters(qmp, await qmp.execute<BlockInfo[]>('query-block'));
   const nodes = (await qmp.execute<{ 'node-name': string }[]>('query-named-block-nodes', { flat: true })).map((n) => n['node-name']);
   const disks = blocks.filter((b) => b.inserted);
   const find = (selector: string): BlockInfo | undefined => disks.find((b) => b.inserted!['node-name'] === selector || (b.device !== '' && b.device === selector) || qdevId(b) === selector);
@@ -69,6 +69,27 @@ export async function resolveGuestDrives(qmp: QmpClient, owner: DriveOwner): Pro
     });
   }
   return out;
+}
+
+/** The copy-before-write filter a fleecing view of ours puts above a drive (fleecing-view.ts names it). */
+const VIEW_FILTER = /^opencdp-v[0-9a-f]{8}-c\d+$/;
+
+/**
+ * A view of ours (a killed appliance's, not yet released) moves the guest's device onto its filter: the
+ * drive is the filter's `file` child, which the block graph names; the filter goes when the view does.
+ */
+async function underViewFilters(qmp: QmpClient, blocks: BlockInfo[]): Promise<BlockInfo[]> {
+  if (!blocks.some((b) => VIEW_FILTER.test(b.inserted?.['node-name'] ?? ''))) return blocks;
+  const graph = await qmp.execute<{ nodes: { id: number; name: string }[]; edges: { parent: number; child: number; name: string }[] }>('x-debug-query-block-graph');
+  const byName = new Map(graph.nodes.map((n) => [n.name, n.id]));
+  const byId = new Map(graph.nodes.map((n) => [n.id, n.name]));
+  return blocks.map((b) => {
+    const top = b.inserted?.['node-name'];
+    if (!b.inserted || !top || !VIEW_FILTER.test(top)) return b;
+    const edge = graph.edges.find((e) => e.parent === byName.get(top) && e.name === 'file');
+    const drive = edge ? byId.get(edge.child) : undefined;
+    return drive ? { ...b, inserted: { ...b.inserted, 'node-name': drive } } : b;
+  });
 }
 
 /**

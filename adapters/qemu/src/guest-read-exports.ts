@@ -1,13 +1,12 @@
-// The read-only NBD exports an adopted guest gets while the kernel reads its drives (syncs, seeding): an
-// NBD server started in the guest's own process (or one the operator names), one export per drive, kept
-// for a moment after the last read so a sync does not re-add them per chunk, removed after — leaving the
-// guest's block graph as it was. Leftovers of a killed appliance are recognised by their names.
-import { promises as fs } from 'node:fs';
-import path from 'node:path';
+// The read-only NBD exports an adopted guest gets while the kernel reads its drives (syncs, seeding): one
+// export per drive on the guest's NBD server (guest-nbd-server.ts), kept for a moment after the last read
+// so a sync does not re-add them per chunk, removed after — leaving the guest's block graph as it was.
+// Leftovers of a killed appliance are recognised by their names.
 import type { VolumeId } from '@opencdp/core';
+import { deleteExport } from './block-exports.js';
 import type { GuestDrive } from './guest-drives.js';
+import type { GuestNbdServer } from './guest-nbd-server.js';
 import { NbdClient } from '@opencdp/core/nbd';
-import { GuestStateError, QmpError } from './qemu-errors.js';
 import type { QmpClient } from './qmp-client.js';
 
 /** Exports the adapter adds are named with this prefix. */
@@ -18,17 +17,13 @@ const READ_CHUNK_BYTES = 16 * 1024 * 1024;
 
 interface Exports {
   nbdPath: string;
-  startedServer: boolean;
   exports: Map<VolumeId, string>;
   clients: Map<VolumeId, Promise<NbdClient>>;
 }
 
 export interface GuestReadExportsOptions {
-  vmId: string;
-  /** Where the socket of the server the adapter starts goes. */
-  dir: string;
-  /** An NBD server the guest's QEMU already runs: used, never stopped. */
-  nbdSocket?: string;
+  /** The guest's NBD server (leased while the exports exist). */
+  server: GuestNbdServer;
   connection(): Promise<QmpClient>;
   /** The live QMP connection, or undefined when the process is gone. */
   current(): QmpClient | undefined;
@@ -85,7 +80,10 @@ export class GuestReadExports {
       if (!reads || this.leases > 0) return;
       this.reads = undefined;
       const qmp = this.o.current();
-      if (!qmp || qmp.closed) return;
+      if (!qmp || qmp.closed) {
+        await this.o.server.release();
+        return;
+      }
       await this.remove(qmp, reads);
       this.o.log('guest-read-exports-removed', { exports: [...reads.exports.values()] });
     });
@@ -97,6 +95,7 @@ export class GuestReadExports {
     this.reads = undefined;
     for (const c of reads?.clients.values() ?? []) c.then((client) => client.destroy(), () => undefined);
     clearTimeout(this.lingerTimer);
+    if (reads) void this.o.server.release();
   }
 
   /** Exports a killed appliance left (by name), removed when nothing of ours is live. */
@@ -119,23 +118,8 @@ export class GuestReadExports {
     return this.serial(async () => {
       if (this.reads) return this.reads;
       const qmp = await this.o.connection();
-      let nbdPath = this.o.nbdSocket;
-      let startedServer = false;
-      if (!nbdPath) {
-        nbdPath = path.join(this.o.dir, 'read.sock');
-        try {
-          await qmp.execute('nbd-server-start', { addr: { type: 'unix', data: { path: nbdPath } } });
-          startedServer = true;
-        } catch (e) {
-          if (!(e instanceof QmpError && /already running/i.test(e.desc))) throw e;
-          // A server at our own socket is a killed appliance's leftover: ours to use and stop.
-          if (!(await fs.stat(nbdPath).then((s) => s.isSocket(), () => false))) {
-            throw new GuestStateError(this.o.vmId, 'serving NBD for someone else', 'its QEMU already runs an NBD server (a backup or migration?); name its socket in nbdSocket');
-          }
-          startedServer = true;
-        }
-      }
-      const reads: Exports = { nbdPath, startedServer, exports: new Map(), clients: new Map() };
+      const nbdPath = await this.o.server.acquire();
+      const reads: Exports = { nbdPath, exports: new Map(), clients: new Map() };
       try {
         for (const d of this.o.drives()) {
           const id = `${GUEST_EXPORT_PREFIX}${d.volume.id}`.replace(/[^A-Za-z0-9_.-]/g, '_');
@@ -147,7 +131,7 @@ export class GuestReadExports {
         throw e;
       }
       this.reads = reads;
-      this.o.log('guest-read-exports-added', { exports: [...reads.exports.values()], server: startedServer ? nbdPath : `${nbdPath} (not ours)` });
+      this.o.log('guest-read-exports-added', { exports: [...reads.exports.values()], server: nbdPath });
       return reads;
     }).catch((e: unknown) => {
       this.leases--;
@@ -169,14 +153,7 @@ export class GuestReadExports {
     for (const c of reads.clients.values()) await c.then((client) => client.close(), () => undefined);
     reads.clients.clear();
     for (const id of reads.exports.values()) await deleteExport(qmp, id);
-    if (reads.startedServer) {
-      await qmp.execute('nbd-server-stop').catch(() => undefined);
-      await fs.rm(reads.nbdPath, { force: true });
-    }
+    await this.o.server.release();
   }
 }
 
-async function deleteExport(qmp: QmpClient, id: string): Promise<void> {
-  const deleted = qmp.waitForEvent('BLOCK_EXPORT_DELETED', (e) => e.data?.id === id, 5000).catch(() => undefined);
-  if (await qmp.execute('block-export-del', { id, mode: 'hard' }).then(() => true, () => false)) await deleted;
-}

@@ -7,7 +7,9 @@
 import { promises as fs } from 'node:fs';
 import { UnknownVolumeError, ValidationError, VolumeRangeError, type PowerState, type VmId, type VmInfo, type VolumeId } from '@opencdp/core';
 import { checkDrivesFree, resolveGuestDrives, type GuestDrive } from './guest-drives.js';
+import { GuestNbdServer } from './guest-nbd-server.js';
 import { GuestReadExports } from './guest-read-exports.js';
+import type { TrackedDrive, ViewSite } from './qemu-change-tracking.js';
 import type { NbdServer } from '@opencdp/core/nbd';
 import {
   DriveBusyError, GuestGoneError, GuestMigratedError, GuestStateError, GuestUnreachableError, NotQemuMonitorError, QmpClosedError, QmpError,
@@ -80,15 +82,40 @@ export class QemuGuest {
   private status = 'unknown';
   private readonly taps = new Set<QemuWriteTap>();
   private tapCount = 0;
+  private readonly nbd: GuestNbdServer;
   private readonly reads: GuestReadExports;
   private released = false;
+  /** The guest's process as change tracking sees it: views and bitmaps live in it; gone while it does not run. */
+  readonly viewSite: ViewSite;
 
   private constructor(readonly spec: QemuGuestSpec, private readonly options: QemuGuestOptions) {
+    this.nbd = new GuestNbdServer({
+      vmId: options.vmId, dir: options.dir, ...(spec.nbdSocket ? { nbdSocket: spec.nbdSocket } : {}), connection: () => this.connection(), current: () => this.qmp,
+    });
     this.reads = new GuestReadExports({
-      vmId: options.vmId, dir: options.dir, ...(spec.nbdSocket ? { nbdSocket: spec.nbdSocket } : {}), ...(options.readLingerMs !== undefined ? { lingerMs: options.readLingerMs } : {}),
+      server: this.nbd, ...(options.readLingerMs !== undefined ? { lingerMs: options.readLingerMs } : {}),
       connection: () => this.connection(), current: () => this.qmp, drives: () => this.drives, busy: () => this.taps.size > 0,
       log: (event, fields) => this.log(event, fields),
     });
+    this.viewSite = {
+      key: options.vmId,
+      qmp: async () => this.connection().catch((e: unknown) => {
+        if (e instanceof GuestUnreachableError) return undefined;
+        throw e;
+      }),
+      acquireNbd: () => this.nbd.acquire(),
+      releaseNbd: () => void this.nbd.release().catch((e: Error) => this.log('guest-nbd-stop-failed', { message: e.message })),
+    };
+  }
+
+  /** The guest's drives for change tracking; refuses a guest that is migrating, migrated or failed (as the splitter does). */
+  async trackedDrives(): Promise<TrackedDrive[]> {
+    const qmp = await this.connection();
+    this.status = (await qmp.execute<{ status: string }>('query-status')).status;
+    const refused = REFUSED_STATUSES[this.status];
+    if (refused) throw new GuestStateError(this.vmId, this.status, refused);
+    if (this.drives.length === 0) throw new ValidationError(`guest '${this.vmId}' has no writable disk to protect`, this.field('drives'));
+    return this.drives.map((d) => ({ volume: { ...d.volume }, node: d.node }));
   }
 
   /**
@@ -382,6 +409,7 @@ export class QemuGuest {
     this.status = 'unreachable';
     // Everything added lived in the process that ended: nothing to remove, only to forget.
     this.reads.forget();
+    this.nbd.forget();
     for (const tap of [...this.taps]) void tap.fail(new GuestGoneError(this.vmId, reason.message));
     if (!this.released) this.log('guest-disconnected', { message: reason.message });
   }

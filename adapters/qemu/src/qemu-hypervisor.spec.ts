@@ -52,7 +52,7 @@ describe('QemuHypervisor with real qemu-storage-daemon hosts', function () {
   it('the tap delivers every guest write (not the initial copy), in order, byte-exact, and qemu-io writes are split too', async () => {
     const vm = await hv.createVm({ name: 'tapped', volumes: [{ sizeBytes: 4 * MiB }, { sizeBytes: 2 * MiB }] });
     await hv.guestWrite(vm.id, vm.volumes[0].id, 0, Buffer.alloc(1 * MiB, 0x77)); // before the tap: initial sync's job
-    const tap = await hv.openTap(vm.id);
+    const tap = await hv.attachTap(vm.id);
     const got: GuestWrite[] = [];
     tap.start(async (w) => { got.push(w); });
     const writes: GuestWrite[] = [];
@@ -77,7 +77,7 @@ describe('QemuHypervisor with real qemu-storage-daemon hosts', function () {
 
   it('a rogue NBD client on the tap\'s export: a write past the end is refused, closes only its connection and reaches no sink', async () => {
     const vm = await hv.createVm({ name: 'rogue', volumes: [{ sizeBytes: 1 * MiB }] });
-    const tap = await hv.openTap(vm.id) as QemuWriteTap;
+    const tap = await hv.attachTap(vm.id) as QemuWriteTap;
     const got: GuestWrite[] = [];
     tap.start(async (w) => { got.push(w); });
     const rogue = await NbdClient.connect({ path: hv.tapServer.path, exportName: tap.exportNames[0] });
@@ -92,7 +92,7 @@ describe('QemuHypervisor with real qemu-storage-daemon hosts', function () {
 
   it('write-blocking: the guest write completes only when the sink answers', async () => {
     const vm = await hv.createVm({ name: 'held', volumes: [{ sizeBytes: 1 * MiB }] });
-    const tap = await hv.openTap(vm.id);
+    const tap = await hv.attachTap(vm.id);
     let release!: () => void;
     const gate = new Promise<void>((r) => { release = r; });
     tap.start(() => gate);
@@ -106,7 +106,7 @@ describe('QemuHypervisor with real qemu-storage-daemon hosts', function () {
 
   it('closing a tap releases the writes its sink still holds, so the guest and the mirror\'s cancel do not wait on it', async () => {
     const vm = await hv.createVm({ name: 'release', volumes: [{ sizeBytes: 1 * MiB }] });
-    const tap = await hv.openTap(vm.id);
+    const tap = await hv.attachTap(vm.id);
     tap.start(() => new Promise<void>(() => undefined)); // never answers
     const w = watch(hv.guestWrite(vm.id, vm.volumes[0].id, 0, Buffer.alloc(4096, 5)));
     await until(() => tap.delivered === 1, 'the write to reach the sink');
@@ -117,7 +117,7 @@ describe('QemuHypervisor with real qemu-storage-daemon hosts', function () {
 
   it('the appliance\'s NBD server stops: the mirror errors, the tap closes with TapLostError; once it is back a new tap attaches', async () => {
     const vm = await hv.createVm({ name: 'restart', volumes: [{ sizeBytes: 1 * MiB }] });
-    const tap = await hv.openTap(vm.id) as QemuWriteTap;
+    const tap = await hv.attachTap(vm.id) as QemuWriteTap;
     const got: GuestWrite[] = [];
     tap.start(async (w) => { got.push(w); });
     const closed = new Promise<Error | undefined>((r) => tap.onClose(r));
@@ -125,9 +125,9 @@ describe('QemuHypervisor with real qemu-storage-daemon hosts', function () {
     await hv.guestWrite(vm.id, vm.volumes[0].id, 0, Buffer.alloc(4096, 1)); // the source still takes it
     const reason = await closed;
     assert.ok(reason instanceof TapLostError, `closed with ${String(reason)}`);
-    await assert.rejects(hv.openTap(vm.id));
+    await assert.rejects(hv.attachTap(vm.id));
     await hv.startTapServer();
-    const again = await hv.openTap(vm.id);
+    const again = await hv.attachTap(vm.id);
     again.start(async (w) => { got.push(w); });
     await hv.guestWrite(vm.id, vm.volumes[0].id, 8192, Buffer.alloc(4096, 2));
     assert.deepEqual(got.map((w) => w.offset), [8192]);
@@ -141,7 +141,7 @@ describe('QemuHypervisor with real qemu-storage-daemon hosts', function () {
     const vm = await hv.createVm({ name: 'killed', volumes: [{ sizeBytes: 2 * MiB }] });
     const data = Buffer.alloc(128 * KiB, 0x42);
     await hv.guestWrite(vm.id, vm.volumes[0].id, 64 * KiB, data);
-    const tap = await hv.openTap(vm.id);
+    const tap = await hv.attachTap(vm.id);
     tap.start(async () => undefined);
     const closed = new Promise<Error | undefined>((r) => tap.onClose!(r));
     const pid = hv.daemonOf(vm.hostId)!.pid!;
@@ -149,56 +149,11 @@ describe('QemuHypervisor with real qemu-storage-daemon hosts', function () {
     assert.throws(() => process.kill(pid, 0), 'the daemon process is gone');
     assert.ok(await closed, 'the tap closed with a reason');
     await assert.rejects(hv.guestWrite(vm.id, vm.volumes[0].id, 0, Buffer.alloc(512)), HostDownError);
-    await assert.rejects(hv.openTap(vm.id), HostDownError);
+    await assert.rejects(hv.attachTap(vm.id), HostDownError);
     await hv.startHost(vm.hostId);
     assert.equal(sha256(await hv.readVolume(vm.id, vm.volumes[0].id, 64 * KiB, data.length)), sha256(data));
-    const again = await hv.openTap(vm.id);
+    const again = await hv.attachTap(vm.id);
     await again.close();
-  });
-
-  it('change tracking: dirty bitmaps read through the qemu:dirty-bitmap NBD context report exactly the written regions (at bitmap granularity)', async () => {
-    const vm = await hv.createVm({ name: 'cbt', volumes: [{ sizeBytes: 4 * MiB }, { sizeBytes: 1 * MiB }] });
-    await hv.guestWrite(vm.id, vm.volumes[0].id, 0, Buffer.alloc(64 * KiB, 1)); // before the mark: not reported
-    const token = await hv.dirtyTracking.mark(vm.id);
-    await hv.guestWrite(vm.id, vm.volumes[0].id, 1 * MiB + 512, Buffer.alloc(1024, 2));
-    await hv.guestWrite(vm.id, vm.volumes[0].id, 3 * MiB, Buffer.alloc(128 * KiB, 3));
-    await hv.guestWrite(vm.id, vm.volumes[1].id, 64 * KiB, Buffer.alloc(4096, 4));
-    const regions = await hv.dirtyTracking.changedSince(vm.id, token);
-    assert.deepEqual(regions, [
-      { volumeId: vm.volumes[0].id, offset: 1 * MiB, length: 64 * KiB },
-      { volumeId: vm.volumes[0].id, offset: 3 * MiB, length: 128 * KiB },
-      { volumeId: vm.volumes[1].id, offset: 64 * KiB, length: 64 * KiB },
-    ]);
-    // A second mark sees only what follows it; the first still sees everything since its own mark.
-    const later = await hv.dirtyTracking.mark(vm.id);
-    await hv.guestWrite(vm.id, vm.volumes[1].id, 512 * KiB, Buffer.alloc(512, 5));
-    assert.deepEqual(await hv.dirtyTracking.changedSince(vm.id, later), [{ volumeId: vm.volumes[1].id, offset: 512 * KiB, length: 64 * KiB }]);
-    assert.equal((await hv.dirtyTracking.changedSince(vm.id, token)).length, 4);
-    await hv.clearMark(vm.id, token);
-    assert.deepEqual(await hv.dirtyTracking.changedSince(vm.id, token), []);
-    // qemu-img map agrees on the bitmap (read with x-dirty-bitmap through the daemon's NBD export).
-    await hv.guestWrite(vm.id, vm.volumes[0].id, 2 * MiB, Buffer.alloc(4096, 6));
-    const daemon = hv.daemonOf(vm.hostId)!;
-    const name = token.split(':')[1];
-    // An enabled bitmap cannot be exported: freeze a disabled copy first.
-    await daemon.qmp.execute('block-dirty-bitmap-add', { node: vm.volumes[0].id, name: 'frozen', granularity: 65536, disabled: true });
-    await daemon.qmp.execute('block-dirty-bitmap-merge', { node: vm.volumes[0].id, target: 'frozen', bitmaps: [name] });
-    await daemon.qmp.execute('block-export-add', { type: 'nbd', id: 'mapx', 'node-name': vm.volumes[0].id, name: 'mapx', bitmaps: ['frozen'] });
-    const { stdout } = await run('qemu-img', ['map', '--output=json', '--image-opts',
-      `driver=nbd,export=mapx,server.type=unix,server.path=${daemon.nbdPath},x-dirty-bitmap=qemu:dirty-bitmap:frozen`]);
-    const map = JSON.parse(stdout) as { start: number; length: number; data: boolean }[];
-    // With x-dirty-bitmap, dirty areas are reported as *not* data (the bitmap's bit maps onto "hole").
-    const dirty = map.filter((e) => !e.data).map((e) => [e.start, e.length]);
-    assert.deepEqual(dirty, [[2 * MiB, 64 * KiB]]);
-    await daemon.qmp.execute('block-export-del', { id: 'mapx' });
-  });
-
-  it('change-tracking tokens die with the daemon: a typed error says to resync', async () => {
-    const vm = await hv.createVm({ name: 'cbt-kill', volumes: [{ sizeBytes: 1 * MiB }] });
-    const token = await hv.dirtyTracking.mark(vm.id);
-    await hv.killHost(vm.hostId);
-    await hv.startHost(vm.hostId);
-    await assert.rejects(hv.dirtyTracking.changedSince(vm.id, token), /does not belong to the running daemon/);
   });
 });
 
@@ -223,7 +178,7 @@ describe('QemuHypervisor management faults and hot-add', function () {
 
   it('manager restart: taps close, guests keep writing unsplit, taps refuse to open until QMP is back', async () => {
     const vm = await hv.createVm({ name: 'm', volumes: [{ sizeBytes: 1 * MiB }] });
-    const tap = await hv.openTap(vm.id);
+    const tap = await hv.attachTap(vm.id);
     const got: number[] = [];
     tap.start(async (w) => { got.push(w.offset); });
     const closed = new Promise<Error | undefined>((r) => tap.onClose!(r));
@@ -231,9 +186,9 @@ describe('QemuHypervisor management faults and hot-add', function () {
     assert.ok((await closed) instanceof TapLostError);
     await hv.guestWrite(vm.id, vm.volumes[0].id, 4096, Buffer.alloc(4096, 1));
     assert.equal(got.length, 0, 'nobody splits writes while the manager is away');
-    await assert.rejects(hv.openTap(vm.id), /hypervisor manager is restarting/);
+    await assert.rejects(hv.attachTap(vm.id), /hypervisor manager is restarting/);
     await hv.reconnectManager();
-    const again = await hv.openTap(vm.id);
+    const again = await hv.attachTap(vm.id);
     again.start(async (w) => { got.push(w.offset); });
     await hv.guestWrite(vm.id, vm.volumes[0].id, 8192, Buffer.alloc(4096, 2));
     assert.deepEqual(got, [8192]);
@@ -242,12 +197,12 @@ describe('QemuHypervisor management faults and hot-add', function () {
 
   it('a QMP connection lost under a live tap: the next openTap reconnects and removes the orphaned mirror', async () => {
     const vm = await hv.createVm({ name: 'o', volumes: [{ sizeBytes: 1 * MiB }] });
-    const tap = await hv.openTap(vm.id);
+    const tap = await hv.attachTap(vm.id);
     tap.start(async () => undefined);
     const closed = new Promise<Error | undefined>((r) => tap.onClose!(r));
     hv.daemonOf(vm.hostId)!.disconnect(); // the mirror keeps running inside the daemon
     assert.ok(await closed);
-    const again = await hv.openTap(vm.id);
+    const again = await hv.attachTap(vm.id);
     const jobs = await hv.daemonOf(vm.hostId)!.qmp.execute<{ device: string }[]>('query-block-jobs');
     assert.deepEqual(jobs.map((j) => j.device), (again as QemuWriteTap).jobIds, 'only the new tap\'s mirror runs');
     await again.close();
@@ -255,7 +210,7 @@ describe('QemuHypervisor management faults and hot-add', function () {
 
   it('hot-added volume: an open tap mirrors it before addVolume resolves, so its writes are split', async () => {
     const vm = await hv.createVm({ name: 'h', volumes: [{ sizeBytes: 1 * MiB }] });
-    const tap = await hv.openTap(vm.id);
+    const tap = await hv.attachTap(vm.id);
     const got: [string, number, string][] = [];
     tap.start(async (w) => { got.push([w.volumeId, w.offset, sha256(w.data)]); });
     const added = await hv.addVolume(vm.id, { sizeBytes: 2 * MiB, sectorSize: 4096 });

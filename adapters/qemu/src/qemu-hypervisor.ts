@@ -1,22 +1,27 @@
-// The QEMU platform: each protected host is a qemu-storage-daemon, each VM a set of raw images attached
-// to it as block nodes and exported over NBD (the "guest disks"). Guests write through those exports;
-// `openTap` mirrors every write into the appliance's NBD server; `dirtyTracking` uses dirty bitmaps;
-// `readVolume` reads the export. Hosts can be killed for real and brought back on the same images.
+// The QEMU platform on storage daemons: each protected host is a qemu-storage-daemon, each VM a set of
+// images attached to it as block nodes and exported over NBD (the "guest disks"). Guests write through
+// those exports; `openTap` mirrors every write into the appliance's NBD server; `changeTracking` takes
+// fleecing views over dirty bitmaps (qemu-change-tracking.ts); `readVolume` reads the export. Hosts can be
+// killed for real and brought back on the same images. The disks' QMP is in daemon-volumes.ts. Over 400
+// lines because it is one facade over hosts, VMs, taps, faults and recovery VMs that share the host table;
+// each of those jobs is a section, and what a disk or a view does in QEMU lives in its own module.
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import {
-  AlignmentError, UnknownVmError, UnknownVolumeError, UnsupportedError, ValidationError, VolumeRangeError,
+  AlignmentError, SystemClock, UnknownVmError, UnknownVolumeError, UnsupportedError, ValidationError, VolumeRangeError,
 } from '@opencdp/core';
 import type {
-  PlatformLimits,
-  DirtyTracking, ChangedRegion, DatastoreInfo, HostInfo, HypervisorAdapter, Inventory, RecoveryVmSpec, VmId, VmInfo, VolumeId, VolumeInfo,
-  VolumeSource, WriteTap,
-  RecoveryDiskPromotion,
+  Clock, DatastoreInfo, HostInfo, HypervisorAdapter, Inventory, PlatformLimits, RecoveryDiskPromotion, RecoveryVmSpec, VmId, VmInfo, VolumeId, VolumeInfo, WriteTap,
 } from '@opencdp/core';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
-import { NbdClient, NbdServer, volumeExport } from '@opencdp/core/nbd';
+import { NbdServer, volumeExport, type NbdClient } from '@opencdp/core/nbd';
+import {
+  attachVolume, copyOnRead, createImage, detachVolume, dropClient, dropCopyOnRead, lockedVolume, volumeClient, type DaemonVolume, type DiskFormat,
+} from './daemon-volumes.js';
+import { QemuChangeTracking, type TrackedDrive, type ViewSite } from './qemu-change-tracking.js';
 import { HostDownError, ManagerDownError, QemuProcessError, VmPoweredOffError } from './qemu-errors.js';
+import type { QmpClient } from './qmp-client.js';
 import { QemuWriteTap, TapLostError } from './qemu-write-tap.js';
 import { StorageDaemon } from './storage-daemon.js';
 
@@ -37,8 +42,24 @@ export interface QemuHypervisorOptions {
    * guests) instead of through the host's page cache (default false: tests want speed, not realism).
    */
   cacheDirect?: boolean;
-  /** Dirty-bitmap granularity for change tracking (default 64 KiB, QEMU's clamp is 4–64 KiB per cluster). */
+  /** Dirty-bitmap granularity for change tracking (default: QEMU's, the qcow2 cluster — 64 KiB). */
   bitmapGranularity?: number;
+  /**
+   * What the platform offers the kernel: `splitter` (`openTap` only), `change-tracking` (`changeTracking`
+   * only, as a platform without a splitter), or `both` (the default; a group then picks).
+   */
+  capture?: 'splitter' | 'change-tracking' | 'both';
+  /**
+   * Image format of protected disks: `raw` (default) or `qcow2` — only qcow2 keeps dirty bitmaps across a
+   * clean daemon restart; on raw, a restart loses them (tracking restarts: a delta sync).
+   */
+  diskFormat?: DiskFormat;
+  /** The clock views are timed on (`ChangeView.takenAt`); default the system clock. */
+  clock?: Clock;
+  /** The shortest change-tracking cycle offered (default 1000 ms). */
+  minIntervalMs?: number;
+  /** Random hex digits for view ids and tracking epochs (tests inject a seeded source). */
+  randomHex?: (bytes: number) => string;
   /**
    * Prefix of the VM and volume ids it hands out (e.g. `site-b-`), so two appliances never hand out the
    * same id; block node names inside the daemons stay short and unprefixed.
@@ -61,21 +82,7 @@ interface Host {
   starting: Promise<void> | undefined;
 }
 
-interface Volume {
-  info: VolumeInfo;
-  /** The raw image (protected VMs) or the qcow2 scratch overlay (recovery VMs). */
-  file: string;
-  /** Recovery disks: the point-in-time image under the overlay, until promotion detaches it. */
-  recovered?: { source: VolumeSource; sourceVolumeId: VolumeId; exportName: string; attached: boolean };
-  /** Serialises guest writes and promotion on a recovery disk (promotion must never overwrite a guest write). */
-  lock?: Promise<unknown>;
-  /** Block node (and NBD export) name in the host's daemon. */
-  node: string;
-  /** Guest-side NBD connection for the current daemon, opened on first use. */
-  client: Promise<NbdClient> | undefined;
-  /** Recovery disks under promotion: the copy-on-read filter's client, per daemon. */
-  cor?: { daemon: StorageDaemon; client: Promise<NbdClient> };
-}
+type Volume = DaemonVolume;
 
 interface Vm {
   info: VmInfo;
@@ -112,7 +119,10 @@ export class QemuHypervisor implements HypervisorAdapter {
   };
   /** The protected appliance's NBD server: every tap's mirror writes into it. */
   readonly tapServer: NbdServer;
-  readonly dirtyTracking: DirtyTracking;
+  /** Present unless `capture` is `change-tracking`. */
+  readonly openTap?: (vmId: VmId) => Promise<WriteTap>;
+  /** Fleecing views over dirty bitmaps; present unless `capture` is `splitter`. */
+  readonly changeTracking?: QemuChangeTracking;
   private readonly hosts = new Map<string, Host>();
   private readonly vms = new Map<VmId, Vm>();
   private readonly taps = new Set<QemuWriteTap>();
@@ -124,7 +134,6 @@ export class QemuHypervisor implements HypervisorAdapter {
   /** The recovery appliance's NBD server: point-in-time images for recovery VMs' disks. */
   readonly imageServer: NbdServer;
   private readonly recoveryHostId: string | undefined;
-  private bitmapCount = 0;
   private disposed = false;
   private managerDown = false;
 
@@ -132,10 +141,20 @@ export class QemuHypervisor implements HypervisorAdapter {
     this.tapServer = new NbdServer({ path: path.join(options.workDir, 'tap.sock') });
     this.imageServer = new NbdServer({ path: path.join(options.workDir, 'img.sock') });
     this.recoveryHostId = options.recoveryHost ? 'qr1' : undefined;
-    this.dirtyTracking = {
-      mark: (vmId) => this.track(this.markBitmaps(vmId)),
-      changedSince: (vmId, token) => this.track(this.readBitmaps(vmId, token)),
-    };
+    const capture = options.capture ?? 'both';
+    if (capture !== 'change-tracking') this.openTap = (vmId) => this.attachTap(vmId);
+    if (capture !== 'splitter') {
+      this.changeTracking = new QemuChangeTracking({
+        host: { viewsDir: path.join(options.workDir, 'views'), locate: (vmId) => this.trackedDrives(vmId), sites: () => this.viewSites() },
+        clock: options.clock ?? new SystemClock(),
+        // One transaction is one cut only inside one daemon: VMs of two hosts are never in one view.
+        multiVmViews: (options.hosts ?? ['', '']).length === 1,
+        track: (p) => this.track(p),
+        ...(options.bitmapGranularity !== undefined ? { granularity: options.bitmapGranularity } : {}),
+        ...(options.minIntervalMs !== undefined ? { minIntervalMs: options.minIntervalMs } : {}),
+        ...(options.randomHex ? { randomHex: options.randomHex } : {}),
+      });
+    }
   }
 
   /** Starts one storage daemon per host and the appliance's NBD server. */
@@ -204,7 +223,7 @@ export class QemuHypervisor implements HypervisorAdapter {
     const info: VmInfo = { id: vmId, name: spec.name, hostId, powerState: 'on', volumes: volumes.map((v) => v.info), nics: [] };
     const vm: Vm = { info, volumes };
     this.vms.set(vmId, vm);
-    if (host.daemon?.alive) for (const v of volumes) await this.attachVolume(host.daemon, v);
+    if (host.daemon?.alive) for (const v of volumes) await attachVolume(host.daemon, v, this.attachOptions());
     return cloneVm(info);
   }
 
@@ -217,7 +236,7 @@ export class QemuHypervisor implements HypervisorAdapter {
     const host = this.host(vm.info.hostId);
     const k = vm.volumes.length;
     const v = await this.newVolume(host, vmId, k, spec);
-    if (host.daemon?.alive) await this.attachVolume(host.daemon, v);
+    if (host.daemon?.alive) await attachVolume(host.daemon, v, this.attachOptions());
     vm.volumes.push(v);
     vm.info.volumes.push(v.info);
     for (const tap of this.taps) if (tap.vmId === vmId) await tap.addVolume({ volume: v.info, node: v.node });
@@ -231,7 +250,7 @@ export class QemuHypervisor implements HypervisorAdapter {
     const v = this.checkedRange(vmId, volumeId, offset, data.length, true);
     const vm = this.vm(vmId);
     if (vm.info.powerState !== 'on') throw new VmPoweredOffError(vmId);
-    await this.locked(v, async () => {
+    await lockedVolume(v, async () => {
       const client = await this.clientOf(vmId, v);
       await client.write(offset, data);
     });
@@ -245,7 +264,8 @@ export class QemuHypervisor implements HypervisorAdapter {
 
   // ---- splitting ---------------------------------------------------------------------------
 
-  async openTap(vmId: VmId): Promise<WriteTap> {
+  /** The splitter (`openTap`), also where the platform offers only change tracking (QemuPlatform's recovery daemon). */
+  async attachTap(vmId: VmId): Promise<WriteTap> {
     const vm = this.vm(vmId);
     return this.track((async () => {
       // A QMP connection lost while the daemon lives (a management hiccup) is re-established here.
@@ -275,15 +295,24 @@ export class QemuHypervisor implements HypervisorAdapter {
 
   /** kill -9 of the host's daemon: its taps close, guest I/O fails with HostDownError until `startHost`. */
   async killHost(hostId: string): Promise<void> {
+    await this.downHost(hostId, (d) => d.kill('SIGKILL'));
+  }
+
+  /** A clean shutdown of the host's daemon (QMP `quit`: qcow2 disks store their persistent bitmaps); `startHost` brings it back. */
+  async stopHost(hostId: string): Promise<void> {
+    await this.downHost(hostId, (d) => d.stop());
+  }
+
+  private async downHost(hostId: string, end: (daemon: StorageDaemon) => Promise<void>): Promise<void> {
     const host = this.host(hostId);
     await host.starting?.catch(() => undefined);
     const daemon = host.daemon;
     host.daemon = undefined;
     for (const vm of this.vms.values()) {
       if (vm.info.hostId !== hostId) continue;
-      for (const v of vm.volumes) this.dropClient(v);
+      for (const v of vm.volumes) dropClient(v);
     }
-    await daemon?.kill('SIGKILL');
+    if (daemon) await end(daemon);
   }
 
   /** Starts (or restarts) the host's daemon and attaches every disk of its VMs again. */
@@ -299,7 +328,7 @@ export class QemuHypervisor implements HypervisorAdapter {
         });
         for (const vm of this.vms.values()) {
           if (vm.info.hostId !== hostId) continue;
-          for (const v of vm.volumes) await this.attachVolume(daemon, v);
+          for (const v of vm.volumes) await attachVolume(daemon, v, this.attachOptions());
         }
         if (this.disposed) await daemon.kill();
         else host.daemon = daemon;
@@ -358,6 +387,11 @@ export class QemuHypervisor implements HypervisorAdapter {
     await this.tapServer.listen();
   }
 
+  /** Whether background work (QMP, daemon restarts, reads, views) is in flight. */
+  get busy(): boolean {
+    return this.inFlight.size > 0;
+  }
+
   /** Resolves when the adapter's background work (QMP, daemon restarts, reads) started so far has settled. */
   async settled(timeoutMs = 10_000): Promise<void> {
     const deadline = Date.now() + timeoutMs;
@@ -405,11 +439,11 @@ export class QemuHypervisor implements HypervisorAdapter {
         this.imageServer.addExport(exportName, volumeExport(d.source, d.volumeId));
         const v: Volume = {
           info: { id, vmId, name: this.findVolume(d.volumeId)?.info.name ?? `disk${k}`, sizeBytes, sectorSize },
-          file: path.join(host.dir, `rvm${vmNo}d${k}.qcow2`), node: `rvm${vmNo}d${k}`, client: undefined,
+          file: path.join(host.dir, `rvm${vmNo}d${k}.qcow2`), format: 'qcow2', node: `rvm${vmNo}d${k}`, client: undefined,
           recovered: { source: d.source, sourceVolumeId: d.volumeId, exportName, attached: true },
         };
         volumes.push(v);
-        await this.attachVolume(daemon, v);
+        await attachVolume(daemon, v, this.attachOptions());
       }
     } catch (error) {
       await this.removeVolumes(vm).catch(() => undefined);
@@ -432,9 +466,9 @@ export class QemuHypervisor implements HypervisorAdapter {
     const r = v.recovered;
     if (!r) throw new ValidationError(`volume '${volumeId}' is not a recovery disk`, 'volumeId');
     if (!r.attached) return;
-    await this.track(this.locked(v, async () => {
+    await this.track(lockedVolume(v, async () => {
       const daemon = this.liveDaemon(this.vm(vmId).info.hostId);
-      const client = await this.copyOnRead(daemon, v);
+      const client = await copyOnRead(daemon, v);
       for (let at = offset; at < offset + length; at += PROMOTE_READ_BYTES) await client.read(at, Math.min(PROMOTE_READ_BYTES, offset + length - at));
     }));
   }
@@ -445,42 +479,14 @@ export class QemuHypervisor implements HypervisorAdapter {
     const r = v.recovered;
     if (!r) throw new ValidationError(`volume '${volumeId}' is not a recovery disk`, 'volumeId');
     if (!r.attached) return;
-    await this.track(this.locked(v, async () => {
+    await this.track(lockedVolume(v, async () => {
       const daemon = this.liveDaemon(this.vm(vmId).info.hostId);
-      await this.dropCopyOnRead(daemon, v);
+      await dropCopyOnRead(daemon, v);
       await daemon.qmp.execute('blockdev-reopen', { options: [{ driver: 'qcow2', 'node-name': v.node, file: `${v.node}-scratch`, backing: null }] });
       await daemon.qmp.execute('blockdev-del', { 'node-name': `${v.node}-img` });
       this.imageServer.removeExport(r.exportName);
       r.attached = false;
     }));
-  }
-
-  /** The disk's copy-on-read filter (node and read-only export `<node>-cor`) and a client on it, made on first use per daemon. */
-  private copyOnRead(daemon: StorageDaemon, v: Volume): Promise<NbdClient> {
-    if (v.cor && v.cor.daemon === daemon) return v.cor.client;
-    const name = `${v.node}-cor`;
-    const client = (async () => {
-      await daemon.qmp.execute('blockdev-add', { driver: 'copy-on-read', 'node-name': name, file: v.node });
-      await daemon.qmp.execute('block-export-add', { type: 'nbd', id: name, 'node-name': name, name, writable: false });
-      return NbdClient.connect({ path: daemon.nbdPath, exportName: name });
-    })();
-    v.cor = { daemon, client };
-    client.catch(() => {
-      if (v.cor?.client === client) v.cor = undefined;
-    });
-    return client;
-  }
-
-  private async dropCopyOnRead(daemon: StorageDaemon, v: Volume): Promise<void> {
-    const cor = v.cor;
-    v.cor = undefined;
-    if (!cor) return;
-    await cor.client.then((c) => c.close(), () => undefined);
-    if (cor.daemon !== daemon || !daemon.alive) return;
-    const name = `${v.node}-cor`;
-    const gone = daemon.qmp.waitForEvent('BLOCK_EXPORT_DELETED', (e) => e.data?.id === name, 5000).catch(() => undefined);
-    if (await daemon.qmp.execute('block-export-del', { id: name, mode: 'hard' }).then(() => true, () => false)) await gone;
-    await daemon.qmp.execute('blockdev-del', { 'node-name': name }).catch(() => undefined);
   }
 
   /** Where a qemu-system process attaches the VM's disks: the daemon's NBD socket and each disk's export. */
@@ -520,16 +526,8 @@ export class QemuHypervisor implements HypervisorAdapter {
   private async removeVolumes(vm: Vm): Promise<void> {
     const daemon = this.hosts.get(vm.info.hostId)?.daemon;
     for (const v of vm.volumes) {
-      this.dropClient(v);
-      if (daemon?.alive) await this.dropCopyOnRead(daemon, v);
-      if (daemon?.alive) {
-        const gone = daemon.qmp.waitForEvent('BLOCK_EXPORT_DELETED', (e) => e.data?.id === v.node, 5000).catch(() => undefined);
-        const deleting = await daemon.qmp.execute('block-export-del', { id: v.node, mode: 'hard' }).then(() => true, () => false);
-        if (deleting) await gone;
-        for (const node of v.recovered ? [v.node, `${v.node}-scratch`, `${v.node}-img`] : [v.node]) {
-          await waitUntil(async () => !(await hasNode(daemon, node)) || (await daemon.qmp.execute('blockdev-del', { 'node-name': node }).then(() => true, () => false)), 5000);
-        }
-      }
+      dropClient(v);
+      if (daemon?.alive) await detachVolume(daemon, v);
       if (v.recovered) this.imageServer.removeExport(v.recovered.exportName);
       await fs.rm(v.file, { force: true });
     }
@@ -538,7 +536,8 @@ export class QemuHypervisor implements HypervisorAdapter {
   async dispose(): Promise<void> {
     this.disposed = true;
     for (const tap of [...this.taps]) await tap.close().catch(() => undefined);
-    for (const vm of this.vms.values()) for (const v of vm.volumes) this.dropClient(v);
+    await this.changeTracking?.dispose();
+    for (const vm of this.vms.values()) for (const v of vm.volumes) dropClient(v);
     await this.tapServer.close();
     await this.imageServer.close();
     for (const host of this.hosts.values()) {
@@ -558,45 +557,22 @@ export class QemuHypervisor implements HypervisorAdapter {
     }
     const id = `${vmId}d${k}`;
     const node = id.slice((this.options.idPrefix ?? '').length);
-    const file = path.join(host.dir, `${node}.raw`);
-    const handle = await fs.open(file, 'w');
-    await handle.truncate(v.sizeBytes);
-    await handle.close();
-    return { info: { id, vmId, name: v.name ?? `disk${k}`, sizeBytes: v.sizeBytes, sectorSize }, file, node, client: undefined };
+    const format = this.options.diskFormat ?? 'raw';
+    const file = path.join(host.dir, `${node}.${format}`);
+    await fs.mkdir(host.dir, { recursive: true });
+    await createImage(file, v.sizeBytes, format);
+    return { info: { id, vmId, name: v.name ?? `disk${k}`, sizeBytes: v.sizeBytes, sectorSize }, file, format, node, client: undefined };
   }
 
-  private async attachVolume(daemon: StorageDaemon, v: Volume): Promise<void> {
-    if (v.recovered) {
-      const r = v.recovered;
-      if (!(await fs.stat(v.file).then(() => true, () => false))) await runTool('qemu-img', ['create', '-q', '-f', 'qcow2', v.file, String(v.info.sizeBytes)]);
-      if (r.attached) {
-        await daemon.qmp.execute('blockdev-add', { driver: 'nbd', 'node-name': `${v.node}-img`, server: { type: 'unix', path: this.imageServer.path }, export: r.exportName, 'read-only': true });
-      }
-      await daemon.qmp.execute('blockdev-add', { driver: 'file', 'node-name': `${v.node}-scratch`, filename: v.file });
-      await daemon.qmp.execute('blockdev-add', { driver: 'qcow2', 'node-name': v.node, file: `${v.node}-scratch`, backing: r.attached ? `${v.node}-img` : null });
-      await daemon.qmp.execute('block-export-add', { type: 'nbd', id: v.node, 'node-name': v.node, name: v.node, writable: true, 'allocation-depth': true });
-      return;
-    }
-    await daemon.qmp.execute('blockdev-add', { driver: 'file', 'node-name': v.node, filename: v.file, cache: { direct: this.options.cacheDirect === true }, ...(this.options.cacheDirect ? { aio: 'threads' } : {}) });
-    await daemon.qmp.execute('block-export-add', { type: 'nbd', id: v.node, 'node-name': v.node, name: v.node, writable: true });
+  private attachOptions(): { cacheDirect: boolean; imageServerPath: string } {
+    return { cacheDirect: this.options.cacheDirect === true, imageServerPath: this.imageServer.path };
   }
 
   private clientOf(vmId: VmId, v: Volume): Promise<NbdClient> {
     const host = this.host(this.vm(vmId).info.hostId);
     const daemon = host.daemon;
     if (!daemon?.alive) return Promise.reject(new HostDownError(host.info.id));
-    if (!v.client) {
-      const client = NbdClient.connect({ path: daemon.nbdPath, exportName: v.node });
-      v.client = client;
-      client.then((c) => c.onClose(() => { if (v.client === client) v.client = undefined; }), () => { if (v.client === client) v.client = undefined; });
-    }
-    return v.client;
-  }
-
-  private dropClient(v: Volume): void {
-    const c = v.client;
-    v.client = undefined;
-    c?.then((client) => client.destroy(), () => undefined);
+    return volumeClient(daemon, v);
   }
 
   private liveDaemon(hostId: string): StorageDaemon {
@@ -631,14 +607,6 @@ export class QemuHypervisor implements HypervisorAdapter {
     return host;
   }
 
-  /** Runs `fn` after every earlier locked operation on the volume (recovery disks only; others run at once). */
-  private locked<T>(v: Volume, fn: () => Promise<T>): Promise<T> {
-    if (!v.recovered) return fn();
-    const run = (v.lock ?? Promise.resolve()).then(fn, fn);
-    v.lock = run.catch(() => undefined);
-    return run;
-  }
-
   private findVolume(volumeId: VolumeId): Volume | undefined {
     for (const vm of this.vms.values()) {
       const v = vm.volumes.find((x) => x.info.id === volumeId);
@@ -665,69 +633,38 @@ export class QemuHypervisor implements HypervisorAdapter {
     return p;
   }
 
-  // ---- change tracking (dirty bitmaps) -------------------------------------------------------
+  // ---- change tracking: where views and bitmaps live ------------------------------------------
 
-  /** Adds a dirty bitmap named by the returned token to every disk of the VM. */
-  private async markBitmaps(vmId: VmId): Promise<string> {
+  /** The daemon holding a VM's disks and the disks, for change tracking (recovered VMs too: reverse protection). */
+  async trackedDrives(vmId: VmId): Promise<{ site: ViewSite; drives: TrackedDrive[] }> {
     const vm = this.vm(vmId);
-    const daemon = this.liveDaemon(vm.info.hostId);
-    const token = `ocdp-bm${++this.bitmapCount}`;
-    for (const v of vm.volumes) {
-      await daemon.qmp.execute('block-dirty-bitmap-add', { node: v.node, name: token, granularity: this.options.bitmapGranularity ?? 65536 });
-    }
-    return `${daemon.pid}:${token}`;
+    return { site: this.viewSite(vm.info.hostId), drives: vm.volumes.map((v) => ({ volume: { ...v.info }, node: v.node })) };
   }
 
-  /**
-   * Regions written since `token`'s mark: the bitmap is frozen into a disabled copy (merge), exported
-   * with it, and read back through the `qemu:dirty-bitmap:` metadata context; the copy is then dropped.
-   */
-  private async readBitmaps(vmId: VmId, token: string): Promise<ChangedRegion[]> {
-    const vm = this.vm(vmId);
-    const daemon = this.liveDaemon(vm.info.hostId);
-    const [pid, name] = token.split(':');
-    if (!name || Number(pid) !== daemon.pid) {
-      throw new ValidationError(`change-tracking token '${token}' does not belong to the running daemon of host '${vm.info.hostId}' (its bitmaps died with the process)`, 'token', 'mark again and run a full or delta sync');
-    }
-    const regions: ChangedRegion[] = [];
-    for (const v of vm.volumes) {
-      const snap = `${name}-s${++this.bitmapCount}`;
-      const exportId = `${v.node}-${snap}`;
-      await daemon.qmp.execute('block-dirty-bitmap-add', { node: v.node, name: snap, granularity: this.options.bitmapGranularity ?? 65536, disabled: true });
-      try {
-        await daemon.qmp.execute('block-dirty-bitmap-merge', { node: v.node, target: snap, bitmaps: [name] });
-        await daemon.qmp.execute('block-export-add', { type: 'nbd', id: exportId, 'node-name': v.node, name: exportId, bitmaps: [snap] });
-        try {
-          const context = `qemu:dirty-bitmap:${snap}`;
-          const client = await NbdClient.connect({ path: daemon.nbdPath, exportName: exportId, metaContexts: [context] });
-          try {
-            for (const e of await client.blockStatus(context, 0, v.info.sizeBytes)) {
-              if (!(e.flags & 1)) continue;
-              const last = regions.at(-1);
-              if (last && last.volumeId === v.info.id && last.offset + last.length === e.offset) last.length += e.length;
-              else regions.push({ volumeId: v.info.id, offset: e.offset, length: e.length });
-            }
-          } finally {
-            await client.close();
-          }
-        } finally {
-          const deleted = daemon.qmp.waitForEvent('BLOCK_EXPORT_DELETED', (e) => e.data?.id === exportId, 5000).catch(() => undefined);
-          await daemon.qmp.execute('block-export-del', { id: exportId });
-          await deleted;
+  /** Every daemon as a place for views (QemuPlatform's tracking covers its recovery daemon with these). */
+  viewSites(): ViewSite[] {
+    return [...this.hosts.keys()].map((id) => this.viewSite(id));
+  }
+
+  /** A host's daemon as a place for views: gone while it is down, unreachable while the manager restarts. */
+  private viewSite(hostId: string): ViewSite {
+    return {
+      key: hostId,
+      qmp: async (): Promise<QmpClient | undefined> => {
+        const host = this.host(hostId);
+        if (this.managerDown) throw new ManagerDownError();
+        const daemon = host.daemon;
+        if (!daemon?.alive) return undefined;
+        if (daemon.qmp.closed) {
+          await daemon.reconnect();
+          await this.removeOrphans(daemon);
         }
-      } finally {
-        await daemon.qmp.execute('block-dirty-bitmap-remove', { node: v.node, name: snap }).catch(() => undefined);
-      }
-    }
-    return regions;
-  }
-
-  /** Clears a mark's bitmaps, so the next `changedSince(token)` reports only later writes. */
-  async clearMark(vmId: VmId, token: string): Promise<void> {
-    const vm = this.vm(vmId);
-    const daemon = this.liveDaemon(vm.info.hostId);
-    const name = token.split(':')[1] ?? token;
-    for (const v of vm.volumes) await daemon.qmp.execute('block-dirty-bitmap-clear', { node: v.node, name });
+        return daemon.qmp;
+      },
+      // Every daemon runs its NBD server from the start.
+      acquireNbd: async () => this.liveDaemon(hostId).nbdPath,
+      releaseNbd: () => undefined,
+    };
   }
 }
 
@@ -735,20 +672,7 @@ function cloneVm(vm: VmInfo): VmInfo {
   return { ...vm, volumes: vm.volumes.map((v) => ({ ...v })), nics: vm.nics.map((n) => ({ ...n })) };
 }
 
-async function hasNode(daemon: StorageDaemon, node: string): Promise<boolean> {
-  const nodes = await daemon.qmp.execute<{ 'node-name': string }[]>('query-named-block-nodes').catch(() => []);
-  return nodes.some((n) => n['node-name'] === node);
-}
 
-async function waitUntil(predicate: () => Promise<boolean>, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await predicate())) {
-    if (Date.now() > deadline) return;
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
-
-const runTool = promisify(execFile);
 
 /** Bytes read per request through a copy-on-read filter (below the NBD server's 32 MiB request limit). */
 const PROMOTE_READ_BYTES = 8 * 1024 * 1024;

@@ -16,6 +16,7 @@ export interface QemuPlatformConfig {
   idPrefix?: string;
   guests?: QemuGuestSpec[];
   recovery?: { vmProcess?: VmProcessTemplate; datastoreBytes?: number };
+  changeTracking?: { granularity?: number; minIntervalMs?: number };
 }
 
 const absolute = { type: 'string', pattern: '^/', maxLength: 4000 } as const;
@@ -40,6 +41,15 @@ export const QEMU_PLATFORM_CONFIG_SCHEMA = {
           drives: { type: 'array', minItems: 1, maxItems: 64, items: { type: 'string', pattern: '^[#A-Za-z0-9_.-]{1,128}$' } },
           nbdSocket: absolute,
         },
+      },
+    },
+    changeTracking: {
+      type: 'object',
+      additionalProperties: false,
+      properties: {
+        // QEMU accepts powers of two from 512 B to 2 GiB; below 4 KiB the bitmaps cost more than they save.
+        granularity: { enum: [4096, 8192, 16384, 32768, 65536, 131072, 262144, 524288, 1048576] },
+        minIntervalMs: { type: 'integer', minimum: 100, maximum: 86_400_000 },
       },
     },
     recovery: {
@@ -95,6 +105,8 @@ export class QemuPlatformProvider implements PlatformProvider {
       ...(c.hostName ? { hostName: c.hostName } : {}),
       ...(c.guests ? { guests: c.guests } : {}),
       ...(recovery ? { recovery } : {}),
+      ...(c.changeTracking ? { changeTracking: c.changeTracking } : {}),
+      clock: context.clock,
       log: context.log,
     });
     return { hypervisor: platform, dispose: () => platform.dispose() };

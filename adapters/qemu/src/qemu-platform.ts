@@ -2,15 +2,17 @@
 // (protected role: the splitter and the reads go into their own QEMU processes, see qemu-guest.ts), and
 // recovered VMs on a recovery storage daemon whose disks read through point-in-time images, booted as
 // qemu-system processes when a VM template is configured (recovery role, see vm-process.ts). VMs the
-// platform does not own are never deleted: only what OpenCDP added is removed. Change tracking (fleecing
-// views) will sit beside the splitter here, as `changeTracking`.
+// platform does not own are never deleted: only what OpenCDP added is removed. Change tracking sits beside
+// the splitter (`changeTracking`: dirty bitmaps and fleecing views in each guest's own process, see
+// qemu-change-tracking.ts); the group's capture mode picks one.
 import os from 'node:os';
 import path from 'node:path';
 import { promises as fs } from 'node:fs';
-import { ValidationError } from '@opencdp/core';
+import { SystemClock, ValidationError } from '@opencdp/core';
 import type {
-  HostInfo, HypervisorAdapter, Inventory, PlatformLimits, RecoveryDiskPromotion, RecoveryVmSpec, VmId, VmInfo, VolumeId, WriteTap,
+  Clock, HostInfo, HypervisorAdapter, Inventory, PlatformLimits, RecoveryDiskPromotion, RecoveryVmSpec, VmId, VmInfo, VolumeId, WriteTap,
 } from '@opencdp/core';
+import { QemuChangeTracking, type TrackedDrive, type ViewSite } from './qemu-change-tracking.js';
 import { QemuGuest, type QemuGuestSpec } from './qemu-guest.js';
 import { QEMU_LIMITS, QemuHypervisor } from './qemu-hypervisor.js';
 import { VmProcess, type VmProcessTemplate } from './vm-process.js';
@@ -33,6 +35,10 @@ export interface QemuPlatformOptions {
     /** Capacity reported for each recovery datastore (thin disks; default 64 GiB). */
     datastoreBytes?: number;
   };
+  /** Change tracking's settings (bitmap granularity, default the qcow2 cluster; shortest cycle, default 1 s). */
+  changeTracking?: { granularity?: number; minIntervalMs?: number };
+  /** Views' times (`takenAt`, the RPO) come from it; default the system clock. */
+  clock?: Clock;
   log?: (event: string, fields: Record<string, unknown>) => void;
 }
 
@@ -43,8 +49,22 @@ export class QemuPlatform implements HypervisorAdapter, RecoveryDiskPromotion {
   readonly limits: PlatformLimits = QEMU_LIMITS;
   private readonly guests = new Map<VmId, QemuGuest>();
   private readonly processes = new Map<VmId, VmProcess>();
+  /**
+   * Views and bitmaps in each adopted guest's own process (and in the recovery daemon, for reverse
+   * protection of recovered VMs). Each guest is its own process, so a view holds one VM.
+   */
+  readonly changeTracking: QemuChangeTracking;
 
-  private constructor(readonly options: QemuPlatformOptions, readonly daemons: QemuHypervisor) {}
+  private constructor(readonly options: QemuPlatformOptions, readonly daemons: QemuHypervisor) {
+    this.changeTracking = new QemuChangeTracking({
+      host: { viewsDir: path.join(options.workDir, 'views'), locate: (vmId) => this.trackedDrives(vmId), sites: () => this.viewSites() },
+      clock: options.clock ?? new SystemClock(),
+      multiVmViews: false,
+      ...(options.changeTracking?.granularity !== undefined ? { granularity: options.changeTracking.granularity } : {}),
+      ...(options.changeTracking?.minIntervalMs !== undefined ? { minIntervalMs: options.changeTracking.minIntervalMs } : {}),
+      ...(options.log ? { log: options.log } : {}),
+    });
+  }
 
   /**
    * Adopts the guests (nothing is added to them yet) and starts the recovery storage daemon when the
@@ -54,7 +74,7 @@ export class QemuPlatform implements HypervisorAdapter, RecoveryDiskPromotion {
   static async create(options: QemuPlatformOptions): Promise<QemuPlatform> {
     await fs.mkdir(options.workDir, { recursive: true, mode: 0o700 });
     const daemons = await QemuHypervisor.create({
-      workDir: path.join(options.workDir, 'd'), hosts: [], siteId: options.siteId, idPrefix: idPrefixOf(options),
+      workDir: path.join(options.workDir, 'd'), hosts: [], siteId: options.siteId, idPrefix: idPrefixOf(options), capture: 'splitter',
       ...(options.recovery ? { recoveryHost: `${options.hostName ?? os.hostname()}-recovery` } : {}),
       ...(options.recovery?.datastoreBytes ? { datastoreBytes: options.recovery.datastoreBytes } : {}),
     });
@@ -109,12 +129,22 @@ export class QemuPlatform implements HypervisorAdapter, RecoveryDiskPromotion {
       if (!this.daemons.tapServer.listening) await this.daemons.startTapServer();
       return guest.openTap(this.daemons.tapServer);
     }
-    return this.daemons.openTap(vmId);
+    return this.daemons.attachTap(vmId);
   }
 
   readVolume(vmId: VmId, volumeId: VolumeId, offset: number, length: number): Promise<Buffer> {
     const guest = this.guests.get(vmId);
     return guest ? guest.read(volumeId, offset, length) : this.daemons.readVolume(vmId, volumeId, offset, length);
+  }
+
+  private async trackedDrives(vmId: VmId): Promise<{ site: ViewSite; drives: TrackedDrive[] }> {
+    const guest = this.guests.get(vmId);
+    if (guest) return { site: guest.viewSite, drives: await guest.trackedDrives() };
+    return this.daemons.trackedDrives(vmId);
+  }
+
+  private viewSites(): ViewSite[] {
+    return [...[...this.guests.values()].map((g) => g.viewSite), ...this.daemons.viewSites()];
   }
 
   // ---- recovery ----------------------------------------------------------------------------------
@@ -200,6 +230,7 @@ export class QemuPlatform implements HypervisorAdapter, RecoveryDiskPromotion {
 
   /** Stops the recovered VMs' processes and the daemons, and removes what OpenCDP added to the adopted guests (which keep running). */
   async dispose(): Promise<void> {
+    await this.changeTracking.dispose();
     for (const p of [...this.processes.values()]) await p.stop().catch(() => undefined);
     this.processes.clear();
     for (const g of this.guests.values()) await g.release();

@@ -51,4 +51,15 @@ describe('qemu capability table', () => {
     assert.equal(real.faultStorageCrash, QEMU_UNSUPPORTED.crashReal);
     for (const [c, v] of Object.entries(real)) assert.ok(v === true || (typeof v === 'string' && v.length > 10), `${c}: ${String(v)}`);
   });
+
+  it('is built for one capture mode: the splitter, or change tracking with its faults and no splitter', () => {
+    const splitter = qemuCapabilities('virtual');
+    assert.equal(splitter.changeTracking, QEMU_UNSUPPORTED.splitterMode);
+    assert.equal(splitter.faultChangeTracking, QEMU_UNSUPPORTED.splitterMode);
+    const tracking = qemuCapabilities('virtual', true, 'change-tracking');
+    assert.equal(tracking.writeTap, QEMU_UNSUPPORTED.changeTrackingMode);
+    assert.equal(tracking.changeTracking, true);
+    assert.equal(tracking.faultChangeTracking, true);
+    assert.equal(tracking.faultHostRestart, true);
+  });
 });

@@ -7,6 +7,7 @@ import { runJournalDemo } from './demo/journal-demo.js';
 import { runTwoSiteDemo } from './demo/two-site-demo.js';
 import { runBenchmark } from './bench/benchmark.js';
 import './bench/bitmap-bench.js';
+import './bench/change-tracking-bench.js';
 import './bench/delta-sync-bench.js';
 import './bench/journal-bench.js';
 import './bench/qemu-splitter-bench.js';

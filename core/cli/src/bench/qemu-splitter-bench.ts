@@ -123,7 +123,7 @@ async function runQemuSplitterBenchmark(ctx: BenchmarkContext): Promise<Benchmar
       let tap: QemuWriteTap | undefined;
       let received = 0;
       if (mirrored) {
-        tap = (await hv.openTap(vm.id)) as QemuWriteTap;
+        tap = (await hv.attachTap(vm.id)) as QemuWriteTap;
         // The protected appliance's side of the tap, reduced to taking the write: the mirror's cost, not the kernel's.
         tap.start(async (w) => { received += w.data.length; });
       }
