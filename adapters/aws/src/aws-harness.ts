@@ -13,6 +13,7 @@ import {
 } from '@opencdp/core';
 import { FakeConsistencyAgent, FakeDataCenter, FakeHypervisor, FaultyStorage } from '@opencdp/adapter-fake';
 import { AwsHypervisor } from './aws-hypervisor.js';
+import { EbsSectorSizeError } from './aws-errors.js';
 import { GIB, gibFor } from './ebs/ebs-direct.js';
 import { VIEW_STATE_TAG, VIEW_VM_TAG } from './ec2/ebs-change-tracking.js';
 import { VM_ID_TAG, deviceNameOf } from './ec2/vm-info.js';
@@ -40,6 +41,12 @@ export interface AwsHarnessOptions extends HarnessOptions {
   /** Key prefix of the harness's recovery storage (default `site/`). */
   prefix?: string;
   managerDownMs?: number;
+  /**
+   * Shortest change-tracking cycle in change-tracking mode (default 1000 ms of clock time). The SIMULATED
+   * snapshots complete at once, so the suite's short intervals can run; on AWS the default is 5 min
+   * (`protection.minIntervalSeconds`, docs/adapters/aws.md).
+   */
+  ctMinIntervalMs?: number;
 }
 
 export interface AwsHarness extends ConformanceHarness {
@@ -78,7 +85,7 @@ export async function createAwsHarness(options: AwsHarnessOptions = {}): Promise
   const clock = new VirtualClock(Date.now(), { idle });
   let aws: SimulatedAwsRig;
   try {
-    aws = await startSimulatedAws({ clock, seed: options.seed ?? 1 });
+    aws = await startSimulatedAws({ clock, seed: options.seed ?? 1, hypervisor: { changeTracking: { minIntervalMs: options.ctMinIntervalMs ?? 1000 } } });
   } catch (error) {
     s3Client.destroy();
     if (ownServer) await s3rver.stop();
@@ -113,14 +120,25 @@ export async function createAwsHarness(options: AwsHarnessOptions = {}): Promise
     const instance = vmId.startsWith('ami-')
       ? [...state.instances.values()].find((i) => i.tags.get(VM_ID_TAG) === vmId && i.state !== 'terminated' && i.state !== 'shutting-down')
       : state.instances.get(vmId);
-    if (!instance) throw new ValidationError(`VM '${vmId}' has no running instance to write to`, 'vmId', 'power the VM on first');
-    return state.guestVolume(instance.id, volumeId);
+    if (!instance || instance.state !== 'running') throw new ValidationError(`VM '${vmId}' has no running instance to write to`, 'vmId', 'power the VM on first');
+    let id = volumeId;
+    if (vmId.startsWith('ami-') && volumeId.startsWith('snap-')) {
+      // A recovery disk named by its snapshot before the VM was launched: the same device, now an EBS volume.
+      const device = state.images.get(vmId)?.mappings.find((m) => m.snapshotId === volumeId)?.deviceName;
+      const launched = [...state.volumes.values()].find((v) => v.attachment?.instanceId === instance.id && v.attachment.device === device);
+      if (launched) id = launched.id;
+    }
+    if (state.volumes.get(id)?.attachment?.instanceId !== instance.id) throw new ValidationError(`volume '${volumeId}' is not a disk of VM '${vmId}'`, 'volumeId');
+    return state.guestVolume(instance.id, id);
   };
 
   const harness: AwsHarness = {
     name: capture === 'splitter' ? 'aws' : 'aws-ec2',
     capture,
     capabilities: awsCapabilities(capture),
+    // The fake data centre hosts 512- and 4096-byte sectors; EBS volumes present 512-byte ones only.
+    sectorSizes: dc ? [512, 4096] : [512],
+    recoverySectorSizes: [512],
     clock,
     hypervisor,
     recoveryHypervisor,
@@ -140,12 +158,14 @@ export async function createAwsHarness(options: AwsHarnessOptions = {}): Promise
         return dc.createVm({ name: spec.name, hostId, volumes: spec.volumes });
       }
       // EBS volumes come in whole GiB: the protected instance gets the next size up.
+      spec.volumes.forEach((v, i) => ebsSectors(v, `volumes[${i}].sectorSize`));
       created++;
       return launchInstance(aws, spec.name, spec.volumes.map((v) => gibFor(v.sizeBytes)));
     },
 
     async addVolume(vmId: VmId, volume: ProtectedVmSpec['volumes'][number]): Promise<VolumeInfo> {
       if (dc) return dc.addVolumeToVm(vmId, volume);
+      ebsSectors(volume, 'sectorSize');
       const vm = await recoveryHypervisor.getVm(vmId);
       const volumeId = await recoveryHypervisor.ec2.createVolume(vm.hostId, gibFor(volume.sizeBytes), 'gp3', { Name: volume.name ?? `${vm.name} disk ${vm.volumes.length}` });
       await recoveryHypervisor.ec2.attachVolume(volumeId, vmId, deviceNameOf(vm.volumes.length));
@@ -158,6 +178,8 @@ export async function createAwsHarness(options: AwsHarnessOptions = {}): Promise
       if (dc && dc.inventory().vms.some((v) => v.id === vmId)) return dc.guestWrite(vmId, volumeId, offset, data);
       const volume = await simVolume(vmId, volumeId);
       if (offset + data.length > volume.size * GIB) throw new ValidationError(`write past the end of volume '${volumeId}'`, 'offset');
+      // A guest addresses an EBS volume in 512-byte sectors.
+      if (offset % 512 !== 0 || data.length % 512 !== 0) throw new ValidationError(`write of ${data.length} bytes at ${offset} to '${volumeId}' is not aligned to its 512-byte sectors`, 'offset');
       writeBlocks(aws.sim.state.blocks, volume.blocks, offset, data);
     },
 
@@ -224,6 +246,11 @@ export async function createAwsHarness(options: AwsHarnessOptions = {}): Promise
     },
   };
   return harness;
+}
+
+/** EC2 instances get EBS volumes, which have 512-byte sectors: another size is refused before anything is made. */
+function ebsSectors(volume: ProtectedVmSpec['volumes'][number], field: string): void {
+  if ((volume.sectorSize ?? 512) !== 512) throw new EbsSectorSizeError(volume.name ?? '(new volume)', volume.sectorSize!, field);
 }
 
 /** Every capability said explicitly, for the capture mode asked for. */
