@@ -23,7 +23,7 @@ import { createS3Client } from './aws-clients.js';
 import { writeBlocks } from './simulation/simulated-block-store.js';
 import { ReplicaTrackingStorage } from './standby/replica-tracking-storage.js';
 import { StandbyChains } from './standby/standby-chains.js';
-import { launchInstance, startSimulatedAws, type SimulatedAwsRig } from './testing/simulated-aws-rig.js';
+import { SIM_TWO_AZ_SUBNETS, launchInstance, startSimulatedAws, type SimulatedAwsRig } from './testing/simulated-aws-rig.js';
 
 export interface AwsHarnessOptions extends HarnessOptions {
   seed?: number;
@@ -85,7 +85,9 @@ export async function createAwsHarness(options: AwsHarnessOptions = {}): Promise
   const clock = new VirtualClock(Date.now(), { idle });
   let aws: SimulatedAwsRig;
   try {
-    aws = await startSimulatedAws({ clock, seed: options.seed ?? 1, hypervisor: { changeTracking: { minIntervalMs: options.ctMinIntervalMs ?? 1000 } } });
+    aws = await startSimulatedAws({ clock, seed: options.seed ?? 1, hypervisor: { changeTracking: { minIntervalMs: options.ctMinIntervalMs ?? 1000 } },
+      // Protected instances run in two availability zones (the suite's hosts) in change-tracking mode.
+      ...(capture === 'change-tracking' ? { subnets: SIM_TWO_AZ_SUBNETS } : {}) });
   } catch (error) {
     s3Client.destroy();
     if (ownServer) await s3rver.stop();
@@ -159,8 +161,12 @@ export async function createAwsHarness(options: AwsHarnessOptions = {}): Promise
       }
       // EBS volumes come in whole GiB: the protected instance gets the next size up.
       spec.volumes.forEach((v, i) => ebsSectors(v, `volumes[${i}].sectorSize`));
+      // Hosts are availability zones: the instance goes onto the live subnet of the one asked for.
+      const zones = [...aws.sim.state.subnets.values()].filter((s) => s.tags.get('opencdp:isolated') !== 'true').sort((a, b) => a.id.localeCompare(b.id));
+      const subnet = spec.hostId === undefined ? zones[created % zones.length] : zones.find((s) => s.availabilityZone === spec.hostId);
+      if (!subnet) throw new ValidationError(`host '${spec.hostId}' is not an availability zone of the simulated region`, 'hostId', `use one of ${zones.map((s) => s.availabilityZone).join(', ')}`);
       created++;
-      return launchInstance(aws, spec.name, spec.volumes.map((v) => gibFor(v.sizeBytes)));
+      return launchInstance(aws, spec.name, spec.volumes.map((v) => gibFor(v.sizeBytes)), subnet.id);
     },
 
     async addVolume(vmId: VmId, volume: ProtectedVmSpec['volumes'][number]): Promise<VolumeInfo> {
@@ -271,6 +277,7 @@ export function awsCapabilities(capture: 'splitter' | 'change-tracking'): Capabi
     recoveryVm: true,
     recoveryPromotion: true,
     faultChangeTracking: splitter ? AWS_UNSUPPORTED.noCt : true,
+    reverseProtection: true,
   };
   return Object.fromEntries(CAPABILITIES.map((c) => [c, known[c] ?? `the aws harness does not implement '${c}' yet`])) as CapabilityTable;
 }

@@ -247,7 +247,7 @@ export class AwsHypervisor implements HypervisorAdapter, RecoveryDiskPromotion {
 
   async deleteVm(vmId: VmId): Promise<void> {
     if (!vmId.startsWith('ami-')) {
-      await this.plainInstance(vmId);
+      refuseRunning(vmId, await this.plainInstance(vmId));
       await this.ec2.terminateInstance(vmId);
       await this.ec2.waitInstance(vmId, 'terminated');
       return;
@@ -255,6 +255,7 @@ export class AwsHypervisor implements HypervisorAdapter, RecoveryDiskPromotion {
     const images = await this.ec2.describeImages(undefined, [vmId]).catch(() => [] as Image[]);
     const image = images[0];
     const instance = await this.launchedInstance(vmId);
+    if (instance) refuseRunning(vmId, instance);
     if (instance) {
       await this.ec2.terminateInstance(instance.InstanceId!);
       await this.ec2.waitInstance(instance.InstanceId!, 'terminated');
@@ -382,6 +383,12 @@ export class AwsHypervisor implements HypervisorAdapter, RecoveryDiskPromotion {
   private isIsolated(subnetId: string, tags: Record<string, string>): boolean {
     return tags['opencdp:isolated'] === 'true' || this.recovery.testSubnetIds.includes(subnetId);
   }
+}
+
+/** Deleting a running VM is refused, as on every platform: the kernel powers VMs off first. */
+function refuseRunning(vmId: VmId, instance: Instance): void {
+  const state = instance.State?.Name;
+  if (state === 'running' || state === 'pending') throw new ValidationError(`VM '${vmId}' is ${state} (instance ${instance.InstanceId})`, 'vmId', 'power it off before deleting it');
 }
 
 function* indices(n: number): Generator<number> {
