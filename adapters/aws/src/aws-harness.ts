@@ -7,7 +7,7 @@
 // virtual; it waits for S3 and the standby chains to go idle after every timer, so work a timer starts
 // completes at its virtual instant.
 import {
-  CAPABILITIES, ValidationError, VirtualClock,
+  AlignmentError, CAPABILITIES, ValidationError, VirtualClock, VolumeRangeError,
   type Capability, type CapabilityTable, type ConformanceHarness, type Fault, type HarnessOptions, type HypervisorAdapter, type ProtectedVmSpec,
   type VmId, type VmInfo, type VolumeId, type VolumeInfo,
 } from '@opencdp/core';
@@ -183,9 +183,9 @@ export async function createAwsHarness(options: AwsHarnessOptions = {}): Promise
     async guestWrite(vmId: VmId, volumeId: VolumeId, offset: number, data: Buffer): Promise<void> {
       if (dc && dc.inventory().vms.some((v) => v.id === vmId)) return dc.guestWrite(vmId, volumeId, offset, data);
       const volume = await simVolume(vmId, volumeId);
-      if (offset + data.length > volume.size * GIB) throw new ValidationError(`write past the end of volume '${volumeId}'`, 'offset');
+      if (offset < 0 || offset + data.length > volume.size * GIB) throw new VolumeRangeError(volumeId, offset, data.length, volume.size * GIB);
       // A guest addresses an EBS volume in 512-byte sectors.
-      if (offset % 512 !== 0 || data.length % 512 !== 0) throw new ValidationError(`write of ${data.length} bytes at ${offset} to '${volumeId}' is not aligned to its 512-byte sectors`, 'offset');
+      if (offset % 512 !== 0 || data.length % 512 !== 0) throw new AlignmentError(volumeId, offset, data.length, 512);
       writeBlocks(aws.sim.state.blocks, volume.blocks, offset, data);
     },
 
