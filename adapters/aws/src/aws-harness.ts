@@ -7,7 +7,7 @@
 // virtual; it waits for S3 and the standby chains to go idle after every timer, so work a timer starts
 // completes at its virtual instant.
 import {
-  AlignmentError, CAPABILITIES, ValidationError, VirtualClock, VolumeRangeError,
+  AlignmentError, CAPABILITIES, IoAwareVirtualClock, ValidationError, VirtualClock, VolumeRangeError,
   type Capability, type CapabilityTable, type ConformanceHarness, type Fault, type HarnessOptions, type HypervisorAdapter, type ProtectedVmSpec,
   type VmId, type VmInfo, type VolumeId, type VolumeInfo,
 } from '@opencdp/core';
@@ -82,7 +82,16 @@ export async function createAwsHarness(options: AwsHarnessOptions = {}): Promise
       await standby?.idle();
     }
   };
-  const clock = new VirtualClock(Date.now(), { idle });
+  // Change-tracking mode reads EBS over HTTP for every cycle: its clock also waits for each SDK call
+  // (tracked by a middleware) so virtual time does not run ahead of that I/O (checkpoint cadence).
+  let clock: VirtualClock;
+  if (capture === 'change-tracking') {
+    const io = new IoAwareVirtualClock({ startMs: Date.now(), settleTimeoutMs: 120_000 });
+    io.addSettler(idle);
+    clock = io;
+  } else {
+    clock = new VirtualClock(Date.now(), { idle });
+  }
   let aws: SimulatedAwsRig;
   try {
     aws = await startSimulatedAws({ clock, seed: options.seed ?? 1, hypervisor: { changeTracking: { minIntervalMs: options.ctMinIntervalMs ?? 1000 } },
@@ -92,6 +101,12 @@ export async function createAwsHarness(options: AwsHarnessOptions = {}): Promise
     s3Client.destroy();
     if (ownServer) await s3rver.stop();
     throw error;
+  }
+  if (clock instanceof IoAwareVirtualClock) {
+    const tracking = clock;
+    aws.ec2Client.middlewareStack.add((next) => (args) => tracking.track(next(args)), { step: 'initialize', name: 'opencdpClockTrack' });
+    aws.ebsClient.middlewareStack.add((next) => (args) => tracking.track(next(args)), { step: 'initialize', name: 'opencdpClockTrack' });
+    s3Client.middlewareStack.add((next) => (args) => tracking.track(next(args)), { step: 'initialize', name: 'opencdpClockTrack' });
   }
   const recoveryHypervisor = aws.hypervisor;
   const interval = options.standbyIntervalMs ?? 10_000;
