@@ -1,7 +1,7 @@
 // Typed errors of the AWS adapter. Every failure of an AWS call becomes an OpenCdpError that carries the
 // service, the operation, AWS's own error code and what to do about it; storage failures stay
 // StorageErrors (the kernel maps those to JournalStorageError / RecoveryStorageError) with the AWS code.
-import { OpenCdpError, StorageError } from '@opencdp/core';
+import { OpenCdpError, StorageError, ValidationError } from '@opencdp/core';
 
 export type AwsService = 'S3' | 'EBS' | 'EC2';
 
@@ -81,6 +81,18 @@ export class SnapshotFailedError extends OpenCdpError {
   constructor(readonly snapshotId: string, detail: string) {
     super('EBS_SNAPSHOT_FAILED', `EBS snapshot '${snapshotId}' failed: ${detail}`,
       'the snapshot is deleted; check the EBS quotas and the volume, then retry');
+  }
+}
+
+/**
+ * A disk asked for logical sectors other than 512 bytes: EBS volumes appear to an instance as disks of
+ * 512-byte sectors (EBS user guide, volume constraints), so a 4Kn volume cannot be protected or recovered
+ * on EC2 as such. Bad input (a ValidationError naming the field); nothing was made.
+ */
+export class EbsSectorSizeError extends ValidationError {
+  constructor(readonly volumeId: string, readonly sectorSize: number, field: string) {
+    super(`volume '${volumeId}' has ${sectorSize}-byte sectors; EBS volumes present 512-byte sectors to instances`, field,
+      'recover volumes with 4096-byte sectors onto a platform that offers 4Kn disks (Hyper-V VHDX, QEMU); on AWS use 512-byte-sector (512n/512e) volumes');
   }
 }
 

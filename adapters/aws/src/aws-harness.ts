@@ -7,12 +7,13 @@
 // virtual; it waits for S3 and the standby chains to go idle after every timer, so work a timer starts
 // completes at its virtual instant.
 import {
-  CAPABILITIES, ValidationError, VirtualClock,
+  AlignmentError, CAPABILITIES, IoAwareVirtualClock, ValidationError, VirtualClock, VolumeRangeError,
   type Capability, type CapabilityTable, type ConformanceHarness, type Fault, type HarnessOptions, type HypervisorAdapter, type ProtectedVmSpec,
   type VmId, type VmInfo, type VolumeId, type VolumeInfo,
 } from '@opencdp/core';
 import { FakeConsistencyAgent, FakeDataCenter, FakeHypervisor, FaultyStorage } from '@opencdp/adapter-fake';
 import { AwsHypervisor } from './aws-hypervisor.js';
+import { EbsSectorSizeError } from './aws-errors.js';
 import { GIB, gibFor } from './ebs/ebs-direct.js';
 import { VIEW_STATE_TAG, VIEW_VM_TAG } from './ec2/ebs-change-tracking.js';
 import { VM_ID_TAG, deviceNameOf } from './ec2/vm-info.js';
@@ -22,7 +23,7 @@ import { createS3Client } from './aws-clients.js';
 import { writeBlocks } from './simulation/simulated-block-store.js';
 import { ReplicaTrackingStorage } from './standby/replica-tracking-storage.js';
 import { StandbyChains } from './standby/standby-chains.js';
-import { launchInstance, startSimulatedAws, type SimulatedAwsRig } from './testing/simulated-aws-rig.js';
+import { SIM_TWO_AZ_SUBNETS, launchInstance, startSimulatedAws, type SimulatedAwsRig } from './testing/simulated-aws-rig.js';
 
 export interface AwsHarnessOptions extends HarnessOptions {
   seed?: number;
@@ -40,6 +41,12 @@ export interface AwsHarnessOptions extends HarnessOptions {
   /** Key prefix of the harness's recovery storage (default `site/`). */
   prefix?: string;
   managerDownMs?: number;
+  /**
+   * Shortest change-tracking cycle in change-tracking mode (default 1000 ms of clock time). The SIMULATED
+   * snapshots complete at once, so the suite's short intervals can run; on AWS the default is 5 min
+   * (`protection.minIntervalSeconds`, docs/adapters/aws.md).
+   */
+  ctMinIntervalMs?: number;
 }
 
 export interface AwsHarness extends ConformanceHarness {
@@ -75,14 +82,31 @@ export async function createAwsHarness(options: AwsHarnessOptions = {}): Promise
       await standby?.idle();
     }
   };
-  const clock = new VirtualClock(Date.now(), { idle });
+  // Change-tracking mode reads EBS over HTTP for every cycle: its clock also waits for each SDK call
+  // (tracked by a middleware) so virtual time does not run ahead of that I/O (checkpoint cadence).
+  let clock: VirtualClock;
+  if (capture === 'change-tracking') {
+    const io = new IoAwareVirtualClock({ startMs: Date.now(), settleTimeoutMs: 120_000 });
+    io.addSettler(idle);
+    clock = io;
+  } else {
+    clock = new VirtualClock(Date.now(), { idle });
+  }
   let aws: SimulatedAwsRig;
   try {
-    aws = await startSimulatedAws({ clock, seed: options.seed ?? 1 });
+    aws = await startSimulatedAws({ clock, seed: options.seed ?? 1, hypervisor: { changeTracking: { minIntervalMs: options.ctMinIntervalMs ?? 1000 } },
+      // Protected instances run in two availability zones (the suite's hosts) in change-tracking mode.
+      ...(capture === 'change-tracking' ? { subnets: SIM_TWO_AZ_SUBNETS } : {}) });
   } catch (error) {
     s3Client.destroy();
     if (ownServer) await s3rver.stop();
     throw error;
+  }
+  if (clock instanceof IoAwareVirtualClock) {
+    const tracking = clock;
+    aws.ec2Client.middlewareStack.add((next) => (args) => tracking.track(next(args)), { step: 'initialize', name: 'opencdpClockTrack' });
+    aws.ebsClient.middlewareStack.add((next) => (args) => tracking.track(next(args)), { step: 'initialize', name: 'opencdpClockTrack' });
+    s3Client.middlewareStack.add((next) => (args) => tracking.track(next(args)), { step: 'initialize', name: 'opencdpClockTrack' });
   }
   const recoveryHypervisor = aws.hypervisor;
   const interval = options.standbyIntervalMs ?? 10_000;
@@ -113,14 +137,25 @@ export async function createAwsHarness(options: AwsHarnessOptions = {}): Promise
     const instance = vmId.startsWith('ami-')
       ? [...state.instances.values()].find((i) => i.tags.get(VM_ID_TAG) === vmId && i.state !== 'terminated' && i.state !== 'shutting-down')
       : state.instances.get(vmId);
-    if (!instance) throw new ValidationError(`VM '${vmId}' has no running instance to write to`, 'vmId', 'power the VM on first');
-    return state.guestVolume(instance.id, volumeId);
+    if (!instance || instance.state !== 'running') throw new ValidationError(`VM '${vmId}' has no running instance to write to`, 'vmId', 'power the VM on first');
+    let id = volumeId;
+    if (vmId.startsWith('ami-') && volumeId.startsWith('snap-')) {
+      // A recovery disk named by its snapshot before the VM was launched: the same device, now an EBS volume.
+      const device = state.images.get(vmId)?.mappings.find((m) => m.snapshotId === volumeId)?.deviceName;
+      const launched = [...state.volumes.values()].find((v) => v.attachment?.instanceId === instance.id && v.attachment.device === device);
+      if (launched) id = launched.id;
+    }
+    if (state.volumes.get(id)?.attachment?.instanceId !== instance.id) throw new ValidationError(`volume '${volumeId}' is not a disk of VM '${vmId}'`, 'volumeId');
+    return state.guestVolume(instance.id, id);
   };
 
   const harness: AwsHarness = {
     name: capture === 'splitter' ? 'aws' : 'aws-ec2',
     capture,
     capabilities: awsCapabilities(capture),
+    // The fake data centre hosts 512- and 4096-byte sectors; EBS volumes present 512-byte ones only.
+    sectorSizes: dc ? [512, 4096] : [512],
+    recoverySectorSizes: [512],
     clock,
     hypervisor,
     recoveryHypervisor,
@@ -140,12 +175,18 @@ export async function createAwsHarness(options: AwsHarnessOptions = {}): Promise
         return dc.createVm({ name: spec.name, hostId, volumes: spec.volumes });
       }
       // EBS volumes come in whole GiB: the protected instance gets the next size up.
+      spec.volumes.forEach((v, i) => ebsSectors(v, `volumes[${i}].sectorSize`));
+      // Hosts are availability zones: the instance goes onto the live subnet of the one asked for.
+      const zones = [...aws.sim.state.subnets.values()].filter((s) => s.tags.get('opencdp:isolated') !== 'true').sort((a, b) => a.id.localeCompare(b.id));
+      const subnet = spec.hostId === undefined ? zones[created % zones.length] : zones.find((s) => s.availabilityZone === spec.hostId);
+      if (!subnet) throw new ValidationError(`host '${spec.hostId}' is not an availability zone of the simulated region`, 'hostId', `use one of ${zones.map((s) => s.availabilityZone).join(', ')}`);
       created++;
-      return launchInstance(aws, spec.name, spec.volumes.map((v) => gibFor(v.sizeBytes)));
+      return launchInstance(aws, spec.name, spec.volumes.map((v) => gibFor(v.sizeBytes)), subnet.id);
     },
 
     async addVolume(vmId: VmId, volume: ProtectedVmSpec['volumes'][number]): Promise<VolumeInfo> {
       if (dc) return dc.addVolumeToVm(vmId, volume);
+      ebsSectors(volume, 'sectorSize');
       const vm = await recoveryHypervisor.getVm(vmId);
       const volumeId = await recoveryHypervisor.ec2.createVolume(vm.hostId, gibFor(volume.sizeBytes), 'gp3', { Name: volume.name ?? `${vm.name} disk ${vm.volumes.length}` });
       await recoveryHypervisor.ec2.attachVolume(volumeId, vmId, deviceNameOf(vm.volumes.length));
@@ -157,7 +198,9 @@ export async function createAwsHarness(options: AwsHarnessOptions = {}): Promise
     async guestWrite(vmId: VmId, volumeId: VolumeId, offset: number, data: Buffer): Promise<void> {
       if (dc && dc.inventory().vms.some((v) => v.id === vmId)) return dc.guestWrite(vmId, volumeId, offset, data);
       const volume = await simVolume(vmId, volumeId);
-      if (offset + data.length > volume.size * GIB) throw new ValidationError(`write past the end of volume '${volumeId}'`, 'offset');
+      if (offset < 0 || offset + data.length > volume.size * GIB) throw new VolumeRangeError(volumeId, offset, data.length, volume.size * GIB);
+      // A guest addresses an EBS volume in 512-byte sectors.
+      if (offset % 512 !== 0 || data.length % 512 !== 0) throw new AlignmentError(volumeId, offset, data.length, 512);
       writeBlocks(aws.sim.state.blocks, volume.blocks, offset, data);
     },
 
@@ -226,6 +269,11 @@ export async function createAwsHarness(options: AwsHarnessOptions = {}): Promise
   return harness;
 }
 
+/** EC2 instances get EBS volumes, which have 512-byte sectors: another size is refused before anything is made. */
+function ebsSectors(volume: ProtectedVmSpec['volumes'][number], field: string): void {
+  if ((volume.sectorSize ?? 512) !== 512) throw new EbsSectorSizeError(volume.name ?? '(new volume)', volume.sectorSize!, field);
+}
+
 /** Every capability said explicitly, for the capture mode asked for. */
 export function awsCapabilities(capture: 'splitter' | 'change-tracking'): CapabilityTable {
   const splitter = capture === 'splitter';
@@ -246,6 +294,7 @@ export function awsCapabilities(capture: 'splitter' | 'change-tracking'): Capabi
     faultChangeTracking: splitter ? AWS_UNSUPPORTED.noCt : true,
     // J2.4 (the barrier across appliances) is covered on the fake adapter; EC2 capture has no splitter to hold.
     multiHost: splitter ? 'the aws harness runs its protected site as one appliance; the barrier across appliances (J2.4) is covered on the fake adapter' : AWS_UNSUPPORTED.noSplitter,
+    reverseProtection: true,
   };
   return Object.fromEntries(CAPABILITIES.map((c) => [c, known[c] ?? `the aws harness does not implement '${c}' yet`])) as CapabilityTable;
 }

@@ -9,7 +9,7 @@ import {
   Journal, MemoryStorage, UnknownVmError, ValidationError, VirtualClock, seededRandom,
   type PointInTimeImage, type RecoveryVmSpec,
 } from '@opencdp/core';
-import { AwsApiError, AwsChecksumError, InstanceStateError, SnapshotFailedError } from './aws-errors.js';
+import { AwsApiError, AwsChecksumError, EbsSectorSizeError, InstanceStateError, SnapshotFailedError } from './aws-errors.js';
 import { EBS_BLOCK_SIZE } from './ebs/ebs-direct.js';
 import { SIM_LIVE_SUBNET, SIM_TEST_SUBNET, startSimulatedAws, whileAdvancing, type SimulatedAwsRig } from './testing/simulated-aws-rig.js';
 import { readBlocks } from './simulation/simulated-block-store.js';
@@ -137,6 +137,20 @@ describe('AwsHypervisor recovery into EBS and EC2 (simulated EBS/EC2)', function
     assert.deepEqual(inventory.networks.map((n) => [n.id, n.isolated]), [[SIM_LIVE_SUBNET, false], [SIM_TEST_SUBNET, true]]);
     const io2 = inventory.datastores.find((d) => d.id === 'io2')!;
     assert.equal(io2.capacityBytes - io2.freeBytes, 2 * 1024 ** 3, 'two 1 GiB volumes use the io2 quota');
+  });
+
+  it('simulated: 4096-byte sectors are refused typed before anything is made; a plan without NICs puts the instance on the isolated test subnet, recorded on its AMI', async () => {
+    const hv = rig.hypervisor;
+    const fourK = spec(src, { disks: VOLUMES.map((v) => ({ volumeId: v.id, source: src.image, sectorSize: v.sectorSize })) });
+    await assert.rejects(run(hv.createRecoveryVm(fourK)), (e: unknown) => e instanceof EbsSectorSizeError && e.field === 'disks[1].sectorSize' && e.sectorSize === 4096);
+    assert.deepEqual(rig.sim.state.census(), { snapshots: 0, volumes: 0, instances: 0, images: 0 });
+    const vm = await run(hv.createRecoveryVm(spec(src, { nics: [] })));
+    assert.deepEqual(vm.nics.map((n) => n.networkId), [SIM_TEST_SUBNET], 'the VM lists its one NIC, on the isolated subnet');
+    assert.equal(rig.sim.state.images.get(vm.id)?.tags.get('opencdp:unmapped-nic-subnet'), SIM_TEST_SUBNET);
+    await run(hv.powerOn(vm.id));
+    const instance = [...rig.sim.state.instances.values()][0];
+    assert.deepEqual(instance.nics.map((n) => [n.subnetId, n.groups]), [[SIM_TEST_SUBNET, ['sg-0test']]], 'test security groups, no mapped address');
+    await assert.rejects(run(hv.deleteVm(vm.id)), (e: unknown) => e instanceof ValidationError && e.field === 'vmId', 'a running VM is not deleted');
   });
 
   it('simulated: a snapshot that fails, throttling past the retries, and an instance that does not start are typed errors that leave nothing behind', async () => {

@@ -6,18 +6,19 @@
 // removes the snapshots and AMI it made; deleteVm terminates, deregisters and deletes them all.
 import { randomBytes } from 'node:crypto';
 import type { EBSClient } from '@aws-sdk/client-ebs';
-import type { EC2Client, Image, Instance, _InstanceType as InstanceType, VolumeType } from '@aws-sdk/client-ec2';
+import type { EC2Client, Image, Instance, _InstanceType as InstanceType, Subnet, VolumeType } from '@aws-sdk/client-ec2';
 import {
   UnknownVmError, ValidationError, VolumeRangeError,
   type Clock, type Firmware, type HypervisorAdapter, type Inventory, type PlatformLimits, type PointInTimeImage, type RecoveryDiskPromotion, type RecoveryVmSpec, type VmId, type VmInfo,
-  type VolumeId, type VolumeSource,
+  type VolumeId, type VolumeInfo, type VolumeSource,
 } from '@opencdp/core';
 import { EBS_BLOCK_SIZE, EbsDirect, GIB, gibFor } from './ebs/ebs-direct.js';
 import { blocksOfExtents, readSnapshotRange, writeSnapshot } from './ebs/snapshot-io.js';
+import { EbsSectorSizeError } from './aws-errors.js';
 import { Ec2Api, tagSpec, tagsOf, type Ec2WaitOptions } from './ec2/ec2-api.js';
 import { EbsChangeTracking, type EbsChangeTrackingOptions } from './ec2/ebs-change-tracking.js';
 import {
-  AZ_TAG, DISK_BYTES_TAG, NICS_TAG, RECOVERY_TAG, SOURCE_VM_TAG, VM_ID_TAG, deviceNameOf, diskBytesOf, instanceVmInfo, isGone, plannedNics, plannedVmInfo,
+  AZ_TAG, DISK_BYTES_TAG, NICS_TAG, PARKED_TAG, RECOVERY_TAG, SOURCE_VM_TAG, VM_ID_TAG, deviceNameOf, diskBytesOf, instanceVmInfo, isGone, plannedNics, plannedVmInfo,
 } from './ec2/vm-info.js';
 import type { StandbyBaseSource } from './standby/standby-chains.js';
 
@@ -141,15 +142,7 @@ export class AwsHypervisor implements HypervisorAdapter, RecoveryDiskPromotion {
    * A recovery VM never powered on is read straight from its snapshots.
    */
   async readVolume(vmId: VmId, volumeId: VolumeId, offset: number, length: number): Promise<Buffer> {
-    const vm = await this.getVm(vmId);
-    let index = vm.volumes.findIndex((v) => v.id === volumeId);
-    if (index < 0 && vmId.startsWith('ami-') && volumeId.startsWith('snap-')) {
-      // A disk named by its snapshot after the VM was launched: the same device, now an EBS volume.
-      const image = await this.recoveryImage(vmId);
-      index = plannedVmInfo(image).volumes.findIndex((v) => v.id === volumeId);
-    }
-    const volume = vm.volumes[index];
-    if (!volume) throw new ValidationError(`volume '${volumeId}' is not a disk of VM '${vmId}'`, 'volumeId');
+    const volume = await this.diskOf(vmId, volumeId);
     if (!Number.isSafeInteger(offset) || offset < 0 || !Number.isSafeInteger(length) || length < 0 || offset + length > volume.sizeBytes) {
       throw new VolumeRangeError(volumeId, offset, length, volume.sizeBytes);
     }
@@ -167,10 +160,16 @@ export class AwsHypervisor implements HypervisorAdapter, RecoveryDiskPromotion {
 
   async createRecoveryVm(spec: RecoveryVmSpec): Promise<VmInfo> {
     if (spec.disks.length === 0 || spec.disks.length > 25) throw new ValidationError(`a recovery VM needs 1 to 25 disks, got ${spec.disks.length}`, 'disks');
-    if (spec.nics.length === 0) throw new ValidationError('a recovery VM needs at least one NIC', 'nics');
+    // EBS volumes present 512-byte logical sectors to instances (EBS user guide, "volume constraints"):
+    // a disk asking for other sectors is refused before anything is made.
+    spec.disks.forEach((d, i) => {
+      if ((d.sectorSize ?? 512) !== 512) throw new EbsSectorSizeError(d.volumeId, d.sectorSize!, `disks[${i}].sectorSize`);
+    });
     const subnets = new Map((await this.ec2.describeSubnets()).map((s) => [s.SubnetId!, s]));
+    const nics = spec.nics.length > 0 ? spec.nics : [{ networkId: this.parkingSubnet(spec, [...subnets.values()]) }];
+    const parked = spec.nics.length === 0;
     const zones = new Set<string>();
-    for (const nic of spec.nics) {
+    for (const nic of nics) {
       const subnet = subnets.get(nic.networkId);
       if (!subnet) throw new ValidationError(`network '${nic.networkId}' is not a subnet of this region`, 'nics', `use one of ${[...subnets.keys()].join(', ')}`);
       zones.add(subnet.AvailabilityZone!);
@@ -190,7 +189,8 @@ export class AwsHypervisor implements HypervisorAdapter, RecoveryDiskPromotion {
       if (failed) throw failed.reason;
       const tags = {
         [RECOVERY_TAG]: 'true', Name: spec.name.slice(0, 255), [SOURCE_VM_TAG]: spec.sourceVmId, [AZ_TAG]: az,
-        [DISK_BYTES_TAG]: made.map((d) => d.sizeBytes).join(','), [NICS_TAG]: JSON.stringify(spec.nics.map((n) => ({ n: n.networkId, ...(n.ipv4 ? { ip: n.ipv4 } : {}) }))),
+        [DISK_BYTES_TAG]: made.map((d) => d.sizeBytes).join(','), [NICS_TAG]: JSON.stringify(nics.map((n) => ({ n: n.networkId, ...(n.ipv4 ? { ip: n.ipv4 } : {}) }))),
+        ...(parked ? { [PARKED_TAG]: nics[0].networkId } : {}),
       };
       imageId = await this.ec2.registerImage({
         Name: `opencdp-${spec.name.replace(/[^\w ().'@/-]/g, '_').slice(0, 60)}-${this.o.clock.now()}-${randomBytes(4).toString('hex')}`,
@@ -199,7 +199,7 @@ export class AwsHypervisor implements HypervisorAdapter, RecoveryDiskPromotion {
         BlockDeviceMappings: made.map((d, i) => ({ DeviceName: deviceNameOf(i), Ebs: { SnapshotId: d.snapshotId, VolumeSize: d.sizeGiB, VolumeType: volumeType as VolumeType, DeleteOnTermination: true } })),
         TagSpecifications: [tagSpec('image', tags)],
       });
-      this.o.log?.('recovery-vm-created', { name: spec.name, imageId, snapshots: made.map((d) => d.snapshotId) });
+      this.o.log?.('recovery-vm-created', { name: spec.name, imageId, snapshots: made.map((d) => d.snapshotId), ...(parked ? { parkedOn: nics[0].networkId } : {}) });
       return await this.getVm(imageId);
     } catch (error) {
       // Nothing half-made stays: the AMI and every snapshot written for it go.
@@ -250,7 +250,7 @@ export class AwsHypervisor implements HypervisorAdapter, RecoveryDiskPromotion {
 
   async deleteVm(vmId: VmId): Promise<void> {
     if (!vmId.startsWith('ami-')) {
-      await this.plainInstance(vmId);
+      refuseRunning(vmId, await this.plainInstance(vmId));
       await this.ec2.terminateInstance(vmId);
       await this.ec2.waitInstance(vmId, 'terminated');
       return;
@@ -258,6 +258,7 @@ export class AwsHypervisor implements HypervisorAdapter, RecoveryDiskPromotion {
     const images = await this.ec2.describeImages(undefined, [vmId]).catch(() => [] as Image[]);
     const image = images[0];
     const instance = await this.launchedInstance(vmId);
+    if (instance) refuseRunning(vmId, instance);
     if (instance) {
       await this.ec2.terminateInstance(instance.InstanceId!);
       await this.ec2.waitInstance(instance.InstanceId!, 'terminated');
@@ -269,8 +270,11 @@ export class AwsHypervisor implements HypervisorAdapter, RecoveryDiskPromotion {
   }
 
   /** Promotion has nothing to copy: the EBS volumes were filled from the image before the instance existed. */
-  async promoteDisk(vmId: VmId): Promise<void> {
-    await this.getVm(vmId);
+  async promoteDisk(vmId: VmId, volumeId: VolumeId, offset: number, length: number): Promise<void> {
+    const volume = await this.diskOf(vmId, volumeId);
+    if (!Number.isSafeInteger(offset) || offset < 0 || !Number.isSafeInteger(length) || length < 0 || offset + length > volume.sizeBytes) {
+      throw new VolumeRangeError(volumeId, offset, length, volume.sizeBytes);
+    }
   }
 
   async detachDiskSource(): Promise<void> {
@@ -278,6 +282,20 @@ export class AwsHypervisor implements HypervisorAdapter, RecoveryDiskPromotion {
   }
 
   // ---- internals ----------------------------------------------------------------------------
+
+  /** A disk of a VM as it is now; a recovery disk may be named by its snapshot after the VM was launched. */
+  private async diskOf(vmId: VmId, volumeId: VolumeId): Promise<VolumeInfo> {
+    const vm = await this.getVm(vmId);
+    let index = vm.volumes.findIndex((v) => v.id === volumeId);
+    if (index < 0 && vmId.startsWith('ami-') && volumeId.startsWith('snap-')) {
+      // The same device, now an EBS volume.
+      const image = await this.recoveryImage(vmId);
+      index = plannedVmInfo(image).volumes.findIndex((v) => v.id === volumeId);
+    }
+    const volume = vm.volumes[index];
+    if (!volume) throw new ValidationError(`volume '${volumeId}' is not a disk of VM '${vmId}'`, 'volumeId');
+    return volume;
+  }
 
   private async writeDisk(spec: RecoveryVmSpec, volumeId: VolumeId, source: VolumeSource, i: number): Promise<{ snapshotId: string; sizeGiB: number; sizeBytes: number }> {
     const sizeBytes = source.sizeBytes(volumeId);
@@ -342,6 +360,22 @@ export class AwsHypervisor implements HypervisorAdapter, RecoveryDiskPromotion {
     return instance;
   }
 
+  /**
+   * The subnet of a recovery VM whose plan maps no network. EC2 gives every instance a primary network
+   * interface, so it cannot have none: it goes onto an isolated test subnet (in the AZ asked for, the
+   * lowest id first) with the test security groups and no mapped address, and its AMI records that
+   * (PARKED_TAG); its VmInfo lists that one NIC. Without an isolated subnet the recovery is refused.
+   */
+  private parkingSubnet(spec: RecoveryVmSpec, subnets: readonly Subnet[]): string {
+    const isolated = subnets.filter((s) => this.isIsolated(s.SubnetId!, tagsOf(s)) && (spec.hostId === undefined || s.AvailabilityZone === spec.hostId))
+      .map((s) => s.SubnetId!).sort();
+    if (isolated.length === 0) {
+      throw new ValidationError(`recovery VM '${spec.name}' maps no network, and EC2 gives every instance a network interface, but there is no isolated test subnet${spec.hostId ? ` in ${spec.hostId}` : ''} to put it on`, 'nics',
+        'map a NIC to a subnet, or name an isolated subnet in recovery.testSubnetIds (or tag one opencdp:isolated=true)');
+    }
+    return isolated[0];
+  }
+
   private listed(i: Instance): boolean {
     const f = this.o.instanceFilter;
     if (!f) return true;
@@ -352,6 +386,12 @@ export class AwsHypervisor implements HypervisorAdapter, RecoveryDiskPromotion {
   private isIsolated(subnetId: string, tags: Record<string, string>): boolean {
     return tags['opencdp:isolated'] === 'true' || this.recovery.testSubnetIds.includes(subnetId);
   }
+}
+
+/** Deleting a running VM is refused, as on every platform: the kernel powers VMs off first. */
+function refuseRunning(vmId: VmId, instance: Instance): void {
+  const state = instance.State?.Name;
+  if (state === 'running' || state === 'pending') throw new ValidationError(`VM '${vmId}' is ${state} (instance ${instance.InstanceId})`, 'vmId', 'power it off before deleting it');
 }
 
 function* indices(n: number): Generator<number> {

@@ -12,6 +12,7 @@ import {
 import { AwsApiError } from '../aws-errors.js';
 import { EBS_BLOCK_SIZE, GIB, type EbsDirect } from '../ebs/ebs-direct.js';
 import { tagsOf, type Ec2Api } from './ec2-api.js';
+import { VM_ID_TAG, byDeviceOrder, diskBytesOf, isGone } from './vm-info.js';
 
 export const VIEW_TAG = 'opencdp:view';
 export const VIEW_STATE_TAG = 'opencdp:view-state';
@@ -58,10 +59,10 @@ export class EbsChangeTracking implements ChangeTracking {
   async openView(vmIds: readonly VmId[], name: string): Promise<ChangeView> {
     if (vmIds.length !== 1) throw new ValidationError(`an EBS view covers one instance (CreateSnapshots is per instance), got ${vmIds.length}`, 'vmIds');
     const vmId = vmIds[0];
-    await this.instance(vmId);
+    const { instanceId, sizes } = await this.instance(vmId);
     let made: { SnapshotId?: string; VolumeId?: string; StartTime?: Date; VolumeSize?: number }[] = [];
     try {
-      made = await this.ec2.createSnapshots(vmId, { Name: name.slice(0, 255), [VIEW_TAG]: name.slice(0, 255), [VIEW_STATE_TAG]: 'view', [VIEW_VM_TAG]: vmId }, `OpenCDP view ${name}`);
+      made = await this.ec2.createSnapshots(instanceId, { Name: name.slice(0, 255), [VIEW_TAG]: name.slice(0, 255), [VIEW_STATE_TAG]: 'view', [VIEW_VM_TAG]: vmId }, `OpenCDP view ${name}`);
       await this.ec2.waitSnapshots(made.map((s) => s.SnapshotId!));
     } catch (error) {
       for (const s of made) await this.ec2.deleteSnapshot(s.SnapshotId!).catch(() => undefined);
@@ -71,7 +72,7 @@ export class EbsChangeTracking implements ChangeTracking {
     const id = made.map((s) => s.SnapshotId!).join(',');
     const view: OpenView = {
       ref: { id, name, vmIds: [vmId] },
-      snapshots: new Map(made.map((s) => [s.VolumeId!, { id: s.SnapshotId!, sizeBytes: (s.VolumeSize ?? 0) * GIB }])),
+      snapshots: new Map(made.map((s) => [s.VolumeId!, { id: s.SnapshotId!, sizeBytes: sizes?.get(s.VolumeId!) ?? (s.VolumeSize ?? 0) * GIB }])),
       taken: new Set(), tokens: new Map(),
     };
     this.views.set(id, view);
@@ -140,9 +141,22 @@ export class EbsChangeTracking implements ChangeTracking {
 
   // ---- internals ----------------------------------------------------------------------------
 
-  private async instance(vmId: VmId): Promise<void> {
+  /**
+   * The instance behind a VM id, and the disk sizes the kernel knows its volumes by. A recovered VM (its
+   * AMI's id; reverse protection) is the instance launched from it, its disks the protected sizes.
+   */
+  private async instance(vmId: VmId): Promise<{ instanceId: string; sizes?: Map<VolumeId, number> }> {
+    if (/^ami-[0-9a-f]+$/.test(vmId)) {
+      const i = (await this.ec2.describeInstances(undefined, [{ Name: `tag:${VM_ID_TAG}`, Values: [vmId] }])).find((x) => !isGone(x));
+      const image = i ? (await this.ec2.describeImages(undefined, [vmId]))[0] : undefined;
+      if (!i || !image) throw new UnknownVmError(vmId);
+      const bytes = diskBytesOf(image);
+      const devices = byDeviceOrder(i.BlockDeviceMappings ?? [], i.RootDeviceName).filter((d) => d.Ebs?.VolumeId);
+      return { instanceId: i.InstanceId!, ...(bytes ? { sizes: new Map(devices.map((d, k) => [d.Ebs!.VolumeId!, bytes[k]])) } : {}) };
+    }
     const i = /^i-[0-9a-f]+$/.test(vmId) ? await this.ec2.instance(vmId) : undefined;
-    if (!i || i.State?.Name === 'terminated' || i.State?.Name === 'shutting-down') throw new UnknownVmError(vmId);
+    if (!i || isGone(i)) throw new UnknownVmError(vmId);
+    return { instanceId: vmId };
   }
 
   private snapshotOf(view: OpenView, volumeId: VolumeId): { id: string; sizeBytes: number } {

@@ -15,6 +15,8 @@ export const VM_ID_TAG = 'opencdp:vm-id';
 export const DISK_BYTES_TAG = 'opencdp:disk-bytes';
 /** Tag on a recovery AMI: the NICs to launch with, as JSON `[{n: subnet, ip?}]`. */
 export const NICS_TAG = 'opencdp:nics';
+/** Tag on a recovery AMI whose plan mapped no network: the isolated subnet its one NIC was put on instead. */
+export const PARKED_TAG = 'opencdp:unmapped-nic-subnet';
 export const AZ_TAG = 'opencdp:az';
 export const SOURCE_VM_TAG = 'opencdp:source-vm';
 

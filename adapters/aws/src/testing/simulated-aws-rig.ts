@@ -8,7 +8,7 @@ import { createEbsClient, createEc2Client } from '../aws-clients.js';
 import { AwsHypervisor, type AwsHypervisorOptions } from '../aws-hypervisor.js';
 import { tagSpec } from '../ec2/ec2-api.js';
 import { SIMULATED_CREDENTIALS, SimulatedAwsServer } from '../simulation/simulated-aws-server.js';
-import type { SimulationDelays } from '../simulation/simulated-aws-state.js';
+import type { SimulatedAwsOptions, SimulationDelays } from '../simulation/simulated-aws-state.js';
 
 export const SIM_REGION = 'eu-west-1';
 export const SIM_LIVE_SUBNET = 'subnet-0live0000000000000';
@@ -30,10 +30,22 @@ export interface SimulatedAwsRigOptions {
   /** SDK attempts per call (default 4: throttling and 5xx are retried). */
   maxAttempts?: number;
   hypervisor?: Partial<Omit<AwsHypervisorOptions, 'ec2' | 'ebs' | 'clock'>>;
+  /** Subnets of the simulated account (default: a live and an isolated test subnet in eu-west-1a). */
+  subnets?: SimulatedAwsOptions['subnets'];
 }
 
+/** A live subnet in a second availability zone, for rigs that need two hosts (AZs). */
+export const SIM_LIVE_SUBNET_B = 'subnet-0liveb000000000000';
+
+/** The default subnets plus a live one in eu-west-1b. */
+export const SIM_TWO_AZ_SUBNETS: NonNullable<SimulatedAwsOptions['subnets']> = [
+  { id: SIM_LIVE_SUBNET, cidr: '10.1.0.0/24', availabilityZone: `${SIM_REGION}a`, name: 'production' },
+  { id: SIM_TEST_SUBNET, cidr: '192.168.77.0/24', availabilityZone: `${SIM_REGION}a`, name: 'dr-test', tags: { 'opencdp:isolated': 'true' } },
+  { id: SIM_LIVE_SUBNET_B, cidr: '10.2.0.0/24', availabilityZone: `${SIM_REGION}b`, name: 'production-b' },
+];
+
 export async function startSimulatedAws(options: SimulatedAwsRigOptions): Promise<SimulatedAwsRig> {
-  const sim = await SimulatedAwsServer.start({ clock: options.clock, region: SIM_REGION, seed: options.seed ?? 1, ...(options.delays ? { delays: options.delays } : {}) });
+  const sim = await SimulatedAwsServer.start({ clock: options.clock, region: SIM_REGION, seed: options.seed ?? 1, ...(options.delays ? { delays: options.delays } : {}), ...(options.subnets ? { subnets: options.subnets } : {}) });
   // Short fixed retry delays: the SDK's real backoff would make throttling tests slow, not more faithful.
   const client = { region: SIM_REGION, endpoint: sim.endpoint, credentials: SIMULATED_CREDENTIALS, maxAttempts: options.maxAttempts ?? 4, retryDelayMs: 5 };
   const ec2Client = createEc2Client(client);
