@@ -33,6 +33,7 @@ export * from './recovery/recovery-api.js';
 export * from './control/appliance-control.js';
 export * from './control/appliance-service.js';
 export * from './control/control-rpc.js';
+export * from './control/control-tls.js';
 export * from './recovery/recovery-platform.js';
 export * from './recovery/recovery-orchestrator.js';
 export * from './recovery/file-restore.js';

@@ -11,3 +11,4 @@ export * from './link-address.js';
 export * from './site-identity.js';
 export * from './pairing.js';
 export * from './tls-network.js';
+export * from './self-signed-certificate.js';
