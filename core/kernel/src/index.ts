@@ -14,6 +14,7 @@ export * from './ports/network-adapter.js';
 export * from './ports/consistency-agent.js';
 export * from './ports/conformance-harness.js';
 export * from './storage/local-file-storage.js';
+export * from './storage/private-files.js';
 export * from './storage/memory-storage.js';
 export * from './journal/journal.js';
 export * from './journal/point-in-time-image.js';

@@ -12,3 +12,4 @@ export * from './site-identity.js';
 export * from './pairing.js';
 export * from './tls-network.js';
 export * from './self-signed-certificate.js';
+export * from './identity-files.js';
