@@ -37,6 +37,7 @@ export * from './control/control-rpc.js';
 export * from './control/control-tls.js';
 export * from './recovery/recovery-platform.js';
 export * from './recovery/recovery-orchestrator.js';
+export * from './recovery/recovery-scripts.js';
 export * from './recovery/file-restore.js';
 export * from './recovery/promotion.js';
 export * from './recovery/reverse-protection.js';

@@ -36,6 +36,15 @@ export interface RecoveryPlan {
   bootGroups?: BootGroup[];
   /** NICs without a mapping go to the recovery site's production (live) or test network. */
   nics?: NicMapping[];
+  /** Scripts the recovery appliance runs before a failover test, failover or move, and after its VMs are powered on. */
+  scripts?: { preRecovery?: RecoveryScript; postRecovery?: RecoveryScript };
+}
+
+/** A script in the recovery appliance's scripts folder (by file name), its parameters, and how long it may run. */
+export interface RecoveryScript {
+  command: string;
+  parameters?: string[];
+  timeoutSeconds: number;
 }
 
 /** Progress of a long operation, 0–100, and the step it is in (tasks show both). */
@@ -74,6 +83,8 @@ export interface MoveRequest {
   forceShutdown: boolean;
   reverseProtection: boolean;
   keepSourceVms: boolean;
+  /** Go on when the pre-recovery script fails (default: the move fails before anything is shut down). */
+  continueOnPreScriptFailure?: boolean;
 }
 
 export interface CommitRequest {
