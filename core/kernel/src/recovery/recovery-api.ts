@@ -36,8 +36,16 @@ export interface RecoveryPlan {
   bootGroups?: BootGroup[];
   /** NICs without a mapping go to the recovery site's production (live) or test network. */
   nics?: NicMapping[];
+  /** Per-VM placement that overrides `hostId` / `datastoreId` for that VM. */
+  vms?: VmPlacement[];
   /** Scripts the recovery appliance runs before a failover test, failover or move, and after its VMs are powered on. */
   scripts?: { preRecovery?: RecoveryScript; postRecovery?: RecoveryScript };
+}
+
+export interface VmPlacement {
+  vmId: VmId;
+  hostId?: HostId;
+  datastoreId?: DatastoreId;
 }
 
 /** A script in the recovery appliance's scripts folder (by file name), its parameters, and how long it may run. */

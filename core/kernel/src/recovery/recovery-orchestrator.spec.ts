@@ -175,6 +175,14 @@ describe('RecoveryOrchestrator', () => {
     assert.deepEqual(r.calls, ['shutdown:force:vm-a', 'power-on:vm-a']);
   });
 
+  it('places each VM where its own placement says, else where the group says; a clone where the user says', async () => {
+    const r = await rig({ plan: { hostId: 'h1', datastoreId: 'ds1', vms: [{ vmId: 'vm-a', datastoreId: 'ds-fast', hostId: 'h9' }] } });
+    const fo = await r.orchestrator.failover({ ...failover, shutdownPolicy: 'none' });
+    const spec = r.platform.vms.get(fo.vms[0].recoveredVmId)!.spec;
+    assert.deepEqual([spec.hostId, spec.datastoreId], ['h9', 'ds-fast']);
+    await r.orchestrator.rollback('g1');
+  });
+
   describe('pre- and post-recovery scripts', () => {
     const plan: RecoveryPlan = { scripts: { preRecovery: { command: 'pre.sh', parameters: ['--dns'], timeoutSeconds: 30 }, postRecovery: { command: 'post.sh', timeoutSeconds: 5 } } };
     /** Answers from a table and records what ran, with the VMs that existed at that moment. */

@@ -392,11 +392,15 @@ export class RecoveryOrchestrator extends EventEmitter<RecoveryOrchestratorEvent
       for (const v of op.vms) {
         const nics = nicSpecs(group, v.def, mode, networks);
         const image = v.image!;
+        // A clone goes where the user said; otherwise the VM's own placement, then the group's.
+        const placement = group.plan.vms?.find((p) => p.vmId === v.def.id);
+        const hostId = placement?.hostId ?? group.plan.hostId;
+        const dsId = datastoreId ?? placement?.datastoreId ?? group.plan.datastoreId;
         v.vm = await this.options.hypervisor.createRecoveryVm({
           name: mode === 'test' ? `${v.def.name} - testing recovery` : mode === 'clone' ? `${v.def.name} - clone` : v.def.name,
           sourceVmId: v.def.id,
-          ...(group.plan.hostId !== undefined ? { hostId: group.plan.hostId } : {}),
-          ...((datastoreId ?? group.plan.datastoreId) !== undefined ? { datastoreId: datastoreId ?? group.plan.datastoreId } : {}),
+          ...(hostId !== undefined ? { hostId } : {}),
+          ...(dsId !== undefined ? { datastoreId: dsId } : {}),
           disks: image.volumes.map((vol) => ({ volumeId: vol.id, source: image })),
           nics,
         });
