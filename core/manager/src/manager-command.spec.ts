@@ -19,7 +19,7 @@ describe('manager start command', () => {
 
   it('starts from a config file, connects the configured appliances, and serves the API', async () => {
     const config = join(dir, 'manager.json');
-    writeFileSync(config, JSON.stringify({ siteId: 'site-a', siteName: 'Prod', admin: { user: 'root', password: 'root-password' }, appliances: [{ siteId: 'site-b', url: 'http://127.0.0.1:1', token: 't' }] }));
+    writeFileSync(config, JSON.stringify({ siteId: 'site-a', siteName: 'Prod', admin: { user: 'root', password: 'granite-orchard-5' }, appliances: [{ siteId: 'site-b', url: 'http://127.0.0.1:1', token: 't' }] }));
     const connected: string[] = [];
     const m = await startManagerCommand({ dataDir: join(dir, 'data'), listen: '127.0.0.1:0', config }, {
       connectAppliance: (spec) => (connected.push(spec.siteId), new RecordingAppliance(spec.siteId)),
@@ -28,7 +28,7 @@ describe('manager start command', () => {
     try {
       assert.deepEqual(connected, ['site-b']);
       const http = new HttpClient(m.url);
-      await http.login('root', 'root-password');
+      await http.login('root', 'granite-orchard-5');
       const site = await http.get('/v1/localsite');
       assert.deepEqual([site.body.siteIdentifier, site.body.siteName], ['site-a', 'Prod']);
       assert.equal((await http.get('/v1/vras')).body[0].siteIdentifier, 'site-b');

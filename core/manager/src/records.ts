@@ -62,6 +62,9 @@ export interface DraftBody {
   recovery: Record<string, unknown>;
   networks: Record<string, unknown>;
   bootgroup: Record<string, unknown>;
+  /** Pre- and post-recovery scripts (absent in drafts an older version stored). */
+  scripting: Record<string, unknown>;
+  /** `{vmIdentifier, recoveryHostIdentifier?, recoveryDatastoreIdentifier?}` per VM. */
   vms: Array<Record<string, unknown>>;
 }
 

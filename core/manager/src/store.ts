@@ -291,6 +291,10 @@ export class Store {
     return r && { id: String(r.id), groupId: opt(r.group_id as string | null), body: parse<DraftBody>(r.body)!, createdAt: Number(r.created_at) };
   }
 
+  listDrafts(): DraftRow[] {
+    return (this.db.prepare('SELECT id FROM drafts ORDER BY created_at, id').all() as { id: string }[]).map((r) => this.getDraft(r.id)!);
+  }
+
   deleteDraft(id: string): void {
     this.db.prepare('DELETE FROM drafts WHERE id = ?').run(id);
   }

@@ -193,7 +193,7 @@ describe('manager recovery routes with a recording appliance', () => {
     const { pino } = await import('pino');
     const { HttpClient } = await import('../testing/spec-helpers.js');
     // The recovery site's manager: its own store, only site-b's appliance.
-    const recoverySide = await startManager({ dataDir: `${dir}/b`, listen: '127.0.0.1:0', siteId: 'site-b', clock: w.clock, appliances: [w.siteB], admin: { user: 'admin', password: 'admin-password' }, logger: pino({ level: 'silent' }) });
+    const recoverySide = await startManager({ dataDir: `${dir}/b`, listen: '127.0.0.1:0', siteId: 'site-b', clock: w.clock, appliances: [w.siteB], admin: { user: 'admin', password: 'harbour-lantern-42' }, logger: pino({ level: 'silent' }) });
     try {
       // It knows the group (a paired manager shares definitions; here it is copied from site-a's store).
       const { Store } = await import('../store.js');
