@@ -130,7 +130,7 @@ describe('manager recovery routes with a recording appliance', () => {
   it('moves and rolls back, and clones with a datastore', async () => {
     const m = await w.http.post(`/v1/vpgs/${id}/Move`, { commitPolicy: 0, commitPolicyTimeout: 60, forceShutdown: true, keepSourceVms: true, continueOnPreScriptFailure: false });
     assert.equal((await waitTask(w, m.body.taskIdentifier)).state, TaskState.WaitingForUserInput);
-    assert.deepEqual(w.siteB.callsOf('recovery.move')[0][0], { groupId: id, commitPolicy: 'rollback', commitPolicyTimeoutSec: 60, forceShutdown: true, reverseProtection: false, keepSourceVms: true });
+    assert.deepEqual(w.siteB.callsOf('recovery.move')[0][0], { groupId: id, commitPolicy: 'rollback', commitPolicyTimeoutSec: 60, forceShutdown: true, reverseProtection: false, keepSourceVms: true, continueOnPreScriptFailure: false });
     const rb = await w.http.post(`/v1/vpgs/${id}/MoveRollback`);
     assert.equal((await waitTask(w, rb.body.taskIdentifier)).state, TaskState.Completed);
     assert.equal((await w.http.post(`/v1/vpgs/${id}/MoveRollback`)).status, 409, 'nothing left to roll back');
