@@ -54,13 +54,20 @@ export function trustingFetch(trust: TlsTrust = {}): FetchFn {
     const url = request ? request.url : String(input);
     // undici's own fetch takes a plain description; a Request of Node's built-in fetch is not its class.
     const body = request && request.method !== 'GET' && request.method !== 'HEAD' ? Buffer.from(await request.arrayBuffer()) : init?.body;
-    const response = await undiciFetch(url, {
+    let response: Awaited<ReturnType<typeof undiciFetch>>;
+    try {
+      response = await undiciFetch(url, {
       method: request?.method ?? init?.method ?? 'GET',
       headers: request ? Object.fromEntries(request.headers) : (init?.headers as Record<string, string> | undefined),
       ...(body !== undefined && body !== null ? { body: body as Buffer } : {}),
       ...(request?.signal ?? init?.signal ? { signal: (request?.signal ?? init?.signal)! } : {}),
       ...(dispatcher ? { dispatcher } : {}),
-    });
+      });
+    } catch (e) {
+      // A pin that does not match says so itself, instead of a bare 'fetch failed'.
+      const cause = fetchFailure(e);
+      throw cause instanceof OpenCdpError ? cause : e;
+    }
     // Handed back as Node's own Response, which callers (and openapi-fetch) know.
     return new Response(response.body as ReadableStream<Uint8Array> | null, { status: response.status, statusText: response.statusText, headers: new Headers([...response.headers]) });
   };

@@ -313,7 +313,8 @@ describe('manager REST API with a recording appliance', () => {
       const metrics = await w.http.request('GET', '/metrics', undefined, { 'x-zerto-session': 'none' });
       assert.equal(metrics.status, 200);
       assert.match(metrics.text, new RegExp(`opencdp_vpg_iops\\{vpg="${id}",vpg_name="app"\\} 2000`));
-      assert.match(metrics.text, new RegExp(`opencdp_vpg_wan_bytes\\{vpg="${id}",vpg_name="app"\\} ${3 * 1024 * 1024}`));
+      assert.match(metrics.text, new RegExp(`opencdp_vpg_wan_bytes_total\\{vpg="${id}",vpg_name="app"\\} ${3 * 1024 * 1024}`));
+      assert.match(metrics.text, /# TYPE opencdp_vpg_wan_bytes_total counter/);
       assert.match(metrics.text, /opencdp_vpg_rpo_seconds\{/);
       assert.match(metrics.text, /opencdp_vpg_journal_history_seconds\{/);
       assert.match(metrics.text, /opencdp_vpg_bitmap_bytes\{/);

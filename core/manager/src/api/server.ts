@@ -55,6 +55,12 @@ export async function buildServer(parts: ManagerParts, metrics: ManagerMetrics, 
     loggerInstance: parts.log.child({ component: 'rest' }) as unknown as FastifyBaseLogger,
     exposeHeadRoutes: false,
     bodyLimit: BODY_LIMIT_BYTES,
+    // Long path parameters reach the route's schema (which refuses them with 400 naming the field) instead of the router's bare 414.
+    routerOptions: { maxParamLength: 4096 },
+    // The router's own refusals (a malformed URL) answer with the same error body as everything else.
+    frameworkErrors: (error, _req, reply) => {
+      void (reply as unknown as { status(n: number): { send(b: unknown): unknown } }).status(400).send({ error: error.code ?? 'BAD_REQUEST', message: error.message, field: null });
+    },
     ...(options.tls ? { https: { key: options.tls.keyPem, cert: options.tls.certPem, minVersion: 'TLSv1.2' as const } } : {}),
     ajv: {
       // Unknown fields are errors (additionalProperties: false), not silently dropped; types are never coerced.
