@@ -160,10 +160,11 @@ const siteApplianceSchema = {
       properties: { listen: address, token: { type: 'string', minLength: 16, maxLength: 200 } },
     },
     linkListen: address,
+    scriptsDir: file,
     protectedPeer: {
       type: 'object', additionalProperties: false, required: ['siteId', 'controlUrl', 'token'],
       properties: {
-        siteId, controlUrl: { type: 'string', pattern: '^https?://' }, token: { type: 'string', minLength: 16, maxLength: 200 },
+        siteId, controlUrl: { type: 'string', pattern: '^https://', description: 'the protected site appliance\'s control link (mutual TLS)' }, token: { type: 'string', minLength: 16, maxLength: 200 },
         // The protected site's own site-link listener (it has the recovery role too): reverse protection sends there.
         linkAddress: address,
       },
@@ -186,7 +187,7 @@ export function parseSiteApplianceConfig(input: unknown, baseDir = process.cwd()
   checkAddress(c.control.listen, 'control.listen');
   if (c.linkListen) checkAddress(c.linkListen, 'linkListen');
   const resolve = (p: string): string => path.resolve(baseDir, p);
-  return { ...c, identityFile: resolve(c.identityFile), trustedPeersFile: resolve(c.trustedPeersFile), dataDir: resolve(c.dataDir) };
+  return { ...c, identityFile: resolve(c.identityFile), trustedPeersFile: resolve(c.trustedPeersFile), dataDir: resolve(c.dataDir), ...(c.scriptsDir ? { scriptsDir: resolve(c.scriptsDir) } : {}) };
 }
 const validateRecovery = ajv.compile(recoverySchema);
 const validateProtected = ajv.compile(protectedSchema);

@@ -63,18 +63,17 @@ export async function runTwoSiteDemo(options: TwoSiteDemoOptions = {}): Promise<
     // ---- protect the application ---------------------------------------------------------------------------
     const vms = lab.vms;
     log(`== protecting ${vms.map((v) => v.name).join(', ')} in one group, site-a → site-b ==`);
-    const created = await apiA.post<{ taskIdentifier: string; vpgIdentifier: string }>('/v1/vpgs', {
-      settings: GROUP_SETTINGS, vmIdentifiers: vms.map((v) => v.id), recoverySiteIdentifier: 'site-b',
-    });
+    const created = await apiA.call(apiA.api.POST('/v1/vpgs', { body: { settings: GROUP_SETTINGS, vmIdentifiers: vms.map((v) => v.id), recoverySiteIdentifier: 'site-b' } }));
     const groupId = created.vpgIdentifier;
+    const inGroup = { params: { path: { vpgIdentifier: groupId } } };
     await expectTask(apiA, created.taskIdentifier, 'create the group');
     await controlA.extra('startWorkload');
     const statusSamples: Record<string, unknown>[] = [];
     const sample = async (api: ManagerClient): Promise<Record<string, unknown>> => {
-      const g = await api.get<Record<string, unknown>>(`/v1/vpgs/${groupId}`);
+      const g = await api.call(api.api.GET('/v1/vpgs/{vpgIdentifier}', inGroup));
       const row = {
         time: new Date().toISOString().slice(11, 19), status: g.statusName, subStatus: g.subStatusName, rpoSec: g.actualRPO, iops: g.ioPs,
-        MBps: g.throughputInMB, historyMin: (g.historyStatusApi as { actualHistoryInMinutes: number }).actualHistoryInMinutes, journalMB: g.usedStorageInMB,
+        MBps: g.throughputInMB, historyMin: g.historyStatusApi.actualHistoryInMinutes, journalMB: g.usedStorageInMB,
       };
       statusSamples.push(row);
       return row;
@@ -96,7 +95,7 @@ export async function runTwoSiteDemo(options: TwoSiteDemoOptions = {}): Promise<
     let tagged: { taskIdentifier: string; checkpointIdentifier: string };
     let expected: Record<string, string>;
     try {
-      tagged = await apiA.post('/v1/vpgs/' + groupId + '/checkpoints', { checkpointName: 'before-upgrade' });
+      tagged = await apiA.call(apiA.api.POST('/v1/vpgs/{vpgIdentifier}/checkpoints', { ...inGroup, body: { checkpointName: 'before-upgrade' } }));
       await expectTask(apiA, tagged.taskIdentifier, 'tag the checkpoint');
       expected = await controlA.extra<Record<string, string>>('hashVolumes', vmIds);
     } finally {
@@ -144,7 +143,7 @@ export async function runTwoSiteDemo(options: TwoSiteDemoOptions = {}): Promise<
     // The recovery site's own manager runs recovery: it learnt the group from its paired peer.
     await until('site-b\'s manager to know the group', async () => ((await managerKnowsGroup(apiB, groupId)) ? true : undefined), 10_000);
     const recoveryApi = apiB;
-    const test = await recoveryApi.post<{ taskIdentifier: string }>(`/v1/vpgs/${groupId}/FailoverTest`, {});
+    const test = await recoveryApi.call(recoveryApi.api.POST('/v1/vpgs/{vpgIdentifier}/FailoverTest', { ...inGroup, body: {} }));
     const testTask = await expectTask(recoveryApi, test.taskIdentifier, 'start the failover test', [2, 6]);
     const inventoryB = await controlB.inventory();
     const testNet = new Set(inventoryB.networks.filter((n) => n.isolated).map((n) => n.id));
@@ -155,22 +154,24 @@ export async function runTwoSiteDemo(options: TwoSiteDemoOptions = {}): Promise<
     const head = dbTest ? Buffer.from(await controlB.extra<string>('read', dbTest.id, dbTest.volumes[0].id, 0, 32), 'base64') : Buffer.alloc(0);
     const latestCorrupted = head.equals(createHash('sha256').update(`locked:${db.volumes[0]}:0`).digest());
     log(`   ${testVms.length} test VMs on the isolated network: ${testVms.map((v) => v.name).join(', ')}; db at the latest checkpoint is ${latestCorrupted ? 'corrupted (as expected)' : 'intact'}`);
-    const stop = await recoveryApi.post<{ taskIdentifier: string }>(`/v1/vpgs/${groupId}/FailoverTestStop`, { failoverTestSuccess: true, failoverTestSummary: 'test VMs booted on the isolated network; db shows the attack' });
+    const stop = await recoveryApi.call(recoveryApi.api.POST('/v1/vpgs/{vpgIdentifier}/FailoverTestStop', {
+      ...inGroup, body: { failoverTestSuccess: true, failoverTestSummary: 'test VMs booted on the isolated network; db shows the attack' },
+    }));
     await expectTask(recoveryApi, stop.taskIdentifier, 'stop the failover test');
 
     // ---- failover live to the checkpoint before the attack ---------------------------------------------------------
     log(`== failover live to "before-upgrade" (${beforeUpgrade.id}), force shutdown at site-a, then commit ==`);
     await controlA.extra('stopWorkload');
-    const failover = await recoveryApi.post<{ taskIdentifier: string }>(`/v1/vpgs/${groupId}/Failover`, {
-      checkpointIdentifier: beforeUpgrade.id, commitPolicy: 2, commitPolicyTimeout: 0, shutdownPolicy: 2, timeToWaitBeforeShutdownInSec: 0, isReverseProtection: false,
-    });
+    const failover = await recoveryApi.call(recoveryApi.api.POST('/v1/vpgs/{vpgIdentifier}/Failover', {
+      ...inGroup, body: { checkpointIdentifier: beforeUpgrade.id, commitPolicy: 2, commitPolicyTimeout: 0, shutdownPolicy: 2, timeToWaitBeforeShutdownInSec: 0, isReverseProtection: false },
+    }));
     const failoverTask = await expectTask(recoveryApi, failover.taskIdentifier, 'fail over', [2]);
     const recoveredIds = ((failoverTask.result as { vms: { recoveredVmId: string }[] }).vms).map((v) => v.recoveredVmId);
     log(`   before-commit: ${recoveredIds.length} VMs run at site-b; checking them, then committing`);
-    const commit = await recoveryApi.post<{ taskIdentifier: string }>(`/v1/vpgs/${groupId}/FailoverCommit`, { isReverseProtection: false });
+    const commit = await recoveryApi.call(recoveryApi.api.POST('/v1/vpgs/{vpgIdentifier}/FailoverCommit', { ...inGroup, body: { isReverseProtection: false } }));
     const commitTask = await expectTask(recoveryApi, commit.taskIdentifier, 'commit the failover');
     const reportId = (commitTask.result as { reportIdentifier: string }).reportIdentifier;
-    const report = (await recoveryApi.get<Record<string, unknown>[]>('/v1/reports/recovery')).find((r) => r.reportIdentifier === reportId);
+    const report = (await recoveryApi.call(recoveryApi.api.GET('/v1/reports/recovery', {}))).find((r) => r.reportIdentifier === reportId);
     if (!report) throw new Error(`demo: the recovery report ${reportId} is not listed`);
     const inventoryAfter = await controlB.inventory();
     const recoveredHashes = await controlB.extra<Record<string, string>>('hashVolumes', recoveredIds);
@@ -208,7 +209,7 @@ async function expectTask(api: ManagerClient, taskId: string, what: string, stat
 
 async function managerKnowsGroup(api: ManagerClient, groupId: string): Promise<boolean> {
   try {
-    await api.get(`/v1/vpgs/${groupId}`);
+    await api.call(api.api.GET('/v1/vpgs/{vpgIdentifier}', { params: { path: { vpgIdentifier: groupId } } }));
     return true;
   } catch {
     return false;

@@ -7,7 +7,7 @@
 import { createHash } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import {
-  ApplianceService, LocalFileStorage, parseLinkAddress, ProtectedAppliance, RecoveryAppliance, serveControl, SystemClock, TlsNetwork, ValidationError,
+  ApplianceService, LocalFileStorage, LocalScriptRunner, parseLinkAddress, ProtectedAppliance, RecoveryAppliance, serveControl, SystemClock, TlsNetwork, ValidationError,
   type ControlServer, type VmId, type VolumeId,
 } from '@opencdp/core';
 import { FakeDataCenter, FakeHypervisor, Workload } from '@opencdp/adapter-fake';
@@ -22,7 +22,10 @@ export interface SiteApplianceConfig {
   trustedPeersFile: string;
   /** Journals and replica volumes (recovery role). */
   dataDir: string;
+  /** The control link a manager drives this appliance over: mutual TLS from the site identity, plus this token. */
   control: { listen: string; token: string };
+  /** Executables the recovery role may run as pre- and post-recovery scripts (by file name); none when absent. */
+  scriptsDir?: string;
   /** Site-link listener: present when this appliance keeps journals (recovery role). */
   linkListen?: string;
   /**
@@ -63,7 +66,9 @@ export async function startSiteAppliance(config: SiteApplianceConfig, log: JsonL
     }
   }
   const trustedPeers = await readTrustedPeersFile(config.trustedPeersFile);
-  await fs.mkdir(config.dataDir, { recursive: true });
+  // Journals and replica volumes are copies of guest disks: the folder is the owner's only.
+  await fs.mkdir(config.dataDir, { recursive: true, mode: 0o700 });
+  await fs.chmod(config.dataDir, 0o700);
   const clock = new SystemClock();
   const dc = new FakeDataCenter({ clock, seed: 1, idPrefix: config.siteId });
   const site = dc.addSite(config.siteId);
@@ -86,7 +91,8 @@ export async function startSiteAppliance(config: SiteApplianceConfig, log: JsonL
     const storage = new LocalFileStorage(config.dataDir);
     recoveryAppliance = new RecoveryAppliance({ siteId: config.siteId, storage, clock, network, journalRoot: 'journals', log: (e, f) => log(e, f) });
     const { orchestrator, directory } = await startSiteRecovery({
-      clock, hypervisor, recoveryAppliance, storage, dataDir: config.dataDir, log, local: service, ...(config.protectedPeer ? { protectedPeer: config.protectedPeer } : {}),
+      clock, hypervisor, recoveryAppliance, storage, dataDir: config.dataDir, log, local: service, controlTls: { identity, trustedPeers },
+      ...(config.protectedPeer ? { protectedPeer: config.protectedPeer } : {}), ...(config.scriptsDir ? { scripts: new LocalScriptRunner({ scriptsDir: config.scriptsDir }) } : {}),
     });
     service.setRecovery(orchestrator, directory, recoveryAppliance, { storage, journalRoot: 'journals' });
     linkAddress = await recoveryAppliance.listen(config.linkListen);
@@ -138,8 +144,9 @@ export async function startSiteAppliance(config: SiteApplianceConfig, log: JsonL
     },
     vms: async (): Promise<{ id: VmId; name: string }[]> => dc.inventory(site.id).vms.map((v) => ({ id: v.id, name: v.name })),
   };
+  // Mutual TLS from the site identity: managers of this site and of paired sites only, the token as a second factor.
   const control: ControlServer = await serveControl(service, hostPort(config.control.listen, 'control.listen'), {
-    token: config.control.token, extra: guest as unknown as Record<string, (...args: unknown[]) => Promise<unknown>>, log: (e, f) => log(e, f),
+    token: config.control.token, tls: { identity, trustedPeers }, extra: guest as unknown as Record<string, (...args: unknown[]) => Promise<unknown>>, log: (e, f) => log(e, f),
   });
   // Keeps the event loop alive: the system clock's timers are unref'd.
   const keepAlive = setInterval(() => undefined, 1 << 30);

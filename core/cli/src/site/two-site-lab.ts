@@ -1,15 +1,18 @@
 // Two sites on loopback in four processes, for the demo and for end-to-end specs: at each site an
 // appliance (`opencdp appliance serve`, the embedded default: a fake data centre and local files) and a
 // manager (`opencdp manager start`). Site A protects (its appliance runs the VMs and, when asked, a
-// seeded workload); site B recovers (its appliance listens on the mutual-TLS site link). Identities and
-// trust, free ports, configurations, start-up until every process answers, control and REST handles,
-// restarting a manager, and teardown live here so that callers only drive the sites.
+// seeded workload); site B recovers (its appliance listens on the mutual-TLS site link). Everything is as
+// an operator would set it up securely: the control links are mutual TLS from the site identities, the
+// managers serve HTTPS with their self-signed certificates, whose fingerprints (as each manager printed
+// them) the clients and the pairing pin, and every file is the owner's only. Identities and trust, free
+// ports, configurations, start-up until every process answers, control and REST handles, restarting a
+// manager, and teardown live here so that callers only drive the sites.
 import { randomBytes } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import { createServer } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { RemoteApplianceControl, type VmId } from '@opencdp/core';
+import { RemoteApplianceControl, TrustedPeers, type VmId } from '@opencdp/core';
 import { createIdentityFile, trustPeer } from '../appliance/identity-files.js';
 import { ManagerClient } from '../client/manager-client.js';
 import { CliProcess } from './cli-process.js';
@@ -57,11 +60,13 @@ export interface TwoSiteLab {
   admin: { user: string; password: string };
   controlA: RemoteApplianceControl;
   controlB: RemoteApplianceControl;
-  /** REST clients of the two managers, logged in as the admin. */
+  /** REST clients of the two managers, logged in as the admin, pinning each manager's certificate. */
   apiA: ManagerClient;
   apiB: ManagerClient;
   managerUrlA: string;
   managerUrlB: string;
+  /** SHA-256 fingerprints of the managers' certificates, as each printed it at start. */
+  fingerprints: Record<LabSite, string>;
   vms: LabVm[];
   /** The four processes (a manager's entry changes when it restarts). */
   processes: { applianceA: CliProcess; applianceB: CliProcess; managerA?: CliProcess; managerB?: CliProcess };
@@ -133,9 +138,10 @@ export async function startTwoSiteLab(options: TwoSiteLabOptions): Promise<TwoSi
     const token = randomBytes(24).toString('hex');
     const admin = { user: 'admin', password: randomBytes(12).toString('hex') };
     const [ctlA, ctlB, linkB, mgrA, mgrB] = await Promise.all([freePort(), freePort(), freePort(), freePort(), freePort()]);
-    const url = (port: number): string => `http://127.0.0.1:${port}`;
+    const url = (port: number): string => `https://127.0.0.1:${port}`;
     const writeJson = async (name: string, value: unknown): Promise<string> => {
-      await fs.writeFile(f(name), JSON.stringify(value, null, 2));
+      // Configs hold the admin password and the control token: the owner's only.
+      await fs.writeFile(f(name), JSON.stringify(value, null, 2), { mode: 0o600 });
       return f(name);
     };
     const applianceA = await writeJson('site-a.appliance.json', {
@@ -148,8 +154,9 @@ export async function startTwoSiteLab(options: TwoSiteLabOptions): Promise<TwoSi
       protectedPeer: { siteId: 'site-a', controlUrl: url(ctlA), token },
     });
     const appliances = [{ siteId: 'site-a', url: url(ctlA), token }, { siteId: 'site-b', url: url(ctlB), token }];
+    // Each manager drives both appliances over mutual TLS with its own site's identity (the sites trust each other).
     const managerConfig = (site: LabSite): Promise<string> => writeJson(`${site}.manager.json`, {
-      siteId: site, admin, appliances, recoveryAddresses: { 'site-b': `127.0.0.1:${linkB}` },
+      siteId: site, admin, identityFile: `${site}.identity.json`, trustedPeersFile: `${site}.peers.json`, appliances, recoveryAddresses: { 'site-b': `127.0.0.1:${linkB}` },
       pollIntervalMs: options.pollIntervalMs ?? 500,
     });
     const managers: Record<LabSite, { port: number; config: string }> = {
@@ -165,17 +172,17 @@ export async function startTwoSiteLab(options: TwoSiteLabOptions): Promise<TwoSi
     ]);
     const processes: TwoSiteLab['processes'] = { applianceA: appA, applianceB: appB };
     const key = (site: LabSite): 'managerA' | 'managerB' => (site === 'site-a' ? 'managerA' : 'managerB');
+    const fingerprints: Record<LabSite, string> = { 'site-a': '', 'site-b': '' };
     const startManager = async (site: LabSite): Promise<CliProcess> => {
       if (processes[key(site)]?.running) throw new Error(`the ${site} manager runs already`);
       const { port, config } = managers[site];
-      const p = spawn(`manager ${site}`, ['manager', 'start', '--data-dir', f(`${site}-manager`), '--listen', `127.0.0.1:${port}`, '--config', config]);
+      const p = spawn(`manager ${site}`, ['manager', 'start', '--data-dir', f(`${site}-manager`), '--listen', `127.0.0.1:${port}`, '--config', config, '--strict']);
       processes[key(site)] = p;
-      await until(`the ${site} manager to answer`, async () => {
-        if (!p.running) throw new Error(`the ${site} manager exited; ${p.tail()}`);
-        return (await fetch(`${url(port)}/v1/openapi.json`)).ok ? true : undefined;
-      }, startTimeoutMs).catch((e: Error) => {
-        throw new Error(`${e.message}; ${p.tail()}`);
-      });
+      // The manager prints its address and its certificate's fingerprint once it listens: what an operator pins.
+      const listening = await p.waitFor(`the ${site} manager to listen`, (l) => (l as { msg?: string }).msg === 'manager listening', startTimeoutMs);
+      const fingerprint = (listening as { tlsFingerprintSha256?: string }).tlsFingerprintSha256;
+      if (!fingerprint || (fingerprints[site] && fingerprints[site] !== fingerprint)) throw new Error(`the ${site} manager printed no or another certificate fingerprint; ${p.tail()}`);
+      fingerprints[site] = fingerprint;
       return p;
     };
     const stopManager = async (site: LabSite, graceMs = 10_000): Promise<void> => {
@@ -184,20 +191,23 @@ export async function startTwoSiteLab(options: TwoSiteLabOptions): Promise<TwoSi
     await Promise.all([startManager('site-a'), startManager('site-b')]);
     // Pair the managers as an operator would (a one-time token from B, presented at A): they then share the
     // definitions of the groups between the sites, so either can recover them.
-    const apiA = new ManagerClient({ url: url(mgrA), ...admin });
-    const apiB = new ManagerClient({ url: url(mgrB), ...admin });
-    const { token: pairingToken } = await apiB.post<{ token: string }>('/v1/peersites/generatetoken', {});
-    await apiA.post('/v1/peersites', { hostName: '127.0.0.1', port: mgrB, token: pairingToken });
+    const apiA = new ManagerClient({ url: url(mgrA), ...admin, fingerprint: fingerprints['site-a'] });
+    const apiB = new ManagerClient({ url: url(mgrB), ...admin, fingerprint: fingerprints['site-b'] });
+    const { token: pairingToken } = await apiB.call(apiB.api.POST('/v1/peersites/generatetoken', { body: {} }));
+    await apiA.call(apiA.api.POST('/v1/peersites', { body: { hostName: '127.0.0.1', port: mgrB, token: pairingToken, certificateFingerprint: fingerprints['site-b'] } }));
     log(`   4 processes: appliance site-a (pid ${appA.pid}), appliance site-b (pid ${appB.pid}), managers at ${url(mgrA)} and ${url(mgrB)}`);
 
+    // The lab drives the appliances as site A's manager would: with site A's identity (site B trusts it).
+    const controlTls = { identity: idA, trustedPeers: new TrustedPeers([idB.asTrustedPeer()]) };
     return {
       dir, admin,
-      controlA: new RemoteApplianceControl('site-a', url(ctlA), token),
-      controlB: new RemoteApplianceControl('site-b', url(ctlB), token),
+      controlA: new RemoteApplianceControl('site-a', url(ctlA), token, { tls: controlTls }),
+      controlB: new RemoteApplianceControl('site-b', url(ctlB), token, { tls: controlTls }),
       apiA,
       apiB,
       managerUrlA: url(mgrA),
       managerUrlB: url(mgrB),
+      fingerprints,
       vms: readyA.vms as LabVm[],
       processes,
       managerUrl: (site) => url(managers[site].port),
