@@ -91,17 +91,28 @@ export async function runTwoSiteDemo(options: TwoSiteDemoOptions = {}): Promise<
     // ---- a tagged checkpoint with the application quiesced -------------------------------------------------------
     log('== tagging checkpoint "before-upgrade" (guests quiesced, hashes recorded) ==');
     const vmIds = vms.map((v) => v.id);
-    await controlA.extra('quiesce', vmIds);
-    let tagged: { taskIdentifier: string; checkpointIdentifier: string };
-    let expected: Record<string, string>;
-    try {
-      tagged = await apiA.call(apiA.api.POST('/v1/vpgs/{vpgIdentifier}/checkpoints', { ...inGroup, body: { checkpointName: 'before-upgrade' } }));
-      await expectTask(apiA, tagged.taskIdentifier, 'tag the checkpoint');
-      expected = await controlA.extra<Record<string, string>>('hashVolumes', vmIds);
-    } finally {
-      await controlA.extra('thaw');
+    let tagged: { taskIdentifier: string; checkpointIdentifier: string } | undefined;
+    let expected: Record<string, string> = {};
+    // A busy machine can push the group into a short bitmap sync (the journal falls behind), during which no
+    // checkpoint can be cut: wait until it streams, and try again if it fell behind just then.
+    for (let attempt = 1; !tagged; attempt++) {
+      await until('the group to stream', async () => ((await controlA.groupFacts(groupId)).phase === 'streaming' ? true : undefined), 60_000);
+      await controlA.extra('quiesce', vmIds);
+      try {
+        const started = await apiA.call(apiA.api.POST('/v1/vpgs/{vpgIdentifier}/checkpoints', { ...inGroup, body: { checkpointName: 'before-upgrade' } }));
+        const task = await apiA.waitForTask(started.taskIdentifier, undefined, 100);
+        if (task.status.state === 6) {
+          tagged = started;
+          expected = await controlA.extra<Record<string, string>>('hashVolumes', vmIds);
+        } else if (attempt >= 3) {
+          throw new Error(`demo: could not tag the checkpoint: task ${started.taskIdentifier} ended ${TASK_STATES[task.status.state]}${task.error ? ` (${task.error})` : ''}`);
+        }
+      } finally {
+        await controlA.extra('thaw');
+      }
     }
-    const beforeUpgrade = await until('the tagged checkpoint at the recovery site', async () => (await controlB.recovery.listCheckpoints(groupId)).find((c) => c.id === tagged.checkpointIdentifier));
+    const taggedId = tagged.checkpointIdentifier;
+    const beforeUpgrade = await until('the tagged checkpoint at the recovery site', async () => (await controlB.recovery.listCheckpoints(groupId)).find((c) => c.id === taggedId));
     log(`   ${beforeUpgrade.id} at ${new Date(beforeUpgrade.timestamp).toISOString()}`);
 
     // ---- the protected manager goes away -------------------------------------------------------------------
@@ -110,8 +121,9 @@ export async function runTwoSiteDemo(options: TwoSiteDemoOptions = {}): Promise<
     await sleep(1500);
     const checkpointsBefore = (await controlB.recovery.listCheckpoints(groupId)).length;
     const factsBefore = await controlA.groupFacts(groupId);
-    const offAt = Date.now();
     await lab.stopManager('site-a');
+    // From the moment the manager process is gone: a checkpoint it cut while handling SIGTERM is not "while off".
+    const offAt = Date.now();
     await sleep(outageMs);
     const factsDuring = await controlA.groupFacts(groupId);
     const duringList = await controlB.recovery.listCheckpoints(groupId);

@@ -42,7 +42,7 @@ export interface TwoSiteLabOptions {
   workload?: LabWorkload;
   /** How often the managers poll the appliances (default 500 ms). */
   pollIntervalMs?: number;
-  /** How long each process may take to become ready (default 20 s). */
+  /** How long each process may take to become ready (default 60 s: a busy machine starts Node slowly). */
   startTimeoutMs?: number;
   /** Progress lines (default: none). */
   log?: (line: string) => void;
@@ -107,7 +107,7 @@ export async function until<T>(what: string, probe: () => Promise<T | undefined>
 
 export async function startTwoSiteLab(options: TwoSiteLabOptions): Promise<TwoSiteLab> {
   const log = options.log ?? (() => undefined);
-  const startTimeoutMs = options.startTimeoutMs ?? 20_000;
+  const startTimeoutMs = options.startTimeoutMs ?? 60_000;
   const ownDir = options.dir === undefined;
   const dir = options.dir ?? (await fs.mkdtemp(path.join(os.tmpdir(), 'opencdp-lab-')));
   await fs.mkdir(dir, { recursive: true });
