@@ -54,7 +54,8 @@ export class ExtVolumeReader {
     const file = join(dir, 'volume.img');
     try {
       const size = source.sizeBytes(volumeId);
-      const handle = await open(file, 'w');
+      // A copy of a guest's volume in a 0700 temporary folder: the owner's only too.
+      const handle = await open(file, 'w', 0o600);
       try {
         const chunk = 1024 * 1024;
         for (let at = 0; at < size; at += chunk) {
