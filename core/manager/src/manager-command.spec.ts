@@ -24,7 +24,7 @@ describe('manager start command', () => {
     const connected: string[] = [];
     const m = await startManagerCommand({ dataDir: join(dir, 'data'), listen: '127.0.0.1:0', config, http: true }, {
       connectAppliance: (spec) => (connected.push(spec.siteId), new RecordingAppliance(spec.siteId)),
-      overrides: { logger: (await import('pino')).pino({ level: 'silent' }) },
+      overrides: { logger: (await import('pino')).pino({ level: 'silent' }) }, warn: () => undefined,
     });
     try {
       assert.deepEqual(connected, ['site-b']);

@@ -29,6 +29,10 @@ describe('manager login protection over HTTPS (recording appliance)', function (
     assert.equal(retryAfter, 1, 'one failure past the threshold: wait 1 s');
     const during = await w.http.request('POST', '/v1/session/add', undefined, basic(ADMIN.user, ADMIN.password));
     assert.deepEqual([during.status, during.body.error], [429, 'TOO_MANY_ATTEMPTS'], 'the right password is not even checked while the user must wait');
+    // Refusals carry the security headers too.
+    const h = (name: string): string => during.headers.get(name) ?? '';
+    assert.deepEqual([h('strict-transport-security'), h('x-content-type-options'), h('cache-control'), h('x-frame-options')], ['max-age=31536000; includeSubDomains', 'nosniff', 'no-store', 'DENY']);
+    assert.match(h('content-security-policy'), /default-src 'none'.*frame-ancestors 'none'/);
     await w.clock.advance(retryAfter * 1000);
     const token = await w.http.login();
     assert.ok(token);

@@ -80,6 +80,7 @@ export async function buildServer(parts: ManagerParts, metrics: ManagerMetrics, 
     contentSecurityPolicy: { useDefaults: false, directives: { defaultSrc: ["'none'"], frameAncestors: ["'none'"], baseUri: ["'none'"], formAction: ["'none'"] } },
     hsts: options.tls ? { maxAge: 31_536_000, includeSubDomains: true } : false,
     crossOriginResourcePolicy: { policy: 'same-origin' },
+    xFrameOptions: { action: 'deny' },
   });
   app.addHook('onRequest', async (_req, reply) => {
     // Answers carry sessions, secrets and state: never kept by a cache.
