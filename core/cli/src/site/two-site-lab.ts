@@ -110,7 +110,9 @@ export async function startTwoSiteLab(options: TwoSiteLabOptions): Promise<TwoSi
   const startTimeoutMs = options.startTimeoutMs ?? 60_000;
   const ownDir = options.dir === undefined;
   const dir = options.dir ?? (await fs.mkdtemp(path.join(os.tmpdir(), 'opencdp-lab-')));
-  await fs.mkdir(dir, { recursive: true });
+  // The lab's folder holds identities, configs, journals and the managers' databases: made owner-only (a
+  // folder the caller already has keeps its mode; mkdtemp's is 0700).
+  await fs.mkdir(dir, { recursive: true, mode: 0o700 });
   const f = (name: string): string => path.join(dir, name);
   const all: CliProcess[] = [];
   const spawn = (name: string, args: string[]): CliProcess => {
