@@ -138,6 +138,10 @@ export async function startManagerCommand(options: StartManagerCommandOptions, d
   }
   // Files that hold secrets: the config (admin password, control tokens), the TLS key, the site identity (private keys).
   checkPrivateFiles([options.config, options.tlsKey, config.identityFile], { strict: options.strict === true, warn });
+  // The first admin's password only seeds a new data dir; left in the config afterwards it is a password kept in clear.
+  if (config.admin && existsSync(join(options.dataDir, 'manager.db'))) {
+    warn(`${options.config} still holds the first administrator's password in clear, which only a new data dir uses: remove "admin" from it (or seed with OPENCDP_ADMIN_USER/OPENCDP_ADMIN_PASSWORD instead)`);
+  }
 
   let tls: ManagerOptions['tls'];
   if (options.tlsCert !== undefined && options.tlsKey !== undefined) {
