@@ -45,6 +45,10 @@ describe('manager start command', () => {
     writeFileSync(bad, JSON.stringify({ appliances: [{ siteId: 'b' }] }));
     assert.throws(() => readManagerConfig(bad), (e: ValidationError) => e.field === 'appliances.0');
     assert.throws(() => readManagerConfig(join(dir, 'missing.json')), (e: ValidationError) => e.field === 'config');
+    writeFileSync(bad, JSON.stringify({ metricsToken: 'short' }));
+    assert.throws(() => readManagerConfig(bad), (e: ValidationError) => e.field === 'metricsToken');
+    writeFileSync(bad, JSON.stringify({ metricsToken: 'a-scrape-token-long-enough-0123' }));
+    assert.equal(readManagerConfig(bad).metricsToken, 'a-scrape-token-long-enough-0123');
     assert.throws(() => parseListen('nohost'), (e: ValidationError) => e.field === 'listen');
     assert.deepEqual(parseListen('[::1]:8080'), { host: '::1', port: 8080 });
     assert.deepEqual(parseListen('0.0.0.0:9080'), { host: '0.0.0.0', port: 9080 });

@@ -34,6 +34,8 @@ export interface ManagerConfigFile {
   sessionTtlMinutes?: number;
   /** How often appliances' figures are read, ms (default 1000). */
   pollIntervalMs?: number;
+  /** A long random token Prometheus presents as a Bearer token to read /metrics (without it /metrics is public). */
+  metricsToken?: string;
 }
 
 export interface StartManagerCommandOptions {
@@ -62,7 +64,7 @@ export interface StartManagerCommandDeps {
   warn?: (message: string) => void;
 }
 
-const KNOWN_FIELDS = ['siteId', 'siteName', 'admin', 'identityFile', 'trustedPeersFile', 'appliances', 'recoveryAddresses', 'peer', 'sessionTtlMinutes', 'pollIntervalMs'];
+const KNOWN_FIELDS = ['siteId', 'siteName', 'admin', 'identityFile', 'trustedPeersFile', 'appliances', 'recoveryAddresses', 'peer', 'sessionTtlMinutes', 'pollIntervalMs', 'metricsToken'];
 
 /** Reads and checks a manager config file; names the offending field on error. Relative paths resolve against the file. */
 export function readManagerConfig(file: string): ManagerConfigFile {
@@ -87,6 +89,9 @@ export function readManagerConfig(file: string): ManagerConfigFile {
       if (typeof x?.siteId !== 'string' || typeof x?.url !== 'string' || typeof x?.token !== 'string') throw new ValidationError(`appliances[${i}] must be {siteId, url, token}`, `appliances.${i}`);
       if (!URL.canParse(x.url) || !/^https?:$/.test(new URL(x.url).protocol)) throw new ValidationError(`appliances[${i}].url must be an http(s) URL`, `appliances.${i}.url`);
     });
+  }
+  if (c.metricsToken !== undefined && (typeof c.metricsToken !== 'string' || c.metricsToken.length < 24 || c.metricsToken.length > 200)) {
+    throw new ValidationError('metricsToken must be a string of 24 to 200 characters', 'metricsToken', 'e.g. the output of `openssl rand -hex 24`');
   }
   for (const k of ['sessionTtlMinutes', 'pollIntervalMs'] as const) {
     if (c[k] !== undefined && (typeof c[k] !== 'number' || !Number.isFinite(c[k]) || (c[k] as number) <= 0)) throw new ValidationError(`${k} must be a positive number`, k);
@@ -155,6 +160,7 @@ export async function startManagerCommand(options: StartManagerCommandOptions, d
     const made = loadOrCreateSelfSigned(options.dataDir, listen.host, siteId);
     tls = { certPem: made.certPem, keyPem: made.keyPem };
   }
+  if (!config.metricsToken && !isLoopbackHost(listen.host)) warn(`/metrics is public at ${listen.host}:${listen.port} (group names and figures): set metricsToken in the config for Prometheus to present`);
   if (!tls) warn(`the REST API at ${listen.host}:${listen.port} is plain HTTP${isLoopbackHost(listen.host) ? ' (loopback only)' : ': passwords and tokens cross the network in clear'}`);
 
   const identity = config.identityFile ? await readIdentityFile(config.identityFile) : undefined;
@@ -185,6 +191,7 @@ export async function startManagerCommand(options: StartManagerCommandOptions, d
     ...(config.peer ? { peer: config.peer } : {}),
     ...(config.sessionTtlMinutes ? { sessionTtlMs: config.sessionTtlMinutes * 60_000 } : {}),
     ...(config.pollIntervalMs ? { pollIntervalMs: config.pollIntervalMs } : {}),
+    ...(config.metricsToken ? { metricsToken: config.metricsToken } : {}),
     ...deps.overrides,
   });
 }

@@ -97,7 +97,7 @@ export const managerModule = new ContainerModule(({ bind }) => {
 
   // The HTTP layer, above the parts.
   part(ManagerMetrics, (ctx) => new ManagerMetrics(ctx.get<ManagerParts>(ManagerParts)));
-  part<ManagerHttpServer>(ManagerHttpServer, (ctx, o) => new RestServer(ctx.get<ManagerParts>(ManagerParts), ctx.get(ManagerMetrics), defined({ tls: o.tls, insecureHttp: o.insecureHttp })));
+  part<ManagerHttpServer>(ManagerHttpServer, (ctx, o) => new RestServer(ctx.get<ManagerParts>(ManagerParts), ctx.get(ManagerMetrics), defined({ tls: o.tls, insecureHttp: o.insecureHttp, metricsToken: o.metricsToken })));
 
   part(Manager, (ctx, o) => new Manager(o, ctx.get<ManagerParts>(ManagerParts), ctx.get<ManagerHttpServer>(ManagerHttpServer)));
   bind<ManagerFactory>(ManagerFactory).toDynamicValue((ctx) => ({

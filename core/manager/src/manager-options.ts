@@ -15,6 +15,11 @@ export interface ManagerOptions {
   tls?: { certPem: string; keyPem: string };
   /** Allows plain HTTP beyond loopback (REST API and paired managers); never the default. */
   insecureHttp?: boolean;
+  /**
+   * A long random token a Prometheus server presents (`Authorization: Bearer …`) to read `/metrics`; with it,
+   * metrics need that token or a session. Without it `/metrics` is public (group names and figures).
+   */
+  metricsToken?: string;
   /** Backoff after failed logins (threshold, delays). */
   loginThrottle?: LoginThrottleOptions;
   /** This manager's site. */

@@ -10,7 +10,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Prometheus metrics */
+        /** Prometheus metrics (public, unless the manager has a metrics token: then that token as a Bearer token, or a session) */
         get: operations["getMetrics"];
         put?: never;
         post?: never;
@@ -1686,6 +1686,15 @@ export interface operations {
                 };
                 content: {
                     "text/plain": string;
+                };
+            };
+            /** @description no session, a wrong or expired token (or, for peers, a wrong pairing secret) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
                 };
             };
             /** @description any other failure, with the same error body */

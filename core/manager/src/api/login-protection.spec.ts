@@ -1,6 +1,7 @@
 // Brute force against the login over real HTTPS: the backoff engages after a few wrong passwords (429 with
 // Retry-After, an event and a site alert), the right password is refused during the wait and works once it
-// is over; and the rest of the account routes: whose session it is, changing one's own password, roles.
+// is over; and the rest of the account routes: whose session it is, changing one's own password, roles;
+// and who may read /metrics.
 import { strict as assert } from 'node:assert';
 import { ADMIN, startWorld, type World } from '../testing/spec-helpers.js';
 
@@ -62,5 +63,23 @@ describe('manager login protection over HTTPS (recording appliance)', function (
     w.http.token = otto;
     assert.equal((await w.http.get('/v1/session')).body.role, 'viewer');
     assert.equal((await w.http.post('/v1/vpgs/any/pause')).status, 403, 'the new role applies at once');
+  });
+  it('with a metrics token, /metrics answers only that token (Bearer) or a session; without one it stays public', async () => {
+    const token = 'prometheus-scrape-token-0123456789abcdef';
+    const m = await startWorld({ https: true, metricsToken: token });
+    try {
+      const scrape = (headers: Record<string, string>): Promise<number> => m.http.request('GET', '/metrics', undefined, headers).then((r) => r.status);
+      assert.deepEqual([await scrape({}), await scrape({ authorization: 'Bearer wrong-token-of-some-length-000000' }), await scrape({ authorization: `Bearer ${token}x` })], [401, 401, 401]);
+      const answer = await m.http.request('GET', '/metrics', undefined, { authorization: `Bearer ${token}` });
+      assert.equal(answer.status, 200);
+      assert.match(answer.text, /opencdp_tasks\{/);
+      await m.http.login();
+      assert.equal((await m.http.get('/metrics')).status, 200, 'a session reads them too');
+      // The scrape token is not a session: it opens nothing else.
+      assert.equal((await m.http.request('GET', '/v1/vpgs', undefined, { authorization: `Bearer ${token}` })).status, 401);
+    } finally {
+      await m.close();
+    }
+    assert.equal((await w.http.request('GET', '/metrics', undefined, {})).status, 200, 'no metrics token: public');
   });
 });

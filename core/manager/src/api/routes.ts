@@ -6,6 +6,8 @@
 import type { FastifyInstance } from 'fastify';
 import type { ManagerParts } from '../manager-parts.js';
 import type { ManagerMetrics } from '../metrics.js';
+import { hashSecret, secretMatches } from '../sites/secret-box.js';
+import { tokenOf } from './credentials.js';
 import { checkpointRoutes } from './checkpoint-routes.js';
 import { draftRoutes } from './draft-routes.js';
 import { groupRoutes } from './group-routes.js';
@@ -53,7 +55,8 @@ function errorStatuses(r: RouteSpec): number[] {
   return [...statuses].sort((a, b) => a - b);
 }
 
-export function registerRoutes(app: FastifyInstance, parts: ManagerParts, metrics: ManagerMetrics): void {
+export function registerRoutes(app: FastifyInstance, parts: ManagerParts, metrics: ManagerMetrics, metricsToken?: string): void {
+  const metricsTokenHash = metricsToken === undefined ? undefined : hashSecret(metricsToken);
   const operationIds = new Set<string>();
   const add = (r: RouteSpec): void => {
     if (operationIds.has(r.operationId)) throw new Error(`operationId '${r.operationId}' is used twice`);
@@ -90,9 +93,18 @@ export function registerRoutes(app: FastifyInstance, parts: ManagerParts, metric
       },
     },
     {
-      method: 'GET', url: '/metrics', role: 'public', operationId: 'getMetrics', tags: ['meta'], summary: 'Prometheus metrics',
-      responses: { 200: { description: 'Prometheus text exposition format', contentType: 'text/plain' } },
-      handler: async (_req, reply) => reply.type(metrics.contentType).send(await metrics.text()),
+      method: 'GET', url: '/metrics', role: 'public', operationId: 'getMetrics', tags: ['meta'],
+      summary: 'Prometheus metrics (public, unless the manager has a metrics token: then that token as a Bearer token, or a session)',
+      responses: { 200: { description: 'Prometheus text exposition format', contentType: 'text/plain' } }, errors: [401],
+      security: [{}, { bearer: [] }, { session: [] }],
+      handler: async (req, reply) => {
+        if (metricsTokenHash !== undefined) {
+          const presented = tokenOf(req);
+          // The scrape token, compared as hashes in constant time; else it must be a live session.
+          if (presented === undefined || !secretMatches(presented, metricsTokenHash)) parts.accounts.authenticate(presented);
+        }
+        return reply.type(metrics.contentType).send(await metrics.text());
+      },
     },
   ];
   for (const routes of [

@@ -25,6 +25,8 @@ export interface RestServerOptions {
   tls?: { certPem: string; keyPem: string };
   /** Allows plain HTTP beyond loopback. */
   insecureHttp?: boolean;
+  /** The token that reads /metrics without a session (none: /metrics is public). */
+  metricsToken?: string;
 }
 
 /** Largest request body (a group definition with 1000 VMs fits many times over). */
@@ -159,7 +161,7 @@ export async function buildServer(parts: ManagerParts, metrics: ManagerMetrics, 
     void reply.status(404).send({ error: 'NOT_FOUND', message: `no route ${req.method} ${req.url.slice(0, 200)}`, field: null });
   });
 
-  registerRoutes(app, parts, metrics);
+  registerRoutes(app, parts, metrics, options.metricsToken);
   await app.ready();
   return app;
 }
