@@ -3,7 +3,7 @@
 // recovery storage), each remembering which oracle snapshot every checkpoint it has seen must equal.
 import assert from 'node:assert/strict';
 import {
-  LocalReplication, parseProtectionGroupSettings, seededRandom,
+  DEFAULT_SECTOR_SIZES, LocalReplication, parseProtectionGroupSettings, seededRandom,
 } from '@opencdp/core';
 import type {
   CapabilityTable, Checkpoint, CheckpointKind, ConformanceHarness, Journal, PointInTimeImage, ProtectedVmSpec,
@@ -145,6 +145,7 @@ export class GroupRig {
 
   /** Waits until every journal has finished its queued work (appends, markers, background trims). */
   async idle(): Promise<void> {
+    await this.replication.settled(); // a change-tracking cycle in flight (none in splitter mode)
     await Promise.all(this.journals().map((j) => j.idle()));
   }
 
@@ -255,6 +256,38 @@ export class CaseContext {
     return rig;
   }
 
+  /** Logical sector sizes the protected platform hosts (the harness's `sectorSizes`, [512, 4096] when absent). */
+  get sectorSizes(): readonly number[] {
+    return this.harness.sectorSizes ?? DEFAULT_SECTOR_SIZES;
+  }
+
+  /** Logical sector sizes recovery VM disks can have (the harness's `recoverySectorSizes`, else `sectorSizes`). */
+  get recoverySectorSizes(): readonly number[] {
+    return this.harness.recoverySectorSizes ?? this.sectorSizes;
+  }
+
+  /** The suites' 4 KiB-sector volume: 4096 where the protected platform hosts it, else 512. */
+  get largeSector(): number {
+    return this.sectorSizes.includes(4096) ? 4096 : 512;
+  }
+
+  /**
+   * The same for a volume the case will recover: 4096 only where both platforms host it (a volume recovery
+   * must bring across cannot have sectors the recovery platform lacks).
+   */
+  get recoverableLargeSector(): number {
+    return this.largeSector === 4096 && this.recoverySectorSizes.includes(4096) ? 4096 : 512;
+  }
+
+  /**
+   * `ms`, or the platform's shortest change-tracking cycle when that is longer and the group will run in
+   * change-tracking mode (the platform has no splitter): the shortest interval a case can ask for.
+   */
+  atLeastMinInterval(ms: number): number {
+    const hv = this.harness.hypervisor;
+    return !hv.openTap && hv.changeTracking ? Math.max(ms, hv.changeTracking.minIntervalMs) : ms;
+  }
+
   /** Up to two distinct protected hosts, so a group's VMs can span hosts (J2). */
   async protectedHosts(): Promise<(string | undefined)[]> {
     const hosts = (await this.harness.hypervisor.inventory()).hosts.map((h) => h.id);
@@ -292,6 +325,9 @@ export class CaseContext {
 
   async dispose(): Promise<void> {
     for (const image of this.images) image.close();
+    // Teardown is not subject to injected faults: a slow store would hold an appliance's stop on a clock
+    // nobody moves any more (appliances wait for the messages they are handling before they stop).
+    await this.harness.clearFaults().catch(() => undefined);
     const cleanups = await Promise.allSettled(this.disposers.map((fn) => fn()));
     // Stop every group even if one fails, then always dispose the harness.
     const stops = await Promise.allSettled(this.groups.map((g) => g.stop()));

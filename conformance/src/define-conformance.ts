@@ -1,16 +1,20 @@
 // The library entry a vendor's own test file calls: registers the conformance suites as mocha `describe`
 // blocks in the caller's run, gates every case on the adapter's capability table, and remembers why a
 // case was skipped (mocha's `this.skip()` carries no reason) so the report can list it.
-import { CAPABILITIES, ValidationError } from '@opencdp/core';
-import type { Capability, CapabilityTable, HarnessFactory } from '@opencdp/core';
+import { CAPABILITIES, CAPTURE_MODES, ValidationError } from '@opencdp/core';
+import type { Capability, CapabilityTable, CaptureMode, HarnessFactory, HarnessOptions } from '@opencdp/core';
 import { CaseContext } from './case-context.js';
 import { SUITE_NAMES, type ConformanceCase, type SuiteName } from './conformance-case.js';
 import { journalSuite } from './journal-suite.js';
 import { syncSuite } from './sync-suite.js';
 import { recoverySuite } from './recovery-suite.js';
+import { platformSuite } from './platform-suite.js';
+import { changeTrackingSuite } from './change-tracking-suite.js';
 
-/** The cases of every suite, by name. */
-export const SUITES: Readonly<Record<SuiteName, readonly ConformanceCase[]>> = { journal: journalSuite, sync: syncSuite, recovery: recoverySuite };
+/** The cases of every suite, by name (a new suite is one entry here and one name in SUITE_NAMES). */
+export const SUITES: Readonly<Record<SuiteName, readonly ConformanceCase[]>> = {
+  platform: platformSuite, journal: journalSuite, sync: syncSuite, recovery: recoverySuite, 'change-tracking': changeTrackingSuite,
+};
 
 /** The BDD functions to register with; mocha's globals unless given (the CLI passes a private set). */
 export interface BddInterface {
@@ -28,6 +32,11 @@ export interface ConformanceOptions {
   capabilities?: Partial<CapabilityTable>;
   /** Suites to register (default: all). */
   suites?: readonly SuiteName[];
+  /**
+   * Only cases whose `<id> <title>` matches (a RegExp, or its source): `^J1\.`, `^R`, `promotion`.
+   * Matched against the case alone, never the adapter's or the suite's name.
+   */
+  grep?: string | RegExp;
   /** Seeds every case's randomness (default 1); a failure replays with the same seed. */
   seed?: number;
   /** Title of the outer `describe` (default `<name> conformance`); the CLI numbers repeated runs. */
@@ -35,6 +44,19 @@ export interface ConformanceOptions {
   bdd?: BddInterface;
   /** Per-case timeout when the harness has a virtual clock (default 60 s; ten times that otherwise). */
   timeoutMs?: number;
+  /**
+   * The capture mode to run in; passed to `createHarness` as `HarnessOptions.capture`. Default: the
+   * splitter when the harness has `writeTap`, else change tracking when it has `changeTracking`.
+   */
+  capture?: CaptureMode;
+}
+
+/** What the run learnt up front: the capability table, the capture mode, and whether views span VMs. */
+interface RunFacts {
+  table: CapabilityTable;
+  capture: CaptureMode;
+  /** Change-tracking mode: one view holds several VMs as one consistent cut (J2 holds), or why not. */
+  multiVmViews: true | string;
 }
 
 /** What the report needs to know about a registered case. */
@@ -81,8 +103,20 @@ export function conformanceSuitesUnder(root: Mocha.Suite): { adapter: string; su
   return found;
 }
 
+/** What `defineConformance` registered. */
+export interface DefinedConformance {
+  /** Ids of the registered cases, in run order (empty when `grep` or `suites` left none). */
+  caseIds: string[];
+}
+
+/** The cases `suites` and `grep` select, by suite, in run order. */
+export function selectCases(suites: readonly SuiteName[] = SUITE_NAMES, grep?: string | RegExp): { suite: SuiteName; cases: ConformanceCase[] }[] {
+  const pattern = grep === undefined ? undefined : typeof grep === 'string' ? new RegExp(grep) : grep;
+  return suites.map((suite) => ({ suite, cases: SUITES[suite].filter((c) => !pattern || pattern.test(`${c.id} ${c.title}`)) }));
+}
+
 /** Registers the conformance suites for one adapter in the current mocha run. */
-export function defineConformance(options: ConformanceOptions): void {
+export function defineConformance(options: ConformanceOptions): DefinedConformance {
   const { name, createHarness } = options;
   if (typeof name !== 'string' || name.trim() === '') throw new ValidationError('defineConformance needs the adapter\'s name', 'name');
   if (typeof createHarness !== 'function') throw new ValidationError('defineConformance needs createHarness, a function returning a ConformanceHarness', 'createHarness');
@@ -94,28 +128,39 @@ export function defineConformance(options: ConformanceOptions): void {
     if (!(CAPABILITIES as readonly string[]).includes(c)) throw new ValidationError(`unknown capability '${c}'`, `capabilities.${c}`, `use ${CAPABILITIES.join(', ')}`);
     if (v !== true && (typeof v !== 'string' || v.trim() === '')) throw new ValidationError(`capability '${c}' must be true or a reason why it is unsupported`, `capabilities.${c}`);
   }
+  if (options.grep !== undefined && !(options.grep instanceof RegExp)) {
+    try {
+      new RegExp(options.grep);
+    } catch (error) {
+      throw new ValidationError(`grep is not a regular expression: ${(error as Error).message}`, 'grep');
+    }
+  }
+  const selected = selectCases(suites, options.grep).filter((s) => s.cases.length > 0 || options.grep === undefined);
+  if (options.capture !== undefined && !CAPTURE_MODES.includes(options.capture)) {
+    throw new ValidationError(`unknown capture mode '${String(options.capture)}'`, 'capture', `use ${CAPTURE_MODES.join(' or ')}`);
+  }
   const bdd = options.bdd ?? globalBdd();
   const seed = options.seed ?? 1;
   const timeoutMs = options.timeoutMs ?? 60_000;
-  let table: CapabilityTable | undefined;
+  let facts: RunFacts | undefined;
 
-  const root = bdd.describe(options.title ?? `${name} conformance`, function () {
+  const root = bdd.describe(options.title ?? `${name} conformance${options.capture === 'change-tracking' ? ' (change-tracking)' : ''}`, function () {
     bdd.before(async function () {
       this.timeout(timeoutMs);
-      table = await resolveCapabilities(createHarness, options.capabilities);
+      facts = await resolveFacts(createHarness, options.capabilities, options.capture);
     });
-    for (const suiteName of suites) {
+    for (const { suite: suiteName, cases } of selected) {
       const suite = bdd.describe(suiteName, function () {
-        for (const c of SUITES[suiteName]) {
+        for (const c of cases) {
           const test = bdd.it(`${c.id} ${c.title}`, async function () {
-            const capabilities = table!;
-            const reason = unsupported(capabilities, c.needs);
+            const { table: capabilities, capture } = facts!;
+            const reason = skipReason(c, facts!);
             if (reason !== undefined) {
               skipReasons.set(this.test!.fullTitle(), reason);
               this.skip();
             }
             this.timeout(capabilities.virtualClock === true ? timeoutMs : timeoutMs * 10);
-            await runCase(c, createHarness, capabilities, caseSeed(seed, c.id));
+            await runCase(c, () => createHarness({ capture }), capabilities, caseSeed(seed, c.id));
           });
           caseInfos.set(test, { adapter: name, suite: suiteName, id: c.id, title: c.title });
         }
@@ -124,10 +169,11 @@ export function defineConformance(options: ConformanceOptions): void {
     }
   });
   suiteInfos.set(root, { adapter: name });
+  return { caseIds: selected.flatMap((s) => s.cases.map((c) => c.id)) };
 }
 
 /** Runs one case on a fresh harness; the case's own failure wins over a failure to clean up after it. */
-async function runCase(c: ConformanceCase, createHarness: HarnessFactory, capabilities: CapabilityTable, seed: number): Promise<void> {
+async function runCase(c: ConformanceCase, createHarness: () => ReturnType<HarnessFactory>, capabilities: CapabilityTable, seed: number): Promise<void> {
   const harness = await createHarness();
   const ctx = new CaseContext(harness, capabilities, seed);
   let failed = false;
@@ -145,11 +191,31 @@ async function runCase(c: ConformanceCase, createHarness: HarnessFactory, capabi
   }
 }
 
-/** The capability table: what the options declare, the rest from a probe harness (then disposed). */
-async function resolveCapabilities(createHarness: HarnessFactory, declared: Partial<CapabilityTable> | undefined): Promise<CapabilityTable> {
+/**
+ * The capability table (what the options declare, the rest from a probe harness, then disposed), the
+ * capture mode (asked for, or the one the table supports, the splitter first) and whether the
+ * platform's views span VMs.
+ */
+async function resolveFacts(createHarness: HarnessFactory, declared: Partial<CapabilityTable> | undefined, capture: CaptureMode | undefined): Promise<RunFacts> {
   const complete = declared && CAPABILITIES.every((c) => declared[c] !== undefined);
-  if (complete) return { ...(declared as CapabilityTable) };
-  const probe = await createHarness();
+  if (complete && (capture ?? 'splitter') === 'splitter' && (declared.writeTap === true || declared.changeTracking !== true)) {
+    return { table: { ...(declared as CapabilityTable) }, capture: 'splitter', multiVmViews: 'not needed in splitter mode' };
+  }
+  const probed = await probeHarness(createHarness, declared, capture ? { capture } : undefined);
+  const table = probed.capabilities;
+  const mode = capture ?? (table.writeTap !== true && table.changeTracking === true ? 'change-tracking' : 'splitter');
+  const multiVmViews = probed.multiVmViews ? true
+    : `the platform's views hold one VM each (changeTracking.multiVmViews is false): no consistent cut across VMs in change-tracking mode`;
+  return { table, capture: mode, multiVmViews };
+}
+
+/**
+ * Creates one harness to read its name, capabilities and whether its change-tracking views span VMs, and
+ * disposes it: declared capabilities win, and a capability neither declares nor the harness mentions is
+ * unsupported, with a reason saying so.
+ */
+export async function probeHarness(createHarness: HarnessFactory, declared?: Partial<CapabilityTable>, options?: HarnessOptions): Promise<{ name: string; capabilities: CapabilityTable; multiVmViews: boolean }> {
+  const probe = await createHarness(options);
   try {
     const probed = probe.capabilities;
     const table = {} as CapabilityTable;
@@ -158,10 +224,28 @@ async function resolveCapabilities(createHarness: HarnessFactory, declared: Part
       // A harness that does not mention a capability does not have it; say so rather than guess.
       table[c] = value === true || (typeof value === 'string' && value.trim() !== '') ? value : `the harness's capability table does not declare '${c}'`;
     }
-    return table;
+    return { name: typeof probe.name === 'string' ? probe.name : '', capabilities: table, multiVmViews: probe.hypervisor?.changeTracking?.multiVmViews === true };
   } finally {
     await probe.dispose();
   }
+}
+
+/**
+ * Why a case skips in this run, or undefined when it runs. Every reason comes from the capability table
+ * (`capability: why`), so a vendor can check each skip against its own table: in change-tracking mode a
+ * splitter-only case, and a J2 case on views that hold one VM each, keep needing `writeTap` (the
+ * splitter's barrier is the other way to a cut across VMs). Only a harness that has a splitter but runs
+ * in change-tracking mode gets the case's own words instead.
+ */
+function skipReason(c: ConformanceCase, facts: RunFacts): string | undefined {
+  if (facts.capture === 'change-tracking') {
+    const needsSplitter = c.splitterOnly !== undefined || (c.crossVm === true && facts.multiVmViews !== true);
+    if (!needsSplitter) return unsupported(facts.table, c.needs.map((n) => (n === 'writeTap' ? 'changeTracking' : n)));
+    const reason = unsupported(facts.table, c.needs.includes('writeTap') ? c.needs : ['writeTap', ...c.needs]);
+    if (reason !== undefined && facts.table.writeTap !== true) return reason;
+    return c.splitterOnly !== undefined ? `splitter only: ${c.splitterOnly}` : `cross-VM consistency (J2): ${String(facts.multiVmViews)}`;
+  }
+  return unsupported(facts.table, c.needs);
 }
 
 /** The skip reason for a case, or undefined when every capability it needs is supported. */

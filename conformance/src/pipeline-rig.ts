@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import {
   CheckpointScheduler, GroupStatusTracker, ProtectedAppliance, RecoveryAppliance, parseProtectionGroupSettings,
-  type Checkpoint, type GroupSender, type GroupState, type Journal, type ProtectionGroupSettingsInput,
+  type CaptureNotice, type Checkpoint, type GroupSender, type GroupState, type Journal, type ProtectionGroupSettingsInput,
   type ProtectedVmSpec, type ReplicationFacts, type ReplicationPhase, type VmId, type VmInfo, type VolumeId,
 } from '@opencdp/core';
 import { FakeNetwork, type FakeLinkProfile } from '@opencdp/adapter-fake';
@@ -41,6 +41,8 @@ export class PipelineRig {
   senders: GroupSender[] = [];
   scheduler!: CheckpointScheduler;
   readonly tracker = new GroupStatusTracker();
+  /** What the senders' capture paths reported (change tracking: lost tokens, view failures, leftovers released). */
+  readonly notices: CaptureNotice[] = [];
   readonly settings;
   readonly groupId: string;
   private ids = 0;
@@ -82,6 +84,7 @@ export class PipelineRig {
       this.appliances.set(hostId, appliance);
       const sender = await appliance.protect({ groupId: this.groupId, settings: this.settings, vmIds, recoveryAddress: this.recoveryAddress, preseeded: options.preseeded ?? this.options.preseeded });
       sender.on('state', () => this.observe());
+      sender.on('notice', (n) => this.notices.push(n));
       this.senders.push(sender);
     }
     this.scheduler = new CheckpointScheduler({ clock: this.clock, senders: this.senders, intervalMs: this.settings.checkpointIntervalMs, newId: () => `${this.groupId}-cp-${++this.ids}` });
@@ -143,6 +146,13 @@ export class PipelineRig {
     this.appliances.clear();
   }
 
+  /** Kills the protected appliances as kill -9 would: nothing is released on the platform, links drop. */
+  async killProtected(): Promise<void> {
+    this.scheduler?.stop();
+    for (const a of this.appliances.values()) await a.kill();
+    this.appliances.clear();
+  }
+
   /** Stops the recovery appliance and starts a new one on the same storage and address. */
   async restartRecovery(): Promise<void> {
     await this.recovery.stop();
@@ -201,9 +211,12 @@ export class PipelineRig {
     }
   }
 
-  /** Streaming, connected, nothing buffered or recorded: the recovery site holds every completed write. */
+  /**
+   * Streaming, connected, nothing buffered or recorded, no change-tracking cycle running or due: the
+   * recovery site holds every completed write (change tracking: up to the last cycle's view).
+   */
   get converged(): boolean {
-    return this.senders.every((s) => s.state.phase === 'streaming' && s.state.connected && s.currentStats().bufferedBytes === 0 && s.currentStats().bitmapDirtyBytes === 0);
+    return this.senders.every((s) => s.state.phase === 'streaming' && s.state.connected && s.captureIdle && s.currentStats().bufferedBytes === 0 && s.currentStats().bitmapDirtyBytes === 0);
   }
 
   async converge(limitMs = 120_000): Promise<void> {
@@ -235,6 +248,21 @@ export class PipelineRig {
     }
   }
 
+  /**
+   * Waits (moving time) until a cut is fixed on every appliance: at once with a splitter; in change-tracking
+   * mode once the cut's view is frozen — writes made after that are not in its checkpoint. False when a
+   * cycle failed before freezing it (the checkpoint will not be listed).
+   */
+  async frozen(cp: Checkpoint): Promise<boolean> {
+    const taken = await this.whileAdvancing(`the view of checkpoint ${cp.id}`, Promise.all(this.senders.map((s) => s.whenFrozen(cp.id))));
+    return taken.every(Boolean);
+  }
+
+  /** Waits (moving time) until no change-tracking cycle runs on any appliance (its views are released by then). */
+  async cyclesEnded(): Promise<void> {
+    await this.whileAdvancing('the running cycles to end', Promise.all(this.senders.map((s) => s.whenDrained().catch(() => undefined))));
+  }
+
   /** Re-evaluates the group's status from the senders and the journals. */
   observe(): GroupState {
     const states = this.senders.map((s) => s.state);
@@ -248,6 +276,7 @@ export class PipelineRig {
       phase: worst ? (worst.connected ? worst.phase : worst.phase.startsWith('paused') ? worst.phase : 'recording') : 'creating',
       connected: states.every((s) => s.connected),
       ...(worst?.trigger ? { trigger: worst.trigger } : {}),
+      ...(states.find((s) => s.cause)?.cause ? { cause: states.find((s) => s.cause)!.cause } : {}),
       ...(states.find((s) => s.storageError)?.storageError ? { storageError: states.find((s) => s.storageError)!.storageError } : {}),
       vmCount: this.vms.length,
       hasCheckpoints: cps.length > 0,

@@ -142,12 +142,12 @@ export class RecoveryRig {
     });
   }
 
-  /** Two VMs on the protected hosts (three volumes, two sector sizes), replicating and converged after `writes` writes. */
+  /** Two VMs on the protected hosts (three volumes, two sector sizes where both platforms host 4096), replicating and converged after `writes` writes. */
   static async start(ctx: CaseContext, options: RecoveryRigOptions = {}, writes = 20): Promise<RecoveryRig> {
     const [h1, h2] = await ctx.protectedHosts();
     const pipeline = await PipelineRig.create(ctx, {
       vms: [
-        { name: 'app', ...(h1 ? { hostId: h1 } : {}), volumes: [{ sizeBytes: 2 * MiB }, { sizeBytes: 1 * MiB, sectorSize: 4096 }] },
+        { name: 'app', ...(h1 ? { hostId: h1 } : {}), volumes: [{ sizeBytes: 2 * MiB }, { sizeBytes: 1 * MiB, sectorSize: ctx.recoverableLargeSector }] },
         { name: 'db', ...(h2 ? { hostId: h2 } : {}), volumes: [{ sizeBytes: 2 * MiB }] },
       ],
       ...options,

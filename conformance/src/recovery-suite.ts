@@ -45,10 +45,10 @@ function progressLog(): { sink: (p: number, step: string) => void; seen: { p: nu
 function assertReport(report: RecoveryReport, expected: Partial<Pick<RecoveryReport, 'kind' | 'result' | 'summary' | 'outcome'>> & { checkpointId?: string; steps?: string[] }): void {
   if (expected.kind) assert.equal(report.kind, expected.kind, 'report kind');
   if (expected.outcome) assert.equal(report.outcome, expected.outcome, 'report outcome');
-  if (expected.result) assert.equal(report.result, expected.result, `report result (steps: ${JSON.stringify(report.steps)})`);
+  if (expected.result) assert.equal(report.result, expected.result, `report result (steps: ${report.steps.map((s) => `${s.name} ${s.result}${s.detail ? ` (${s.detail.slice(0, 200)})` : ''}`).join(', ')})`);
   if (expected.summary !== undefined) assert.equal(report.summary, expected.summary, 'report summary');
   if (expected.checkpointId) assert.equal(report.checkpoint.id, expected.checkpointId, 'report checkpoint');
-  assert.ok(report.endedAt >= report.startedAt, 'report ends after it starts');
+  assert.ok(report.endedAt >= report.startedAt, `report ends after it starts (started ${report.startedAt}, ended ${report.endedAt})`);
   for (const s of report.steps) assert.ok(s.endedAt >= s.startedAt && s.startedAt >= report.startedAt, `step '${s.name}' lies within the report`);
   for (const name of expected.steps ?? []) {
     const s = report.steps.find((x) => x.name === name);
@@ -239,7 +239,7 @@ export const recoverySuite: readonly ConformanceCase[] = [
   {
     id: 'R2.4',
     title: 'failover to a chosen checkpoint, commit with reverse protection: a delta sync back onto the original disks sends only the differing blocks, and the original site then holds the recovered VMs exactly',
-    needs: ['writeTap', 'recoveryVm'],
+    needs: ['writeTap', 'recoveryVm', 'reverseProtection'],
     async run(ctx) {
       const r = await rig(ctx, {}, 30);
       const chosen = await r.checkpoint('chosen');
@@ -269,7 +269,7 @@ export const recoverySuite: readonly ConformanceCase[] = [
       const reverse = await r.reverseConverged();
       const differing = await differingBytes(r, fo.vms, mirror);
       const sent = reverse.sender.currentStats().syncBytesSent;
-      assert.ok(differing > 0, 'the two sides differ before reverse protection');
+      assert.ok(differing > 0, `the two sides differ before reverse protection (observed ${differing} differing bytes)`);
       assert.ok(sent >= differing, `the delta sync sent at least the ${differing} differing bytes (sent ${sent})`);
       assert.ok(sent <= differing * 2, `only differing blocks crossed: ${differing} bytes differ, ${sent} bytes of data sent (seeded locally: ${reverse.seededBytes})`);
       // Writes after the reverse sync replicate too.
@@ -338,7 +338,7 @@ export const recoverySuite: readonly ConformanceCase[] = [
   {
     id: 'R3.2',
     title: 'move rollback: moved VMs removed, source VMs back on, replication continues; move with keepSourceVms and reverse protection keeps the source VMs and protects back by delta sync',
-    needs: ['writeTap', 'recoveryVm'],
+    needs: ['writeTap', 'recoveryVm', 'reverseProtection'],
     async run(ctx) {
       const r = await rig(ctx);
       await r.pipeline.randomWrites(10);
@@ -372,7 +372,7 @@ export const recoverySuite: readonly ConformanceCase[] = [
   {
     id: 'R4.1',
     title: 'clone at a chosen checkpoint onto a chosen datastore: the copy equals the oracle and is independent of the journal; replication continues',
-    needs: ['writeTap', 'recoveryVm'],
+    needs: ['writeTap', 'recoveryVm', 'recoveryPromotion'],
     async run(ctx) {
       const r = await rig(ctx);
       const chosen = await r.checkpoint('chosen');
@@ -463,19 +463,24 @@ export const recoverySuite: readonly ConformanceCase[] = [
       });
       // Map onto the recovery site's real networks (known only now).
       const networks = (await r.recoveryHypervisor.inventory()).networks;
-      const live = networks.find((n) => !n.isolated)!;
-      const test = networks.find((n) => n.isolated)!;
+      const live = networks.find((n) => !n.isolated);
+      const test = networks.find((n) => n.isolated);
+      assert.ok(live && test, `the recovery platform lists a live and an isolated (test) network: observed ${JSON.stringify(networks.map((n) => ({ id: n.id, isolated: n.isolated })))}`);
       const def = r.directory.group(r.groupId)!;
       def.plan.nics = def.plan.nics!.map((n) => ({ ...n, liveNetworkId: live.id, testNetworkId: test.id }));
       const latest = await r.checkpoint();
       const t0 = ctx.harness.clock.now();
       const tst = await r.run('failover test', r.orchestrator.startFailoverTest({ groupId: r.groupId }));
-      const byName = (a: ActiveRecovery, source: string): ActiveRecovery['vms'][number] => a.vms.find((v) => v.sourceVmId === source)!;
+      const byName = (a: ActiveRecovery, source: string): ActiveRecovery['vms'][number] => {
+        const found = a.vms.find((v) => v.sourceVmId === source);
+        assert.ok(found, `the ${a.kind} recovered source VM '${source}': observed recovered VMs for ${a.vms.map((v) => v.sourceVmId).join(', ') || 'none'}`);
+        return found;
+      };
       const db = byName(tst, r.vms[1].id);
       const app = byName(tst, r.vms[0].id);
       assert.equal(db.bootGroup, 'database');
       assert.equal(app.bootGroup, 'app');
-      assert.ok(db.poweredOnAt! >= t0 && db.poweredOnAt! < t0 + 1000, 'the first boot group powers on at once');
+      assert.ok(db.poweredOnAt !== undefined && db.poweredOnAt >= t0 && db.poweredOnAt < t0 + 1000, `the first boot group powers on at once: expected within 1000 ms of ${t0}, observed ${db.poweredOnAt ?? 'never'}`);
       assert.equal(app.poweredOnAt! - db.poweredOnAt!, 40_000, 'the next boot group waits the 40 s delay');
       const appVm = await r.recoveryHypervisor.getVm(app.recoveredVmId);
       assert.deepEqual(appVm.nics.map((n) => [n.networkId, n.ipv4]), [[test.id, '192.168.77.10']], 'test NIC mapping with re-IP');
@@ -492,7 +497,7 @@ export const recoverySuite: readonly ConformanceCase[] = [
   {
     id: 'R7.1',
     title: 'promotion: recovered VMs run at once on the journal\'s image; after commit the journal is promoted into their disks in the background (phase promoting, progress rising) while they keep running and writing',
-    needs: ['writeTap', 'recoveryVm', 'virtualClock'],
+    needs: ['writeTap', 'recoveryVm', 'virtualClock', 'recoveryPromotion'],
     async run(ctx) {
       const r = await rig(ctx, { promotionBytesPerSecond: 1 * MiB }, 30);
       const latest = await r.checkpoint();
@@ -521,7 +526,7 @@ export const recoverySuite: readonly ConformanceCase[] = [
       assertReport(report, { kind: 'Failover', outcome: 'committed', result: 'Success', steps: ['promote'] });
       assert.ok(seen.length >= 5, `promotion took a while on the clock (${seen.length} observations)`);
       assert.ok(seen.some((p) => p > 0 && p < 100), `progress was seen between 0 and 100: ${seen.join(', ')}`);
-      for (let i = 1; i < seen.length; i++) assert.ok(seen[i] >= seen[i - 1], 'promotion progress never goes back');
+      for (let i = 1; i < seen.length; i++) assert.ok(seen[i] >= seen[i - 1], `promotion progress never goes back (observed ${seen[i - 1]} → ${seen[i]})`);
       for (const v of fo.vms) {
         const vm = await r.recoveryHypervisor.getVm(v.recoveredVmId);
         await assertImageEquals({ read: (volumeId, offset, length) => r.recoveryHypervisor.readVolume(vm.id, volumeId, offset, length) }, mirror.snapshot().vm(vm.id), `promoted VM '${vm.id}'`);
@@ -602,7 +607,7 @@ export const recoverySuite: readonly ConformanceCase[] = [
   {
     id: 'R10.1',
     title: 'every operation reports progress from 0 to 100 and ends in a report with timed steps; a failed operation ends in a Fail report and leaves nothing behind',
-    needs: ['writeTap', 'recoveryVm'],
+    needs: ['writeTap', 'recoveryVm', 'recoveryPromotion'],
     async run(ctx) {
       const r = await rig(ctx);
       const cp = await r.checkpoint();

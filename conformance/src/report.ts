@@ -1,37 +1,25 @@
 // The conformance report: a mocha reporter that turns a run into the JSON vendors publish (counts per
-// suite, every case with its state, and the reason for each skip or failure) and a human summary that
-// lists what was skipped and why — the part Libcloud users missed most.
+// suite, every case with its state, duration and the reason for each skip or failure, the adapter's TODO
+// list), the same as JUnit XML for CI, and a human summary that lists what was skipped and why — the
+// part Libcloud users missed most.
 import { writeFileSync } from 'node:fs';
 import Mocha from 'mocha';
 import { caseInfoOf, conformanceScopeOf, conformanceSuitesUnder, skipReasons } from './define-conformance.js';
+import { failureMessage } from './failure-message.js';
+import { toJUnitXml } from './junit-report.js';
+import type { CaseReport, CaseState, ConformanceReport, SuiteCounts } from './report-model.js';
 
-export type CaseState = 'passed' | 'failed' | 'skipped';
-
-export interface CaseReport {
-  id: string;
-  title: string;
-  state: CaseState;
-  /** The skip reason, or the failure message. */
-  reason?: string;
-}
-
-export interface SuiteCounts {
-  passed: number;
-  failed: number;
-  skipped: number;
-}
-
-export interface ConformanceReport extends SuiteCounts {
-  adapter: string;
-  suites: Record<string, SuiteCounts>;
-  cases: CaseReport[];
-}
+export type { CaseReport, CaseState, ConformanceReport, SuiteCounts } from './report-model.js';
 
 export interface ConformanceReporterOptions {
   /** Adapter name for the report; default: the name the cases were registered under. */
   adapter?: string;
   /** Write the JSON report to this file at the end of the run. */
   json?: string;
+  /** Write the report as JUnit XML to this file at the end of the run. */
+  junit?: string;
+  /** The adapter's TODO list, echoed in the report and the summary. */
+  todo?: readonly string[];
   /** Called with the report at the end of the run (programmatic runs). */
   onReport?: (report: ConformanceReport) => void;
   /** No per-case lines and no summary (`true` or `'true'` from the command line). */
@@ -42,11 +30,11 @@ export interface ConformanceReporterOptions {
 
 /** Collects case results in order and builds the report. */
 export class ReportBuilder {
-  private readonly cases: (CaseReport & { suite: string })[] = [];
+  private readonly cases: CaseReport[] = [];
   private readonly suites = new Map<string, SuiteCounts>();
   private adapterName: string | undefined;
 
-  constructor(adapter?: string) {
+  constructor(adapter?: string, private readonly todo: readonly string[] = []) {
     this.adapterName = adapter;
   }
 
@@ -56,10 +44,10 @@ export class ReportBuilder {
     this.adapterName ??= adapter;
   }
 
-  add(suite: string, result: CaseReport, adapter?: string): void {
-    this.addSuite(suite, adapter);
-    this.suites.get(suite)![result.state]++;
-    this.cases.push({ ...result, suite });
+  add(result: CaseReport, adapter?: string): void {
+    this.addSuite(result.suite, adapter);
+    this.suites.get(result.suite)![result.state]++;
+    this.cases.push({ ...result });
   }
 
   build(): ConformanceReport {
@@ -70,7 +58,8 @@ export class ReportBuilder {
       failed: count('failed'),
       skipped: count('skipped'),
       suites: Object.fromEntries([...this.suites].map(([k, v]) => [k, { ...v }])),
-      cases: this.cases.map(({ id, title, state, reason }) => ({ id, title, state, ...(reason !== undefined ? { reason } : {}) })),
+      cases: this.cases.map(({ id, title, suite, state, reason, durationMs }) => ({ id, title, suite, state, ...(reason !== undefined ? { reason } : {}), durationMs })),
+      ...(this.todo.length > 0 ? { todo: [...this.todo] } : {}),
     };
   }
 }
@@ -94,7 +83,8 @@ export class ConformanceReporter extends Mocha.reporters.Base {
     const opts = (options.reporterOptions ?? {}) as ConformanceReporterOptions;
     const quiet = opts.quiet === true || opts.quiet === 'true';
     const write = opts.write ?? ((text: string): void => { process.stdout.write(text); });
-    const builder = new ReportBuilder(opts.adapter);
+    const todo = typeof opts.todo === 'string' ? [opts.todo] : opts.todo ?? [];
+    const builder = new ReportBuilder(opts.adapter, todo);
     const started = new Map<Mocha.Runnable, number>();
 
     runner.on(EVENT_RUN_BEGIN, () => {
@@ -109,37 +99,43 @@ export class ConformanceReporter extends Mocha.reporters.Base {
     const line = (mark: string, id: string, title: string, extra: string): void => {
       if (!quiet) write(`  ${mark} ${id} ${title}${extra}\n`);
     };
+    const took = (test: Mocha.Runnable): number => Date.now() - (started.get(test) ?? Date.now());
     runner.on(EVENT_TEST_PASS, (test: Mocha.Test) => {
       const info = caseInfoOf(test);
       if (!info) return;
-      builder.add(info.suite, { id: info.id, title: info.title, state: 'passed' }, info.adapter);
-      line('✓', info.id, info.title, ` (${Date.now() - (started.get(test) ?? Date.now())} ms)`);
+      const durationMs = took(test);
+      builder.add({ id: info.id, title: info.title, suite: info.suite, state: 'passed', durationMs }, info.adapter);
+      line('✓', info.id, info.title, ` (${durationMs} ms)`);
     });
     runner.on(EVENT_TEST_PENDING, (test: Mocha.Test) => {
       const info = caseInfoOf(test);
       if (!info) return;
       const reason = skipReasons.get(test.fullTitle()) ?? 'skipped without a reason';
-      builder.add(info.suite, { id: info.id, title: info.title, state: 'skipped', reason }, info.adapter);
+      builder.add({ id: info.id, title: info.title, suite: info.suite, state: 'skipped', reason, durationMs: 0 }, info.adapter);
       line('-', info.id, info.title, ` — skipped: ${reason}`);
     });
-    runner.on(EVENT_TEST_FAIL, (runnable: Mocha.Runnable, error: Error) => {
+    // Prepended: mocha's Base reporter turns the error's expected and observed values into diff strings
+    // in its own handler; the report wants the values themselves.
+    runner.prependListener(EVENT_TEST_FAIL, (runnable: Mocha.Runnable, error: Error) => {
       const info = caseInfoOf(runnable);
-      const reason = error?.message ?? String(error);
+      const reason = failureMessage(error);
       if (info) {
-        builder.add(info.suite, { id: info.id, title: info.title, state: 'failed', reason }, info.adapter);
+        builder.add({ id: info.id, title: info.title, suite: info.suite, state: 'failed', reason, durationMs: took(runnable) }, info.adapter);
         line('✗', info.id, info.title, `\n      ${reason.split('\n').join('\n      ')}`);
         return;
       }
       // A hook (capability probe, setup) that fails inside a conformance block fails the run too.
       const scope = conformanceScopeOf(runnable);
       if (!scope) return;
-      builder.add(scope.suite ?? 'setup', { id: 'setup', title: runnable.fullTitle(), state: 'failed', reason }, scope.adapter);
+      builder.add({ id: 'setup', title: runnable.fullTitle(), suite: scope.suite ?? 'setup', state: 'failed', reason, durationMs: took(runnable) }, scope.adapter);
       line('✗', 'setup', runnable.fullTitle(), `\n      ${reason}`);
     });
+    runner.on('hook', (hook: Mocha.Hook) => { started.set(hook, Date.now()); });
     runner.once(EVENT_RUN_END, () => {
       const report = builder.build();
       ConformanceReporter.lastReport = report;
       if (opts.json) writeFileSync(opts.json, `${JSON.stringify(report, null, 2)}\n`);
+      if (opts.junit) writeFileSync(opts.junit, toJUnitXml(report));
       if (!quiet) write(`\n${formatSummary(report)}`);
       opts.onReport?.(report);
     });
@@ -158,7 +154,14 @@ export function formatSummary(report: ConformanceReport): string {
   const failed = report.cases.filter((c) => c.state === 'failed');
   if (failed.length > 0) {
     lines.push('Failed:');
-    for (const c of failed) lines.push(`  ${c.id} ${c.title}\n      ${(c.reason ?? '').split('\n')[0]}`);
+    for (const c of failed) {
+      const reason = (c.reason ?? '').split('\n').filter((l) => l.trim() !== '');
+      lines.push(`  ${c.id} ${c.title}\n      ${[...reason.slice(0, 6), ...(reason.length > 6 ? [`… (${reason.length - 6} more lines in the JSON report)`] : [])].join('\n      ')}`);
+    }
+  }
+  if (report.todo && report.todo.length > 0) {
+    lines.push(`TODO (the adapter module's own list, ${report.todo.length} left):`);
+    for (const t of report.todo) lines.push(`  - ${t}`);
   }
   return `${lines.join('\n')}\n`;
 }

@@ -9,11 +9,12 @@ import { PipelineRig, type PipelineOptions } from './pipeline-rig.js';
 const KiB = 1024;
 const MiB = 1024 * KiB;
 
-async function rig(ctx: CaseContext, options: Partial<PipelineOptions> = {}): Promise<PipelineRig> {
+/** Two VMs on the protected hosts (three volumes, two sector sizes) in a pipeline, not started (the change-tracking suite uses it too). */
+export async function rig(ctx: CaseContext, options: Partial<PipelineOptions> = {}): Promise<PipelineRig> {
   const [h1, h2] = await ctx.protectedHosts();
   const r = await PipelineRig.create(ctx, {
     vms: [
-      { name: 'app', ...(h1 ? { hostId: h1 } : {}), volumes: [{ sizeBytes: 4 * MiB }, { sizeBytes: 2 * MiB, sectorSize: 4096 }] },
+      { name: 'app', ...(h1 ? { hostId: h1 } : {}), volumes: [{ sizeBytes: 4 * MiB }, { sizeBytes: 2 * MiB, sectorSize: ctx.largeSector }] },
       { name: 'db', ...(h2 ? { hostId: h2 } : {}), volumes: [{ sizeBytes: 4 * MiB }] },
     ],
     ...options,
@@ -36,7 +37,12 @@ function subStatuses(r: PipelineRig): string[] {
   return r.tracker.subStatuses();
 }
 
-function assertSequence(seen: string[], expected: string[], what: string): void {
+/** The status transitions seen, as `SubStatus/trigger` (for messages that must say what was observed). */
+function transitions(r: PipelineRig): string {
+  return r.tracker.history.map((t) => `${t.to.subStatus}${t.to.trigger ? `/${t.to.trigger}` : ''}`).join(' → ') || 'none';
+}
+
+export function assertSequence(seen: string[], expected: string[], what: string): void {
   let i = 0;
   for (const s of seen) if (s === expected[i]) i++;
   assert.equal(i, expected.length, `${what}: expected the sub-statuses ${expected.join(' → ')} in order, saw ${seen.join(' → ')}`);
@@ -145,7 +151,7 @@ export const syncSuite: readonly ConformanceCase[] = [
       r.network.heal('protected', 'recovery');
       await r.converge();
       assertSequence(subStatuses(r), ['None', 'DisconnectedFromPeer', 'BitmapSync', 'None'], 'link outage');
-      assert.ok(r.tracker.history.some((t) => t.to.subStatus === 'BitmapSync' && t.to.trigger === 'RecoveryApplianceCommunicationProblem'), 'bitmap sync after an outage has trigger RecoveryApplianceCommunicationProblem');
+      assert.ok(r.tracker.history.some((t) => t.to.subStatus === 'BitmapSync' && t.to.trigger === 'RecoveryApplianceCommunicationProblem'), `bitmap sync after an outage has trigger RecoveryApplianceCommunicationProblem (observed ${transitions(r)})`);
       await r.cutAndVerify();
     },
   },
@@ -172,7 +178,8 @@ export const syncSuite: readonly ConformanceCase[] = [
         await r.advance(ctx.random.int(5, 120));
         const snapshot = ctx.oracle.snapshot();
         const cp = r.scheduler.cut('auto');
-        if (cp) cut.push({ id: cp.id, snapshot });
+        // Change tracking: the checkpoint holds what its view holds; no write before that view is frozen.
+        if (cp && (await r.frozen(cp))) cut.push({ id: cp.id, snapshot });
       }
       r.network.heal('protected', 'recovery');
       await r.converge();
@@ -180,7 +187,7 @@ export const syncSuite: readonly ConformanceCase[] = [
       const verified = cut.filter((c) => listed.has(c.id));
       assert.ok(verified.length >= 5, `enough checkpoints survived the flapping to compare (${verified.length} of ${cut.length})`);
       for (const c of verified) await r.verify(c.id, c.snapshot);
-      assert.ok(r.tracker.history.filter((t) => t.to.subStatus === 'BitmapSync').length >= 2, 'the flaps caused several bitmap syncs');
+      assert.ok(r.tracker.history.filter((t) => t.to.subStatus === 'BitmapSync').length >= 2, `the flaps caused several bitmap syncs (observed ${transitions(r)})`);
       await r.cutAndVerify();
     },
   },
@@ -216,6 +223,7 @@ export const syncSuite: readonly ConformanceCase[] = [
     id: 'S3.1',
     title: 'buffer pressure on a slow link: the sender falls back to its bitmap (NetworkCongestion), then bitmap-syncs and converges',
     needs: ['writeTap'],
+    splitterOnly: 'buffer pressure is the splitter\'s (writes arrive faster than the link takes them); a change-tracking cycle reads at the link\'s pace',
     async run(ctx) {
       const r = await rig(ctx, { bufferBytes: 256 * KiB, link: { bytesPerSecond: 200 * KiB } });
       await r.start();
@@ -230,6 +238,7 @@ export const syncSuite: readonly ConformanceCase[] = [
     id: 'S4.1',
     title: 'a long outage: the bitmap never passes its memory budget, and the resync converges to the protected volumes',
     needs: ['writeTap'],
+    splitterOnly: 'the dirty-region bitmap is the splitter\'s; change tracking keeps no bitmap (the platform tracks changes)',
     async run(ctx) {
       const budget = 8 * KiB;
       const r = await rig(ctx, { bitmapBudgetBytes: budget });
@@ -290,7 +299,7 @@ export const syncSuite: readonly ConformanceCase[] = [
       await r.advance(20);
       await r.converge();
       assertSequence(subStatuses(r), ['None', 'DeltaSync', 'None'], 'force sync');
-      assert.ok(r.tracker.history.some((t) => t.to.subStatus === 'DeltaSync' && t.to.trigger === 'ForceSync'), 'the delta sync has trigger ForceSync');
+      assert.ok(r.tracker.history.some((t) => t.to.subStatus === 'DeltaSync' && t.to.trigger === 'ForceSync'), `the delta sync has trigger ForceSync (observed ${transitions(r)})`);
       const sent = r.senders.reduce((n, s) => n + s.currentStats().syncBytesSent, 0) - sentBefore;
       assert.equal(sent, 0, 'no block data crosses when both sides are equal');
       await r.cutAndVerify();
@@ -300,6 +309,7 @@ export const syncSuite: readonly ConformanceCase[] = [
     id: 'S5.4',
     title: 'protected host restart: the platform closes the tap, no checkpoint while it is down, the tap is re-attached and a delta sync converges',
     needs: ['writeTap', 'faultHostRestart'],
+    splitterOnly: 'a host restart closes write taps; change tracking has none (a tracking reset is C3)',
     async run(ctx) {
       const r = await streaming(ctx);
       await r.cutAndVerify();
@@ -321,6 +331,7 @@ export const syncSuite: readonly ConformanceCase[] = [
     id: 'S5.5',
     title: 'hypervisor-manager restart: every tap closes while the VMs keep writing unsplit; no checkpoint meanwhile; a delta sync by checksum comparison sends only the blocks that differ',
     needs: ['writeTap', 'faultHypervisorManagerRestart'],
+    splitterOnly: 'a hypervisor-manager restart closes write taps; change tracking has none (a tracking reset is C3)',
     async run(ctx) {
       const r = await streaming(ctx);
       await r.cutAndVerify();
@@ -471,7 +482,7 @@ export const syncSuite: readonly ConformanceCase[] = [
       await r.randomWrites(20);
       await r.converge();
       assertSequence(subStatuses(r), ['None', 'VolumeInitialSync', 'None'], 'adding a volume');
-      assert.ok(r.tracker.history.some((t) => t.to.subStatus === 'VolumeInitialSync' && t.to.trigger === 'ConfigurationChanged'), 'the volume initial sync has trigger ConfigurationChanged');
+      assert.ok(r.tracker.history.some((t) => t.to.subStatus === 'VolumeInitialSync' && t.to.trigger === 'ConfigurationChanged'), `the volume initial sync has trigger ConfigurationChanged (observed ${transitions(r)})`);
       const synced = r.senders.reduce((n, s) => n + s.currentStats().syncBytesSent, 0) - syncedBefore;
       assert.ok(synced <= existing + 256 * KiB, `the volume initial sync copied the new volume only (${synced} bytes for ${existing} bytes written to it)`);
       await r.cutAndVerify();
@@ -509,8 +520,8 @@ export const syncSuite: readonly ConformanceCase[] = [
       await r.randomWrites(10);
       await r.converge();
       assertSequence(subStatuses(r), ['None', 'BitmapSync', 'None'], 'removing a VM');
-      assert.ok(r.tracker.history.some((t) => t.to.subStatus === 'BitmapSync' && t.to.trigger === 'ConfigurationChanged'), 'the sync after removing a VM has trigger ConfigurationChanged');
-      assert.ok(r.checkpoints().some((c) => c.id === before.id), 'the remaining VMs keep their checkpoints');
+      assert.ok(r.tracker.history.some((t) => t.to.subStatus === 'BitmapSync' && t.to.trigger === 'ConfigurationChanged'), `the sync after removing a VM has trigger ConfigurationChanged (observed ${transitions(r)})`);
+      assert.ok(r.checkpoints().some((c) => c.id === before.id), `the remaining VMs keep their checkpoints: expected '${before.id}' among ${r.checkpoints().map((c) => c.id).join(', ') || 'none'}`);
       await r.verify(before.id, snapshotBefore);
       await r.cutAndVerify('after-removal');
     },
@@ -555,6 +566,7 @@ export const syncSuite: readonly ConformanceCase[] = [
     id: 'J2.3',
     title: 'write order across two hosts\' appliances: a write issued after another completed is never in a checkpoint without it (neither / both / only the first)',
     needs: ['writeTap'],
+    splitterOnly: 'the barrier holds guest writes across appliances; in change-tracking mode each appliance freezes its own views, so there is no cut across appliances',
     async run(ctx) {
       const r = await rig(ctx);
       assert.notEqual(r.vms[0].hostId, r.vms[1].hostId, 'the two VMs sit on different hosts (one appliance each)');
@@ -593,7 +605,7 @@ export const syncSuite: readonly ConformanceCase[] = [
           ib.close();
         }
       }
-      assert.ok(onlyFirst > 0, 'some checkpoint fell between a pair\'s two writes, so the order was really tested');
+      assert.ok(onlyFirst > 0, `some checkpoint fell between a pair's two writes, so the order was really tested (observed ${onlyFirst})`);
       await r.cutAndVerify();
     },
   },
@@ -617,15 +629,15 @@ export const syncSuite: readonly ConformanceCase[] = [
         await r.randomWrites(4);
         await r.advance(1000);
       }
-      assert.ok(lastSeqs() > seqBefore, 'writes kept reaching the journals');
-      assert.ok(r.checkpoints().every((c) => c.timestamp <= downAt), 'no checkpoint was cut while the manager was away');
-      assert.ok(r.checkpoints().length < cpsBefore.length, 'trimming went on during the outage');
+      assert.ok(lastSeqs() > seqBefore, `writes kept reaching the journals (sequence ${seqBefore} before, ${lastSeqs()} after)`);
+      assert.ok(r.checkpoints().every((c) => c.timestamp <= downAt), `no checkpoint was cut while the manager was away (observed ${r.checkpoints().filter((c) => c.timestamp > downAt).map((c) => c.id).join(', ')})`);
+      assert.ok(!r.checkpoints().some((c) => c.id === cpsBefore[0]), `trimming went on during the outage: the oldest checkpoint ${cpsBefore[0]} should be gone (observed ${r.checkpoints().map((c) => c.id).join(', ')})`);
       r.scheduler.setManagerReachable(true);
       assert.deepEqual(returned, [15_000]);
       await r.advance(3000);
       const cps = r.checkpoints();
       const after = cps.filter((c) => c.timestamp > downAt);
-      assert.ok(after.length >= 2, 'checkpoints resumed');
+      assert.ok(after.length >= 2, `checkpoints resumed: expected at least 2 after the return, observed ${after.length}`);
       const gap = after[0].timestamp - Math.max(...cps.filter((c) => c.timestamp <= downAt).map((c) => c.timestamp), downAt - 1000);
       assert.ok(gap >= 15_000, `the checkpoint list shows the ${gap} ms gap`);
       await r.cutAndVerify();

@@ -3,7 +3,7 @@ import 'reflect-metadata';
 import assert from 'node:assert/strict';
 import { Container } from 'inversify';
 import type { ServiceIdentifier } from 'inversify';
-import { Clock, HypervisorAdapter, SystemClock, VirtualClock } from '@opencdp/core';
+import { Clock, HypervisorAdapter, PlatformProvider, SystemClock, VirtualClock } from '@opencdp/core';
 import { fakeAdapterModule } from './fake-adapter-module.js';
 import { FakeConsistencyAgent } from './fake-consistency-agent.js';
 import { FakeDataCenter, FakeDataCenterOptions } from './fake-data-center.js';
@@ -13,7 +13,7 @@ describe('fakeAdapterModule', () => {
   it('binds and resolves every service', async () => {
     const container = new Container();
     container.load(fakeAdapterModule);
-    const ids: ServiceIdentifier[] = [Clock, FakeDataCenterOptions, FakeDataCenter, FakeSiteId, FakeHypervisor, HypervisorAdapter, FakeConsistencyAgent];
+    const ids: ServiceIdentifier[] = [Clock, FakeDataCenterOptions, FakeDataCenter, FakeSiteId, FakeHypervisor, HypervisorAdapter, FakeConsistencyAgent, PlatformProvider];
     for (const id of ids) assert.ok(container.get<unknown>(id) !== undefined, String(id));
 
     const clock = container.get<Clock>(Clock);
@@ -25,6 +25,7 @@ describe('fakeAdapterModule', () => {
     assert.equal(hv, container.get(FakeHypervisor), 'one hypervisor, whichever way it is asked for');
     assert.equal(hv.dataCenter, dc);
     assert.equal(container.get(FakeConsistencyAgent).handles('vm-1'), false);
+    assert.equal(container.get<PlatformProvider>(PlatformProvider).platform, 'fake');
     const inv = await hv.inventory();
     assert.deepEqual(inv.hosts.map((h) => h.name), ['protected-host-1', 'protected-host-2']);
     assert.deepEqual(dc.sites().map((s) => s.name), ['protected', 'recovery']);

@@ -1,11 +1,12 @@
 // Dependency-injection entry point of @opencdp/adapter-fake (named in package.json's `opencdp` field):
 // a host loads it to run the kernel on an in-memory data centre — the demo's default platform.
 import { ContainerModule } from 'inversify';
-import { Clock, HypervisorAdapter, VirtualClock } from '@opencdp/core';
+import { Clock, HypervisorAdapter, PlatformProvider, VirtualClock } from '@opencdp/core';
 import type { SiteId } from '@opencdp/core';
 import { FakeConsistencyAgent } from './fake-consistency-agent.js';
 import { FakeDataCenter, FakeDataCenterOptions } from './fake-data-center.js';
 import { FakeHypervisor, FakeSiteId } from './fake-hypervisor.js';
+import { FakePlatformProvider } from './fake-platform-provider.js';
 
 /**
  * Sets up the demo topology on an empty data centre: a protected site with two hosts and a recovery
@@ -26,7 +27,8 @@ export function ensureDefaultTopology(dc: FakeDataCenter): SiteId {
  * Binds `HypervisorAdapter` to a FakeHypervisor over the protected site of a singleton
  * FakeDataCenter, and `Clock` to a VirtualClock unless the host bound one already (load the host's
  * clock binding first to run the fake on real time). Override `FakeDataCenterOptions` or `FakeSiteId`
- * with `rebind` for another seed or site.
+ * with `rebind` for another seed or site. Also binds `PlatformProvider` (platform `fake`), which is what
+ * an appliance process loads (see fake-platform-provider.ts).
  */
 export const fakeAdapterModule = new ContainerModule(({ bind, isBound }) => {
   if (!isBound(Clock)) bind<Clock>(Clock).toDynamicValue(() => new VirtualClock()).inSingletonScope();
@@ -36,4 +38,6 @@ export const fakeAdapterModule = new ContainerModule(({ bind, isBound }) => {
   bind(FakeHypervisor).toSelf().inSingletonScope();
   bind<HypervisorAdapter>(HypervisorAdapter).toService(FakeHypervisor);
   bind(FakeConsistencyAgent).toSelf().inSingletonScope();
+  // What an appliance process loads: a data centre of its own per `create`, on the appliance's clock.
+  bind<PlatformProvider>(PlatformProvider).toConstantValue(new FakePlatformProvider());
 });

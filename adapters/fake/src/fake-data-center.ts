@@ -6,7 +6,7 @@ import {
   ClosedError, UnknownVmError, UnknownVolumeError, ValidationError, checkRange, checkWrite, seededRandom,
 } from '@opencdp/core';
 import type {
-  ChangedRegion, Clock, DatastoreId, DatastoreInfo, FolderInfo, HostId, HostInfo, Inventory, NetworkId, NetworkInfo,
+  Clock, DatastoreId, DatastoreInfo, FolderInfo, HostId, HostInfo, Inventory, NetworkId, NetworkInfo,
   NicInfo, PowerState, Random, RecoveryVmSpec, SiteId, TimerHandle, VmId, VmInfo, VolumeId, VolumeInfo,
 } from '@opencdp/core';
 import { HostDownError, HypervisorManagerDownError, VmPoweredOffError } from './fake-errors.js';
@@ -113,7 +113,7 @@ interface VmRecord {
   /** Quiesce holds: while > 0, new guest writes wait in `held`. */
   holds: number;
   held: HeldWrite[];
-  /** Change-tracking generation that writes are stamped with; `markChanges` moves it on. */
+  /** Change-tracking generation that writes are stamped with; `freezeVm` moves it on. */
   generation: number;
   /** Power state to return to when a host restart ends. */
   stateBeforeRestart?: PowerState;
@@ -263,7 +263,8 @@ export class FakeDataCenter {
     if (!Array.isArray(spec.disks) || spec.disks.length === 0) throw new ValidationError(`recovery VM '${spec.name}' needs at least one disk`, 'disks');
     const disks = spec.disks.map((d, i) => {
       const protectedVolume = this.findVolume(d.volumeId);
-      const geometry = checkVolumeSpec(d.source.sizeBytes(d.volumeId), protectedVolume?.info.sectorSize ?? 512,
+      // The spec's sector size (the kernel always gives it); a same-data-centre volume's otherwise.
+      const geometry = checkVolumeSpec(d.source.sizeBytes(d.volumeId), d.sectorSize ?? protectedVolume?.info.sectorSize ?? 512,
         protectedVolume?.info.name ?? d.volumeId, `disks[${i}]`);
       return { ...geometry, sourceVolumeId: d.volumeId, source: d.source };
     });
@@ -422,29 +423,18 @@ export class FakeDataCenter {
     return this.vm(vmId).held.length;
   }
 
-  // ---- change tracking ------------------------------------------------------------------------
+  // ---- change tracking (views and tokens: fake-change-tracking.ts) ------------------------------
 
-  /** A token naming the VM's current state (a generation counter). */
-  markChanges(vmId: VmId): string {
+  /**
+   * Freezes every volume of a VM as of now (copy-on-write, so it costs what the guest changes afterwards)
+   * and moves the VM's change generation on: the frozen copies hold exactly the writes stamped with the
+   * returned generation or earlier.
+   */
+  freezeVm(vmId: VmId): { generation: number; volumes: Map<VolumeId, SparseVolume> } {
     const vm = this.vm(vmId);
-    const token = `${vmId}@${vm.generation}`;
-    vm.generation++;
-    return token;
-  }
-
-  /** Every region written since `token` was taken, merged, at 64 KiB granularity; never misses a write. */
-  changedSince(vmId: VmId, token: string): ChangedRegion[] {
-    const vm = this.vm(vmId);
-    const match = /^(.+)@(\d+)$/.exec(token);
-    const generation = match ? Number(match[2]) : NaN;
-    if (!match || match[1] !== vmId || generation >= vm.generation) {
-      throw new ValidationError(`'${token}' is not a change-tracking token of VM '${vmId}'`, 'token', 'take one with mark()');
-    }
-    const regions: ChangedRegion[] = [];
-    for (const volume of vm.volumes.values()) {
-      for (const r of volume.changedSince(generation)) regions.push({ volumeId: volume.info.id, ...r });
-    }
-    return regions;
+    const volumes = new Map([...vm.volumes].map(([id, volume]) => [id, volume.freeze()] as const));
+    const generation = vm.generation++;
+    return { generation, volumes };
   }
 
   // ---- faults ---------------------------------------------------------------------------------

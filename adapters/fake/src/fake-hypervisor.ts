@@ -1,37 +1,51 @@
 // The fake platform as the kernel sees it: one site of a FakeDataCenter behind the HypervisorAdapter
-// port, with a true write-blocking splitter (`openTap`) and change tracking, so both kernel modes run.
-import { inject, injectable } from 'inversify';
-import { UnknownVmError } from '@opencdp/core';
-import type {
-  DirtyTracking, ChangedRegion, HypervisorAdapter, Inventory, RecoveryDiskPromotion, RecoveryVmSpec, SiteId, VmId, VmInfo, VolumeId,
-} from '@opencdp/core';
+// port, with a true write-blocking splitter (`openTap`), change tracking between frozen views
+// (`changeTracking`), or both — so either capture mode of the kernel runs on it.
+import { inject, injectable, optional } from 'inversify';
+import { UnknownVmError, ValidationError } from '@opencdp/core';
+import type { HypervisorAdapter, Inventory, RecoveryDiskPromotion, RecoveryVmSpec, SiteId, VmId, VmInfo, VolumeId } from '@opencdp/core';
+import { FakeChangeTracking, type FakeChangeTrackingOptions } from './fake-change-tracking.js';
 import { FakeDataCenter } from './fake-data-center.js';
 import type { FakeWriteTap } from './fake-write-tap.js';
 
 /** The site a dependency-injected FakeHypervisor serves. */
 export const FakeSiteId = Symbol('FakeSiteId');
+/** What a dependency-injected FakeHypervisor offers (`FakePlatformOptions`); both when unbound. */
+export const FakePlatformOptions = Symbol('FakePlatformOptions');
+
+export interface FakePlatformOptions extends FakeChangeTrackingOptions {
+  /**
+   * `splitter`: only `openTap`; `change-tracking`: only `changeTracking` (a platform without a splitter,
+   * like vSphere, Hyper-V or EBS); `both` (default): the kernel then splits.
+   */
+  capture?: 'splitter' | 'change-tracking' | 'both';
+}
 
 @injectable()
 export class FakeHypervisor implements HypervisorAdapter, RecoveryDiskPromotion {
   readonly platform = 'fake';
-  /** Token = the VM's change-tracking generation; regions at 64 KiB granularity, merged, no misses. */
-  readonly dirtyTracking: DirtyTracking;
+  /** The splitter; absent when the platform was built for change tracking only. */
+  readonly openTap?: (vmId: VmId) => Promise<FakeWriteTap>;
+  /** Change tracking between frozen views; absent when the platform was built for the splitter only. */
+  readonly changeTracking?: FakeChangeTracking;
+  /** Promotion (R7): copies a recovery disk's range from its image into the disk; detaching ends reads of the image. */
+  readonly promotion: RecoveryDiskPromotion = this;
 
   constructor(
     @inject(FakeDataCenter) readonly dataCenter: FakeDataCenter,
     @inject(FakeSiteId) readonly siteId: SiteId,
+    @inject(FakePlatformOptions) @optional() options: FakePlatformOptions = {},
   ) {
     dataCenter.getSite(siteId); // fails early on a wrong site id
-    this.dirtyTracking = {
-      mark: async (vmId: VmId): Promise<string> => {
+    const capture = options.capture ?? 'both';
+    if (!['splitter', 'change-tracking', 'both'].includes(capture)) throw new ValidationError(`unknown capture mode '${capture}'`, 'capture', 'use splitter, change-tracking or both');
+    if (capture !== 'change-tracking') {
+      this.openTap = async (vmId: VmId): Promise<FakeWriteTap> => {
         this.own(vmId);
-        return dataCenter.markChanges(vmId);
-      },
-      changedSince: async (vmId: VmId, token: string): Promise<ChangedRegion[]> => {
-        this.own(vmId);
-        return dataCenter.changedSince(vmId, token);
-      },
-    };
+        return this.dataCenter.openTap(vmId);
+      };
+    }
+    if (capture !== 'splitter') this.changeTracking = new FakeChangeTracking(dataCenter, siteId, options);
   }
 
   async inventory(): Promise<Inventory> {
@@ -41,11 +55,6 @@ export class FakeHypervisor implements HypervisorAdapter, RecoveryDiskPromotion 
   async getVm(vmId: VmId): Promise<VmInfo> {
     this.own(vmId);
     return this.dataCenter.getVm(vmId);
-  }
-
-  async openTap(vmId: VmId): Promise<FakeWriteTap> {
-    this.own(vmId);
-    return this.dataCenter.openTap(vmId);
   }
 
   async readVolume(vmId: VmId, volumeId: VolumeId, offset: number, length: number): Promise<Buffer> {

@@ -32,13 +32,13 @@ describe('fake recovery disk promotion', () => {
     own.copy(expected, 10 * KiB);
     assert.equal(dc.isOnImage(vmId, volumeId), true);
     // A write that lands while a promotion read is in flight must win too.
-    const promoting = hv.promoteDisk(vmId, volumeId, 0, 256 * KiB);
+    const promoting = hv.promotion.promoteDisk(vmId, volumeId, 0, 256 * KiB);
     const late = Buffer.alloc(512, 0xab);
     await dc.guestWrite(vmId, volumeId, 70 * KiB, late);
     late.copy(expected, 70 * KiB);
     await promoting;
-    await hv.promoteDisk(vmId, volumeId, 256 * KiB, 256 * KiB);
-    await hv.detachDiskSource(vmId, volumeId);
+    await hv.promotion.promoteDisk(vmId, volumeId, 256 * KiB, 256 * KiB);
+    await hv.promotion.detachDiskSource(vmId, volumeId);
     assert.equal(dc.isOnImage(vmId, volumeId), false);
     const reads = source.reads;
     image.fill(0x11); // the image changes (or goes away): the promoted disk must not care

@@ -1,11 +1,15 @@
 // A guest volume held in memory as 64 KiB chunks (absent = zeros), so a 1 TiB volume costs only what
 // was written. A volume may sit on a read-only base (a recovery VM's point-in-time image): then the
 // chunks are a copy-on-write overlay and reads fall through to the base wherever the VM never wrote.
+// `freeze` takes a frozen copy (a change-tracking view) that shares the chunks until the live volume
+// changes one; change tracking stamps 4 KiB blocks with the VM's generation.
 import { StorageError } from '@opencdp/core';
 import type { VolumeId, VolumeInfo, VolumeSource } from '@opencdp/core';
 
-/** Allocation, overlay and change-tracking granularity. */
+/** Allocation and overlay granularity. */
 export const CHUNK_SIZE = 64 * 1024;
+/** Change-tracking granularity: finer than allocation, so a small write is not read back as 64 KiB. */
+export const TRACK_BLOCK = 4096;
 
 export interface VolumeBase {
   source: VolumeSource;
@@ -27,8 +31,12 @@ export class SparseVolume {
    * writes synchronous, which the in-order write path relies on.
    */
   private readonly partial = new Map<number, Uint8Array>();
-  /** Change tracking: the generation in which each chunk was last written. */
-  private readonly stamps = new Map<number, number>();
+  /** Change tracking: the generation in which each 4 KiB block was last written. */
+  private stamps = new Map<number, number>();
+  /** Chunk buffers a frozen copy holds too: the live volume copies one before changing it. */
+  private readonly shared = new WeakSet<Buffer>();
+  /** A frozen copy (a view): it never changes. */
+  private frozen = false;
 
   /** Set once promotion copied the whole base into the chunks: reads stop touching the base. */
   private detached = false;
@@ -55,7 +63,7 @@ export class SparseVolume {
     for (let at = start; at < end; at += CHUNK_SIZE) {
       const index = at / CHUNK_SIZE;
       const piece = data.subarray(at - start, Math.min(at - start + CHUNK_SIZE, data.length));
-      const chunk = this.chunks.get(index);
+      const chunk = this.ownChunk(index);
       if (!chunk) {
         if (piece.some((b) => b !== 0)) {
           const own = Buffer.alloc(CHUNK_SIZE);
@@ -85,6 +93,7 @@ export class SparseVolume {
 
   /** Applies a write the caller has already checked with `checkWrite` (in range, sector-aligned). */
   write(offset: number, data: Buffer, generation: number): void {
+    if (this.frozen) throw new StorageError(`volume '${this.info.id}' is a frozen view`, 'io');
     const sectorsPerChunk = CHUNK_SIZE / this.info.sectorSize;
     let pos = 0;
     while (pos < data.length) {
@@ -92,7 +101,7 @@ export class SparseVolume {
       const index = Math.floor(at / CHUNK_SIZE);
       const within = at - index * CHUNK_SIZE;
       const n = Math.min(CHUNK_SIZE - within, data.length - pos);
-      let chunk = this.chunks.get(index);
+      let chunk = this.ownChunk(index);
       if (!chunk) {
         chunk = Buffer.alloc(CHUNK_SIZE);
         this.chunks.set(index, chunk);
@@ -104,7 +113,7 @@ export class SparseVolume {
         flags.fill(1, within / this.info.sectorSize, (within + n) / this.info.sectorSize);
         if (flags.every((f) => f === 1)) this.partial.delete(index);
       }
-      this.stamps.set(index, generation);
+      for (let b = Math.floor(at / TRACK_BLOCK); b * TRACK_BLOCK < at + n; b++) this.stamps.set(b, generation);
       pos += n;
     }
   }
@@ -117,18 +126,42 @@ export class SparseVolume {
     return out;
   }
 
-  /** Chunk-aligned regions written after `generation`, merged, in offset order; the last one is clipped to the volume. */
+  /** 4 KiB regions written after `generation`, merged, in offset order; the last one is clipped to the volume. */
   changedSince(generation: number): ByteRange[] {
-    const indices = [...this.stamps].filter(([, g]) => g > generation).map(([i]) => i).sort((a, b) => a - b);
-    const regions: ByteRange[] = [];
-    for (const index of indices) {
-      const offset = index * CHUNK_SIZE;
-      const length = Math.min(CHUNK_SIZE, this.info.sizeBytes - offset);
-      const last = regions[regions.length - 1];
-      if (last && last.offset + last.length === offset) last.length += length;
-      else regions.push({ offset, length });
+    const blocks = [...this.stamps].filter(([, g]) => g > generation).map(([b]) => b).sort((a, b) => a - b);
+    return mergeBlocks(blocks, TRACK_BLOCK, this.info.sizeBytes);
+  }
+
+  /** Regions that may hold data: written chunks, or the whole volume while it reads through a base. */
+  allocated(): ByteRange[] {
+    if (this.onBase) return [{ offset: 0, length: this.info.sizeBytes }];
+    return mergeBlocks([...this.chunks.keys()].sort((a, b) => a - b), CHUNK_SIZE, this.info.sizeBytes);
+  }
+
+  /**
+   * A frozen copy as of now (a change-tracking view): it shares the chunks, which the live volume copies
+   * before changing one, and keeps its own copy of the overlay flags and change stamps.
+   */
+  freeze(): SparseVolume {
+    const copy = new SparseVolume(this.info, this.base);
+    for (const [index, chunk] of this.chunks) {
+      copy.chunks.set(index, chunk);
+      this.shared.add(chunk);
     }
-    return regions;
+    for (const [index, flags] of this.partial) copy.partial.set(index, Uint8Array.from(flags));
+    copy.stamps = new Map(this.stamps);
+    copy.detached = this.detached;
+    copy.frozen = true;
+    return copy;
+  }
+
+  /** The chunk at `index`, copied first when a frozen copy shares it. */
+  private ownChunk(index: number): Buffer | undefined {
+    const chunk = this.chunks.get(index);
+    if (!chunk || !this.shared.has(chunk)) return chunk;
+    const own = Buffer.from(chunk);
+    this.chunks.set(index, own);
+    return own;
   }
 
   private needsBase(offset: number, length: number): boolean {
@@ -175,4 +208,17 @@ export class SparseVolume {
       }
     }
   }
+}
+
+/** Merges sorted block indices into byte ranges, clipping the last to the volume. */
+function mergeBlocks(blocks: number[], blockBytes: number, sizeBytes: number): ByteRange[] {
+  const regions: ByteRange[] = [];
+  for (const index of blocks) {
+    const offset = index * blockBytes;
+    const length = Math.min(blockBytes, sizeBytes - offset);
+    const last = regions[regions.length - 1];
+    if (last && last.offset + last.length === offset) last.length += length;
+    else regions.push({ offset, length });
+  }
+  return regions;
 }

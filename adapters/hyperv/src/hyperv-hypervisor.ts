@@ -38,6 +38,8 @@ export interface HypervHypervisorOptions {
 export class HypervHypervisor implements HypervisorAdapter, RecoveryDiskPromotion {
   readonly platform = 'hyperv';
   readonly changeTracking: HypervChangeTracking;
+  /** Recovered disks are full copies, so promotion only checks ranges (see `promoteDisk`). */
+  readonly promotion: RecoveryDiskPromotion = this;
   private readonly client: HypervHostClient;
   private readonly config: HypervConfig;
 

@@ -1,8 +1,10 @@
 // Dependency-injection entry point of @opencdp/adapter-qemu (named in package.json's `opencdp` field):
-// binds `HypervisorAdapter` to a QemuHypervisor whose daemons and sockets live under the bound options.
+// binds `PlatformProvider` (platform `qemu`, what an appliance process loads) and, for hosts that bind
+// the options, `HypervisorAdapter` to a QemuHypervisor whose daemons and sockets live under them.
 import { ContainerModule } from 'inversify';
-import { HypervisorAdapter } from '@opencdp/core';
+import { HypervisorAdapter, PlatformProvider } from '@opencdp/core';
 import { QemuHypervisor, type QemuHypervisorOptions } from './qemu-hypervisor.js';
+import { QemuPlatformProvider } from './qemu-platform-provider.js';
 
 export const QemuHypervisorOptionsToken = Symbol('QemuHypervisorOptions');
 
@@ -14,4 +16,5 @@ export const qemuAdapterModule = new ContainerModule(({ bind }) => {
   bind<HypervisorAdapter>(HypervisorAdapter)
     .toDynamicValue(async (ctx) => QemuHypervisor.create(ctx.get<QemuHypervisorOptions>(QemuHypervisorOptionsToken)))
     .inSingletonScope();
+  bind<PlatformProvider>(PlatformProvider).toConstantValue(new QemuPlatformProvider());
 });

@@ -22,7 +22,9 @@ if (missingTools().length > 0 && process.env.CI !== 'true') {
       const skipped = [...skipReasons.entries()].filter(([t]) => t.startsWith('qemu conformance '));
       for (const [title, reason] of skipped) {
         const expected = [QEMU_UNSUPPORTED.consistencyAgent, ...(clock === 'real' ? [QEMU_UNSUPPORTED.virtualReal] : [])];
-        assert.ok(expected.some((r) => reason.includes(r)), `${title} was skipped for an unexpected reason: ${reason}`);
+        // The change-tracking suite (C1–C5) waits for this adapter's change-tracking mode (not built yet).
+        const changeTrackingCase = /conformance change-tracking C\d+\.\d+ /.test(title) && reason.startsWith('changeTracking: ');
+        assert.ok(changeTrackingCase || expected.some((r) => reason.includes(r)), `${title} was skipped for an unexpected reason: ${reason}`);
       }
     });
   });

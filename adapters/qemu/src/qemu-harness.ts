@@ -164,6 +164,8 @@ export function qemuCapabilities(mode: 'virtual' | 'real', memoryJournals = true
     volumeHotAdd: true,
     consistencyAgent: QEMU_UNSUPPORTED.consistencyAgent,
     recoveryVm: true,
+    reverseProtection: true,
+    recoveryPromotion: true,
   };
   return Object.fromEntries(CAPABILITIES.map((c) => [c, known[c] ?? `the qemu harness does not implement '${c}' yet`])) as CapabilityTable;
 }

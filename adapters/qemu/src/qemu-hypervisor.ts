@@ -10,6 +10,7 @@ import {
 import type {
   DirtyTracking, ChangedRegion, DatastoreInfo, HostInfo, HypervisorAdapter, Inventory, RecoveryVmSpec, VmId, VmInfo, VolumeId, VolumeInfo,
   VolumeSource, WriteTap,
+  RecoveryDiskPromotion,
 } from '@opencdp/core';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
@@ -39,6 +40,13 @@ export interface QemuHypervisorOptions {
   cacheDirect?: boolean;
   /** Dirty-bitmap granularity for change tracking (default 64 KiB, QEMU's clamp is 4–64 KiB per cluster). */
   bitmapGranularity?: number;
+  /**
+   * Prefix of the VM and volume ids it hands out (e.g. `site-b-`), so two appliances never hand out the
+   * same id; block node names inside the daemons stay short and unprefixed.
+   */
+  idPrefix?: string;
+  /** The site id its hosts report (default `protected` / `recovery`). */
+  siteId?: string;
 }
 
 export interface QemuVmSpec {
@@ -66,6 +74,8 @@ interface Volume {
   node: string;
   /** Guest-side NBD connection for the current daemon, opened on first use. */
   client: Promise<NbdClient> | undefined;
+  /** Recovery disks under promotion: the copy-on-read filter's client, per daemon. */
+  cor?: { daemon: StorageDaemon; client: Promise<NbdClient> };
 }
 
 interface Vm {
@@ -82,6 +92,11 @@ const NETWORKS = [
 
 export class QemuHypervisor implements HypervisorAdapter {
   readonly platform = 'qemu';
+  /** Promotion (R7) as the kernel's port: the methods below. */
+  readonly promotion: RecoveryDiskPromotion = {
+    promoteDisk: (vmId, volumeId, offset, length) => this.promoteDisk(vmId, volumeId, offset, length),
+    detachDiskSource: (vmId, volumeId) => this.detachDiskSource(vmId, volumeId),
+  };
   /** The protected appliance's NBD server: every tap's mirror writes into it. */
   readonly tapServer: NbdServer;
   readonly dirtyTracking: DirtyTracking;
@@ -117,11 +132,11 @@ export class QemuHypervisor implements HypervisorAdapter {
     try {
       for (const [i, name] of (options.hosts ?? ['qemu-host-1', 'qemu-host-2']).entries()) {
         const id = `qh${i + 1}`;
-        hv.hosts.set(id, { info: { id, name, siteId: 'protected' }, dir: path.join(options.workDir, id), daemon: undefined, starting: undefined });
+        hv.hosts.set(id, { info: { id, name, siteId: options.siteId ?? 'protected' }, dir: path.join(options.workDir, id), daemon: undefined, starting: undefined });
         await hv.startHost(id);
       }
       if (options.recoveryHost) {
-        hv.hosts.set('qr1', { info: { id: 'qr1', name: options.recoveryHost, siteId: 'recovery' }, dir: path.join(options.workDir, 'qr1'), daemon: undefined, starting: undefined });
+        hv.hosts.set('qr1', { info: { id: 'qr1', name: options.recoveryHost, siteId: options.siteId ?? 'recovery' }, dir: path.join(options.workDir, 'qr1'), daemon: undefined, starting: undefined });
         await hv.startHost('qr1');
         await hv.imageServer.listen();
       }
@@ -170,7 +185,7 @@ export class QemuHypervisor implements HypervisorAdapter {
     if (!host) throw new ValidationError(`host '${hostId}' is not a protected host`, 'hostId', `use one of ${hostIds.join(', ')}`);
     if (spec.volumes.length === 0) throw new ValidationError('a VM needs at least one volume', 'volumes');
     const n = ++this.vmCount;
-    const vmId = `qvm${n}`;
+    const vmId = `${this.options.idPrefix ?? ''}qvm${n}`;
     const volumes: Volume[] = [];
     for (const [k, v] of spec.volumes.entries()) volumes.push(await this.newVolume(host, vmId, k, v));
     const info: VmInfo = { id: vmId, name: spec.name, hostId, powerState: 'on', volumes: volumes.map((v) => v.info), nics: [] };
@@ -364,19 +379,20 @@ export class QemuHypervisor implements HypervisorAdapter {
     });
     const host = this.host(hostId);
     const daemon = this.liveDaemon(hostId);
-    const vmId = `rvm${++this.recoveryVmCount}`;
+    const vmNo = ++this.recoveryVmCount;
+    const vmId = `${this.options.idPrefix ?? ''}rvm${vmNo}`;
     const volumes: Volume[] = [];
     const vm: Vm = { info: { id: vmId, name: spec.name, hostId, powerState: 'off', volumes: [], nics }, volumes, datastoreId, recovery: true };
     try {
       for (const [k, d] of spec.disks.entries()) {
         const sizeBytes = d.source.sizeBytes(d.volumeId);
-        const sectorSize = this.findVolume(d.volumeId)?.info.sectorSize ?? 512;
+        const sectorSize = d.sectorSize ?? this.findVolume(d.volumeId)?.info.sectorSize ?? 512;
         const id = `${vmId}d${k}`;
         const exportName = `${vmId}/${d.volumeId}`;
         this.imageServer.addExport(exportName, imageExport(d.source, d.volumeId));
         const v: Volume = {
           info: { id, vmId, name: this.findVolume(d.volumeId)?.info.name ?? `disk${k}`, sizeBytes, sectorSize },
-          file: path.join(host.dir, `${id}.qcow2`), node: id, client: undefined,
+          file: path.join(host.dir, `rvm${vmNo}d${k}.qcow2`), node: `rvm${vmNo}d${k}`, client: undefined,
           recovered: { source: d.source, sourceVolumeId: d.volumeId, exportName, attached: true },
         };
         volumes.push(v);
@@ -392,9 +408,11 @@ export class QemuHypervisor implements HypervisorAdapter {
   }
 
   /**
-   * Promotion (RecoveryDiskPromotion): copies `[offset, offset + length)` of the image into the disk's
-   * overlay wherever the VM has not written (the overlay's own clusters, `qemu:allocation-depth` 1, win).
-   * Zero runs are skipped: once the image is detached they read as zero anyway.
+   * Promotion (RecoveryDiskPromotion): reads `[offset, offset + length)` through a `copy-on-read` filter
+   * node over the disk's overlay, so QEMU itself copies every cluster the VM has not written from the
+   * image into the overlay (zero data becomes zero clusters). QEMU serialises those copies with the VM's
+   * own writes — whether they come through this adapter or from a qemu-system process on the disk's
+   * export — so promotion never overwrites a guest write.
    */
   async promoteDisk(vmId: VmId, volumeId: VolumeId, offset: number, length: number): Promise<void> {
     const v = this.checkedRange(vmId, volumeId, offset, length, false);
@@ -403,17 +421,8 @@ export class QemuHypervisor implements HypervisorAdapter {
     if (!r.attached) return;
     await this.track(this.locked(v, async () => {
       const daemon = this.liveDaemon(this.vm(vmId).info.hostId);
-      const client = await NbdClient.connect({ path: daemon.nbdPath, exportName: v.node, metaContexts: ['qemu:allocation-depth'] });
-      try {
-        for (const e of await client.blockStatus('qemu:allocation-depth', offset, length)) {
-          if (e.flags === 1) continue; // already the VM's own (or promoted) data
-          const data = await r.source.read(r.sourceVolumeId, e.offset, e.length);
-          for (const [start, end] of nonZeroRuns(data, v.info.sectorSize)) await client.write(e.offset + start, data.subarray(start, end));
-        }
-        await client.flush();
-      } finally {
-        await client.close();
-      }
+      const client = await this.copyOnRead(daemon, v);
+      for (let at = offset; at < offset + length; at += PROMOTE_READ_BYTES) await client.read(at, Math.min(PROMOTE_READ_BYTES, offset + length - at));
     }));
   }
 
@@ -425,11 +434,47 @@ export class QemuHypervisor implements HypervisorAdapter {
     if (!r.attached) return;
     await this.track(this.locked(v, async () => {
       const daemon = this.liveDaemon(this.vm(vmId).info.hostId);
+      await this.dropCopyOnRead(daemon, v);
       await daemon.qmp.execute('blockdev-reopen', { options: [{ driver: 'qcow2', 'node-name': v.node, file: `${v.node}-scratch`, backing: null }] });
       await daemon.qmp.execute('blockdev-del', { 'node-name': `${v.node}-img` });
       this.imageServer.removeExport(r.exportName);
       r.attached = false;
     }));
+  }
+
+  /** The disk's copy-on-read filter (node and read-only export `<node>-cor`) and a client on it, made on first use per daemon. */
+  private copyOnRead(daemon: StorageDaemon, v: Volume): Promise<NbdClient> {
+    if (v.cor && v.cor.daemon === daemon) return v.cor.client;
+    const name = `${v.node}-cor`;
+    const client = (async () => {
+      await daemon.qmp.execute('blockdev-add', { driver: 'copy-on-read', 'node-name': name, file: v.node });
+      await daemon.qmp.execute('block-export-add', { type: 'nbd', id: name, 'node-name': name, name, writable: false });
+      return NbdClient.connect({ path: daemon.nbdPath, exportName: name });
+    })();
+    v.cor = { daemon, client };
+    client.catch(() => {
+      if (v.cor?.client === client) v.cor = undefined;
+    });
+    return client;
+  }
+
+  private async dropCopyOnRead(daemon: StorageDaemon, v: Volume): Promise<void> {
+    const cor = v.cor;
+    v.cor = undefined;
+    if (!cor) return;
+    await cor.client.then((c) => c.close(), () => undefined);
+    if (cor.daemon !== daemon || !daemon.alive) return;
+    const name = `${v.node}-cor`;
+    const gone = daemon.qmp.waitForEvent('BLOCK_EXPORT_DELETED', (e) => e.data?.id === name, 5000).catch(() => undefined);
+    if (await daemon.qmp.execute('block-export-del', { id: name, mode: 'hard' }).then(() => true, () => false)) await gone;
+    await daemon.qmp.execute('blockdev-del', { 'node-name': name }).catch(() => undefined);
+  }
+
+  /** Where a qemu-system process attaches the VM's disks: the daemon's NBD socket and each disk's export. */
+  diskExports(vmId: VmId): { volumeId: VolumeId; nbdPath: string; exportName: string; sectorSize: number }[] {
+    const vm = this.vm(vmId);
+    const daemon = this.liveDaemon(vm.info.hostId);
+    return vm.volumes.map((v) => ({ volumeId: v.info.id, nbdPath: daemon.nbdPath, exportName: v.node, sectorSize: v.info.sectorSize }));
   }
 
   async powerOn(vmId: VmId): Promise<void> {
@@ -463,6 +508,7 @@ export class QemuHypervisor implements HypervisorAdapter {
     const daemon = this.hosts.get(vm.info.hostId)?.daemon;
     for (const v of vm.volumes) {
       this.dropClient(v);
+      if (daemon?.alive) await this.dropCopyOnRead(daemon, v);
       if (daemon?.alive) {
         const gone = daemon.qmp.waitForEvent('BLOCK_EXPORT_DELETED', (e) => e.data?.id === v.node, 5000).catch(() => undefined);
         const deleting = await daemon.qmp.execute('block-export-del', { id: v.node, mode: 'hard' }).then(() => true, () => false);
@@ -498,11 +544,12 @@ export class QemuHypervisor implements HypervisorAdapter {
       throw new ValidationError(`volume size ${v.sizeBytes} is not a positive multiple of ${sectorSize}`, `volumes.${k}.sizeBytes`);
     }
     const id = `${vmId}d${k}`;
-    const file = path.join(host.dir, `${id}.raw`);
+    const node = id.slice((this.options.idPrefix ?? '').length);
+    const file = path.join(host.dir, `${node}.raw`);
     const handle = await fs.open(file, 'w');
     await handle.truncate(v.sizeBytes);
     await handle.close();
-    return { info: { id, vmId, name: v.name ?? `disk${k}`, sizeBytes: v.sizeBytes, sectorSize }, file, node: id, client: undefined };
+    return { info: { id, vmId, name: v.name ?? `disk${k}`, sizeBytes: v.sizeBytes, sectorSize }, file, node, client: undefined };
   }
 
   private async attachVolume(daemon: StorageDaemon, v: Volume): Promise<void> {
@@ -690,17 +737,5 @@ async function waitUntil(predicate: () => Promise<boolean>, timeoutMs: number): 
 
 const runTool = promisify(execFile);
 
-/** [start, end) runs of `data` holding a non-zero byte, at `unit` granularity. */
-function nonZeroRuns(data: Buffer, unit: number): [number, number][] {
-  const runs: [number, number][] = [];
-  for (let at = 0; at < data.length; at += unit) {
-    const end = Math.min(at + unit, data.length);
-    let zero = true;
-    for (let i = at; i < end; i++) if (data[i] !== 0) { zero = false; break; }
-    if (zero) continue;
-    const last = runs.at(-1);
-    if (last && last[1] === at) last[1] = end;
-    else runs.push([at, end]);
-  }
-  return runs;
-}
+/** Bytes read per request through a copy-on-read filter (below the NBD server's 32 MiB request limit). */
+const PROMOTE_READ_BYTES = 8 * 1024 * 1024;

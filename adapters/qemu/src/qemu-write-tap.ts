@@ -30,6 +30,12 @@ export interface QemuWriteTapOptions {
   volumes: QemuTapVolume[];
   /** How long to wait for the mirrors' initial copy (default 60 s). */
   readyTimeoutMs?: number;
+  /**
+   * The mirror's initial copy: `full` (default) copies the whole disk into the appliance's server first
+   * (acknowledged and dropped), `none` copies nothing and is READY at once — the kernel's own initial or
+   * delta sync reads the disk anyway, so a large real disk is not read twice.
+   */
+  sync?: 'full' | 'none';
   /** Told about background work (detaching), so an owner can wait for it to settle. */
   track?: <T>(work: Promise<T>) => Promise<T>;
 }
@@ -124,7 +130,7 @@ export class QemuWriteTap implements WriteTap {
     await qmp.execute('blockdev-add', { driver: 'nbd', 'node-name': target, server: { type: 'unix', path: server.path }, export: exportName });
     const ready = qmp.waitForEvent('BLOCK_JOB_READY', (e) => e.data?.device === jobId, this.options.readyTimeoutMs ?? 60_000);
     ready.catch(() => undefined);
-    await qmp.execute('blockdev-mirror', { 'job-id': jobId, device: v.node, target, sync: 'full', 'copy-mode': 'write-blocking' });
+    await qmp.execute('blockdev-mirror', { 'job-id': jobId, device: v.node, target, sync: this.options.sync ?? 'full', 'copy-mode': 'write-blocking' });
     await ready;
     entry.ready = true;
   }

@@ -44,6 +44,8 @@ export class QmpClient extends EventEmitter<QmpClientEvents> {
       const timer = setTimeout(() => reject(new QmpClosedError(path, `no QMP greeting within ${timeoutMs} ms`)), timeoutMs);
       client.greetingWaiter = (g) => { clearTimeout(timer); resolve(g); };
       socket.once('error', (e) => { clearTimeout(timer); reject(new QmpClosedError(path, e.message)); });
+      // Something that is not QEMU may talk (unparseable) or hang up before any greeting.
+      client.once('close', (reason) => { clearTimeout(timer); reject(reason); });
     });
     socket.on('data', (chunk) => client.onData(chunk.toString('utf8')));
     socket.on('error', (e) => client.shutdown(new QmpClosedError(path, e.message)));

@@ -3,7 +3,8 @@
 // Everything it creates (journals, replica volumes, databases, identities, configs, status files) is the
 // owner's only: the umask is set before anything else runs. Usage errors exit 2, as the README's table says.
 import 'reflect-metadata';
-import { Command, CommanderError } from 'commander';
+import { Command, CommanderError, Option } from 'commander';
+import { ValidationError } from '@opencdp/core';
 import { runJournalDemo } from './demo/journal-demo.js';
 import { runTwoSiteDemo } from './demo/two-site-demo.js';
 import { runBenchmark } from './bench/benchmark.js';
@@ -13,6 +14,9 @@ import './bench/journal-bench.js';
 import './bench/qemu-splitter-bench.js';
 import './bench/vhdx-bench.js';
 import './bench/replication-bench.js';
+import './bench/vsphere-cycle-bench.js';
+import './bench/s3-journal-bench.js';
+import './bench/ebs-failover-bench.js';
 import { applianceCommand } from './appliance/appliance-command.js';
 import { managerCommand } from './manager/manager-command.js';
 import { operatorCommands } from './client/verbs.js';
@@ -29,7 +33,9 @@ program
   .option('--keep', 'keep the temporary folder')
   .option('--json', 'print a machine-readable summary instead of progress lines')
   .option('--in-process', 'the quick single-process journal demo instead (local replication, no managers)')
-  .action(async (opts: { dataDir?: string; keep?: boolean; json?: boolean; inProcess?: boolean }) => {
+  .addOption(new Option('--platform <name>', 'the platform both sites run on: the embedded fake data centre, or real Linux guests under qemu-system-x86_64 (TCG when KVM is unusable)').choices(['fake', 'qemu']).default('fake'))
+  .addOption(new Option('--capture <mode>', 'how site A\'s platform captures writes: splitter (a write tap) or change-tracking (frozen views, as vSphere, Hyper-V or EBS offer)').choices(['splitter', 'change-tracking']))
+  .action(async (opts: { dataDir?: string; keep?: boolean; json?: boolean; inProcess?: boolean; platform: 'fake' | 'qemu'; capture?: 'splitter' | 'change-tracking' }) => {
     if (opts.inProcess) {
       const summary = await runJournalDemo({ dataDir: opts.dataDir, keep: opts.keep, log: opts.json ? () => undefined : undefined });
       if (opts.json) console.log(JSON.stringify(summary, null, 2));
@@ -37,7 +43,10 @@ program
       if (!summary.recovered.match || !summary.latestMatchesCorrupted) process.exitCode = 1;
       return;
     }
-    const summary = await runTwoSiteDemo({ ...(opts.dataDir ? { dataDir: opts.dataDir } : {}), ...(opts.keep ? { keep: true } : {}), ...(opts.json ? { log: () => undefined } : {}) });
+    const summary = await runTwoSiteDemo({
+      platform: opts.platform, ...(opts.dataDir ? { dataDir: opts.dataDir } : {}), ...(opts.keep ? { keep: true } : {}), ...(opts.json ? { log: () => undefined } : {}),
+      ...(opts.capture ? { capture: opts.capture } : {}),
+    });
     if (opts.json) console.log(JSON.stringify(summary, null, 2));
     else console.log(`${summary.ok ? 'demo passed' : 'DEMO FAILED'} in ${(summary.wallMs / 1000).toFixed(1)} s`);
     if (!summary.ok) process.exitCode = 1;
@@ -45,7 +54,7 @@ program
 
 program
   .command('bench <name>')
-  .description('run a benchmark against its baseline on this machine (journal, replication, delta-sync, bitmap, qemu-splitter)')
+  .description('run a benchmark against its baseline on this machine (journal, replication, delta-sync, bitmap, qemu-splitter, vsphere-cycle)')
   .option('--json <file>', 'write the result as JSON')
   .option('--scale <factor>', 'shrink or grow every size (1 = the documented run)', parseFloat)
   .option('--dir <dir>', 'folder on the disk to measure (default: the system temp folder)')
@@ -68,6 +77,8 @@ program.parseAsync(process.argv).catch((e: Error) => {
     // Commander printed the message already; help and --version are not errors.
     process.exit(e.exitCode === 0 || e.code === 'commander.helpDisplayed' || e.code === 'commander.version' ? 0 : 2);
   }
-  console.error(`opencdp: ${e.message}`);
+  // A configuration error names its field (e.g. platform.config.guests.0.qmp) even when its text does not.
+  const field = e instanceof ValidationError ? e.field : undefined;
+  console.error(`opencdp: ${field && !e.message.includes(field) ? `${field}: ` : ''}${e.message}`);
   process.exit(1);
 });

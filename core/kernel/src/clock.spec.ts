@@ -20,6 +20,20 @@ describe('VirtualClock', () => {
     assert.deepEqual(fired.at(-1), ['c', 300]);
   });
 
+  it('waits for the idle hook after each timer, so real I/O a timer starts finishes at its instant', async () => {
+    let inFlight: Promise<void> | undefined;
+    const clock = new VirtualClock(0, { idle: async () => { await inFlight; } });
+    const finishedAt: number[] = [];
+    for (const at of [100, 200]) {
+      clock.setTimer(at, () => {
+        // Real time passes (a file or network operation), the virtual clock must not.
+        inFlight = new Promise((resolve) => setTimeout(resolve, 20)).then(() => { finishedAt.push(clock.now()); });
+      });
+    }
+    await clock.advance(300);
+    assert.deepEqual(finishedAt, [100, 200]);
+  });
+
   it('lets work started by a timer finish at that instant', async () => {
     const clock = new VirtualClock(0);
     let seen = -1;

@@ -39,6 +39,15 @@ interface PendingTimer {
   cancelled: boolean;
 }
 
+export interface VirtualClockOptions {
+  /**
+   * Awaited after every timer `advance` fires, besides letting promise chains settle: a harness whose
+   * timers start real I/O (an S3 request, a process) passes a function resolving once that I/O is done,
+   * so the work a timer starts still completes at the virtual instant it was due.
+   */
+  idle?: () => Promise<void>;
+}
+
 /**
  * A clock that moves only when told to. `advance` fires due timers in time order and lets the
  * promise chains they start settle before moving on, so asynchronous work scheduled by a timer
@@ -48,9 +57,11 @@ export class VirtualClock implements Clock {
   private current: number;
   private timers: PendingTimer[] = [];
   private order = 0;
+  private readonly idle?: () => Promise<void>;
 
-  constructor(startMs = Date.UTC(2026, 0, 1)) {
+  constructor(startMs = Date.UTC(2026, 0, 1), options: VirtualClockOptions = {}) {
     this.current = startMs;
+    this.idle = options.idle;
   }
 
   now(): number {
@@ -76,7 +87,7 @@ export class VirtualClock implements Clock {
   async advance(ms: number): Promise<void> {
     const target = this.current + ms;
     for (;;) {
-      await settle();
+      await this.settle();
       const next = this.nextDue(target);
       if (!next) break;
       this.timers.splice(this.timers.indexOf(next), 1);
@@ -84,7 +95,16 @@ export class VirtualClock implements Clock {
       if (!next.cancelled) next.fn();
     }
     this.current = target;
+    await this.settle();
+  }
+
+  /**
+   * What `advance` waits for after each timer: here one macrotask turn (promise chains and I/O
+   * completions already due). `IoAwareVirtualClock` also waits for real I/O the timers started.
+   */
+  protected async settle(): Promise<void> {
     await settle();
+    if (this.idle) await this.idle();
   }
 
   private nextDue(limit: number): PendingTimer | undefined {

@@ -95,11 +95,15 @@ export function journalSizeBytes(size: JournalSize, provisionedBytes: number): n
   return 'mb' in size ? Math.floor(size.mb * 1024 * 1024) : Math.floor((size.percent / 100) * provisionedBytes);
 }
 
-/** One readable ValidationError from ajv's list, naming the first field. */
-export function schemaError(what: string, errors: ErrorObject[]): ValidationError {
+/**
+ * One readable ValidationError from ajv's list, naming the first field. `prefix` places the validated
+ * document inside a larger one (e.g. `platform.config`), so messages and the field name the whole path.
+ */
+export function schemaError(what: string, errors: ErrorObject[], prefix?: string): ValidationError {
   // A failed `oneOf` also reports every branch's complaint; say once what the field must be instead.
   const choices = errors.filter((e) => e.keyword === 'oneOf');
   const inChoice = (e: ErrorObject): boolean => choices.some((c) => e !== c && e.instancePath.startsWith(c.instancePath) && e.schemaPath.startsWith(c.schemaPath));
+  const fieldOf = (e: ErrorObject): string => [prefix, relativeFieldOf(e)].filter(Boolean).join('.');
   const describe = (e: ErrorObject): string => {
     const field = fieldOf(e);
     if (e.keyword === 'additionalProperties') return `unknown field '${field}'`;
@@ -113,7 +117,7 @@ export function schemaError(what: string, errors: ErrorObject[]): ValidationErro
   return new ValidationError(`invalid ${what}: ${lines.join('; ') || 'does not match the schema'}`, first ? fieldOf(first) || undefined : undefined);
 }
 
-function fieldOf(e: ErrorObject): string {
+function relativeFieldOf(e: ErrorObject): string {
   const base = e.instancePath.replace(/^\//, '').replace(/\//g, '.');
   const extra = e.keyword === 'additionalProperties' ? (e.params as { additionalProperty: string }).additionalProperty
     : e.keyword === 'required' ? (e.params as { missingProperty: string }).missingProperty : '';

@@ -46,6 +46,7 @@ export async function createHypervHarness(options: HypervHarnessOptions = {}): P
     volumeHotAdd: true,
     consistencyAgent: HYPERV_UNSUPPORTED.consistencyAgent,
     recoveryVm: true,
+    recoveryPromotion: true,
     faultChangeTracking: true,
   };
   const harness: HypervHarness = {

@@ -3,7 +3,7 @@ import { promises as fs } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { ValidationError } from '@opencdp/core';
-import { loadApplianceConfig, parseApplianceConfig, type ProtectedConfig, type RecoveryConfig } from './appliance-config.js';
+import { loadApplianceConfig, parseApplianceConfig, parseSiteApplianceConfig, type ProtectedConfig, type RecoveryConfig } from './appliance-config.js';
 
 const recovery = (): Record<string, unknown> => ({
   role: 'recovery', siteId: 'rec-1', dataDir: 'data', listen: '127.0.0.1:0', identityFile: 'id.json', trustedPeersFile: 'peers.json',
@@ -64,6 +64,28 @@ describe('appliance configuration', () => {
     const c = protectedConfig();
     rejectsField({ ...c, vms: [{ name: 'a', volumes: [{ sizeBytes: 4096 }] }, { name: 'a', volumes: [{ sizeBytes: 4096 }] }] }, 'protected', 'vms.1.name');
     rejectsField({ ...c, vms: [{ name: 'a', volumes: [{ sizeBytes: 4096 }, { sizeBytes: 6144, sectorSize: 4096 }] }] }, 'protected', 'vms.0.volumes.1.sizeBytes');
+  });
+
+  it('takes a platform section: its package path resolves against the file, and the fake guests\' fields are refused beside it', () => {
+    const { vms: _v, workload: _w, ...onPlatform } = protectedConfig();
+    const c = parseApplianceConfig({ ...onPlatform, platform: { package: './vendor/acme', config: { endpoint: 'x' } }, vmNames: ['db'] }, 'protected', '/base') as ProtectedConfig;
+    assert.deepEqual(c.platform, { package: '/base/vendor/acme', config: { endpoint: 'x' } });
+    assert.deepEqual(c.vmNames, ['db']);
+    const named = parseApplianceConfig({ ...onPlatform, platform: { name: 'qemu' }, vmNames: ['db'] }, 'protected', '/base') as ProtectedConfig;
+    assert.deepEqual(named.platform, { name: 'qemu' }, 'a package name is not a path');
+    rejectsField({ ...onPlatform, platform: { name: 'qemu' } }, 'protected', 'vmNames', /needs vmNames/);
+    rejectsField({ ...protectedConfig(), platform: { name: 'qemu' }, vmNames: ['db'] }, 'protected', 'vms', /simulated guests/);
+    rejectsField({ ...onPlatform, vms: protectedConfig().vms, vmNames: ['db'] }, 'protected', 'workload');
+    rejectsField({ ...protectedConfig(), vmNames: ['db'] }, 'protected', 'vmNames', /needs a platform section/);
+    rejectsField({ ...onPlatform, platform: { name: 'Bad Name' }, vmNames: ['db'] }, 'protected', 'platform.name');
+    rejectsField({ ...onPlatform, platform: { name: 'qemu', extra: 1 }, vmNames: ['db'] }, 'protected', 'platform.extra');
+    const r = parseApplianceConfig({ ...recovery(), platform: { name: 'aws', config: {} } }, 'recovery', '/base') as RecoveryConfig;
+    assert.deepEqual(r.platform, { name: 'aws', config: {} });
+
+    const serve = { siteId: 'site-a', identityFile: 'id.json', trustedPeersFile: 'p.json', dataDir: 'd', control: { listen: '127.0.0.1:0', token: 'x'.repeat(20) } };
+    assert.deepEqual(parseSiteApplianceConfig({ ...serve, platform: { package: '../acme' } }, '/base/conf').platform, { package: '/base/acme' });
+    assert.throws(() => parseSiteApplianceConfig({ ...serve, platform: { name: 'fake' }, vms: [{ name: 'a', volumes: [{ sizeBytes: 4096 }] }] }, '/base'),
+      (e: unknown) => e instanceof ValidationError && e.field === 'vms' && /platform\.config\.vms/.test(e.message));
   });
 
   it('refuses a file whose role is not the --role asked for', () => {

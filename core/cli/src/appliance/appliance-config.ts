@@ -6,8 +6,8 @@ import type { SiteApplianceConfig } from '../site/site-appliance.js';
 import path from 'node:path';
 import { Ajv } from 'ajv';
 import {
-  SITE_ID_PATTERN, ValidationError, parseLinkAddress, parseProtectionGroupSettings, schemaError,
-  type ProtectionGroupSettings,
+  PLATFORM_SELECTION_SCHEMA, SITE_ID_PATTERN, ValidationError, parseLinkAddress, parseProtectionGroupSettings, schemaError,
+  type PlatformSelection, type ProtectionGroupSettings,
 } from '@opencdp/core';
 
 export type ApplianceRole = 'recovery' | 'protected';
@@ -23,6 +23,8 @@ export interface RecoveryConfig {
   trustedPeersFile: string;
   /** Receive buffer (default 64 MiB). */
   bufferBytes?: number;
+  /** A platform whose recovery storage keeps the journals (e.g. S3); absent: local files under `dataDir`. */
+  platform?: PlatformSelection;
 }
 
 export interface ProtectedVmConfig {
@@ -44,8 +46,19 @@ export interface ProtectedConfig {
   trustedPeersFile: string;
   recoveryAddress: string;
   group: { groupId: string; settings: ProtectionGroupSettings; preseeded?: boolean };
-  vms: ProtectedVmConfig[];
-  workload: WorkloadConfig;
+  /**
+   * The platform whose VMs are protected. Absent: the embedded fake data centre, whose simulated guests
+   * `vms` and `workload` describe (and `volumeDir`, `verifyEveryMs`). Present: `vmNames` names existing VMs.
+   */
+  platform?: PlatformSelection;
+  /** With `platform`: the VMs to protect, by name as the platform's inventory lists them. */
+  vmNames?: string[];
+  /** With `platform`: its private folder goes under here (default: the status file's folder). */
+  dataDir?: string;
+  /** The fake data centre's VMs (without `platform`). */
+  vms?: ProtectedVmConfig[];
+  /** The fake guests' seeded writes (without `platform`). */
+  workload?: WorkloadConfig;
   /** Where the verified-checkpoint status is written (atomically). */
   statusFile: string;
   /** Keeps the fake VMs' volumes in files here, so a restarted process finds its disks (optional). */
@@ -77,13 +90,14 @@ const recoverySchema = {
     identityFile: file,
     trustedPeersFile: file,
     bufferBytes: { type: 'integer', minimum: 1024 * 1024 },
+    platform: PLATFORM_SELECTION_SCHEMA,
   },
 } as const;
 
 const protectedSchema = {
   type: 'object',
   additionalProperties: false,
-  required: ['role', 'siteId', 'identityFile', 'trustedPeersFile', 'recoveryAddress', 'group', 'vms', 'workload', 'statusFile'],
+  required: ['role', 'siteId', 'identityFile', 'trustedPeersFile', 'recoveryAddress', 'group', 'statusFile'],
   properties: {
     role: { const: 'protected' },
     siteId,
@@ -137,6 +151,9 @@ const protectedSchema = {
         hotFraction: { type: 'number', exclusiveMinimum: 0, maximum: 1 },
       },
     },
+    platform: PLATFORM_SELECTION_SCHEMA,
+    vmNames: { type: 'array', minItems: 1, maxItems: 64, uniqueItems: true, items: { type: 'string', minLength: 1, maxLength: 200 } },
+    dataDir: file,
     statusFile: file,
     volumeDir: file,
     verifyEveryMs: { type: 'integer', minimum: 200, maximum: 3_600_000 },
@@ -169,10 +186,13 @@ const siteApplianceSchema = {
         linkAddress: address,
       },
     },
+    /** The platform of this site's VMs (default: the fake data centre with `vms`). */
+    platform: PLATFORM_SELECTION_SCHEMA,
     vms: protectedSchema.properties.vms,
     workload: protectedSchema.properties.workload,
     bufferBytes: protectedSchema.properties.bufferBytes,
     bitmapBudgetBytes: protectedSchema.properties.bitmapBudgetBytes,
+    capture: { enum: ['splitter', 'change-tracking'] },
   },
 } as const;
 
@@ -186,8 +206,16 @@ export function parseSiteApplianceConfig(input: unknown, baseDir = process.cwd()
   const c = copy as SiteApplianceConfig;
   checkAddress(c.control.listen, 'control.listen');
   if (c.linkListen) checkAddress(c.linkListen, 'linkListen');
+  if (c.platform && c.vms) {
+    throw new ValidationError('top-level vms describe the embedded fake data centre; with a platform section they go in its config', 'vms',
+      'move them to platform.config.vms (platform fake), or remove them: other platforms list their own VMs');
+  }
   const resolve = (p: string): string => path.resolve(baseDir, p);
-  return { ...c, identityFile: resolve(c.identityFile), trustedPeersFile: resolve(c.trustedPeersFile), dataDir: resolve(c.dataDir), ...(c.scriptsDir ? { scriptsDir: resolve(c.scriptsDir) } : {}) };
+  return {
+    ...c, identityFile: resolve(c.identityFile), trustedPeersFile: resolve(c.trustedPeersFile), dataDir: resolve(c.dataDir),
+    ...(c.scriptsDir ? { scriptsDir: resolve(c.scriptsDir) } : {}),
+    ...(c.platform ? { platform: resolvePlatformPath(c.platform, baseDir) } : {}),
+  };
 }
 const validateRecovery = ajv.compile(recoverySchema);
 const validateProtected = ajv.compile(protectedSchema);
@@ -208,7 +236,10 @@ export function parseApplianceConfig(input: unknown, role: ApplianceRole, baseDi
     if (!validateRecovery(copy)) throw schemaError('recovery appliance configuration', validateRecovery.errors ?? []);
     const c = copy as RecoveryConfig;
     checkAddress(c.listen, 'listen');
-    return { ...c, dataDir: resolve(c.dataDir), identityFile: resolve(c.identityFile), trustedPeersFile: resolve(c.trustedPeersFile) };
+    return {
+      ...c, dataDir: resolve(c.dataDir), identityFile: resolve(c.identityFile), trustedPeersFile: resolve(c.trustedPeersFile),
+      ...(c.platform ? { platform: resolvePlatformPath(c.platform, baseDir) } : {}),
+    };
   }
   if (!validateProtected(copy)) throw schemaError('protected appliance configuration', validateProtected.errors ?? []);
   const c = copy as ProtectedConfig;
@@ -220,8 +251,20 @@ export function parseApplianceConfig(input: unknown, role: ApplianceRole, baseDi
     if (!(e instanceof ValidationError)) throw e;
     throw new ValidationError(e.message, e.field ? `group.settings.${e.field}` : 'group.settings');
   }
+  if (c.platform) {
+    for (const field of ['vms', 'workload', 'volumeDir', 'verifyEveryMs'] as const) {
+      if (c[field] !== undefined) {
+        throw new ValidationError(`'${field}' describes the embedded fake data centre's simulated guests; with a platform section, name the VMs to protect in vmNames`, field);
+      }
+    }
+    if (!c.vmNames) throw new ValidationError('a protected appliance on a platform needs vmNames: the VMs to protect, by name', 'vmNames');
+  } else {
+    if (!c.vms) throw new ValidationError("missing field 'vms': the embedded fake data centre's VMs (or give a platform section and vmNames)", 'vms');
+    if (!c.workload) throw new ValidationError("missing field 'workload': the fake guests' writes (or give a platform section and vmNames)", 'workload');
+    if (c.vmNames) throw new ValidationError('vmNames needs a platform section (the embedded fake data centre creates the VMs listed in vms)', 'vmNames');
+  }
   const names = new Set<string>();
-  c.vms.forEach((vm, i) => {
+  (c.vms ?? []).forEach((vm, i) => {
     if (names.has(vm.name)) throw new ValidationError(`VM name '${vm.name}' is used twice`, `vms.${i}.name`, 'VM names name their volume files; make them unique');
     names.add(vm.name);
     vm.volumes.forEach((v, j) => {
@@ -236,7 +279,16 @@ export function parseApplianceConfig(input: unknown, role: ApplianceRole, baseDi
     trustedPeersFile: resolve(c.trustedPeersFile),
     statusFile: resolve(c.statusFile),
     ...(c.volumeDir !== undefined ? { volumeDir: resolve(c.volumeDir) } : {}),
+    ...(c.dataDir !== undefined ? { dataDir: resolve(c.dataDir) } : {}),
+    ...(c.platform ? { platform: resolvePlatformPath(c.platform, baseDir) } : {}),
   };
+}
+
+/** A `platform.package` that is a path resolves against the config file's folder, like every other path. */
+function resolvePlatformPath(platform: PlatformSelection, baseDir: string): PlatformSelection {
+  const p = platform.package;
+  if (p === undefined || !(p.startsWith('.') || path.isAbsolute(p))) return platform;
+  return { ...platform, package: path.resolve(baseDir, p) };
 }
 
 /** Reads and validates a configuration file (see parseApplianceConfig). */

@@ -1,28 +1,15 @@
 // The files an appliance keeps its link trust in: the site identity (CA, leaf and their private keys,
 // written owner-only) and the trusted-peers file (the paired sites' CAs). Both are replaced atomically,
 // so a crash mid-write leaves the old file, never half of one.
-import { promises as fs } from 'node:fs';
-import path from 'node:path';
 import {
-  readIdentityFile, readJsonFile, readTrustedPeersFile, SiteIdentity, TrustedPeers, ValidationError, type TrustedPeerJson, type TrustedPeersFile,
+  readIdentityFile, readJsonFile, readTrustedPeersFile, SiteIdentity, TrustedPeers, ValidationError, writeFileAtomic, type TrustedPeerJson, type TrustedPeersFile,
 } from '@opencdp/core';
 
 // Reading lives in the kernel (managers read the same files for the control link); re-exported for the CLI.
 export { readIdentityFile, readTrustedPeersFile };
 
-/** Writes `data` to `file` via a temporary sibling and a rename (atomic on POSIX file systems); owner-only unless `mode` says otherwise. */
-export async function writeFileAtomic(file: string, data: string | Buffer, mode = 0o600): Promise<void> {
-  await fs.mkdir(path.dirname(file), { recursive: true, mode: 0o700 });
-  const tmp = `${file}.tmp-${process.pid}-${Math.random().toString(36).slice(2)}`;
-  const handle = await fs.open(tmp, 'w', mode);
-  try {
-    await handle.writeFile(data);
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
-  await fs.rename(tmp, file);
-}
+// The kernel's atomic write (owner-only by default), re-exported for the CLI's other files.
+export { writeFileAtomic };
 
 /** Creates a new site identity and stores it (readable by the owner only: it holds private keys). */
 export async function createIdentityFile(siteId: string, file: string): Promise<SiteIdentity> {

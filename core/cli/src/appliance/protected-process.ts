@@ -1,11 +1,13 @@
-// The protected role of `opencdp appliance start`: a fake data centre on the system clock is the hypervisor,
-// a ProtectedAppliance ships a seeded workload's writes over the mutual-TLS link, and every few seconds the
-// workload pauses for a tagged checkpoint with no write in flight, whose volume hashes go to the status file.
+// The protected role of `opencdp appliance start`: a ProtectedAppliance on the platform the config names
+// ships the group's writes over the mutual-TLS link and cuts its checkpoints. On the embedded default (a
+// fake data centre on the system clock) it also plays the guests: a seeded workload that pauses every few
+// seconds for a tagged checkpoint with no write in flight, whose volume hashes go to the status file.
+import path from 'node:path';
 import {
-  CheckpointScheduler, ProtectedAppliance, SystemClock, TlsNetwork, ValidationError,
+  CheckpointScheduler, ProtectedAppliance, startPlatform, SystemClock, TlsNetwork, ValidationError,
   type GroupSender, type ReplicationPhase, type VmInfo,
 } from '@opencdp/core';
-import { FakeDataCenter, FakeHypervisor, Workload } from '@opencdp/adapter-fake';
+import { FakeHypervisor, Workload } from '@opencdp/adapter-fake';
 import type { ProtectedConfig } from './appliance-config.js';
 import { FileBackedVolumes } from './file-backed-volumes.js';
 import { readIdentityFile, readTrustedPeersFile } from './identity-files.js';
@@ -40,26 +42,41 @@ export async function startProtected(config: ProtectedConfig, log: JsonLog): Pro
   const clock = new SystemClock();
   const { groupId, settings } = config.group;
 
-  // Ids in the fake data centre follow creation order, so the same configuration gives the same VM and
-  // volume ids after a restart — which is what keys the recovery site's journals.
-  const dc = new FakeDataCenter({ clock, seed: 1 });
-  const site = dc.addSite(config.siteId);
-  const host = dc.addHost(site.id, 'host-1');
-  const named = config.vms.map((spec) => ({
-    name: spec.name,
-    vm: dc.createVm({ name: spec.name, hostId: host.id, volumes: spec.volumes.map((v, i) => ({ name: `${spec.name}-disk${i}`, sizeBytes: v.sizeBytes, sectorSize: v.sectorSize ?? 512 })) }),
-  }));
+  // The embedded default: the fake data centre without an id prefix. Its ids follow creation order, so the
+  // same configuration gives the same VM and volume ids after a restart — which is what keys the recovery
+  // site's journals.
+  const platform = await startPlatform(config.platform ?? { name: 'fake', config: { idPrefix: '', vms: config.vms ?? [] } },
+    { roles: ['protected'], siteId: config.siteId, clock, log: (e, f) => log(`platform.${e}`, f), applianceDataDir: config.dataDir ?? path.dirname(config.statusFile) });
+  const hypervisor = platform.instance.hypervisor;
+  // The simulated guests (workload, verification) exist only without a platform section.
+  const dc = !config.platform && hypervisor instanceof FakeHypervisor ? hypervisor.dataCenter : undefined;
+  let named: { name: string; vm: VmInfo }[];
+  let volumes: FileBackedVolumes | undefined;
+  let network: TlsNetwork;
+  let appliance: ProtectedAppliance;
+  try {
+    const inventory = await hypervisor.inventory();
+    const names = config.platform ? config.vmNames ?? [] : (config.vms ?? []).map((v) => v.name);
+    named = names.map((name, i) => {
+      const vm = inventory.vms.find((v) => v.name === name);
+      if (!vm) throw new ValidationError(`platform '${platform.provider.platform}' has no VM named '${name}' (it has ${inventory.vms.map((v) => `'${v.name}'`).join(', ') || 'none'})`, `vmNames.${i}`);
+      return { name, vm };
+    });
+    volumes = dc && config.volumeDir ? await FileBackedVolumes.attach(dc, config.volumeDir, named) : undefined;
+    if (volumes) log('volumes-loaded', { volumeDir: config.volumeDir, restoredBytes: volumes.restoredBytes });
+    network = new TlsNetwork({ identity, trustedPeers, clock, log: (event, fields) => log(event, fields) });
+    appliance = new ProtectedAppliance({
+      siteId: config.siteId, hypervisor, network, clock,
+      ...(config.bufferBytes !== undefined ? { bufferBytes: config.bufferBytes } : {}),
+      ...(config.bitmapBudgetBytes !== undefined ? { bitmapBudgetBytes: config.bitmapBudgetBytes } : {}),
+      log: (event, fields) => log(event, fields),
+    });
+  } catch (e) {
+    await volumes?.close();
+    await platform.instance.dispose();
+    throw e;
+  }
   const vms: VmInfo[] = named.map((n) => n.vm);
-  const volumes = config.volumeDir ? await FileBackedVolumes.attach(dc, config.volumeDir, named) : undefined;
-  if (volumes) log('volumes-loaded', { volumeDir: config.volumeDir, restoredBytes: volumes.restoredBytes });
-
-  const network = new TlsNetwork({ identity, trustedPeers, clock, log: (event, fields) => log(event, fields) });
-  const appliance = new ProtectedAppliance({
-    siteId: config.siteId, hypervisor: new FakeHypervisor(dc, site.id), network, clock,
-    ...(config.bufferBytes !== undefined ? { bufferBytes: config.bufferBytes } : {}),
-    ...(config.bitmapBudgetBytes !== undefined ? { bitmapBudgetBytes: config.bitmapBudgetBytes } : {}),
-    log: (event, fields) => log(event, fields),
-  });
 
   const phasesSeen: ReplicationPhase[] = [];
   const verified: VerifiedCheckpoint[] = [];
@@ -75,7 +92,15 @@ export async function startProtected(config: ProtectedConfig, log: JsonLog): Pro
     ...(verified.length > 0 ? { lastVerified: verified[verified.length - 1] } : {}),
   });
 
-  const s = await appliance.protect({ groupId, settings, vmIds: vms.map((v) => v.id), recoveryAddress: config.recoveryAddress, preseeded: config.group.preseeded ?? false });
+  let s: GroupSender;
+  try {
+    s = await appliance.protect({ groupId, settings, vmIds: vms.map((v) => v.id), recoveryAddress: config.recoveryAddress, preseeded: config.group.preseeded ?? false });
+  } catch (e) {
+    await appliance.stop().catch(() => undefined);
+    await volumes?.close();
+    await platform.instance.dispose();
+    throw e;
+  }
   sender = s;
   const notePhase = (phase: ReplicationPhase): void => {
     if (phasesSeen[phasesSeen.length - 1] !== phase) phasesSeen.push(phase);
@@ -95,7 +120,8 @@ export async function startProtected(config: ProtectedConfig, log: JsonLog): Pro
   scheduler.on('skipped', (e) => log('checkpoint-skipped', e));
   scheduler.start();
 
-  const workload = new Workload(dc, { seed: config.workload.seed, vms: vms.map((v) => v.id), writeSizes: config.workload.writeSizes, ...(config.workload.hotFraction !== undefined ? { hotFraction: config.workload.hotFraction } : {}) });
+  const w = config.workload;
+  const workload = dc && w ? new Workload(dc, { seed: w.seed, vms: vms.map((v) => v.id), writeSizes: w.writeSizes, ...(w.hotFraction !== undefined ? { hotFraction: w.hotFraction } : {}) }) : undefined;
   const verifyEveryMs = config.verifyEveryMs ?? DEFAULT_VERIFY_EVERY_MS;
   let stopping = false;
   let verifyNo = 0;
@@ -108,16 +134,28 @@ export async function startProtected(config: ProtectedConfig, log: JsonLog): Pro
       return;
     }
     // Still no write in flight: the workload is paused until this resolves, so these are the image's bytes.
-    const v: VerifiedCheckpoint = { id: cp.id, seq: cp.seq, timestamp: cp.timestamp, ...(cp.tag !== undefined ? { tag: cp.tag } : {}), volumeSha256: await hashVolumes(dc, vms) };
+    const v: VerifiedCheckpoint = { id: cp.id, seq: cp.seq, timestamp: cp.timestamp, ...(cp.tag !== undefined ? { tag: cp.tag } : {}), volumeSha256: await hashVolumes(dc!, vms) };
     verified.push(v);
     if (verified.length > KEEP_VERIFIED) verified.shift();
     log('checkpoint-verified', { ...v });
   };
 
+  let wake: () => void = () => undefined;
   const loop = (async (): Promise<void> => {
+    // On a platform the guests write by themselves: nothing to play, only the status to keep fresh.
+    if (!workload || !w) {
+      while (!stopping) {
+        await status.write(snapshot());
+        await new Promise<void>((resolve) => {
+          wake = resolve;
+          setTimeout(resolve, verifyEveryMs).unref();
+        });
+      }
+      return;
+    }
     while (!stopping) {
       // run() resolves only after its last write completed: the pause below has nothing in flight.
-      const r = await workload.run({ durationMs: verifyEveryMs, ratePerSecond: config.workload.ratePerSecond });
+      const r = await workload.run({ durationMs: verifyEveryMs, ratePerSecond: w.ratePerSecond });
       if (r.failed > 0) log('workload-errors', { failed: r.failed, message: (r.firstError as Error | undefined)?.message });
       if (stopping) break;
       await verify();
@@ -132,7 +170,8 @@ export async function startProtected(config: ProtectedConfig, log: JsonLog): Pro
   const stop = (): Promise<void> => (stopped ??= (async () => {
     log('stopping', { groupId });
     stopping = true;
-    workload.stop();
+    workload?.stop();
+    wake();
     await loop.catch(() => undefined);
     scheduler.stop();
     const drainStart = Date.now();
@@ -141,7 +180,7 @@ export async function startProtected(config: ProtectedConfig, log: JsonLog): Pro
     const unacknowledged = s.currentStats().bufferedBytes;
     await appliance.stop();
     await volumes?.close();
-    dc.dispose();
+    await platform.instance.dispose();
     stoppedCleanly = true;
     await status.write(snapshot());
     await status.flushed();

@@ -1,8 +1,9 @@
 // The recovery role of `opencdp appliance start`: a RecoveryAppliance over the mutual-TLS site link,
-// journaling into local files under `dataDir`. It announces its address once listening, logs sender
+// journaling into local files under `dataDir`, or into the recovery storage of the platform the config
+// names (e.g. S3). It announces its address once listening, logs sender
 // connects, refusals and disconnects as JSON lines, and closes its journals on stop.
 import { promises as fs } from 'node:fs';
-import { LocalFileStorage, RecoveryAppliance, SystemClock, TlsNetwork, ValidationError } from '@opencdp/core';
+import { LocalFileStorage, RecoveryAppliance, startPlatform, SystemClock, TlsNetwork, ValidationError, type StartedPlatform } from '@opencdp/core';
 import type { RecoveryConfig } from './appliance-config.js';
 import { readIdentityFile, readTrustedPeersFile } from './identity-files.js';
 import type { JsonLog } from './json-log.js';
@@ -39,13 +40,23 @@ export async function startRecovery(config: RecoveryConfig, log: JsonLog): Promi
       if (alias) log(alias, fields);
     },
   });
+  const platform: StartedPlatform | undefined = config.platform
+    ? await startPlatform(config.platform, { roles: ['recovery'], siteId: config.siteId, clock, log: (e, f) => log(`platform.${e}`, f), applianceDataDir: config.dataDir })
+    : undefined;
+  const storage = platform?.instance.recoveryStorage ?? new LocalFileStorage(config.dataDir);
   const appliance = new RecoveryAppliance({
-    siteId: config.siteId, storage: new LocalFileStorage(config.dataDir), clock, network,
+    siteId: config.siteId, storage, clock, network,
     ...(config.bufferBytes !== undefined ? { bufferBytes: config.bufferBytes } : {}),
     log: (event, fields) => log(event, fields),
   });
-  const address = await appliance.listen(config.listen);
-  log('listening', { address, siteId: config.siteId, trustedPeers: trustedPeers.list().map((p) => p.siteId) });
+  let address: string;
+  try {
+    address = await appliance.listen(config.listen);
+  } catch (e) {
+    await platform?.instance.dispose();
+    throw e;
+  }
+  log('listening', { address, siteId: config.siteId, storage: storage.kind, trustedPeers: trustedPeers.list().map((p) => p.siteId) });
   let stopping: Promise<void> | undefined;
   return {
     address,
@@ -53,6 +64,7 @@ export async function startRecovery(config: RecoveryConfig, log: JsonLog): Promi
     stop: () => (stopping ??= (async () => {
       log('stopping', { connections: appliance.connections });
       await appliance.stop();
+      await platform?.instance.dispose();
       log('stopped', {});
     })()),
   };

@@ -36,13 +36,17 @@ export interface ProtectedStatus {
 
 const HASH_CHUNK = 1024 * 1024;
 
-/** SHA-256 of every volume of `vms` as the guest sees it now, by volume id. */
-export async function hashVolumes(dc: FakeDataCenter, vms: VmInfo[]): Promise<Record<string, string>> {
+/** Reads a volume's bytes (a fake guest's view, or a platform's `readVolume`). */
+export type VolumeRead = (vmId: string, volumeId: string, offset: number, length: number) => Promise<Buffer>;
+
+/** SHA-256 of every volume of `vms` as the guest sees it now (read from the fake data centre or through `read`), by volume id. */
+export async function hashVolumes(from: FakeDataCenter | VolumeRead, vms: VmInfo[]): Promise<Record<string, string>> {
+  const read: VolumeRead = typeof from === 'function' ? from : (vmId, volumeId, offset, length) => from.guestRead(vmId, volumeId, offset, length);
   const out: Record<string, string> = {};
   for (const vm of vms) {
     for (const v of vm.volumes) {
       const hash = createHash('sha256');
-      for (let off = 0; off < v.sizeBytes; off += HASH_CHUNK) hash.update(await dc.guestRead(vm.id, v.id, off, Math.min(HASH_CHUNK, v.sizeBytes - off)));
+      for (let off = 0; off < v.sizeBytes; off += HASH_CHUNK) hash.update(await read(vm.id, v.id, off, Math.min(HASH_CHUNK, v.sizeBytes - off)));
       out[v.id] = hash.digest('hex');
     }
   }

@@ -4,11 +4,12 @@
 // interleaved in the same process so the ratio holds on a noisy machine.
 //   seq64kMBps / seq64kUnmirroredMBps   sequential 64 KiB writes, queue depth 8 (MB/s, 10^6 B/s)
 //   rand4kIops / rand4kUnmirroredIops   random 4 KiB writes, queue depth 8
-//   ratio                               seq64kMBps ÷ seq64kUnmirroredMBps (target ≥ 0.7)
+//   ratio                               seq64kMBps ÷ seq64kUnmirroredMBps (no target: write-blocking caps it, see the control)
 //   seq64kQemuNbdTargetMBps / rand4kQemuNbdTargetIops   the same mirror into qemu-nbd serving a null
 //                                       device: what write-blocking mirroring costs with a C target that
 //                                       does nothing, i.e. the ceiling for any appliance
 //   seq64kVsControl                     seq64kMBps ÷ seq64kQemuNbdTargetMBps: how close our server gets to that ceiling
+//                                       (target ≥ 0.95: within a few percent of the C server in the same run)
 //   serverCpuMsPerGB                    CPU time of this process per GB split (the NBD server, tap and sink: a
 //                                       mirrored run's CPU less an unmirrored run's), the figure load disturbs least
 //   loadAverage1mStart / End            the machine's load while the benchmark ran
@@ -181,7 +182,7 @@ async function runQemuSplitterBenchmark(ctx: BenchmarkContext): Promise<Benchmar
       },
       baseline: { tool: `${fioVersion.trim()} nbd engine, no mirror`, seq64kMBps: round(seq64kUnmirroredMBps), rand4kIops: round(rand4kUnmirroredIops) },
       ratio: round(seq64kMBps / seq64kUnmirroredMBps),
-      targets: { ratio: '>= 0.7' },
+      targets: { seq64kVsControl: '>= 0.95' },
       notes: [
         `qemu-storage-daemon ${version?.major}.${version?.minor}.${version?.micro}, raw file on the bench folder's disk opened with O_DIRECT (cache.direct, libvirt cache='none'), exported over a UNIX-socket NBD server; fio iodepth ${QEMU_SPLITTER_SIZES.iodepth}`,
         'mirrored: blockdev-mirror sync=full copy-mode=write-blocking into the adapter\'s NBD server in this Node process; the tap\'s sink acknowledges at once (the kernel\'s buffering is not measured here)',

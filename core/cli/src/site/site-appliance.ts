@@ -1,19 +1,18 @@
-// `opencdp appliance serve`: an appliance a manager drives over the control link. On the embedded default
-// its platform is a fake data centre on the system clock holding this site's VMs (and, in the recovery
-// role, the VMs recovered here); it protects what the manager tells it to, keeps journals for groups
-// protected elsewhere when it has a link listener, and runs the recovery operations beside them.
-// For demos and tests it also plays the guests: a workload, quiescing, volume hashes, a ransomware-like
-// overwrite (the `guest.*` control methods), none of which a real platform's appliance would offer.
-import { createHash } from 'node:crypto';
+// `opencdp appliance serve`: an appliance a manager drives over the control link. Its platform comes from
+// the config's `platform` section through the loader (default: the embedded fake data centre holding this
+// site's `vms`); it protects what the manager tells it to, keeps journals for groups protected elsewhere
+// when it has a link listener (on the platform's recovery storage, else local files), and runs the
+// recovery operations beside them on the same platform. For demos and tests it also offers the guests'
+// side (the `guest.*` control methods, see demo-guests.ts), which a production appliance never needs.
 import { promises as fs } from 'node:fs';
 import {
-  ApplianceService, LocalFileStorage, LocalScriptRunner, parseLinkAddress, ProtectedAppliance, RecoveryAppliance, serveControl, SystemClock, TlsNetwork, ValidationError,
-  type ControlServer, type VmId, type VolumeId,
+  ApplianceService, LocalFileStorage, LocalScriptRunner, parseLinkAddress, ProtectedAppliance, RecoveryAppliance, serveControl, startPlatform, SystemClock, TlsNetwork,
+  ValidationError, type ControlServer, type PlatformRole, type PlatformSelection,
 } from '@opencdp/core';
-import { FakeDataCenter, FakeHypervisor, Workload } from '@opencdp/adapter-fake';
 import { readIdentityFile, readTrustedPeersFile } from '../appliance/identity-files.js';
 import type { JsonLog } from '../appliance/json-log.js';
-import { hashVolumes } from '../appliance/status-file.js';
+import { demoGuestsFor, type DemoWorkload } from './demo-guests.js';
+import { platformGuests } from './platform-guests.js';
 import { startSiteRecovery } from './site-recovery.js';
 
 export interface SiteApplianceConfig {
@@ -33,11 +32,19 @@ export interface SiteApplianceConfig {
    * `linkAddress` is its site-link listener (when it has the recovery role): reverse protection sends there.
    */
   protectedPeer?: { siteId: string; controlUrl: string; token: string; linkAddress?: string };
-  /** This site's protected VMs (names are unique; ids follow creation order, so they are stable across runs). */
+  /** The platform of this site (loaded by package, its section checked by its schema); default: the fake data centre with `vms`. */
+  platform?: PlatformSelection;
+  /** Without `platform`: the fake data centre's VMs (names are unique; ids follow creation order, so they are stable across runs). */
   vms?: { name: string; volumes: { sizeBytes: number; sectorSize?: number }[] }[];
-  workload?: { seed: number; ratePerSecond: number; writeSizes: number[] };
+  /** The fake guests' writes (fake platform only), started by the `startWorkload` control method. */
+  workload?: DemoWorkload;
   bufferBytes?: number;
   bitmapBudgetBytes?: number;
+  /**
+   * How the platform captures writes: `splitter` (a write tap) or `change-tracking` (frozen views and
+   * changed regions, as vSphere, Hyper-V or EBS offer). Default: both offered, the kernel splits.
+   */
+  capture?: 'splitter' | 'change-tracking';
 }
 
 export interface RunningSiteAppliance {
@@ -70,87 +77,56 @@ export async function startSiteAppliance(config: SiteApplianceConfig, log: JsonL
   await fs.mkdir(config.dataDir, { recursive: true, mode: 0o700 });
   await fs.chmod(config.dataDir, 0o700);
   const clock = new SystemClock();
-  const dc = new FakeDataCenter({ clock, seed: 1, idPrefix: config.siteId });
-  const site = dc.addSite(config.siteId);
-  const host = dc.addHost(site.id, 'host-1');
-  const vms = (config.vms ?? []).map((spec) => dc.createVm({
-    name: spec.name, hostId: host.id,
-    volumes: spec.volumes.map((v, i) => ({ name: `${spec.name}-disk${i}`, sizeBytes: v.sizeBytes, sectorSize: v.sectorSize ?? 512 })),
-  }));
-  const hypervisor = new FakeHypervisor(dc, site.id);
+  const roles: PlatformRole[] = config.linkListen ? ['protected', 'recovery'] : ['protected'];
+  const platform = await startPlatform(config.platform ?? { name: 'fake', config: { vms: config.vms ?? [], ...(config.capture ? { capture: config.capture } : {}) } },
+    { roles, siteId: config.siteId, clock, log: (e, f) => log(`platform.${e}`, f), applianceDataDir: config.dataDir });
+  const hypervisor = platform.instance.hypervisor;
+  let guest: ReturnType<typeof demoGuestsFor>;
+  try {
+    guest = demoGuestsFor(hypervisor, config.workload, log, platformGuests(hypervisor));
+  } catch (e) {
+    await platform.instance.dispose();
+    throw e;
+  }
   const network = new TlsNetwork({ identity, trustedPeers, clock, log: (event, fields) => log(event, fields) });
   const protectedAppliance = new ProtectedAppliance({
     siteId: config.siteId, hypervisor, network, clock, log: (e, f) => log(e, f),
+    // Change-tracking groups keep their acknowledged tokens here (0600 files), so a restart resumes from them.
+    stateDir: config.dataDir,
     ...(config.bufferBytes !== undefined ? { bufferBytes: config.bufferBytes } : {}),
     ...(config.bitmapBudgetBytes !== undefined ? { bitmapBudgetBytes: config.bitmapBudgetBytes } : {}),
   });
   let recoveryAppliance: RecoveryAppliance | undefined;
   let linkAddress: string | undefined;
   const service = new ApplianceService({ siteId: config.siteId, clock, hypervisor, protectedAppliance });
-  if (config.linkListen) {
-    const storage = new LocalFileStorage(config.dataDir);
-    recoveryAppliance = new RecoveryAppliance({ siteId: config.siteId, storage, clock, network, journalRoot: 'journals', log: (e, f) => log(e, f) });
-    const { orchestrator, directory } = await startSiteRecovery({
-      clock, hypervisor, recoveryAppliance, storage, dataDir: config.dataDir, log, local: service, controlTls: { identity, trustedPeers },
-      ...(config.protectedPeer ? { protectedPeer: config.protectedPeer } : {}), ...(config.scriptsDir ? { scripts: new LocalScriptRunner({ scriptsDir: config.scriptsDir }) } : {}),
+  let control: ControlServer;
+  try {
+    if (config.linkListen) {
+      const storage = platform.instance.recoveryStorage ?? new LocalFileStorage(config.dataDir);
+      recoveryAppliance = new RecoveryAppliance({ siteId: config.siteId, storage, clock, network, journalRoot: 'journals', log: (e, f) => log(e, f) });
+      const { orchestrator, directory } = await startSiteRecovery({
+        clock, hypervisor, recoveryAppliance, storage, dataDir: config.dataDir, log, local: service, controlTls: { identity, trustedPeers },
+        ...(config.protectedPeer ? { protectedPeer: config.protectedPeer } : {}), ...(config.scriptsDir ? { scripts: new LocalScriptRunner({ scriptsDir: config.scriptsDir }) } : {}),
+      });
+      service.setRecovery(orchestrator, directory, recoveryAppliance, { storage, journalRoot: 'journals' });
+      linkAddress = await recoveryAppliance.listen(config.linkListen);
+    }
+    // Mutual TLS from the site identity: managers of this site and of paired sites only, the token as a second factor.
+    control = await serveControl(service, hostPort(config.control.listen, 'control.listen'), {
+      token: config.control.token, tls: { identity, trustedPeers }, extra: guest as unknown as Record<string, (...args: unknown[]) => Promise<unknown>>, log: (e, f) => log(e, f),
     });
-    service.setRecovery(orchestrator, directory, recoveryAppliance, { storage, journalRoot: 'journals' });
-    linkAddress = await recoveryAppliance.listen(config.linkListen);
+  } catch (e) {
+    await recoveryAppliance?.stop().catch(() => undefined);
+    await platform.instance.dispose();
+    throw e;
   }
-
-  // The guests' side, for demos: a workload, quiescing (as a VSS agent would), hashes, an attack.
-  let workloadRun: Promise<unknown> | undefined;
-  let workload: Workload | undefined;
-  const releases: (() => void)[] = [];
-  const guest = {
-    startWorkload: async (): Promise<void> => {
-      if (!config.workload || workloadRun) return;
-      workload = new Workload(dc, { seed: config.workload.seed, vms: vms.map((v) => v.id), writeSizes: config.workload.writeSizes });
-      workloadRun = workload.run({ durationMs: 24 * 3600_000, ratePerSecond: config.workload.ratePerSecond }).catch((e: Error) => log('workload-failed', { message: e.message }));
-    },
-    stopWorkload: async (): Promise<void> => {
-      workload?.stop();
-      await workloadRun;
-      workloadRun = undefined;
-    },
-    /** Holds new guest writes of these VMs (completed ones stay): a crash- and write-order-consistent pause. */
-    quiesce: async (vmIds: VmId[]): Promise<void> => {
-      for (const id of vmIds) releases.push(dc.holdWrites(id));
-    },
-    thaw: async (): Promise<void> => {
-      for (const release of releases.splice(0)) release();
-    },
-    /** One guest write (data as base64), e.g. into a recovered VM. */
-    write: async (vmId: VmId, volumeId: VolumeId, offset: number, base64: string): Promise<void> => {
-      await dc.guestWrite(vmId, volumeId, offset, Buffer.from(base64, 'base64'));
-    },
-    /** Reads as the guest would (base64), e.g. to look at what an attack left. */
-    read: async (vmId: VmId, volumeId: VolumeId, offset: number, length: number): Promise<string> => (await dc.guestRead(vmId, volumeId, offset, length)).toString('base64'),
-    /** sha256 of every volume of these VMs, keyed by volume id. */
-    hashVolumes: (vmIds: VmId[]): Promise<Record<string, string>> => hashVolumes(dc, vmIds.map((id) => dc.getVm(id))),
-    /** Overwrites the first `bytes` of every volume of a VM with an "encrypted" pattern, as ransomware would. */
-    ransomware: async (vmId: VmId, bytes: number): Promise<number> => {
-      const vm = dc.getVm(vmId);
-      let written = 0;
-      for (const v of vm.volumes) {
-        const block = Buffer.alloc(64 * 1024);
-        for (let at = 0; at < Math.min(bytes, v.sizeBytes); at += block.length) {
-          for (let i = 0; i < block.length; i += 32) createHash('sha256').update(`locked:${v.id}:${at + i}`).digest().copy(block, i);
-          await dc.guestWrite(vmId, v.id, at, block.subarray(0, Math.min(block.length, v.sizeBytes - at)));
-          written += block.length;
-        }
-      }
-      return written;
-    },
-    vms: async (): Promise<{ id: VmId; name: string }[]> => dc.inventory(site.id).vms.map((v) => ({ id: v.id, name: v.name })),
-  };
-  // Mutual TLS from the site identity: managers of this site and of paired sites only, the token as a second factor.
-  const control: ControlServer = await serveControl(service, hostPort(config.control.listen, 'control.listen'), {
-    token: config.control.token, tls: { identity, trustedPeers }, extra: guest as unknown as Record<string, (...args: unknown[]) => Promise<unknown>>, log: (e, f) => log(e, f),
-  });
   // Keeps the event loop alive: the system clock's timers are unref'd.
   const keepAlive = setInterval(() => undefined, 1 << 30);
-  log('ready', { siteId: config.siteId, controlUrl: control.url, ...(linkAddress ? { linkAddress } : {}), vms: vms.map((v) => ({ id: v.id, name: v.name, volumes: v.volumes.map((x) => x.id) })) });
+  const vms = (await hypervisor.inventory()).vms;
+  log('ready', {
+    siteId: config.siteId, platform: platform.provider.platform, package: platform.packageName, controlUrl: control.url, ...(linkAddress ? { linkAddress } : {}),
+    vms: vms.map((v) => ({ id: v.id, name: v.name, volumes: v.volumes.map((x) => x.id) })),
+  });
 
   let stopping: Promise<void> | undefined;
   return {
@@ -158,12 +134,11 @@ export async function startSiteAppliance(config: SiteApplianceConfig, log: JsonL
     ...(linkAddress ? { linkAddress } : {}),
     service,
     stop: () => (stopping ??= (async () => {
-      await guest.thaw();
-      await guest.stopWorkload();
+      await guest.close();
       await control.close();
       await protectedAppliance.stop();
       await recoveryAppliance?.stop();
-      dc.dispose();
+      await platform.instance.dispose();
       clearInterval(keepAlive);
       log('stopped', {});
     })()),

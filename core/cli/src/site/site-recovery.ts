@@ -5,8 +5,9 @@
 // journals' replicas from the original disks (locally), then this site protects the recovered VMs back.
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
+import { nbdVolumeFile } from '@opencdp/adapter-qemu';
 import {
-  ClosedError, InvalidStateError, parseProtectionGroupSettings, protectedSiteOf, RecoveryOrchestrator, RemoteApplianceControl,
+  ClosedError, InvalidStateError, openerWithFallback, parseProtectionGroupSettings, protectedSiteOf, RecoveryOrchestrator, RemoteApplianceControl, sparseCopy,
   type ApplianceControl, type Clock, type GroupId, type HypervisorAdapter, type ProtectedSiteControl, type RecoveryAppliance,
   type ControlTls, type RecoveryGroupDefinition, type RecoveryGroupDirectory, type RecoveryScriptRunner, type ReverseProtectionStarter, type StorageAdapter,
 } from '@opencdp/core';
@@ -135,6 +136,8 @@ export async function startSiteRecovery(o: SiteRecoveryOptions): Promise<{ orche
     clock: o.clock, hypervisor: o.hypervisor, journals: o.recoveryAppliance, groups: directory, protectedSite,
     ...(peer ? { reverseProtection: siteReverseProtection({ peer, linkAddress: o.protectedPeer?.linkAddress, local: o.local, hypervisor: o.hypervisor, log: o.log }) } : {}),
     storage: o.storage, journalRoot: 'journals', log: (event, fields) => o.log(event, fields), ...(o.scripts ? { scripts: o.scripts } : {}),
+    // File restore streams the image over NBD under a private overlay where QEMU and FUSE are there, else copies it.
+    fileRestore: { opener: openerWithFallback(nbdVolumeFile, sparseCopy, (event, fields) => o.log(event, fields)) },
   });
   return { orchestrator, directory };
 }

@@ -1,8 +1,10 @@
 // Two sites on loopback in four processes, for the demo and for end-to-end specs: at each site an
-// appliance (`opencdp appliance serve`, the embedded default: a fake data centre and local files) and a
-// manager (`opencdp manager start`). Site A protects (its appliance runs the VMs and, when asked, a
-// seeded workload); site B recovers (its appliance listens on the mutual-TLS site link). Everything is as
-// an operator would set it up securely: the control links are mutual TLS from the site identities, the
+// appliance (`opencdp appliance serve`) and a manager (`opencdp manager start`). Site A protects, site B
+// recovers (its appliance listens on the mutual-TLS site link). On the embedded default site A's
+// appliance runs the VMs (a fake data centre) and, when asked, a seeded workload; on `qemu` the lab plays
+// the KVM host's operator: it boots real Linux guests under qemu-system-x86_64, site A's appliance adopts
+// them through their QMP sockets, and site B's boots recovered VMs as qemu-system processes. Everything is
+// as an operator would set it up securely: the control links are mutual TLS from the site identities, the
 // managers serve HTTPS with their self-signed certificates, whose fingerprints (as each manager printed
 // them) the clients and the pairing pin, and every file is the owner's only. Identities and trust, free
 // ports, configurations, start-up until every process answers, control and REST handles, restarting a
@@ -12,7 +14,8 @@ import { promises as fs } from 'node:fs';
 import { createServer } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { RemoteApplianceControl, TrustedPeers, type VmId } from '@opencdp/core';
+import { buildGuestInitramfs, findGuestKernel, LinuxGuest, prepareGuestKernel } from '@opencdp/adapter-qemu';
+import { RemoteApplianceControl, TrustedPeers, ValidationError, type VmId } from '@opencdp/core';
 import { createIdentityFile, trustPeer } from '../appliance/identity-files.js';
 import { ManagerClient } from '../client/manager-client.js';
 import { CliProcess } from './cli-process.js';
@@ -46,6 +49,14 @@ export interface TwoSiteLabOptions {
   startTimeoutMs?: number;
   /** Progress lines (default: none). */
   log?: (line: string) => void;
+  /**
+   * `fake` (default): the embedded fake data centre at both sites. `qemu`: each VM of `vms` is a real guest
+   * (one ext4 disk of its first volume's size, writing fsynced files) that site A adopts; site B boots
+   * recovered VMs from their disks (read-only check mode).
+   */
+  platform?: 'fake' | 'qemu';
+  /** The fake platforms' capture mode (default: both offered, the kernel splits). */
+  capture?: 'splitter' | 'change-tracking';
 }
 
 /** A VM of site A as its appliance reported it when ready. */
@@ -68,6 +79,8 @@ export interface TwoSiteLab {
   /** SHA-256 fingerprints of the managers' certificates, as each printed it at start. */
   fingerprints: Record<LabSite, string>;
   vms: LabVm[];
+  /** On `qemu`: the guests the lab runs, by VM name (their consoles, command ports and monitors). */
+  guests: Map<string, LinuxGuest>;
   /** The four processes (a manager's entry changes when it restarts). */
   processes: { applianceA: CliProcess; applianceB: CliProcess; managerA?: CliProcess; managerB?: CliProcess };
   managerUrl(site: LabSite): string;
@@ -126,8 +139,10 @@ export async function startTwoSiteLab(options: TwoSiteLabOptions): Promise<TwoSi
   };
   process.once('exit', killAll);
   let stopping: Promise<void> | undefined;
+  const guests = new Map<string, LinuxGuest>();
   const stop = (): Promise<void> => (stopping ??= (async () => {
     await Promise.all(all.map((p) => p.terminate(10_000)));
+    await Promise.all([...guests.values()].map((g) => g.kill()));
     process.off('exit', killAll);
     if (ownDir && !options.keep) await fs.rm(dir, { recursive: true, force: true });
     else log(`kept ${dir}`);
@@ -146,14 +161,31 @@ export async function startTwoSiteLab(options: TwoSiteLabOptions): Promise<TwoSi
       await fs.writeFile(f(name), JSON.stringify(value, null, 2), { mode: 0o600 });
       return f(name);
     };
+    const capture = options.capture ? { capture: options.capture } : {};
+    let platformA: Record<string, unknown> = { vms: options.vms, ...(options.workload ? { workload: options.workload } : {}), ...capture };
+    let platformB: Record<string, unknown> = { ...capture };
+    if (options.platform === 'qemu') {
+      if (options.capture) throw new ValidationError('--capture applies to the fake platform; the qemu lab uses the splitter', 'capture');
+      // The operator's side of a KVM host: guests running before any appliance, each with a monitor for OpenCDP.
+      const kernel = await findGuestKernel();
+      if (!kernel) throw new ValidationError('the qemu lab needs a Debian kernel in /boot (linux-image-amd64)', 'platform');
+      const [initrd, bootKernel] = await Promise.all([buildGuestInitramfs(dir, kernel), prepareGuestKernel(dir, kernel)]);
+      for (const vm of options.vms) {
+        if (vm.volumes.length !== 1) throw new ValidationError(`guest '${vm.name}' of the qemu lab has one disk, not ${vm.volumes.length}`, 'vms');
+        guests.set(vm.name, await LinuxGuest.start({ dir: f(`guests/${vm.name}`), name: vm.name, initrd, kernel, bootKernel, diskBytes: vm.volumes[0].sizeBytes, pace: 0.1 }));
+      }
+      log(`   ${guests.size} guests started under qemu-system-x86_64 (${[...guests.values()][0]?.accel ?? '?'}), site-a adopts them through their QMP sockets`);
+      platformA = { platform: { name: 'qemu', config: { guests: [...guests.entries()].map(([name, g]) => ({ name, qmp: g.qmpSocket })) } } };
+      platformB = { platform: { name: 'qemu', config: { recovery: { vmProcess: { kernel: bootKernel, initrd, append: 'console=ttyS0 quiet panic=-1 opencdp.mode=verify', memoryMiB: 192 } } } } };
+    }
     const applianceA = await writeJson('site-a.appliance.json', {
       siteId: 'site-a', identityFile: 'site-a.identity.json', trustedPeersFile: 'site-a.peers.json', dataDir: 'site-a-data',
-      control: { listen: `127.0.0.1:${ctlA}`, token }, vms: options.vms, ...(options.workload ? { workload: options.workload } : {}),
+      control: { listen: `127.0.0.1:${ctlA}`, token }, ...platformA,
     });
     const applianceB = await writeJson('site-b.appliance.json', {
       siteId: 'site-b', identityFile: 'site-b.identity.json', trustedPeersFile: 'site-b.peers.json', dataDir: 'site-b-data',
       control: { listen: `127.0.0.1:${ctlB}`, token }, linkListen: `127.0.0.1:${linkB}`,
-      protectedPeer: { siteId: 'site-a', controlUrl: url(ctlA), token },
+      protectedPeer: { siteId: 'site-a', controlUrl: url(ctlA), token }, ...platformB,
     });
     const appliances = [{ siteId: 'site-a', url: url(ctlA), token }, { siteId: 'site-b', url: url(ctlB), token }];
     // Each manager drives both appliances over mutual TLS with its own site's identity (the sites trust each other).
@@ -211,6 +243,7 @@ export async function startTwoSiteLab(options: TwoSiteLabOptions): Promise<TwoSi
       managerUrlB: url(mgrB),
       fingerprints,
       vms: readyA.vms as LabVm[],
+      guests,
       processes,
       managerUrl: (site) => url(managers[site].port),
       stopManager,

@@ -6,6 +6,7 @@
 import { randomUUID } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import type { Clock, TimerHandle } from '../clock.js';
+import { checkOneMode } from '../capture/capture-mode.js';
 import { UnsupportedError } from '../errors.js';
 import type { Checkpoint, CheckpointKind, VmId } from '../model.js';
 import type { ConsistencyAgent } from '../ports/consistency-agent.js';
@@ -37,6 +38,8 @@ export class CheckpointScheduler extends EventEmitter<SchedulerEvents> {
 
   constructor(private readonly options: CheckpointSchedulerOptions) {
     super();
+    // One group, one meaning of a checkpoint: a split write stream and a cycle of views do not mix.
+    checkOneMode(options.senders[0]?.groupId ?? '?', options.senders.map((s, i) => ({ mode: s.captureMode, where: `appliance ${i + 1} (VMs ${s.vms.map((v) => v.id).join(', ')})` })));
   }
 
   get groupId(): string {
@@ -80,7 +83,10 @@ export class CheckpointScheduler extends EventEmitter<SchedulerEvents> {
     if (!agent) throw new UnsupportedError(`application-consistent checkpoints for VM '${vmId}' (no consistency agent handles it)`);
     const token = await agent.quiesce(vmId);
     try {
-      return cutCheckpoints([this], 'vss', tag, this.options.clock.now())[0];
+      const cp = cutCheckpoints([this], 'vss', tag, this.options.clock.now())[0];
+      // Change tracking: thaw only once the view the checkpoint lists is frozen.
+      if (cp && !(await Promise.all(this.options.senders.map((s) => s.whenFrozen(cp.id)))).every(Boolean)) return undefined;
+      return cp;
     } finally {
       await agent.thaw(token);
     }

@@ -27,6 +27,7 @@ export interface GroupPhaseHooks {
 export class GroupPhase {
   private phaseValue: ReplicationPhase = 'creating';
   private triggerValue?: SyncTrigger;
+  private causeValue?: string;
   /** The recovery site reported a failed journal or replica; cleared by a successful probe. */
   storageError?: 'journal' | 'recovery';
   /** After a system pause (S6) the sync may cost the journal its history; until it completes. */
@@ -47,6 +48,11 @@ export class GroupPhase {
     this.triggerValue = trigger;
   }
 
+  /** Why the group is in this phase, in words, when a trigger alone does not say (e.g. a lost change-tracking token). */
+  get cause(): string | undefined {
+    return this.causeValue;
+  }
+
   get paused(): boolean {
     return this.phaseValue === 'paused-user' || this.phaseValue === 'paused-system';
   }
@@ -61,18 +67,19 @@ export class GroupPhase {
     return this.phaseValue === 'recording' || this.paused;
   }
 
-  /** Moves to `phase` with `trigger`; announces the change (if any) after a pause spilled the stream. */
-  set(phase: ReplicationPhase, trigger: SyncTrigger | undefined): void {
-    const changed = phase !== this.phaseValue || trigger !== this.triggerValue;
+  /** Moves to `phase` with `trigger` (and `cause`); announces the change (if any) after a pause spilled the stream. */
+  set(phase: ReplicationPhase, trigger: SyncTrigger | undefined, cause?: string): void {
+    const changed = phase !== this.phaseValue || trigger !== this.triggerValue || cause !== this.causeValue;
     this.phaseValue = phase;
     this.triggerValue = trigger;
+    this.causeValue = cause;
     if (this.paused) this.hooks.onPause();
     if (changed) this.hooks.onChange();
   }
 
   /** Stops sending and records changes for a later sync, for `trigger`'s reason. */
-  fallBack(trigger: SyncTrigger | undefined): void {
-    this.set('recording', trigger);
+  fallBack(trigger: SyncTrigger | undefined, cause?: string): void {
+    this.set('recording', trigger, cause);
   }
 
   /** Every sync is done: new writes stream and checkpoints may be cut. */

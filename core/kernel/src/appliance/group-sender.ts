@@ -2,11 +2,14 @@
 // state machine), the link session, the streaming path, the capture path (splitter or change tracking)
 // and the lifecycle — and is what the appliance, the scheduler and the control plane talk to.
 import { EventEmitter } from 'node:events';
+import path from 'node:path';
 import type { TimerHandle } from '../clock.js';
+import { captureModeOf, type CaptureMode } from '../capture/capture-mode.js';
 import type { Checkpoint, CheckpointKind, VmId, VmInfo } from '../model.js';
 import { journalSizeBytes, PRIORITY_CODES, type ProtectionGroupSettings } from '../settings.js';
 import type { ReplicationPhase, SyncTrigger } from '../status/group-status.js';
-import type { CapturePath } from './capture-path.js';
+import type { CaptureNotice, CapturePath, CaptureStats } from './capture-path.js';
+import { ChangeTrackingCapture } from './change-tracking-capture.js';
 import { GroupLifecycle } from './group-lifecycle.js';
 import { GroupPhase } from './group-phase.js';
 import { LinkSession } from './link-session.js';
@@ -23,6 +26,8 @@ export interface GroupProtection {
   recoveryAddress: string;
   /** The recovery site already holds (most of) the data: start with a delta sync instead of a full copy. */
   preseeded?: boolean;
+  /** The capture mode, where the platform offers both (default: the splitter when there is one). */
+  capture?: CaptureMode;
 }
 
 export interface SenderState {
@@ -30,13 +35,13 @@ export interface SenderState {
   connected: boolean;
   trigger?: SyncTrigger;
   storageError?: 'journal' | 'recovery';
+  /** Why the group is in this phase, when the trigger alone does not say (e.g. a lost change-tracking token). */
+  cause?: string;
 }
 
-export interface SenderStats extends SenderCounters {
+export interface SenderStats extends SenderCounters, CaptureStats {
   seq: number;
   bufferedBytes: number;
-  bitmapBytes: number;
-  bitmapDirtyBytes: number;
 }
 
 /** What a group sender needs of its appliance: the options and the shared buffer. */
@@ -47,7 +52,7 @@ export interface SenderHost {
   makeRoom(requester: GroupSender, bytes: number): boolean;
 }
 
-export class GroupSender extends EventEmitter<{ state: [SenderState]; checkpoint: [Checkpoint]; synced: [ReplicationPhase] }> {
+export class GroupSender extends EventEmitter<{ state: [SenderState]; checkpoint: [Checkpoint]; synced: [ReplicationPhase]; notice: [CaptureNotice] }> {
   private readonly volumeVm = new Map<string, VmId>();
   private readonly phase: GroupPhase;
   private readonly link: LinkSession;
@@ -71,7 +76,7 @@ export class GroupSender extends EventEmitter<{ state: [SenderState]; checkpoint
     }, {
       opened: (opened) => {
         for (const vm of opened.vms) this.stream.resumeAbove(vm.lastSeq);
-        this.capture.opened(opened.vms.every((v) => v.fresh));
+        this.capture.opened(opened);
       },
       ack: (durableSeq, receivedSeq) => this.stream.acknowledged(durableSeq, receivedSeq),
       fallback: (meta) => {
@@ -98,16 +103,28 @@ export class GroupSender extends EventEmitter<{ state: [SenderState]; checkpoint
       groupId: group.groupId, hypervisor: options.hypervisor, phase: this.phase, stream: this.stream, link: this.link, vms: this.vms, volumeVm: this.volumeVm,
       clock: options.clock, retryIntervalMs: options.retryIntervalMs ?? 1000, stopped, scheduleRetry: () => this.scheduleRetry(), ...(log ? { log } : {}),
     };
-    this.capture = new SplitterCapture({
-      ...common, bitmapBudgetBytes: options.bitmapBudgetBytes ?? 1024 * 1024, preseeded: !!group.preseeded,
-      streamingData: () => this.streamingData, makeRoom: (bytes) => appliance.makeRoom(this, bytes),
-      synced: (finished) => this.emit('synced', finished),
-    });
+    const synced = (finished: ReplicationPhase): boolean => this.emit('synced', finished);
+    const hv = options.hypervisor;
+    this.capture = captureModeOf(hv, group.capture) === 'splitter'
+      ? new SplitterCapture({
+        ...common, bitmapBudgetBytes: options.bitmapBudgetBytes ?? 1024 * 1024, preseeded: !!group.preseeded,
+        streamingData: () => this.streamingData, makeRoom: (bytes) => appliance.makeRoom(this, bytes), synced,
+      })
+      : new ChangeTrackingCapture({
+        ...common, platform: hv.platform, tracking: hv.changeTracking!, intervalMs: () => group.settings.checkpointIntervalMs, preseeded: !!group.preseeded,
+        ...(options.stateDir ? { tokenFile: path.join(options.stateDir, 'change-tracking', `${group.groupId.replace(/[^A-Za-z0-9_.-]/g, '_')}.json`) } : {}),
+        synced, notice: (n) => this.emit('notice', n), makeRoom: (bytes) => { appliance.makeRoom(this, bytes); },
+      });
     this.lifecycle = new GroupLifecycle({ ...common, settings: group.settings, maxBatchBytes: options.maxBatchBytes ?? 1024 * 1024, capture: this.capture });
   }
 
   get groupId(): string {
     return this.group.groupId;
+  }
+
+  /** How the group's changes are captured here: every write (splitter) or cycles of views (change tracking). */
+  get captureMode(): CaptureMode {
+    return this.capture.mode;
   }
 
   get priority(): number {
@@ -126,6 +143,7 @@ export class GroupSender extends EventEmitter<{ state: [SenderState]; checkpoint
     return {
       phase: this.phase.phase, connected: this.connected,
       ...(this.phase.trigger ? { trigger: this.phase.trigger } : {}), ...(this.phase.storageError ? { storageError: this.phase.storageError } : {}),
+      ...(this.phase.cause ? { cause: this.phase.cause } : {}),
     };
   }
 
@@ -136,6 +154,11 @@ export class GroupSender extends EventEmitter<{ state: [SenderState]; checkpoint
 
   get connected(): boolean {
     return this.link.connected;
+  }
+
+  /** Nothing is due or running on the capture side: no change-tracking cycle runs or waits (always true with a splitter). */
+  get captureIdle(): boolean {
+    return this.capture.idle;
   }
 
   /** A checkpoint may be cut: streaming, connected, no sync under way, not paused. */
@@ -174,6 +197,15 @@ export class GroupSender extends EventEmitter<{ state: [SenderState]; checkpoint
     await this.link.close();
   }
 
+  /** Stops at once, as a kill -9 of the appliance would: nothing is released, flushed or said goodbye to. */
+  async kill(): Promise<void> {
+    this.stopped = true;
+    this.retryTimer?.cancel();
+    this.lifecycle.stop();
+    this.capture.kill();
+    await this.link.close();
+  }
+
   // ---- checkpoint barrier (driven by the scheduler) ------------------------------------------
 
   /** Holds the completion of every new write (or the next view) until `release`. */
@@ -187,9 +219,19 @@ export class GroupSender extends EventEmitter<{ state: [SenderState]; checkpoint
     return checkpoint;
   }
 
-  /** Resolves when every write and marker queued so far is acknowledged durable; rejects if the link is down. */
-  whenDrained(): Promise<void> {
-    return this.stream.whenDrained();
+  /**
+   * Resolves true once the cut of `checkpointId` is fixed: at once with a splitter; in change-tracking
+   * mode when the view that checkpoint lists is frozen (a quiesced guest may be thawed then), false when
+   * its cycle failed before (the checkpoint will not be listed).
+   */
+  whenFrozen(checkpointId: string): Promise<boolean> {
+    return this.capture.whenFrozen(checkpointId);
+  }
+
+  /** Resolves when every write and marker queued so far (and checkpoints asked for) is acknowledged durable; rejects if the link is down. */
+  async whenDrained(): Promise<void> {
+    await this.capture.settled();
+    await this.stream.whenDrained();
   }
 
   /** The shared buffer is past its limit and this group was chosen to fall back. */

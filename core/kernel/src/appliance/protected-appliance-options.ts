@@ -26,5 +26,11 @@ export interface ProtectedApplianceOptions {
   keepAliveMs?: number;
   /** A link silent this long is closed as dead and the group falls back to its bitmap (default 3 × keepAliveMs). */
   deadPeerMs?: number;
+  /**
+   * The appliance's data folder: change-tracking groups keep their acknowledged tokens there (a 0600 file
+   * per group under `change-tracking/`, folder 0700), so a restart resumes from them. Without it a
+   * restarted appliance compares the volumes with the recovery site (delta sync).
+   */
+  stateDir?: string;
   log?: (event: string, fields: Record<string, unknown>) => void;
 }

@@ -3,7 +3,8 @@
 // compresses and sends them to the recovery appliance — and shares one replication buffer between them:
 // past 90 % the lowest-priority group falls back first. The parts of a group's sender live beside this
 // file: group-phase (its state machine), send-stream, link-session, splitter-capture with sync-engine,
-// and group-lifecycle.
+// or change-tracking-capture, and group-lifecycle.
+import { captureModeOf, checkCycleInterval } from '../capture/capture-mode.js';
 import { ValidationError } from '../errors.js';
 import { GroupSender, type GroupProtection } from './group-sender.js';
 import type { ProtectedApplianceOptions } from './protected-appliance-options.js';
@@ -12,6 +13,7 @@ import { SEND_FILL } from './send-stream.js';
 export type { ProtectedApplianceOptions } from './protected-appliance-options.js';
 export { GroupSender, type GroupProtection, type SenderState, type SenderStats } from './group-sender.js';
 export { SyncInterruptedError } from './send-stream.js';
+export type { CaptureNotice, CaptureStats } from './capture-path.js';
 
 export class ProtectedAppliance {
   private readonly senders = new Map<string, GroupSender>();
@@ -25,6 +27,8 @@ export class ProtectedAppliance {
   /** Starts protecting a group's VMs (those on this appliance's host). */
   async protect(group: GroupProtection): Promise<GroupSender> {
     if (this.senders.has(group.groupId)) throw new ValidationError(`group '${group.groupId}' is already protected by this appliance`, 'groupId');
+    const hv = this.options.hypervisor;
+    if (captureModeOf(hv, group.capture) === 'change-tracking') checkCycleInterval(hv.changeTracking!, group.settings.checkpointIntervalMs, hv.platform);
     const vms = await Promise.all(group.vmIds.map((id) => this.options.hypervisor.getVm(id)));
     const sender = new GroupSender(this, group, vms);
     this.senders.set(group.groupId, sender);
@@ -61,5 +65,10 @@ export class ProtectedAppliance {
 
   async stop(): Promise<void> {
     for (const s of this.senders.values()) await s.stop();
+  }
+
+  /** Stops every group at once, as a kill -9 would (crash tests): views stay on the platform, links drop. */
+  async kill(): Promise<void> {
+    for (const s of this.senders.values()) await s.kill();
   }
 }

@@ -4,11 +4,12 @@
 // buffer passes 75 % or storage fails, and answers delta-sync hash requests from the journals.
 import { uncompressSync } from 'lz4-napi';
 import type { Clock, TimerHandle } from '../clock.js';
-import { JournalFullError, JournalHistoryFloorError } from '../errors.js';
+import { ClosedError, JournalFullError, JournalHistoryFloorError } from '../errors.js';
 import { Journal, type MakeRoom } from '../journal/journal.js';
 import type { SequencedWrite } from '../model.js';
 import type { LinkConnection, LinkListener, NetworkAdapter } from '../ports/network-adapter.js';
 import type { StorageAdapter } from '../ports/storage-adapter.js';
+import { receivePool } from '../link/buffer-pool.js';
 import { ProtocolError } from '../link/link-errors.js';
 import { hashRanges } from '../sync/delta-sync.js';
 import { Messenger } from './messenger.js';
@@ -51,6 +52,10 @@ interface GroupSession {
   /** Highest seq flushed and acknowledged durable. */
   durableSeq: number;
   ackTimer?: TimerHandle;
+  /** A group-commit flush round is running. */
+  committing: boolean;
+  /** Writes arrived during the running round: another round follows it. */
+  commitWanted: boolean;
   /** Messages whose journal appends are still in flight (settled promises never reject). */
   appending: Promise<void>[];
   congested: boolean;
@@ -64,6 +69,8 @@ export class RecoveryAppliance {
   private readonly journals = new Map<string, Journal>();
   private readonly messengers = new Set<Messenger<ReplicationMessage>>();
   private stopped = false;
+  /** Messages being handled now (stop() waits for them). */
+  private readonly handling = new Set<Promise<void>>();
 
   constructor(private readonly options: RecoveryApplianceOptions) {}
 
@@ -98,6 +105,8 @@ export class RecoveryAppliance {
     this.stopped = true;
     await this.listener?.close();
     for (const m of [...this.messengers]) await m.close();
+    // Messages already being handled finish first (a journal opened meanwhile closes itself, see openGroup).
+    await Promise.allSettled([...this.handling]);
     await Promise.allSettled([...this.journals.values()].map((j) => j.close()));
   }
 
@@ -121,7 +130,9 @@ export class RecoveryAppliance {
       for (const s of sessions.values()) s.ackTimer?.cancel();
       this.log('sender-disconnected', { remote: connection.remote, reason: reason?.message });
     });
-    messenger.onMessage(async (m) => {
+    // Handlers are tracked so that stop() can wait for them: one still opening or writing a journal
+    // after stop() returned would write files its owner has already removed.
+    messenger.onMessage((m) => this.track((async () => {
       if (!greeted) {
         if (m.name !== 'hello') throw new ProtocolError(`expected 'hello' first, got '${m.name}'`);
         const refusal = checkHello(m.meta);
@@ -142,7 +153,14 @@ export class RecoveryAppliance {
         case 'close-vm': return this.closeVm(session(sessions, m.meta.groupId), m.meta);
         default: throw new ProtocolError(`a recovery appliance does not take '${m.name}' messages`);
       }
-    });
+    })()));
+  }
+
+  private track<T>(work: Promise<T>): Promise<T> {
+    const settled = work.then(() => undefined, () => undefined);
+    this.handling.add(settled);
+    void settled.then(() => this.handling.delete(settled));
+    return work;
   }
 
   private async openGroup(messenger: Messenger<ReplicationMessage>, sessions: Map<string, GroupSession>, meta: OpenGroupMeta): Promise<void> {
@@ -150,7 +168,7 @@ export class RecoveryAppliance {
     const root = this.options.journalRoot ?? 'journals';
     // Re-opened on the same connection (a VM was added): keep the session, add the new journals.
     const s: GroupSession = sessions.get(meta.groupId)
-      ?? { groupId: meta.groupId, journals: new Map(), appended: new Map(), highestSeq: 0, durableSeq: 0, appending: [], congested: false, failed: false };
+      ?? { groupId: meta.groupId, journals: new Map(), appended: new Map(), highestSeq: 0, durableSeq: 0, appending: [], congested: false, failed: false, committing: false, commitWanted: false };
     const vms: { vmId: string; lastSeq: number; checkpoints: number; fresh: boolean }[] = [];
     for (const vm of meta.vms) {
       const key = `${meta.groupId}/${vm.vmId}`;
@@ -158,6 +176,12 @@ export class RecoveryAppliance {
       const fresh = !journal && !(await storage.exists(`${root}/${key}/journal.json`));
       if (!journal) {
         journal = await Journal.open({ storage, clock, path: `${root}/${key}`, vmId: vm.vmId, volumes: vm.volumes, ...meta.journal });
+        if (this.stopped) {
+          // stop() ran while this journal was opening and closed only the journals it knew: this one must
+          // not outlive the appliance (its files would be written after the owner removed them).
+          await journal.close();
+          throw new ClosedError(`recovery appliance (journal of VM '${vm.vmId}' opened after stop)`);
+        }
         this.journals.set(key, journal);
         if (journal.damage) this.log('journal-damage', { groupId: meta.groupId, vmId: vm.vmId, message: journal.damage.message });
       } else {
@@ -174,19 +198,40 @@ export class RecoveryAppliance {
     await messenger.send('group-opened', { groupId: meta.groupId, vms });
   }
 
+  /**
+   * Journals a `writes` message. The payload may be pooled memory (a frame assembled from several socket
+   * chunks): it is given back to the receive pool once every append holding a view of it has settled —
+   * then the journal's writes are done and storage keeps no reference (StoredFile.write) — or at once
+   * when nothing takes it.
+   */
   private async writes(messenger: Messenger<ReplicationMessage>, s: GroupSession, meta: WritesMeta, payload: Buffer): Promise<void> {
-    const data = meta.compressed ? uncompressSync(payload) : payload;
+    let data: Buffer;
+    try {
+      data = meta.compressed ? uncompressSync(payload) : payload;
+    } finally {
+      if (meta.compressed) receivePool.release(payload);
+    }
+    const release = (): void => {
+      if (!meta.compressed) receivePool.release(payload);
+    };
     const total = meta.records.reduce((n, r) => n + r[4], 0);
     if (data.length !== meta.rawBytes || total !== meta.rawBytes) {
+      release();
       throw new ProtocolError(`'writes' of group ${meta.groupId} declares ${meta.rawBytes} bytes, records sum to ${total}, payload holds ${data.length}`);
     }
     this.checkCongestion(messenger, s);
-    if (s.failed) return; // The sender was told to fall back; what is still in flight is covered by its bitmap.
+    if (s.failed) { // The sender was told to fall back; what is still in flight is covered by its bitmap.
+      release();
+      return;
+    }
     const byVm = new Map<string, SequencedWrite[]>();
     let at = 0;
     for (const [seq, vmId, volumeId, offset, length] of meta.records) {
       const journal = s.journals.get(vmId);
-      if (!journal) throw new ProtocolError(`write for VM '${vmId}', which group ${meta.groupId} did not open`);
+      if (!journal) {
+        release();
+        throw new ProtocolError(`write for VM '${vmId}', which group ${meta.groupId} did not open`);
+      }
       const last = s.appended.get(vmId)!;
       if (seq > last) {
         let list = byVm.get(vmId);
@@ -202,9 +247,12 @@ export class RecoveryAppliance {
     const upTo = s.highestSeq;
     const makeRoom: MakeRoom = meta.makeRoom === 'keep-history' ? { keepHistoryMs: this.options.syncHistoryFloorMs ?? 600_000 }
       : meta.makeRoom === 'drop-history' ? 'drop-recovery-points' : 'keep-newest';
-    const appended = Promise.all([...byVm].map(([vmId, list]) => s.journals.get(vmId)!.appendMany(list, { makeRoom }).catch((e: Error) => {
+    const appends = [...byVm].map(([vmId, list]) => s.journals.get(vmId)!.appendMany(list, { makeRoom }).catch((e: Error) => {
       throw Object.assign(e, { vmId });
-    })));
+    }));
+    // Not Promise.all: a failed append must not release the memory while another one still writes from it.
+    void Promise.allSettled(appends).then(release);
+    const appended = Promise.all(appends);
     s.appending.push(appended.then(
       // Appended (not yet durable): frees the sender's send window; durability follows the group commit.
       () => messenger.send('ack', { groupId: s.groupId, durableSeq: s.durableSeq, receivedSeq: upTo }).catch(() => undefined),
@@ -318,10 +366,21 @@ export class RecoveryAppliance {
     await messenger.send('fallback', { groupId: s.groupId, trigger: 'RecoveryOrJournalStorageError', storageError: 'journal', message: error.message }).catch(() => undefined);
   }
 
+  /**
+   * Group commit: at most one flush round per group at a time. Writes that arrive while a round runs wait
+   * for the next one, which starts `ackIntervalMs` after it ends — so under load the rounds (each one
+   * fdatasync per dirty journal file) follow the disk's pace instead of piling up every 20 ms.
+   */
   private scheduleAck(messenger: Messenger<ReplicationMessage>, s: GroupSession): void {
     if (s.ackTimer) return;
+    if (s.committing) {
+      s.commitWanted = true;
+      return;
+    }
     s.ackTimer = this.options.clock.setTimer(this.options.ackIntervalMs ?? 20, () => {
       s.ackTimer = undefined;
+      s.committing = true;
+      s.commitWanted = false;
       const upTo = s.highestSeq;
       void Promise.all([...s.journals.values()].map((j) => j.flush()))
         .then(() => {
@@ -330,7 +389,11 @@ export class RecoveryAppliance {
           s.durableSeq = Math.max(s.durableSeq, upTo);
           return messenger.send('ack', { groupId: s.groupId, durableSeq: s.durableSeq, receivedSeq: s.highestSeq });
         })
-        .catch((e: Error) => this.fail(messenger, s, e));
+        .catch((e: Error) => this.fail(messenger, s, e))
+        .finally(() => {
+          s.committing = false;
+          if (s.commitWanted && !messenger.closed) this.scheduleAck(messenger, s);
+        });
     });
   }
 }

@@ -79,6 +79,7 @@ export class SendStream {
   /** Write bytes handed to the link and not yet on the wire (its queue, its bandwidth limit). */
   private linkQueuedBytes = 0;
   private readonly waiters: (() => void)[] = [];
+  private spillCount = 0;
   readonly stats: SenderCounters = { writesSent: 0, rawBytesSent: 0, wireBytesSent: 0, syncBytesSent: 0 };
 
   constructor(private readonly options: SendStreamOptions) {}
@@ -100,6 +101,11 @@ export class SendStream {
   /** Data waits that the network has not taken yet (never sent, or in the link's own queue). */
   get backedUp(): boolean {
     return this.queue.length - this.sent > 0 || this.linkQueuedBytes > 0;
+  }
+
+  /** How many times the stream was spilled: a cycle that saw it change lost some of its writes. */
+  get spills(): number {
+    return this.spillCount;
   }
 
   /** Nothing queued, nothing unacknowledged. */
@@ -291,6 +297,7 @@ export class SendStream {
 
   /** Hands every unacknowledged write back to the capture path and empties the buffer (its data may never arrive). */
   spill(): void {
+    this.spillCount++;
     for (const it of this.queue) if (it.kind === 'write') this.options.dropped(it);
     this.queue = [];
     this.sent = 0;

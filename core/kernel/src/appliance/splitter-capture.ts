@@ -9,6 +9,7 @@ import type { WriteTap } from '../ports/write-tap.js';
 import { WriteGate } from '../capture/write-gate.js';
 import { DirtyBitmap } from '../sync/dirty-bitmap.js';
 import type { CapturePath, CaptureStats } from './capture-path.js';
+import type { GroupOpenedMeta } from './protocol.js';
 import type { WriteItem } from './send-stream.js';
 import { SyncEngine, type SyncEngineParts } from './sync-engine.js';
 
@@ -45,8 +46,8 @@ export class SplitterCapture implements CapturePath {
     for (const vm of this.parts.vms) await this.attach(vm.id);
   }
 
-  opened(fresh: boolean): void {
-    if (!fresh) this.syncs.receiverNotFresh();
+  opened(meta: GroupOpenedMeta): void {
+    if (!meta.vms.every((v) => v.fresh)) this.syncs.receiverNotFresh();
     this.kick();
   }
 
@@ -60,6 +61,10 @@ export class SplitterCapture implements CapturePath {
 
   dropped(write: WriteItem): void {
     this.bitmap.mark(write.volumeId, write.offset, write.data.length);
+  }
+
+  get idle(): boolean {
+    return true;
   }
 
   get ready(): boolean {
@@ -86,6 +91,10 @@ export class SplitterCapture implements CapturePath {
     const checkpoint: Checkpoint = { id, groupId: this.parts.groupId, seq: this.parts.stream.seq, timestamp, kind, ...(tag !== undefined ? { tag } : {}) };
     this.parts.stream.pushCheckpoint(checkpoint);
     return checkpoint;
+  }
+
+  async whenFrozen(): Promise<boolean> {
+    return true; // the marker is queued behind every write stamped before the cut
   }
 
   // ---- membership ------------------------------------------------------------------------------
@@ -121,9 +130,18 @@ export class SplitterCapture implements CapturePath {
     this.rebuildBitmap((volumeId) => this.parts.volumeVm.has(volumeId));
   }
 
+  async settled(): Promise<void> {
+    // Every write is queued as it happens.
+  }
+
   async stop(): Promise<void> {
     this.release();
     for (const tap of this.taps) await tap.close();
+  }
+
+  kill(): void {
+    // The platform closes a dead process's taps.
+    void this.stop();
   }
 
   // ---- the write path --------------------------------------------------------------------------

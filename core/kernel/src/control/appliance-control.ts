@@ -4,6 +4,7 @@
 // called in-process (embedded site) or over the control RPC (appliance in its own process).
 import type { Checkpoint, CheckpointKind, GroupId, Inventory, VmId, VolumeId } from '../model.js';
 import type { ProtectionGroupSettings } from '../settings.js';
+import type { CaptureMode } from '../capture/capture-mode.js';
 import type { ReplicationPhase, SyncTrigger } from '../status/group-status.js';
 import type { Clock } from '../clock.js';
 import type { ProgressSink, ProtectedSiteControl, RecoveryOperations, ShutdownPolicy } from '../recovery/recovery-api.js';
@@ -48,6 +49,10 @@ export interface GroupFacts {
   phase?: ReplicationPhase;
   connected?: boolean;
   trigger?: SyncTrigger;
+  /** Why the group syncs or records, where the trigger alone does not say (e.g. a lost change-tracking token). */
+  cause?: string;
+  /** How the protected appliance captures the group's changes. */
+  captureMode?: CaptureMode;
   storageError?: 'journal' | 'recovery';
   vmIds?: VmId[];
   bufferedBytes?: number;

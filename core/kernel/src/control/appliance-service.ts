@@ -114,7 +114,9 @@ export class ApplianceService implements ApplianceControl {
     for (const id of request.groupIds) if (typeof request.ids[id] !== 'string' || request.ids[id] === '') throw new ValidationError(`no checkpoint id for group '${id}'`, `ids.${id}`);
     const ready = senders.filter((s) => s.canCheckpoint);
     const cut = holdMarkRelease(ready.map((s) => ({ senders: [s], id: request.ids[s.groupId] })), request.kind, request.timestamp, request.tag);
-    return senders.map((s) => (ready.includes(s) ? cut[ready.indexOf(s)] : undefined));
+    // Change tracking: the cut is fixed once its view is frozen (a caller may thaw quiesced guests after this returns).
+    const frozen = await Promise.all(cut.map((cp, i) => ready[i].whenFrozen(cp.id)));
+    return senders.map((s) => (ready.includes(s) && frozen[ready.indexOf(s)] ? cut[ready.indexOf(s)] : undefined));
   }
 
   async finalCheckpoint(groupId: GroupId, id: string, timestamp: number): Promise<Checkpoint> {
@@ -229,8 +231,9 @@ export class ApplianceService implements ApplianceControl {
       const state = sender.state;
       const stats = sender.currentStats();
       Object.assign(facts, {
-        phase: state.phase, connected: state.connected, vmIds: [...spec.vmIds],
+        phase: state.phase, connected: state.connected, vmIds: [...spec.vmIds], captureMode: sender.captureMode,
         ...(state.trigger ? { trigger: state.trigger } : {}), ...(state.storageError ? { storageError: state.storageError } : {}),
+        ...(state.cause ? { cause: state.cause } : {}),
         bufferedBytes: stats.bufferedBytes, bitmapBytes: stats.bitmapBytes,
         writes: stats.writesSent, writtenBytes: stats.rawBytesSent, wireBytes: stats.wireBytesSent + stats.syncBytesSent,
       });

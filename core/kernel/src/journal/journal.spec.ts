@@ -227,6 +227,42 @@ describe('Journal', () => {
     for (const cp of r.journal.checkpoints()) await assertImageMatches(r, cp.id);
   });
 
+  it('an image lists its journaled extents: outside them it equals the replica, and promoted writes leave the list', async () => {
+    const r = await rig({ historyMs: 10_000 });
+    const rnd = seededRandom(61);
+    for (let i = 0; i < 30; i++) await write(r, randomWrite(r, rnd));
+    await checkpoint(r);
+    await r.clock.advance(11_000);
+    for (let i = 0; i < 25; i++) await write(r, randomWrite(r, rnd));
+    const middle = await checkpoint(r);
+    const later: SequencedWrite[] = [];
+    for (let i = 0; i < 25; i++) {
+      const w = randomWrite(r, rnd);
+      later.push(w);
+      await write(r, w);
+    }
+    const cp = await checkpoint(r);
+    await r.clock.advance(1);
+    // The first checkpoint expired: everything up to `middle` is promoted into the replica, the rest is journaled.
+    assert.deepEqual(r.journal.checkpoints().map((c) => c.id), [middle.id, cp.id]);
+    const image = await r.journal.openImage(cp.id);
+    for (const v of VOLUMES) {
+      const extents = image.journaledExtents(v.id);
+      assert.deepEqual(extents, later.filter((w) => w.volumeId === v.id).map((w) => ({ offset: w.offset, length: w.data.length })));
+      const replica = await r.storage.open(`journals/vm-1/replica/${v.id}.img`);
+      const whole = await image.read(v.id, 0, v.sizeBytes);
+      const base = await replica.read(0, v.sizeBytes);
+      for (const e of extents) {
+        base.fill(0, e.offset, e.offset + e.length);
+        whole.fill(0, e.offset, e.offset + e.length);
+      }
+      assert.equal(sha(whole), sha(base), `volume ${v.id}: the image equals the replica outside the journaled extents`);
+      await replica.close();
+    }
+    image.close();
+    assert.throws(() => image.journaledExtents('disk-a'), /closed/);
+  });
+
   it('J5: stays under the hard limit by promoting the oldest checkpoints, and warns past the threshold', async () => {
     const hard = 4 * MiB;
     const r = await rig({ hardLimitBytes: hard, warningBytes: 3 * MiB });
@@ -480,7 +516,7 @@ describe('Journal', () => {
       }
     });
 
-    it('reports damage in the middle with file and offset; checkpoints before it still read correctly', async () => {
+    it('a verifying open reports damage in the middle with file and offset; checkpoints before it still read correctly', async () => {
       const storage = new MemoryStorage();
       const r = await rig({ segmentBytes: 128 * 1024 }, storage);
       const rnd = seededRandom(21);
@@ -489,7 +525,7 @@ describe('Journal', () => {
         await checkpoint(r);
       }
       await r.journal.close();
-      const segs = await storage.list('journals/vm-1/segments/');
+      const segs = (await storage.list('journals/vm-1/segments/')).filter((n) => n.endsWith('.seg'));
       assert.ok(segs.length >= 3, `several segments (${segs.length})`);
       const victim = segs[1];
       const file = await storage.open(victim);
@@ -498,7 +534,7 @@ describe('Journal', () => {
       await file.write(at, Buffer.from([b[0] ^ 0xff]));
       await file.flush();
       await file.close();
-      const journal = await Journal.open({ ...r.options, storage });
+      const journal = await Journal.open({ ...r.options, storage, verifyPayloads: true });
       assert.ok(journal.damage, 'damage reported');
       assert.equal(journal.damage.file, victim);
       assert.equal(journal.damage.offset, 64);
@@ -513,6 +549,138 @@ describe('Journal', () => {
       const again = await Journal.open({ ...r.options, storage });
       assert.equal(again.damage, undefined);
       assert.deepEqual(again.checkpoints().map((c) => c.id), ids);
+    });
+
+    it('an open trusts sealed segments\' summaries; scrub finds the damage, unlists what includes it, and the next open cuts there', async () => {
+      const storage = new MemoryStorage();
+      const r = await rig({ segmentBytes: 128 * 1024 }, storage);
+      const rnd = seededRandom(21);
+      for (let t = 0; t < 8; t++) {
+        for (let i = 0; i < 10; i++) await write(r, randomWrite(r, rnd, 8));
+        await checkpoint(r);
+      }
+      await r.journal.close();
+      const segs = await storage.list('journals/vm-1/segments/');
+      const seals = segs.filter((n) => n.endsWith('.sum'));
+      assert.equal(seals.length, segs.length / 2, `every segment has its summary after a clean close (${segs.join(', ')})`);
+      const victim = segs.filter((n) => n.endsWith('.seg'))[1];
+      const file = await storage.open(victim);
+      const at = 64 + 48 + 100;
+      const b = await file.read(at, 1);
+      await file.write(at, Buffer.from([b[0] ^ 0xff]));
+      await file.flush();
+      await file.close();
+      const journal = await Journal.open({ ...r.options, storage });
+      r.journal = journal;
+      assert.equal(journal.damage, undefined, 'the summarised segment was not read at open');
+      assert.equal(journal.checkpoints().length, 8);
+      const events: Error[] = [];
+      journal.on('damage', (e) => events.push(e));
+      const found = await journal.scrub();
+      assert.ok(found, 'scrub reports the damage');
+      assert.equal(found.file, victim);
+      assert.equal(found.offset, 64);
+      assert.equal(events.length, 1);
+      const ids = journal.checkpoints().map((c) => c.id);
+      assert.ok(ids.length >= 1 && ids.length < 8, `only checkpoints before the damaged write stay listed (${ids.join(',')})`);
+      for (const id of ids) await assertImageMatches(r, id);
+      await journal.close();
+      const again = await Journal.open({ ...r.options, storage });
+      assert.ok(again.damage, 'the open after a scrub found damage reads everything and finds it');
+      assert.deepEqual(again.checkpoints().map((c) => c.id), ids);
+      await again.close();
+      const third = await Journal.open({ ...r.options, storage });
+      assert.equal(third.damage, undefined, 'cut off, not found again');
+      assert.deepEqual(third.checkpoints().map((c) => c.id), ids);
+      r.journal = third;
+      for (const id of ids) await assertImageMatches(r, id);
+      await third.close();
+    });
+
+    it('a missing, torn, corrupt or stale summary makes the open scan that segment: same checkpoints, same images', async () => {
+      const spoil: Record<string, (storage: MemoryStorage, name: string) => Promise<void>> = {
+        missing: (storage, name) => storage.delete(name),
+        torn: async (storage, name) => {
+          const f = await storage.open(name);
+          await f.resize(Math.floor((await f.size()) / 2));
+          await f.flush();
+          await f.close();
+        },
+        'bit flip': async (storage, name) => {
+          const f = await storage.open(name);
+          const b = await f.read(40, 1);
+          await f.write(40, Buffer.from([b[0] ^ 0x10]));
+          await f.flush();
+          await f.close();
+        },
+        'other segment': async (storage, name) => {
+          // A valid summary, but of another segment (e.g. left over from a segment recovery cut off).
+          const other = name.replace(/\d{10}\.sum$/, '0000000001.sum');
+          await storage.replace(name, (await storage.readAll(other))!);
+        },
+      };
+      for (const [how, act] of Object.entries(spoil)) {
+        const storage = new MemoryStorage();
+        const r = await rig({ segmentBytes: 96 * 1024 }, storage);
+        const rnd = seededRandom(77);
+        for (let t = 0; t < 6; t++) {
+          for (let i = 0; i < 12; i++) await write(r, randomWrite(r, rnd, 8));
+          await checkpoint(r);
+        }
+        await r.journal.close();
+        const sums = (await storage.list('journals/vm-1/segments/')).filter((n) => n.endsWith('.sum'));
+        assert.ok(sums.length >= 3, `${how}: several summaries`);
+        const victim = sums[2];
+        await act(storage, victim);
+        // Damage in the victim's payload is only seen when the segment is scanned: proof that it was.
+        const seg = victim.replace(/\.sum$/, '.seg');
+        const f = await storage.open(seg);
+        const b = await f.read(64 + 48 + 10, 1);
+        await f.write(64 + 48 + 10, Buffer.from([b[0] ^ 0xff]));
+        await f.flush();
+        await f.close();
+        const journal = await Journal.open({ ...r.options, storage });
+        assert.ok(journal.damage, `${how}: the segment was scanned, and the damage in it found`);
+        assert.equal(journal.damage.file, seg);
+        r.journal = journal;
+        const ids = journal.checkpoints().map((c) => c.id);
+        assert.ok(ids.length >= 1, `${how}: checkpoints before the damage are listed`);
+        for (const id of ids) await assertImageMatches(r, id);
+        await journal.close();
+      }
+    });
+
+    it('summaries and a full scan rebuild the same journal (checkpoints, figures, images), also after crashes', async () => {
+      for (let seed = 1; seed <= 12; seed++) {
+        const storage = new MemoryStorage();
+        const r = await rig({ segmentBytes: 64 * 1024 }, storage);
+        const rnd = seededRandom(seed * 7);
+        for (let i = 0; i < 60; i++) {
+          await write(r, randomWrite(r, rnd, 16));
+          if (rnd.int(0, 5) === 0) await checkpoint(r);
+        }
+        await checkpoint(r);
+        if (seed % 2 === 0) await r.journal.close();
+        else {
+          await r.journal.idle();
+          storage.crash(seed);
+        }
+        const fast = await Journal.open({ ...r.options, storage });
+        const fastView = { cps: fast.checkpoints(), stats: fast.stats(), damage: fast.damage };
+        r.journal = fast;
+        for (const cp of fastView.cps) await assertImageMatches(r, cp.id);
+        await fast.close();
+        const slow = await Journal.open({ ...r.options, storage, verifyPayloads: true });
+        assert.deepEqual(slow.checkpoints(), fastView.cps, `seed ${seed}: checkpoints`);
+        const { segments: _s1, usedBytes: _u1, ...slowStats } = slow.stats();
+        const { segments: _s2, usedBytes: _u2, ...fastStats } = fastView.stats;
+        assert.deepEqual(slowStats, fastStats, `seed ${seed}: figures`);
+        assert.equal(slow.damage, undefined);
+        assert.equal(fastView.damage, undefined);
+        r.journal = slow;
+        for (const cp of fastView.cps) await assertImageMatches(r, cp.id);
+        await slow.close();
+      }
     });
 
     it('finishes an interrupted promotion on reopen', async () => {

@@ -1,6 +1,9 @@
 // The recovery site's per-VM journal: an append-only log of sequenced writes and checkpoint markers in
 // CRC-protected segments, an index from (volume, range) to log records, point-in-time images, FIFO
 // trimming that promotes old writes into the replica volumes, size limits, and crash recovery.
+// Longer than our usual files because appends, flushes, promotion and recovery all keep one set of
+// invariants over the segment table and the index; the on-disk formats, scanning, summaries and the index
+// live in their own modules (segment-format, segment-reader, segment-summary, block-index).
 import { EventEmitter } from 'node:events';
 import type { Clock, TimerHandle } from '../clock.js';
 import {
@@ -13,9 +16,11 @@ import { checkRange, checkWrite } from '../volume-geometry.js';
 import { BlockIndex, type ReadPiece } from './block-index.js';
 import { PointInTimeImage } from './point-in-time-image.js';
 import {
-  RECORD_HEADER_BYTES, RECORD_MAGIC_BYTES, RecordType, SEGMENT_HEADER_BYTES, checkpointRecord, decodeRecordHeader,
-  decodeSegmentHeader, encodeSegmentHeader, payloadHash, segmentFileName, segmentNoOf, writeRecordHeader,
+  RECORD_HEADER_BYTES, RecordType, SEGMENT_HEADER_BYTES, checkpointRecord, encodeSegmentHeader, segmentFileName, segmentNoOf,
+  writeRecordHeader,
 } from './segment-format.js';
+import { hasCheckpointAfter, walkSegment, type BadSpot } from './segment-reader.js';
+import { SummaryBuilder, decodeSegmentSummary, summaryFileName, summaryNoOf, type SegmentSummary } from './segment-summary.js';
 import { SerialQueue } from './serial-queue.js';
 
 export interface JournalVolume {
@@ -41,6 +46,11 @@ export interface JournalOptions {
   indexBlockBytes?: number;
   /** Trim by history on a timer, at each checkpoint's expiry (default true). */
   autoTrim?: boolean;
+  /**
+   * Open by reading every record and verifying every checksum, ignoring the sealed segments' summaries
+   * (default false: a sealed segment with a valid summary is not read, see `scrub` for its payloads).
+   */
+  verifyPayloads?: boolean;
 }
 
 export type HistoryStatus = 'ok' | 'warning' | 'error';
@@ -100,6 +110,8 @@ const MIN_SEGMENT_BYTES = 64 * 1024;
 const MAX_WRITE_BYTES = 64 * 1024 * 1024;
 const CHECKPOINT_KINDS: readonly CheckpointKind[] = ['auto', 'tagged', 'vss'];
 const TRIMMED_IDS_REMEMBERED = 100_000;
+/** Segments opened (and their summaries read) ahead of the one recovery is rebuilding. */
+const RECOVERY_READ_AHEAD = 8;
 
 interface SegmentInfo {
   no: number;
@@ -111,6 +123,10 @@ interface SegmentInfo {
   /** Highest write sequence number written and published (where a failed write rewinds to). */
   publishedMaxWriteSeq: number;
   checkpointIds: string[];
+  /** Writes issued into the segment and not yet settled. */
+  inFlight: number;
+  /** Records published so far, until the sealed and flushed segment's summary is written. */
+  summary?: SummaryBuilder;
 }
 
 /** Persistent state beside the segments, replaced atomically. */
@@ -129,6 +145,16 @@ interface JournalState {
   firstCheckpointAt?: number;
   /** Every recovery point with seq ≤ this was dropped deliberately (`dropRecoveryPoints`); recovery never lists them. */
   droppedThroughSeq?: number;
+  /** A scrub found damage in a sealed segment: the next open reads and verifies every record. */
+  verifyOnOpen?: boolean;
+}
+
+/** What recovery carries from one segment to the next. */
+interface RecoveryScan {
+  /** Writes a crash left between appliedSeq and promotedSeq: promoted again, in order. */
+  redo: PendingRedo[];
+  /** The oldest retained checkpoint was seen: markers from here on are listed. */
+  seenOldest: boolean;
 }
 
 interface PendingRedo {
@@ -144,6 +170,8 @@ export class Journal extends EventEmitter<JournalEvents> {
   damage?: JournalCorruptError;
   /** Set when recovery cut off a torn tail (writes never made durable by a checkpoint or flush). */
   tornTail?: { file: string; offset: number };
+  /** How the last open rebuilt the journal: segments taken from their summaries, and segments read whole. */
+  readonly opened = { summarized: 0, scanned: 0 };
 
   private readonly queue = new SerialQueue();
   private readonly index: BlockIndex;
@@ -171,6 +199,8 @@ export class Journal extends EventEmitter<JournalEvents> {
   private readonly pendingIds = new Set<string>();
   private readsInFlight = 0;
   private deletions: Promise<void> = Promise.resolve();
+  /** Summary files being written (never rejects); deletions and close wait for it. */
+  private summaryWrites: Promise<void> = Promise.resolve();
   private warned = false;
   private closed = false;
   private trimTimer?: TimerHandle;
@@ -194,14 +224,18 @@ export class Journal extends EventEmitter<JournalEvents> {
     } else {
       state = { format: 1, vmId: options.vmId, createdAt: options.clock.now(), volumes: [], promotedSeq: 0, appliedSeq: 0 };
     }
+    let changed = !raw;
     for (const v of options.volumes) {
       const known = state.volumes.find((k) => k.id === v.id);
-      if (!known) state.volumes.push({ id: v.id, sizeBytes: v.sizeBytes, sectorSize: v.sectorSize });
-      else if (known.sizeBytes !== v.sizeBytes || known.sectorSize !== v.sectorSize) {
+      if (!known) {
+        state.volumes.push({ id: v.id, sizeBytes: v.sizeBytes, sectorSize: v.sectorSize });
+        changed = true;
+      } else if (known.sizeBytes !== v.sizeBytes || known.sectorSize !== v.sectorSize) {
         throw new ValidationError(`volume '${v.id}' is ${known.sizeBytes} bytes / ${known.sectorSize}-byte sectors in the journal, not ${v.sizeBytes} / ${v.sectorSize}`, 'volumes');
       }
     }
-    await options.storage.replace(statePath, Buffer.from(JSON.stringify(state)));
+    // Rewritten only when it changed: each replace costs two fsyncs, slow while the disk writes back.
+    if (changed) await options.storage.replace(statePath, Buffer.from(JSON.stringify(state)));
     const journal = new Journal(options, state);
     await journal.recover();
     return journal;
@@ -252,6 +286,8 @@ export class Journal extends EventEmitter<JournalEvents> {
   /**
    * Appends writes in order with as few storage calls as possible. All are checked before any is
    * written. Several appends may be in flight at once; they become visible to readers in order.
+   * Settles (either way) only once no write it issued is still in progress: the caller may then reuse
+   * the writes' buffers.
    */
   appendMany(writes: readonly SequencedWrite[], options: AppendOptions = {}): Promise<void> {
     let done: Promise<void> = Promise.resolve();
@@ -269,12 +305,18 @@ export class Journal extends EventEmitter<JournalEvents> {
         seq = w.seq;
       }
       const parts: Promise<void>[] = [];
-      for (let i = 0; i < writes.length;) {
-        const issued = await this.issueBatch(writes, i, makeRoom);
-        parts.push(issued.done);
-        i = issued.next;
+      try {
+        for (let i = 0; i < writes.length;) {
+          const issued = await this.issueBatch(writes, i, makeRoom);
+          parts.push(issued.done);
+          i = issued.next;
+        }
+      } catch (e) {
+        // The caller may reuse the writes' buffers once this settles: nothing issued may still be writing.
+        await Promise.allSettled(parts);
+        throw e;
       }
-      done = Promise.all(parts).then(() => undefined);
+      done = allSettledOrThrow(parts);
     }).then(() => done);
   }
 
@@ -298,7 +340,8 @@ export class Journal extends EventEmitter<JournalEvents> {
       await this.published;
       const copy: Checkpoint = { id: cp.id, groupId: cp.groupId, seq: cp.seq, timestamp: cp.timestamp, kind: cp.kind, ...(cp.tag !== undefined ? { tag: cp.tag } : {}) };
       this.pendingIds.add(copy.id);
-      const written = this.issueRecords(record, cp.seq, -1, (seg) => seg.checkpointIds.push(copy.id), () => {
+      const written = this.issueRecords(record, cp.seq, -1, (seg) => seg.checkpointIds.push(copy.id), (seg, start) => {
+        seg.summary?.add(RecordType.Checkpoint, 0, copy.seq, copy.timestamp, record[1].length, start + RECORD_HEADER_BYTES, record[1]);
         this.lastSeqValue = Math.max(this.lastSeqValue, copy.seq);
       });
       done = this.afterFlush(written, () => {
@@ -328,6 +371,7 @@ export class Journal extends EventEmitter<JournalEvents> {
     await this.queue.idle();
     await this.published;
     await this.flushed;
+    await this.summaryWrites;
   }
 
   /** Retained checkpoints, oldest first. */
@@ -352,6 +396,7 @@ export class Journal extends EventEmitter<JournalEvents> {
     this.pins.set(cp.id, (this.pins.get(cp.id) ?? 0) + 1);
     return new PointInTimeImage(cp, this.state.volumes, {
       read: (volumeId, offset, length) => this.readAt(volumeId, offset, length, cp.seq),
+      journaledExtents: (volumeId) => this.journaledExtents(volumeId, cp.seq),
       release: () => this.unpin(cp.id),
     });
   }
@@ -372,6 +417,16 @@ export class Journal extends EventEmitter<JournalEvents> {
     } finally {
       if (--this.readsInFlight === 0 && this.retired.length > 0) void this.deleteRetired();
     }
+  }
+
+  /** Extents of journaled (not yet promoted) writes to a volume with seq ≤ `maxSeq`, oldest first. */
+  journaledExtents(volumeId: VolumeId, maxSeq: number): { offset: number; length: number }[] {
+    this.assertOpen();
+    const volume = this.volumeIndex.get(volumeId);
+    if (volume === undefined) throw new UnknownVolumeError(volumeId, `the journal of VM '${this.vmId}'`);
+    const out: { offset: number; length: number }[] = [];
+    for (const e of this.index.entriesUpTo(maxSeq)) if (e.volume === volume) out.push({ offset: e.offset, length: e.length });
+    return out;
   }
 
   /** Trims checkpoints past the history window (keeping the newest and any pinned one) and promotes their writes. */
@@ -419,7 +474,13 @@ export class Journal extends EventEmitter<JournalEvents> {
     await this.idle();
     this.closed = true;
     this.trimTimer?.cancel();
-    await this.active.file.flush();
+    // Everything becomes durable and every segment gets its summary, the active one too: the next open
+    // starts a new segment, so all of these are sealed.
+    const segs = [...this.segments.values()];
+    await Promise.all(segs.filter((seg) => seg === this.active || this.dirty.has(seg)).map((seg) => seg.file.flush()));
+    this.dirty.clear();
+    for (const seg of segs) this.summarizeIfSealed(seg, true);
+    await this.summaryWrites;
     await this.deletions;
     for (const s of this.segments.values()) await s.file.close();
     for (const r of this.replicas) await r.close();
@@ -451,6 +512,7 @@ export class Journal extends EventEmitter<JournalEvents> {
     const done = this.issueRecords(buffers, lastSeq, lastSeq, () => undefined, () => {
       for (const p of placed) {
         this.index.add({ seq: p.write.seq, volume: p.volume, offset: p.write.offset, length: p.write.data.length, segment: seg.no, position: p.position });
+        seg.summary?.add(RecordType.Write, p.volume, p.write.seq, p.write.offset, p.write.data.length, p.position);
       }
       this.lastSeqValue = lastSeq;
     });
@@ -462,7 +524,7 @@ export class Journal extends EventEmitter<JournalEvents> {
    * settles when they are written and published. Publication is in issue order, so readers never see a
    * record before the ones in front of it; after a failed write nothing later is published.
    */
-  private issueRecords(buffers: Buffer[], seq: number, maxWriteSeq: number, onIssue: (seg: SegmentInfo) => void, publish: () => void): Promise<void> {
+  private issueRecords(buffers: Buffer[], seq: number, maxWriteSeq: number, onIssue: (seg: SegmentInfo) => void, publish: (seg: SegmentInfo, start: number) => void): Promise<void> {
     const seg = this.active;
     const start = seg.bytes;
     const bytes = buffers.reduce((n, b) => n + b.length, 0);
@@ -473,6 +535,7 @@ export class Journal extends EventEmitter<JournalEvents> {
     onIssue(seg);
     this.checkWarning();
     const write = seg.file.write(start, buffers);
+    seg.inFlight++;
     const before = this.published;
     const done = (async (): Promise<void> => {
       let error: unknown;
@@ -482,11 +545,12 @@ export class Journal extends EventEmitter<JournalEvents> {
         error = e;
       }
       await before;
+      seg.inFlight--;
       if (error && !this.writeFailure) this.writeFailure = { segment: seg, offset: start, error };
       if (this.writeFailure) throw error ?? this.writeFailure.error;
       this.dirty.add(seg);
       if (maxWriteSeq >= 0) seg.publishedMaxWriteSeq = maxWriteSeq;
-      publish();
+      publish(seg, start);
     })();
     this.published = done.catch(() => undefined);
     return done;
@@ -505,7 +569,11 @@ export class Journal extends EventEmitter<JournalEvents> {
       this.segments.delete(s.no);
       await s.file.close();
       await this.options.storage.delete(s.name);
+      await this.options.storage.delete(summaryFileName(this.options.path, s.no));
     }
+    await this.summaryWrites;
+    await this.options.storage.delete(summaryFileName(this.options.path, segment.no));
+    segment.summary ??= new SummaryBuilder();
     await segment.file.resize(offset);
     segment.bytes = offset;
     segment.maxWriteSeq = segment.publishedMaxWriteSeq;
@@ -528,10 +596,35 @@ export class Journal extends EventEmitter<JournalEvents> {
         for (const seg of segs) this.dirty.add(seg);
         throw e;
       }
+      for (const seg of segs) this.summarizeIfSealed(seg);
       then();
     });
     this.flushed = done.catch(() => undefined);
     return done;
+  }
+
+  /**
+   * Writes the summary of a sealed segment once all of it is durable: nothing in flight into it, nothing
+   * published since its last flush, no failed write to cut back. The summary itself is not flushed: a
+   * torn or lost one only makes the next open scan that segment.
+   */
+  private summarizeIfSealed(seg: SegmentInfo, closing = false): void {
+    if ((seg === this.active && !closing) || !seg.summary || seg.inFlight > 0 || this.dirty.has(seg) || this.writeFailure || !this.segments.has(seg.no)) return;
+    const data = seg.summary.encode(seg.no, seg.bytes);
+    seg.summary = undefined;
+    const name = summaryFileName(this.options.path, seg.no);
+    this.summaryWrites = this.summaryWrites.then(async () => {
+      const file = await this.options.storage.open(name, { create: true });
+      try {
+        await file.resize(0);
+        await file.write(0, data);
+      } finally {
+        await file.close();
+      }
+    }).catch((e: Error) => {
+      // Only a hint for the next open; without it that segment is scanned.
+      this.emit('trim-error', e);
+    });
   }
 
   private checkWarning(): void {
@@ -550,7 +643,9 @@ export class Journal extends EventEmitter<JournalEvents> {
     const file = await this.options.storage.open(name, { create: true });
     await file.resize(0);
     await file.write(0, encodeSegmentHeader({ segmentNo: no, createdAt: this.options.clock.now() }));
-    const seg: SegmentInfo = { no, name, file, bytes: SEGMENT_HEADER_BYTES, maxWriteSeq: -1, publishedMaxWriteSeq: -1, checkpointIds: [] };
+    // A summary left by an earlier segment of this number (cut off by recovery) must not describe this one.
+    await this.options.storage.delete(summaryFileName(this.options.path, no));
+    const seg: SegmentInfo = { no, name, file, bytes: SEGMENT_HEADER_BYTES, maxWriteSeq: -1, publishedMaxWriteSeq: -1, checkpointIds: [], inFlight: 0, summary: new SummaryBuilder() };
     this.segments.set(no, seg);
     this.dirty.add(seg);
     this.active = seg;
@@ -706,9 +801,11 @@ export class Journal extends EventEmitter<JournalEvents> {
   private deleteRetired(): Promise<void> {
     const batch = this.retired.splice(0);
     this.deletions = this.deletions.then(async () => {
+      await this.summaryWrites;
       for (const s of batch) {
         await s.file.close();
         await this.options.storage.delete(s.name);
+        await this.options.storage.delete(summaryFileName(this.options.path, s.no));
       }
     }).catch((e: Error) => {
       // A segment left behind is harmless (recovery skips promoted data); report and carry on.
@@ -774,67 +871,45 @@ export class Journal extends EventEmitter<JournalEvents> {
     for (const v of this.state.volumes) {
       this.replicas.push(await storage.open(`${path}/replica/${encodeURIComponent(v.id)}.img`, { create: true, size: v.sizeBytes }));
     }
-    const names = (await storage.list(`${path}/segments/`)).filter((n) => segmentNoOf(n) !== undefined);
+    const listed = await storage.list(`${path}/segments/`);
+    const names = listed.filter((n) => segmentNoOf(n) !== undefined);
     names.sort((a, b) => segmentNoOf(a)! - segmentNoOf(b)!);
-    const redo: PendingRedo[] = [];
-    let seenOldest = this.state.oldestCheckpointId === undefined;
+    const present = new Set(names.map((n) => segmentNoOf(n)!));
+    const summarized = new Set<number>();
+    for (const n of listed) {
+      const no = summaryNoOf(n);
+      if (no === undefined) continue;
+      // A summary whose segment is gone (deleted before it) is dropped, so it can never describe a later one.
+      if (present.has(no)) summarized.add(no);
+      else await storage.delete(n);
+    }
+    const useSummaries = !this.options.verifyPayloads && !this.state.verifyOnOpen;
+    const scan: RecoveryScan = { redo: [], seenOldest: this.state.oldestCheckpointId === undefined };
+    const scanned: SegmentInfo[] = [];
     let lastNo = 0;
+    // Opening segments and reading their summaries is I/O-bound: a few segments ahead are loaded meanwhile.
+    const load = async (name: string): Promise<{ file: StoredFile; size: number; summary?: SegmentSummary }> => {
+      const file = await storage.open(name);
+      const size = await file.size();
+      const no = segmentNoOf(name)!;
+      return { file, size, summary: useSummaries && summarized.has(no) ? await this.readSummary(no, size) : undefined };
+    };
+    const ahead: Promise<{ file: StoredFile; size: number; summary?: SegmentSummary }>[] = [];
     for (let i = 0; i < names.length; i++) {
       const name = names[i];
       const no = segmentNoOf(name)!;
       lastNo = no;
-      const file = await storage.open(name);
-      const size = await file.size();
-      const buf = await file.read(0, size);
-      const seg: SegmentInfo = { no, name, file, bytes: size, maxWriteSeq: -1, publishedMaxWriteSeq: -1, checkpointIds: [] };
-      let bad: { offset: number; reason: string } | undefined;
-      const stop = (offset: number, reason: string): void => {
-        bad = { offset, reason };
-        seg.bytes = offset;
-      };
-      const header = decodeSegmentHeader(buf);
-      if (typeof header === 'string') {
-        stop(0, header);
-      } else {
-        let pos = SEGMENT_HEADER_BYTES;
-        while (pos < size) {
-          const h = decodeRecordHeader(buf, pos);
-          if (typeof h === 'string') { stop(pos, h); break; }
-          const payloadAt = pos + RECORD_HEADER_BYTES;
-          if (payloadAt + h.payloadLength > size) { stop(pos, 'record payload is truncated'); break; }
-          const payload = buf.subarray(payloadAt, payloadAt + h.payloadLength);
-          if (payloadHash(payload) !== h.payloadHash) { stop(pos, 'record payload checksum mismatch'); break; }
-          if (h.type === RecordType.Write) {
-            const volume = this.state.volumes[h.volumeIndex];
-            if (!volume || h.offset + h.payloadLength > volume.sizeBytes) { stop(pos, `write record names unknown volume ${h.volumeIndex} or lies outside it`); break; }
-            if (h.seq <= this.lastSeqValue) { stop(pos, `write seq ${h.seq} goes back from ${this.lastSeqValue}`); break; }
-            if (h.seq > this.state.promotedSeq) {
-              this.index.add({ seq: h.seq, volume: h.volumeIndex, offset: h.offset, length: h.payloadLength, segment: no, position: payloadAt });
-            } else if (h.seq > this.state.appliedSeq) {
-              redo.push({ volume: h.volumeIndex, offset: h.offset, segment: no, position: payloadAt, length: h.payloadLength });
-            }
-            seg.maxWriteSeq = h.seq;
-            this.lastSeqValue = h.seq;
-          } else {
-            let cp: Checkpoint;
-            try {
-              cp = JSON.parse(payload.toString('utf8')) as Checkpoint;
-              validateCheckpoint(cp);
-            } catch (e) {
-              stop(pos, `checkpoint record is unreadable: ${(e as Error).message}`);
-              break;
-            }
-            if (cp.seq < this.lastSeqValue) { stop(pos, `checkpoint seq ${cp.seq} goes back from ${this.lastSeqValue}`); break; }
-            seg.checkpointIds.push(cp.id);
-            this.lastSeqValue = cp.seq;
-            if (!seenOldest && cp.id === this.state.oldestCheckpointId) seenOldest = true;
-            if (seenOldest && cp.seq > (this.state.droppedThroughSeq ?? -1)) {
-              this.checkpointList.push(cp);
-              this.checkpointById.set(cp.id, cp);
-            } else this.rememberTrimmed(cp.id);
-          }
-          pos = payloadAt + h.payloadLength;
-        }
+      while (ahead.length < RECOVERY_READ_AHEAD && i + ahead.length < names.length) ahead.push(load(names[i + ahead.length]));
+      const { file, size, summary } = await ahead.shift()!;
+      const seg: SegmentInfo = { no, name, file, bytes: size, maxWriteSeq: -1, publishedMaxWriteSeq: -1, checkpointIds: [], inFlight: 0 };
+      let bad: BadSpot | undefined;
+      if (summary && this.applySummary(seg, summary, scan)) this.opened.summarized++;
+      else {
+        this.opened.scanned++;
+        seg.summary = new SummaryBuilder();
+        bad = await this.scanSegment(seg, size, scan);
+        scanned.push(seg);
+        if (bad) seg.bytes = bad.offset;
       }
       seg.publishedMaxWriteSeq = seg.maxWriteSeq;
       this.segments.set(no, seg);
@@ -842,31 +917,180 @@ export class Journal extends EventEmitter<JournalEvents> {
       if (bad) {
         // A durable marker after the bad spot proves the bytes there were once written whole: damage.
         // Without one, nothing after it was ever promised durable: a torn tail, cut off silently.
-        if (await this.markerFollows(buf, bad.offset, names.slice(i + 1))) this.damage = new JournalCorruptError(name, bad.offset, bad.reason);
+        if (await this.markerFollows(seg, size, bad.offset, names.slice(i + 1))) this.damage = new JournalCorruptError(name, bad.offset, bad.reason);
         else this.tornTail = { file: name, offset: bad.offset };
-        await this.cutTail(seg, buf, i, names);
+        for (const next of ahead.splice(0)) await (await next).file.close();
+        await this.cutTail(seg, size, i, names);
         break;
       }
     }
+    if (this.state.verifyOnOpen) await this.saveState({ ...this.state, verifyOnOpen: undefined });
     this.issuedSeq = this.lastSeqValue;
     // Finish a promotion a crash interrupted: the replica must hold every write ≤ promotedSeq.
-    if (redo.length > 0) {
-      for (const r of redo) {
+    if (scan.redo.length > 0) {
+      for (const r of scan.redo) {
         await this.replicas[r.volume].write(r.offset, await this.segments.get(r.segment)!.file.read(r.position, r.length));
       }
       for (const r of this.replicas) await r.flush();
     }
     if (this.state.appliedSeq < this.state.promotedSeq) await this.saveState({ ...this.state, appliedSeq: this.state.promotedSeq });
     if (this.damage) this.emitLater('damage', this.damage);
+    // Every scanned segment is sealed now (a new one follows): made durable as read, it gets its summary —
+    // in the background, so the open does not wait for those fsyncs.
+    for (const seg of scanned) {
+      if (!this.segments.has(seg.no) || !seg.summary) continue;
+      const summary = seg.summary;
+      seg.summary = undefined;
+      this.summaryWrites = this.summaryWrites.then(async () => {
+        if (!this.segments.has(seg.no)) return;
+        await seg.file.flush();
+        seg.summary = summary;
+        this.summarizeIfSealed(seg, true);
+      }).catch((e: Error) => this.emitLater('trim-error', e));
+    }
     await this.createSegment(lastNo + 1);
     this.releaseSegments();
     this.checkWarning();
     this.armTrimTimer();
   }
 
-  /** True when a well-formed checkpoint marker lies after `offset` in `buf` or anywhere in the later segments. */
-  private async markerFollows(buf: Buffer, offset: number, later: string[]): Promise<boolean> {
-    if (hasCheckpointAfter(buf, offset + 1)) return true;
+  /** The summary of segment `no` if it is valid and describes the segment as it is now (`size` bytes). */
+  private async readSummary(no: number, size: number): Promise<SegmentSummary | undefined> {
+    const raw = await this.options.storage.readAll(summaryFileName(this.options.path, no));
+    const summary = raw && decodeSegmentSummary(raw);
+    if (!summary || typeof summary === 'string' || summary.segmentNo !== no || summary.segmentBytes !== size) return undefined;
+    return summary;
+  }
+
+  /**
+   * Rebuilds a sealed segment's part of the journal from its summary, after checking every entry the
+   * way a scan checks records; false (nothing applied) when any entry does not fit, and the segment is scanned.
+   */
+  private applySummary(seg: SegmentInfo, summary: SegmentSummary, scan: RecoveryScan): boolean {
+    const checkpoints: Checkpoint[] = [];
+    let last = this.lastSeqValue;
+    let end = SEGMENT_HEADER_BYTES;
+    for (let i = 0; i < summary.count; i++) {
+      const seq = summary.seq(i);
+      const length = summary.payloadLength(i);
+      const at = summary.payloadAt(i);
+      if (at !== end + RECORD_HEADER_BYTES) return false;
+      end = at + length;
+      if (summary.type(i) === RecordType.Write) {
+        if (this.writeRecordProblem(summary.volumeIndex(i), seq, summary.offset(i), length, last)) return false;
+      } else if (summary.type(i) === RecordType.Checkpoint) {
+        const cp = parseCheckpointRecord(summary.checkpoint(i));
+        if (typeof cp === 'string' || cp.seq < last) return false;
+        checkpoints.push(cp);
+      } else return false;
+      last = seq;
+    }
+    if (end !== summary.segmentBytes) return false;
+    let k = 0;
+    const { promotedSeq, appliedSeq } = this.state;
+    for (let i = 0; i < summary.count; i++) {
+      const seq = summary.seq(i);
+      if (summary.type(i) !== RecordType.Write) this.applyCheckpoint(seg, checkpoints[k++], scan);
+      else if (seq > promotedSeq) {
+        // The common case inline (a million of these on a big reopen): straight into the index.
+        this.index.addEntry(seq, summary.volumeIndex(i), summary.offset(i), summary.payloadLength(i), seg.no, summary.payloadAt(i));
+        seg.maxWriteSeq = seq;
+        this.lastSeqValue = seq;
+      } else if (seq > appliedSeq) this.applyWrite(seg, summary.volumeIndex(i), seq, summary.offset(i), summary.payloadLength(i), summary.payloadAt(i), scan);
+      else {
+        seg.maxWriteSeq = seq;
+        this.lastSeqValue = seq;
+      }
+    }
+    return true;
+  }
+
+  /** Reads a segment record by record, verifying every checksum, and rebuilds its part of the journal; returns the first bad spot. */
+  private scanSegment(seg: SegmentInfo, size: number, scan: RecoveryScan): Promise<BadSpot | undefined> {
+    return walkSegment(seg.file, size, (h, payloadAt, payload) => {
+      if (h.type === RecordType.Write) {
+        const problem = this.writeRecordProblem(h.volumeIndex, h.seq, h.offset, h.payloadLength, this.lastSeqValue);
+        if (problem) return problem;
+        this.applyWrite(seg, h.volumeIndex, h.seq, h.offset, h.payloadLength, payloadAt, scan);
+        seg.summary!.add(RecordType.Write, h.volumeIndex, h.seq, h.offset, h.payloadLength, payloadAt);
+      } else {
+        const cp = parseCheckpointRecord(payload);
+        if (typeof cp === 'string') return cp;
+        if (cp.seq < this.lastSeqValue) return `checkpoint seq ${cp.seq} goes back from ${this.lastSeqValue}`;
+        this.applyCheckpoint(seg, cp, scan);
+        seg.summary!.add(RecordType.Checkpoint, 0, cp.seq, h.offset, h.payloadLength, payloadAt, Buffer.from(payload));
+      }
+      return undefined;
+    });
+  }
+
+  /**
+   * Reads every sealed segment and verifies every record's checksums: the check an open skips for
+   * segments with a summary, run when the appliance has time (a background scrub). Damage is reported as
+   * an open reports it (`damage`, the 'damage' event); checkpoints that include the damaged write stop
+   * being listed at once, and the next open reads every record and cuts the log there. Resolves with the
+   * damage found, or undefined.
+   */
+  async scrub(): Promise<JournalCorruptError | undefined> {
+    this.assertOpen();
+    this.readsInFlight++;
+    try {
+      // Everything up to promotedSeq is in the replica; past it, the last record found good so far.
+      let goodSeq = this.state.promotedSeq;
+      for (const seg of [...this.segments.values()].sort((a, b) => a.no - b.no)) {
+        if (seg === this.active || this.closed) continue;
+        const bad = await walkSegment(seg.file, seg.bytes, (h) => {
+          goodSeq = Math.max(goodSeq, h.seq);
+          return undefined;
+        });
+        if (!bad) continue;
+        const damage = new JournalCorruptError(seg.name, bad.offset, bad.reason);
+        this.damage = damage;
+        await this.saveState({ ...this.state, verifyOnOpen: true });
+        // Checkpoints up to the last good record do not include the damaged bytes; later ones might.
+        const broken = this.checkpointList.filter((c) => c.seq > goodSeq);
+        this.checkpointList = this.checkpointList.filter((c) => !broken.includes(c));
+        for (const c of broken) this.checkpointById.delete(c.id);
+        this.emit('damage', damage);
+        return damage;
+      }
+      return undefined;
+    } finally {
+      if (--this.readsInFlight === 0 && this.retired.length > 0) void this.deleteRetired();
+    }
+  }
+
+  /** Why a write record cannot follow `lastSeq` in this journal, or undefined when it can. */
+  private writeRecordProblem(volumeIndex: number, seq: number, offset: number, length: number, lastSeq: number): string | undefined {
+    const volume = this.state.volumes[volumeIndex];
+    if (!volume || offset + length > volume.sizeBytes) return `write record names unknown volume ${volumeIndex} or lies outside it`;
+    if (seq <= lastSeq) return `write seq ${seq} goes back from ${lastSeq}`;
+    return undefined;
+  }
+
+  private applyWrite(seg: SegmentInfo, volume: number, seq: number, offset: number, length: number, payloadAt: number, scan: RecoveryScan): void {
+    if (seq > this.state.promotedSeq) {
+      this.index.add({ seq, volume, offset, length, segment: seg.no, position: payloadAt });
+    } else if (seq > this.state.appliedSeq) {
+      scan.redo.push({ volume, offset, segment: seg.no, position: payloadAt, length });
+    }
+    seg.maxWriteSeq = seq;
+    this.lastSeqValue = seq;
+  }
+
+  private applyCheckpoint(seg: SegmentInfo, cp: Checkpoint, scan: RecoveryScan): void {
+    seg.checkpointIds.push(cp.id);
+    this.lastSeqValue = cp.seq;
+    if (!scan.seenOldest && cp.id === this.state.oldestCheckpointId) scan.seenOldest = true;
+    if (scan.seenOldest && cp.seq > (this.state.droppedThroughSeq ?? -1)) {
+      this.checkpointList.push(cp);
+      this.checkpointById.set(cp.id, cp);
+    } else this.rememberTrimmed(cp.id);
+  }
+
+  /** True when a well-formed checkpoint marker lies after `offset` in the segment or anywhere in the later segments. */
+  private async markerFollows(seg: SegmentInfo, size: number, offset: number, later: string[]): Promise<boolean> {
+    if (offset + 1 < size && hasCheckpointAfter(await seg.file.read(offset + 1, size - offset - 1), 0)) return true;
     for (const name of later) {
       const data = await this.options.storage.readAll(name);
       if (data && hasCheckpointAfter(data, SEGMENT_HEADER_BYTES)) return true;
@@ -878,15 +1102,17 @@ export class Journal extends EventEmitter<JournalEvents> {
    * Cuts a segment at its first bad record, and drops the segments after it. Damaged bytes are kept
    * aside for inspection; a torn tail was never durable, so it is simply dropped.
    */
-  private async cutTail(seg: SegmentInfo, buf: Buffer, i: number, names: string[]): Promise<void> {
+  private async cutTail(seg: SegmentInfo, size: number, i: number, names: string[]): Promise<void> {
     const { storage, path } = this.options;
-    if (this.damage) await storage.replace(`${path}/damaged/${seg.no}-${seg.bytes}.bin`, buf.subarray(seg.bytes));
+    if (this.damage) await storage.replace(`${path}/damaged/${seg.no}-${seg.bytes}.bin`, await seg.file.read(seg.bytes, size - seg.bytes));
+    await storage.delete(summaryFileName(path, seg.no));
     for (const later of names.slice(i + 1)) {
       if (this.damage) {
         const data = await storage.readAll(later);
         if (data) await storage.replace(`${path}/damaged/${later.slice(later.lastIndexOf('/') + 1)}`, data);
       }
       await storage.delete(later);
+      await storage.delete(summaryFileName(path, segmentNoOf(later)!));
     }
     if (seg.bytes < SEGMENT_HEADER_BYTES) {
       // Not even a whole header survived: the segment never held a record.
@@ -910,15 +1136,22 @@ export class Journal extends EventEmitter<JournalEvents> {
   }
 }
 
-/** True when a well-formed checkpoint record starts at or after `offset`. */
-function hasCheckpointAfter(buf: Buffer, offset: number): boolean {
-  for (let at = buf.indexOf(RECORD_MAGIC_BYTES, offset); at >= 0; at = buf.indexOf(RECORD_MAGIC_BYTES, at + 1)) {
-    const h = decodeRecordHeader(buf, at);
-    if (typeof h === 'string' || h.type !== RecordType.Checkpoint) continue;
-    const end = at + RECORD_HEADER_BYTES + h.payloadLength;
-    if (end <= buf.length && payloadHash(buf.subarray(at + RECORD_HEADER_BYTES, end)) === h.payloadHash) return true;
+/** Waits for every promise to settle (not just the first failure), then rejects with the first error if any failed. */
+async function allSettledOrThrow(parts: Promise<void>[]): Promise<void> {
+  const results = await Promise.allSettled(parts);
+  const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+  if (failed) throw failed.reason;
+}
+
+/** A checkpoint marker's payload as a validated checkpoint, or why it is unreadable. */
+function parseCheckpointRecord(payload: Buffer): Checkpoint | string {
+  try {
+    const cp = JSON.parse(payload.toString('utf8')) as Checkpoint;
+    validateCheckpoint(cp);
+    return cp;
+  } catch (e) {
+    return `checkpoint record is unreadable: ${(e as Error).message}`;
   }
-  return false;
 }
 
 function validateOptions(o: JournalOptions): void {

@@ -1,6 +1,7 @@
 // The site link's wire framing: `u32 length | u8 type | u32 metaLength | meta (UTF-8 JSON) | payload`,
 // big-endian, where `length` counts every byte after itself. Encoding never copies the payload; the
 // streaming decoder copies each frame at most once, however the bytes were split into chunks.
+import { receivePool, type BufferPool } from './buffer-pool.js';
 import { ProtocolError } from './link-errors.js';
 
 /** Bytes before the meta: u32 length + u8 type + u32 metaLength. */
@@ -142,8 +143,10 @@ function parseFrame(bytes: Buffer): Frame {
 /**
  * Turns a byte stream into frames. Chunks are kept in a list and each frame is assembled once when all
  * of it has arrived (a sub-array, no copy, when it lies inside one chunk), so a 64 MiB frame arriving in
- * 16 KiB pieces costs one copy, not thousands. After a ProtocolError the decoder is dead: the stream has
- * lost its frame boundaries and nothing after the error can be trusted.
+ * 16 KiB pieces costs one copy, not thousands. A frame assembled from several chunks lands in a buffer
+ * from the receive pool, which its final user gives back (see BufferPool's ownership rule). After a
+ * ProtocolError the decoder is dead: the stream has lost its frame boundaries and nothing after the error
+ * can be trusted.
  */
 export class FrameDecoder {
   readonly limits: FrameLimits;
@@ -157,7 +160,7 @@ export class FrameDecoder {
   private metaChecked = false;
   private failure: ProtocolError | undefined;
 
-  constructor(limits?: Partial<FrameLimits>) {
+  constructor(limits?: Partial<FrameLimits>, private readonly pool: BufferPool = receivePool) {
     this.limits = frameLimits(limits);
   }
 
@@ -232,7 +235,7 @@ export class FrameDecoder {
       out = head.subarray(this.offset, this.offset + n);
       this.offset += n;
     } else {
-      out = Buffer.allocUnsafe(n);
+      out = this.pool.acquire(n);
       let filled = 0;
       while (filled < n) {
         const c = this.chunks[this.first]!;

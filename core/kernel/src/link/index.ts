@@ -13,3 +13,4 @@ export * from './pairing.js';
 export * from './tls-network.js';
 export * from './self-signed-certificate.js';
 export * from './identity-files.js';
+export * from './buffer-pool.js';

@@ -33,8 +33,15 @@ export const CAPABILITIES = [
   'consistencyAgent',
   /** Recovery VMs can be created from point-in-time images. */
   'recoveryVm',
+  /** Recovery disks can be promoted off their images (`HypervisorAdapter.promotion`): R7, clone. */
+  'recoveryPromotion',
   /** Change-tracking faults can be injected: a view that fails to open or release, a token reset, a lost view. */
   'faultChangeTracking',
+  /**
+   * Recovered VMs can be protected back to the original site (reverse protection): the kernel can capture
+   * writes on the recovery platform. A recovery site on another platform than the protected one may lack it.
+   */
+  'reverseProtection',
 ] as const;
 
 export type Capability = (typeof CAPABILITIES)[number];
@@ -47,6 +54,9 @@ export interface ProtectedVmSpec {
   hostId?: string;
   volumes: { name?: string; sizeBytes: number; sectorSize?: number }[];
 }
+
+/** What `sectorSizes` and `recoverySectorSizes` mean when a harness leaves them out. */
+export const DEFAULT_SECTOR_SIZES: readonly number[] = [512, 4096];
 
 export type Fault =
   | { kind: 'storage-error' }
@@ -86,6 +96,17 @@ export interface ConformanceHarness {
   readonly recoveryHypervisor?: HypervisorAdapter;
   /** The recovery site's storage, where journals and replica volumes live. */
   readonly recoveryStorage: StorageAdapter;
+  /**
+   * Logical sector sizes the protected platform can give a volume (`createVm`, `addVolume`); [512, 4096]
+   * when absent. A size outside it must be refused with a typed error that leaves nothing behind.
+   */
+  readonly sectorSizes?: readonly number[];
+  /**
+   * Logical sector sizes recovery VM disks can have (`createRecoveryVm`); `sectorSizes` when absent. A
+   * spec asking for another must be refused with a typed error before anything is made (vSphere, say,
+   * presents every virtual disk with 512-byte sectors, so a 4Kn volume cannot be recovered onto it).
+   */
+  readonly recoverySectorSizes?: readonly number[];
   /** Present when `capabilities.consistencyAgent` is true. */
   readonly consistencyAgent?: ConsistencyAgent;
   createVm(spec: ProtectedVmSpec): Promise<VmInfo>;

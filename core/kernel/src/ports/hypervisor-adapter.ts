@@ -3,6 +3,7 @@
 import type { DatastoreId, GuestWrite, Inventory, NetworkId, VmId, VmInfo, VolumeId } from '../model.js';
 import type { WriteTap } from './write-tap.js';
 import type { ChangedRegion, ChangeTracking } from './change-tracking.js';
+import type { RecoveryDiskPromotion } from './recovery-disk-promotion.js';
 
 export const HypervisorAdapter = Symbol('HypervisorAdapter');
 
@@ -35,8 +36,13 @@ export interface RecoveryVmSpec {
   sourceVmId: VmId;
   hostId?: string;
   datastoreId?: DatastoreId;
-  /** One disk per protected volume, backed by a point-in-time image (read) plus scratch or promoted space (write). */
-  disks: { volumeId: VolumeId; source: VolumeSource }[];
+  /**
+   * One disk per protected volume, in this order (the recovered VM's `volumes` keep it), backed by a
+   * point-in-time image (read) plus scratch or promoted space (write). Each disk is exactly
+   * `source.sizeBytes(volumeId)` bytes with sectors of `sectorSize` bytes (512 when absent; the kernel
+   * always gives the protected volume's).
+   */
+  disks: { volumeId: VolumeId; source: VolumeSource; sectorSize?: number }[];
   nics: RecoveryNicSpec[];
 }
 
@@ -49,6 +55,8 @@ export interface HypervisorAdapter {
   openTap?(vmId: VmId): Promise<WriteTap>;
   /** Change tracking between frozen views, for the change-tracking capture mode (see `change-tracking.ts`). */
   readonly changeTracking?: ChangeTracking;
+  /** Copies a recovery VM's disks off their point-in-time images (R7, clone); absent where the platform cannot. */
+  readonly promotion?: RecoveryDiskPromotion;
   /** Reads a protected volume directly, for initial, delta and bitmap syncs. */
   readVolume(vmId: VmId, volumeId: VolumeId, offset: number, length: number): Promise<Buffer>;
   createRecoveryVm(spec: RecoveryVmSpec): Promise<VmInfo>;

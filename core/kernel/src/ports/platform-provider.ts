@@ -6,7 +6,9 @@ import type { Clock } from '../clock.js';
 import type { HypervisorAdapter } from './hypervisor-adapter.js';
 import type { StorageAdapter } from './storage-adapter.js';
 
-export const PlatformProvider = Symbol('PlatformProvider');
+// A registered symbol: a vendor's package loaded from a path may resolve its own copy of @opencdp/core,
+// and its binding must still be found under the same key.
+export const PlatformProvider = Symbol.for('@opencdp/core:PlatformProvider');
 
 export type PlatformRole = 'protected' | 'recovery';
 
@@ -41,6 +43,10 @@ export interface PlatformProvider {
    * adapters read them from an environment variable or a 0600 file the section names.
    */
   readonly configSchema: Record<string, unknown>;
-  /** Connects to the platform with a config that passed `configSchema`. */
+  /**
+   * Connects to the platform with a config that passed `configSchema`. A ValidationError names its field
+   * relative to the section (`vms.0.name`); the appliance prefixes the section's own path. On failure
+   * nothing it started is left running.
+   */
   create(config: unknown, context: PlatformContext): Promise<PlatformInstance>;
 }

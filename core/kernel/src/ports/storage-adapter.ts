@@ -30,7 +30,18 @@ export interface StoredFile {
   size(): Promise<number>;
   /** Reads `length` bytes; bytes past the end of the file and holes read as zero. */
   read(offset: number, length: number): Promise<Buffer>;
-  /** Writes the buffers back to back starting at `offset` (one vectored write where possible). */
+  /**
+   * Optional: reads into `target` (as much of it as the file holds from `offset`) and resolves with the
+   * bytes read, fewer only at the end of the file. A long scan then reuses one buffer instead of
+   * allocating one per call. Callers fall back to `read` where an adapter lacks it.
+   */
+  readInto?(offset: number, target: Buffer): Promise<number>;
+  /**
+   * Writes the buffers back to back starting at `offset` (one vectored write where possible). Ownership:
+   * the buffers stay the caller's. An adapter may read them only until the returned promise settles;
+   * one that needs the bytes later (an in-memory store, a queue) copies them first, because the caller
+   * may reuse that memory at once (the recovery appliance recycles received payload buffers).
+   */
   write(offset: number, data: Buffer | readonly Buffer[]): Promise<void>;
   /** Makes everything written so far durable. */
   flush(): Promise<void>;

@@ -15,8 +15,11 @@ export interface WriteTap {
   /** Number of writes delivered to the sink so far (the tap's own position). */
   readonly delivered: number;
   /**
-   * Called when the platform closes the tap by itself (host restart, VM moved): the kernel must re-open
-   * it and run a sync for what it missed. Optional: platforms whose taps never close on their own omit it.
+   * Called when the platform closes the tap by itself (host restart, hypervisor-manager restart, VM
+   * moved), with the reason: the kernel must re-open it and run a sync for what it missed. Required
+   * wherever taps can close on their own (a harness declaring `faultHostRestart` or
+   * `faultHypervisorManagerRestart` is checked for it, P2.2/P2.3); only platforms whose taps never close
+   * by themselves may omit it.
    */
   onClose?(listener: (reason: Error | undefined) => void): void;
   /** Stops delivering and detaches; in-flight writes complete. */

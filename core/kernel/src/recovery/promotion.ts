@@ -4,7 +4,6 @@
 import type { Clock } from '../clock.js';
 import type { VmId, VolumeId } from '../model.js';
 import type { HypervisorAdapter } from '../ports/hypervisor-adapter.js';
-import { supportsPromotion } from './recovery-platform.js';
 
 export interface PromotionDisk {
   vmId: VmId;
@@ -26,8 +25,8 @@ export interface PromotionOptions {
 
 /** Promotes every disk and detaches it from its source; false when the platform cannot promote (disks stay on the image). */
 export async function promoteDisks(o: PromotionOptions): Promise<boolean> {
-  const h = o.hypervisor;
-  if (!supportsPromotion(h)) return false;
+  const h = o.hypervisor.promotion;
+  if (!h) return false;
   const chunk = o.chunkBytes ?? 1024 * 1024;
   const total = o.disks.reduce((n, d) => n + d.sizeBytes, 0);
   let done = 0;

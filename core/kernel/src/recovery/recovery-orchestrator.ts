@@ -21,11 +21,11 @@ import type {
   FailoverTestStopRequest, FileRestoreSession, MoveRequest, ProgressSink, ProtectedSiteControl, RecoveredVm, RecoveryKind,
   RecoveryOperations, RecoveryOutcome, RecoveryPhase, RecoveryReport, RecoveryStep, RestoredFileEntry, ShutdownPolicy,
 } from './recovery-api.js';
-import { ExtVolumeReader } from './file-restore.js';
+import { ExtVolumeReader, type ExtVolumeReaderOptions } from './file-restore.js';
 import { promoteDisks } from './promotion.js';
 import { RecoveryScriptError, type RecoveryScriptRunner } from './recovery-scripts.js';
 import {
-  supportsPromotion, type RecoveryGroupDefinition, type RecoveryGroupDirectory, type RecoveryJournalSource,
+  type RecoveryGroupDefinition, type RecoveryGroupDirectory, type RecoveryJournalSource,
   type RecoveryVmDefinition, type ReverseProtectionStarter,
 } from './recovery-platform.js';
 
@@ -56,8 +56,8 @@ export interface RecoveryOrchestratorOptions {
   newId?: () => string;
   /** Runs the plan's pre- and post-recovery scripts; without it a plan that names scripts fails its script steps. */
   scripts?: RecoveryScriptRunner;
-  /** debugfs location and temp folder for file restore. */
-  fileRestore?: { debugfsPath?: string; tempDir?: string };
+  /** File restore: tool locations, temp folder, and how the private view of a volume is made (default a sparse copy). */
+  fileRestore?: ExtVolumeReaderOptions;
   log?: (event: string, fields: Record<string, unknown>) => void;
 }
 
@@ -276,7 +276,7 @@ export class RecoveryOrchestrator extends EventEmitter<RecoveryOrchestratorEvent
     requireObject(request);
     const group = this.group(request.groupId);
     const defs = selectVms(group, request.vmIds);
-    if (!supportsPromotion(this.options.hypervisor)) {
+    if (!this.options.hypervisor.promotion) {
       throw new UnsupportedError(`cloning on platform '${this.options.hypervisor.platform}' (it cannot copy a point-in-time image into a VM's own disks)`);
     }
     if (request.datastoreId !== undefined) await this.checkDatastore(request.datastoreId);
@@ -401,7 +401,7 @@ export class RecoveryOrchestrator extends EventEmitter<RecoveryOrchestratorEvent
           sourceVmId: v.def.id,
           ...(hostId !== undefined ? { hostId } : {}),
           ...(dsId !== undefined ? { datastoreId: dsId } : {}),
-          disks: image.volumes.map((vol) => ({ volumeId: vol.id, source: image })),
+          disks: image.volumes.map((vol) => ({ volumeId: vol.id, source: image, sectorSize: vol.sectorSize })),
           nics,
         });
         v.info.recoveredVmId = v.vm.id;

@@ -1,10 +1,9 @@
 // What the recovery orchestrator needs besides the RecoveryOperations contract: where the group
-// definitions, the journals and reverse protection come from, and the optional platform support for
-// promoting a recovery VM's disks off its point-in-time image. All small interfaces, so the embedded
-// site, an appliance process and the conformance rig can each wire them from what they have.
+// definitions, the journals and reverse protection come from (promotion is a port of its own:
+// ports/recovery-disk-promotion.ts). All small interfaces, so the embedded site, an appliance process
+// and the conformance rig can each wire them from what they have.
 import type { Journal } from '../journal/journal.js';
 import type { GroupId, NicInfo, VmId, VolumeId } from '../model.js';
-import type { HypervisorAdapter } from '../ports/hypervisor-adapter.js';
 import type { RecoveryPlan } from './recovery-api.js';
 
 /** A protected VM as recovery needs to know it (volumes come from its journal). */
@@ -78,21 +77,3 @@ export interface ReverseProtectionRequest {
  * started (not when the delta sync has finished).
  */
 export type ReverseProtectionStarter = (request: ReverseProtectionRequest) => Promise<void>;
-
-/**
- * Optional platform support for promotion (R7): a recovery VM's disk first reads through its
- * point-in-time image; promotion copies the image's data into the disk itself (the VM's own writes
- * win), after which the disk no longer needs the image and the journal's checkpoint can be unpinned.
- */
-export interface RecoveryDiskPromotion {
-  /** Copies `[offset, offset + length)` of the disk's source into the disk; the VM keeps running. */
-  promoteDisk(vmId: VmId, volumeId: VolumeId, offset: number, length: number): Promise<void>;
-  /** Stops reading through the source; call once every range was promoted. */
-  detachDiskSource(vmId: VmId, volumeId: VolumeId): Promise<void>;
-}
-
-/** True when the platform can promote recovery disks (see RecoveryDiskPromotion). */
-export function supportsPromotion(h: HypervisorAdapter): h is HypervisorAdapter & RecoveryDiskPromotion {
-  const x = h as Partial<RecoveryDiskPromotion>;
-  return typeof x.promoteDisk === 'function' && typeof x.detachDiskSource === 'function';
-}

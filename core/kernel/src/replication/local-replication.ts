@@ -1,12 +1,14 @@
 // Replicates one protection group inside one process: the group's write taps feed per-VM journals
 // directly, each write stamped with the group's sequence number, and checkpoints are cut with the
 // barrier (hold every tap's completions, mark every journal at one sequence number and timestamp,
-// release). The appliances and the site link put a network between the two halves without changing
-// these semantics.
+// release). On a platform without a splitter every checkpoint is a change-tracking cycle instead
+// (`LocalChangeCycles`). The appliances and the site link put a network between the two halves without
+// changing these semantics.
 import { randomUUID } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import type { Clock, TimerHandle } from '../clock.js';
 import { ClosedError, UnsupportedError, ValidationError } from '../errors.js';
+import { captureModeOf, checkCycleInterval, type CaptureMode } from '../capture/capture-mode.js';
 import { WriteGate } from '../capture/write-gate.js';
 import { Journal } from '../journal/journal.js';
 import type { Checkpoint, CheckpointKind, GroupId, VmId } from '../model.js';
@@ -15,6 +17,7 @@ import type { HypervisorAdapter } from '../ports/hypervisor-adapter.js';
 import type { StorageAdapter } from '../ports/storage-adapter.js';
 import type { WriteTap } from '../ports/write-tap.js';
 import { journalSizeBytes, type ProtectionGroupSettings } from '../settings.js';
+import { LocalChangeCycles, type FrozenCycle } from './local-change-cycles.js';
 
 export interface LocalReplicationOptions {
   groupId: GroupId;
@@ -31,6 +34,9 @@ export interface LocalReplicationOptions {
   autoCheckpoints?: boolean;
   /** Checkpoint ids; inject for determinism (default random UUIDs). */
   newId?: () => string;
+  /** The capture mode, where the platform offers both (default: the splitter when there is one). */
+  capture?: CaptureMode;
+  log?: (event: string, fields: Record<string, unknown>) => void;
 }
 
 export interface LocalReplicationEvents {
@@ -44,6 +50,8 @@ export class LocalReplication extends EventEmitter<LocalReplicationEvents> {
   private seq = 0;
   private readonly journals = new Map<VmId, Journal>();
   private readonly taps: WriteTap[] = [];
+  /** Change-tracking mode: the cycles that stand in for the taps. */
+  private cycles?: LocalChangeCycles;
   private readonly gate: WriteGate;
   private timer?: TimerHandle;
   private stopped = false;
@@ -62,7 +70,8 @@ export class LocalReplication extends EventEmitter<LocalReplicationEvents> {
     if (options.vmIds.length === 0) throw new ValidationError('a protection group needs at least one VM', 'vmIds');
     if (new Set(options.vmIds).size !== options.vmIds.length) throw new ValidationError('a VM is listed twice in the group', 'vmIds');
     const hypervisor = options.hypervisor;
-    if (!hypervisor.openTap) throw new UnsupportedError(`write splitting on platform '${hypervisor.platform}'`);
+    const mode = captureModeOf(hypervisor, options.capture);
+    if (mode === 'change-tracking') checkCycleInterval(hypervisor.changeTracking!, options.settings.checkpointIntervalMs, hypervisor.platform);
     const rep = new LocalReplication(options);
     const { settings, clock, storage } = options;
     const root = options.journalRoot ?? 'journals';
@@ -79,8 +88,14 @@ export class LocalReplication extends EventEmitter<LocalReplicationEvents> {
       rep.journals.set(vmId, journal);
       rep.seq = Math.max(rep.seq, journal.lastSeq);
     }
-    for (const vmId of options.vmIds) {
-      const tap = await hypervisor.openTap(vmId);
+    if (mode === 'change-tracking') {
+      rep.cycles = await LocalChangeCycles.start({
+        groupId: options.groupId, tracking: hypervisor.changeTracking!, vms: await Promise.all(options.vmIds.map((id) => hypervisor.getVm(id))),
+        journals: rep.journals, nextSeq: () => ++rep.seq, mark: (kind, tag, timestamp) => rep.mark(kind, tag, timestamp), ...(options.log ? { log: options.log } : {}),
+      });
+    }
+    for (const vmId of mode === 'splitter' ? options.vmIds : []) {
+      const tap = await hypervisor.openTap!(vmId);
       tap.start((write) => rep.onWrite(vmId, write));
       rep.taps.push(tap);
     }
@@ -90,6 +105,15 @@ export class LocalReplication extends EventEmitter<LocalReplicationEvents> {
 
   get groupId(): GroupId {
     return this.options.groupId;
+  }
+
+  get captureMode(): CaptureMode {
+    return this.cycles ? 'change-tracking' : 'splitter';
+  }
+
+  /** Resolves once no change-tracking cycle runs (at once in splitter mode). */
+  async settled(): Promise<void> {
+    await this.cycles?.settled();
   }
 
   /** Last sequence number stamped. */
@@ -136,11 +160,18 @@ export class LocalReplication extends EventEmitter<LocalReplicationEvents> {
     this.timer?.cancel();
     this.releaseBarrier();
     for (const tap of this.taps) await tap.close();
+    await this.cycles?.settled();
     // After a simulated power cut the journals' files are gone from under them; closing must not throw then.
     await Promise.allSettled([...this.journals.values()].map((j) => j.close()));
   }
 
   // ---- internals shared with cutCheckpoint -------------------------------------------------
+
+  /** Change-tracking mode: freezes this group's next cycle (undefined in splitter mode). */
+  async freeze(): Promise<FrozenCycle | undefined> {
+    if (this.stopped) throw new ClosedError(`replication of group '${this.groupId}'`);
+    return this.cycles?.freeze();
+  }
 
   /** Holds the completion of every write from now on, until `releaseBarrier`. */
   holdBarrier(): void {
@@ -188,21 +219,31 @@ export class LocalReplication extends EventEmitter<LocalReplicationEvents> {
 
 /**
  * Cuts one checkpoint across several groups with one timestamp (a tagged checkpoint "to many groups").
- * Every group's completions are held first, so no write that completed before another was issued can
- * end up after the marker while the other is before it.
+ * Every splitter group's completions are held first, so no write that completed before another was
+ * issued can end up after the marker while the other is before it. Change-tracking groups freeze their
+ * views first and ship them after; their checkpoints carry the oldest of those views' times (no image is
+ * newer than its timestamp says), and there is no consistent cut across their groups.
  */
 export async function cutCheckpoint(groups: LocalReplication[], kind: CheckpointKind, tag: string | undefined, timestamp: number): Promise<Checkpoint[]> {
+  const frozen: (FrozenCycle | undefined)[] = [];
   const held: LocalReplication[] = [];
   try {
-    for (const g of groups) {
+    for (const g of groups) frozen.push(await g.freeze());
+    const cycles = frozen.filter((f): f is FrozenCycle => f !== undefined);
+    const viewTime = cycles.length > 0 ? Math.min(...cycles.map((f) => f.takenAt)) : timestamp;
+    for (const [i, g] of groups.entries()) {
+      if (frozen[i]) continue;
       g.holdBarrier();
       held.push(g);
     }
-    const marks = groups.map((g) => g.mark(kind, tag, timestamp));
+    const marks = groups.map((g, i) => (frozen[i] ? undefined : g.mark(kind, tag, timestamp)));
     for (const g of held.splice(0)) g.releaseBarrier();
-    await Promise.all(marks.map((m) => m.durable));
-    return marks.map((m) => m.checkpoint);
+    const shipped = frozen.map((f) => f?.finish(kind, tag, viewTime));
+    frozen.length = 0; // finish releases the views, also on failure
+    await Promise.all([...marks.map((m) => m?.durable), ...shipped]);
+    return await Promise.all(groups.map(async (_, i) => marks[i]?.checkpoint ?? (await shipped[i])!));
   } finally {
     for (const g of held) g.releaseBarrier();
+    for (const f of frozen) await f?.abort();
   }
 }

@@ -48,6 +48,8 @@ export interface ReplicationFacts {
   /** The protected and recovery appliances can talk. */
   connected: boolean;
   trigger?: SyncTrigger;
+  /** Why the group syncs or records, in words, where the trigger alone does not say (e.g. a lost change-tracking token). */
+  cause?: string;
   vmCount: number;
   /** At least one checkpoint is retained at the recovery site (recovery is possible). */
   hasCheckpoints: boolean;
@@ -103,12 +105,13 @@ export function evaluateGroupState(f: ReplicationFacts): GroupState {
       ? make('NotMeetingSLA', 'DisconnectedFromPeer', 'red', 'the site link is down; changes are recorded in the bitmap; recovery to the last checkpoint is possible')
       : make('NotMeetingSLA', 'DisconnectedFromPeerNoRecoveryPoints', 'red', 'the site link is down and the recovery site holds no checkpoint');
   }
-  if (f.phase === 'recording') return make(slaStatus === 'MeetingSLA' ? 'RpoNotMeetingSLA' : slaStatus, 'BitmapSync', 'orange', `changes are recorded in the bitmap (${f.trigger ?? 'congestion'}); a bitmap sync follows`);
+  const because = f.cause ? `: ${f.cause}` : '';
+  if (f.phase === 'recording') return make(slaStatus === 'MeetingSLA' ? 'RpoNotMeetingSLA' : slaStatus, 'BitmapSync', 'orange', `changes are recorded in the bitmap (${f.trigger ?? 'congestion'}); a bitmap sync follows${because}`);
   const sync = SYNC_SUB_STATUS[f.phase];
   if (sync) {
     const paused = f.phase === 'paused-user' || f.phase === 'paused-system';
     const health: Health = paused ? 'red' : 'orange';
-    const reason = paused ? `replication is paused (${f.phase === 'paused-user' ? 'by a user' : 'by the system to protect the journal'})` : `${sync} in progress${f.trigger ? ` (${f.trigger})` : ''}; no new checkpoints until it completes`;
+    const reason = paused ? `replication is paused (${f.phase === 'paused-user' ? 'by a user' : 'by the system to protect the journal'})` : `${sync} in progress${f.trigger ? ` (${f.trigger})` : ''}; no new checkpoints until it completes${because}`;
     return make(slaStatus, sync, health, reason);
   }
   const reason = rpoOk && historyOk ? 'replicating within the RPO and history targets'

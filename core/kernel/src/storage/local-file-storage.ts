@@ -10,6 +10,9 @@ import type { StorageAdapter, StorageCapacity, StoredFile } from '../ports/stora
 import { PRIVATE_DIR_MODE, PRIVATE_FILE_MODE } from './private-files.js';
 import { checkByteRange, checkFileSize, checkStorageName, checkStoragePrefix } from './storage-names.js';
 
+/** The last replace of each file path under way in this process (any instance): later ones wait for it. */
+const replacing = new Map<string, Promise<void>>();
+
 /** Trims zero at most this much per write, so trimming a huge range does not allocate a huge buffer. */
 const ZERO_CHUNK_BYTES = 1024 * 1024;
 
@@ -105,6 +108,17 @@ export class LocalFileStorage implements StorageAdapter {
   async replace(name: string, data: Buffer): Promise<void> {
     checkStorageName(name);
     const filePath = this.pathOf(name);
+    // Replaces of one file run one after another: they share the temporary name, and two at once would
+    // rename it from under each other (ENOENT), as the senders of one group probing together did.
+    const previous = replacing.get(filePath) ?? Promise.resolve();
+    const run = previous.then(() => this.replaceNow(name, filePath, data));
+    const tail = run.catch(() => undefined);
+    replacing.set(filePath, tail);
+    void tail.then(() => { if (replacing.get(filePath) === tail) replacing.delete(filePath); });
+    return run;
+  }
+
+  private async replaceNow(name: string, filePath: string, data: Buffer): Promise<void> {
     const parent = path.dirname(filePath);
     // A fixed temporary name: a crash leaves at most one stale '.tmp' beside the file, which the next replace overwrites.
     const tempPath = `${filePath}.tmp`;
@@ -203,6 +217,22 @@ class LocalStoredFile implements StoredFile {
     }
     if (done < length) out.fill(0, done);
     return out;
+  }
+
+  async readInto(offset: number, target: Buffer): Promise<number> {
+    this.checkOpen();
+    checkByteRange(this.name, offset, target.length);
+    let done = 0;
+    try {
+      while (done < target.length) {
+        const { bytesRead } = await this.handle.read(target, done, target.length - done, offset + done);
+        if (bytesRead === 0) break;
+        done += bytesRead;
+      }
+    } catch (error) {
+      throw storageError(error, 'read', this.name);
+    }
+    return done;
   }
 
   async write(offset: number, data: Buffer | readonly Buffer[]): Promise<void> {

@@ -3,13 +3,12 @@
 // tearing the last write at a sector boundary), the way kill -9 or a power cut would leave a disk.
 import { StorageError, ValidationError } from '../errors.js';
 import type { StorageAdapter, StorageCapacity, StoredFile } from '../ports/storage-adapter.js';
-import { seededRandom, type Random } from '../random.js';
+import { seededRandom } from '../random.js';
+import { chooseCrashSurvivors, type PendingStorageOp } from './crash-survivors.js';
 import { checkByteRange, checkFileSize, checkStorageName, checkStoragePrefix } from './storage-names.js';
 
 /** Content lives in chunks of this many bytes; an absent chunk reads as zeros, so sparse files cost nothing. */
 const CHUNK_BYTES = 64 * 1024;
-/** Writes tear only at sector boundaries: disks promise sector atomicity and nothing more. */
-const SECTOR_BYTES = 512;
 /** Smallest buffer a chunk starts with, so that small files (manifests, markers) do not each pin 64 KiB. */
 const MIN_CHUNK_BUFFER = 4096;
 const DEFAULT_CAPACITY_BYTES = 2 ** 40;
@@ -19,10 +18,7 @@ export interface MemoryStorageOptions {
   capacityBytes?: number;
 }
 
-type PendingOp =
-  | { readonly kind: 'write'; readonly offset: number; readonly data: Buffer }
-  | { readonly kind: 'trim'; readonly offset: number; readonly length: number }
-  | { readonly kind: 'resize'; readonly size: number };
+type PendingOp = PendingStorageOp;
 
 /** A file's durable content. The map is its own; the buffers may be shared, so nobody modifies them in place. */
 interface Snapshot {
@@ -332,7 +328,7 @@ export class MemoryStorage implements StorageAdapter {
       const file = this.files.get(name);
       if (file === undefined) continue;
       // Files with nothing pending are rebuilt from their durable image too, so a crash shows only what flush really kept.
-      const [keep, lastBytes] = file.pending.length === 0 ? [0, undefined] : chooseSurvivors(random, file.pending);
+      const [keep, lastBytes] = file.pending.length === 0 ? [0, undefined] : chooseCrashSurvivors(random, file.pending);
       file.settle(keep, lastBytes);
     }
   }
@@ -357,20 +353,6 @@ export class MemoryStorage implements StorageAdapter {
       if (other.startsWith(below)) throw new StorageError(`cannot create '${name}': it is a folder`, 'io');
     }
   }
-}
-
-/** How many pending ops survive a crash, and how many bytes of the last one when it is a torn write. */
-function chooseSurvivors(random: Random, pending: readonly PendingOp[]): [number, number | undefined] {
-  const mode = random.int(0, 3);
-  const keep = mode === 0 ? 0 : mode === 1 ? pending.length : random.int(0, pending.length);
-  const last = pending[keep - 1];
-  if (last === undefined || last.kind !== 'write' || random.int(0, 1) === 0) return [keep, undefined];
-  // Cut points are the sector boundaries strictly inside the write; a write within one sector cannot tear.
-  const firstCut = (Math.floor(last.offset / SECTOR_BYTES) + 1) * SECTOR_BYTES;
-  const lastCut = (Math.ceil((last.offset + last.data.length) / SECTOR_BYTES) - 1) * SECTOR_BYTES;
-  if (firstCut > lastCut) return [keep, undefined];
-  const cut = firstCut + SECTOR_BYTES * random.int(0, (lastCut - firstCut) / SECTOR_BYTES);
-  return [keep, cut - last.offset];
 }
 
 class MemoryStoredFile implements StoredFile {

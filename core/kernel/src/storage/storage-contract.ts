@@ -141,6 +141,16 @@ export function describeStorageContract(label: string, makeStorage: () => Promis
       assert.deepEqual(await storage.readAll('meta/empty'), Buffer.alloc(0));
     });
 
+    it('takes concurrent replaces of one file: every one succeeds and the file holds one of them whole', async () => {
+      // Several senders of one group probe the same file at the same instant (S6's end of pause): a
+      // replace that fails because another one ran beside it reads as a full journal and stalls a sync.
+      const contents = Array.from({ length: 8 }, (_, i) => Buffer.alloc(1000 + i, 65 + i));
+      await Promise.all(contents.map((c) => storage.replace('journals/pg-1/.probe', c)));
+      const final = await storage.readAll('journals/pg-1/.probe');
+      assert.ok(final && contents.some((c) => c.equals(final)), `the file holds one whole content (${final?.length} bytes)`);
+      assert.deepEqual(await storage.list('journals/pg-1/'), ['journals/pg-1/.probe'], 'no temporary file is left behind');
+    });
+
     it('lists files under a prefix, nested and sorted', async () => {
       const names = ['journals/vm-2/seg-000002.log', 'journals/vm-1/seg-000001.log', 'journals/vm-10/a/b/c.log',
         'journals/vm-1/seg-000000.log', 'journalsx/other', 'replicas/vm-1/disk.img', 'top'];

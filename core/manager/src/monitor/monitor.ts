@@ -105,7 +105,7 @@ export class Monitor {
       // judges the group by what arrives there: the RPO tells whether replication keeps up.
       phase, connected: pf ? pf.connected ?? false : !pa && rf !== undefined, vmCount: g.vmIds.length, hasCheckpoints: latestAt !== undefined,
       rpoTargetMs: g.settings.rpoTargetSeconds * 1000, historyStatus: syncing ? 'ok' : history.status,
-      ...defined({ trigger: pf?.trigger, storageError: rf?.storageError ?? pf?.storageError, actualRpoMs: latestAt !== undefined ? Math.max(0, now - latestAt) : undefined }),
+      ...defined({ trigger: pf?.trigger, cause: pf?.cause, storageError: rf?.storageError ?? pf?.storageError, actualRpoMs: latestAt !== undefined ? Math.max(0, now - latestAt) : undefined }),
     };
     const state = overlay(g, evaluateGroupState(facts), active);
     // Rates from the counters' change since the last poll.

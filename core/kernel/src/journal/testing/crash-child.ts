@@ -1,11 +1,13 @@
-// Child process of the kill -9 test: appends the deterministic workload to a file-backed journal as
-// fast as it can, cutting a checkpoint every few writes, and prints each checkpoint once it is durable.
-// The parent kills it at a random moment.
+// Child process of the kill -9 test: appends the deterministic workload to a journal on the store under
+// test as fast as it can, cutting a checkpoint every few writes, and prints each checkpoint once it is
+// durable. The parent kills it at a random moment.
+// Usage: crash-child.js <storage module URL> <storage argument as JSON> <seed>
 import { Journal } from '../journal.js';
-import { crashJournalOptions, crashWrite } from './crash-workload.js';
+import { crashJournalOptions, crashWrite, type CrashStorageModule } from './crash-workload.js';
 
-async function main(dir: string, seed: number): Promise<void> {
-  const journal = await Journal.open(crashJournalOptions(dir));
+async function main(moduleUrl: string, storageArg: unknown, seed: number): Promise<void> {
+  const mod = (await import(moduleUrl)) as CrashStorageModule;
+  const journal = await Journal.open(crashJournalOptions(await mod.createCrashStorage(storageArg)));
   let seq = journal.lastSeq;
   let n = 0;
   // Several appends and markers in flight at once, as a receiver under load has them.
@@ -25,7 +27,7 @@ async function main(dir: string, seed: number): Promise<void> {
   }
 }
 
-main(process.argv[2], Number(process.argv[3])).catch((e: Error) => {
+main(process.argv[2], JSON.parse(process.argv[3]) as unknown, Number(process.argv[4])).catch((e: Error) => {
   process.stderr.write(`${e.stack ?? e.message}\n`);
   process.exit(1);
 });

@@ -4,14 +4,14 @@
 import { createHash } from 'node:crypto';
 import type { JournalOptions, JournalVolume } from '../journal.js';
 import type { SequencedWrite } from '../../model.js';
-import { LocalFileStorage } from '../../storage/local-file-storage.js';
+import type { StorageAdapter } from '../../ports/storage-adapter.js';
 import { SystemClock } from '../../clock.js';
 
 export const CRASH_VOLUME: JournalVolume = { id: 'disk-0', sizeBytes: 4 * 1024 * 1024, sectorSize: 512 };
 
-export function crashJournalOptions(dir: string): JournalOptions {
+export function crashJournalOptions(storage: StorageAdapter): JournalOptions {
   return {
-    storage: new LocalFileStorage(dir),
+    storage,
     clock: new SystemClock(),
     path: 'journal',
     vmId: 'vm-crash',
@@ -32,4 +32,12 @@ export function crashWrite(seq: number): SequencedWrite {
   const data = Buffer.alloc(sectors * 512, h[8]);
   for (let s = 0; s < sectors; s++) data.writeUInt32LE(seq, s * 512);
   return { volumeId: CRASH_VOLUME.id, offset, data, seq };
+}
+
+/**
+ * What a crash test's child needs to reach the store under test: a module (by file URL) exporting
+ * `createCrashStorage(arg)`, and the JSON argument that names the store (a folder, a bucket and prefix…).
+ */
+export interface CrashStorageModule {
+  createCrashStorage(arg: unknown): StorageAdapter | Promise<StorageAdapter>;
 }

@@ -1,8 +1,21 @@
 import assert from 'node:assert/strict';
-import { MemoryStorage, StorageError, ValidationError, VirtualClock, settle } from '@opencdp/core';
-import type { StoredFile } from '@opencdp/core';
+import { createHash } from 'node:crypto';
+import { VirtualClock, settle } from '../clock.js';
+import { StorageError, ValidationError } from '../errors.js';
+import type { StoredFile } from '../ports/storage-adapter.js';
 import { FaultyStorage } from './faulty-storage.js';
-import { sha256, watch } from './spec-helpers.js';
+import { MemoryStorage } from './memory-storage.js';
+
+function sha256(data: Buffer): string {
+  return createHash('sha256').update(data).digest('hex');
+}
+
+/** Records how a promise settles, so a test can assert it is still pending. */
+function watch<T>(promise: Promise<T>): { readonly state: 'pending' | 'resolved' | 'rejected'; readonly value?: T } {
+  const w: { state: 'pending' | 'resolved' | 'rejected'; value?: T } = { state: 'pending' };
+  promise.then((value) => { w.state = 'resolved'; w.value = value; }, () => { w.state = 'rejected'; });
+  return w;
+}
 
 function isStorageError(reason: StorageError['reason']): (e: unknown) => boolean {
   return (e) => e instanceof StorageError && e.reason === reason;

@@ -1,8 +1,10 @@
 // Storage that fails on demand: wraps any StorageAdapter (and the files it opens) and injects the
-// recovery-storage faults the conformance suite needs — I/O errors, a full store, slowness.
-// A refused operation is refused before it reaches the wrapped store, so it changes nothing.
-import { StorageError, ValidationError } from '@opencdp/core';
-import type { Clock, StorageAdapter, StorageCapacity, StoredFile } from '@opencdp/core';
+// recovery-storage faults the conformance suite needs — I/O errors, a full store, slowness. Any
+// harness uses it over its own recovery storage. A refused operation is refused before it reaches
+// the wrapped store, so it changes nothing.
+import type { Clock } from '../clock.js';
+import { StorageError, ValidationError } from '../errors.js';
+import type { StorageAdapter, StorageCapacity, StoredFile } from '../ports/storage-adapter.js';
 
 export type StorageFault =
   | { kind: 'storage-error' }
