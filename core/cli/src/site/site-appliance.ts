@@ -8,8 +8,8 @@ import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { VhdxImageWriter } from '@opencdp/adapter-hyperv/vhdx';
 import {
-  ApplianceService, ImageService, LocalFileStorage, parseLinkAddress, ProtectedAppliance, QemuImgWriter, RawWriter, RecoveryAppliance, serveControl, startPlatform,
-  SystemClock, TlsNetwork, ValidationError, type ControlServer, type PlatformRole, type PlatformSelection,
+  ApplianceService, ImageService, LocalFileStorage, LocalScriptRunner, parseLinkAddress, ProtectedAppliance, QemuImgWriter, RawWriter, RecoveryAppliance, serveControl,
+  startPlatform, SystemClock, TlsNetwork, ValidationError, type ControlServer, type PlatformRole, type PlatformSelection,
 } from '@opencdp/core';
 import { readIdentityFile, readTrustedPeersFile } from '../appliance/identity-files.js';
 import type { JsonLog } from '../appliance/json-log.js';
@@ -23,7 +23,10 @@ export interface SiteApplianceConfig {
   trustedPeersFile: string;
   /** Journals and replica volumes (recovery role). */
   dataDir: string;
+  /** The control link a manager drives this appliance over: mutual TLS from the site identity, plus this token. */
   control: { listen: string; token: string };
+  /** Executables the recovery role may run as pre- and post-recovery scripts (by file name); none when absent. */
+  scriptsDir?: string;
   /** Site-link listener: present when this appliance keeps journals (recovery role). */
   linkListen?: string;
   /**
@@ -78,7 +81,9 @@ export async function startSiteAppliance(config: SiteApplianceConfig, log: JsonL
     }
   }
   const trustedPeers = await readTrustedPeersFile(config.trustedPeersFile);
-  await fs.mkdir(config.dataDir, { recursive: true });
+  // Journals and replica volumes are copies of guest disks: the folder is the owner's only.
+  await fs.mkdir(config.dataDir, { recursive: true, mode: 0o700 });
+  await fs.chmod(config.dataDir, 0o700);
   const clock = new SystemClock();
   const roles: PlatformRole[] = config.linkListen ? ['protected', 'recovery'] : ['protected'];
   const platform = await startPlatform(config.platform ?? { name: 'fake', config: { vms: config.vms ?? [], ...(config.capture ? { capture: config.capture } : {}) } },
@@ -109,7 +114,8 @@ export async function startSiteAppliance(config: SiteApplianceConfig, log: JsonL
       const storage = platform.instance.recoveryStorage ?? new LocalFileStorage(config.dataDir);
       recoveryAppliance = new RecoveryAppliance({ siteId: config.siteId, storage, clock, network, journalRoot: 'journals', log: (e, f) => log(e, f) });
       const { orchestrator, directory } = await startSiteRecovery({
-        clock, hypervisor, recoveryAppliance, storage, dataDir: config.dataDir, log, local: service, ...(config.protectedPeer ? { protectedPeer: config.protectedPeer } : {}),
+        clock, hypervisor, recoveryAppliance, storage, dataDir: config.dataDir, log, local: service, controlTls: { identity, trustedPeers },
+        ...(config.protectedPeer ? { protectedPeer: config.protectedPeer } : {}), ...(config.scriptsDir ? { scripts: new LocalScriptRunner({ scriptsDir: config.scriptsDir }) } : {}),
       });
       service.setRecovery(orchestrator, directory, recoveryAppliance, { storage, journalRoot: 'journals' });
       // qemu-img writes every format it can; our VHDX writer takes 4096-byte sectors; raw needs no tool at all.
@@ -122,8 +128,9 @@ export async function startSiteAppliance(config: SiteApplianceConfig, log: JsonL
       service.setImages(images);
       linkAddress = await recoveryAppliance.listen(config.linkListen);
     }
+    // Mutual TLS from the site identity: managers of this site and of paired sites only, the token as a second factor.
     control = await serveControl(service, hostPort(config.control.listen, 'control.listen'), {
-      token: config.control.token, extra: guest as unknown as Record<string, (...args: unknown[]) => Promise<unknown>>, log: (e, f) => log(e, f),
+      token: config.control.token, tls: { identity, trustedPeers }, extra: guest as unknown as Record<string, (...args: unknown[]) => Promise<unknown>>, log: (e, f) => log(e, f),
     });
   } catch (e) {
     await images?.close().catch(() => undefined);

@@ -45,6 +45,23 @@ export interface RecoveryPlan {
   targetPlatform?: string;
   /** Boot firmware of the recovered VMs; refused early when the target lacks it. Absent: the target's default. */
   firmware?: Firmware;
+  /** Per-VM placement that overrides `hostId` / `datastoreId` for that VM. */
+  vms?: VmPlacement[];
+  /** Scripts the recovery appliance runs before a failover test, failover or move, and after its VMs are powered on. */
+  scripts?: { preRecovery?: RecoveryScript; postRecovery?: RecoveryScript };
+}
+
+export interface VmPlacement {
+  vmId: VmId;
+  hostId?: HostId;
+  datastoreId?: DatastoreId;
+}
+
+/** A script in the recovery appliance's scripts folder (by file name), its parameters, and how long it may run. */
+export interface RecoveryScript {
+  command: string;
+  parameters?: string[];
+  timeoutSeconds: number;
 }
 
 /** Progress of a long operation, 0–100, and the step it is in (tasks show both). */
@@ -83,6 +100,8 @@ export interface MoveRequest {
   forceShutdown: boolean;
   reverseProtection: boolean;
   keepSourceVms: boolean;
+  /** Go on when the pre-recovery script fails (default: the move fails before anything is shut down). */
+  continueOnPreScriptFailure?: boolean;
 }
 
 export interface CommitRequest {

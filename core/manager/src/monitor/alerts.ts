@@ -7,6 +7,9 @@ import type { AlertLevel, AlertRow, GroupRow, Store } from '../store.js';
 import type { EventLog } from '../tasks/event-log.js';
 import type { GroupRuntime } from './group-runtime.js';
 
+/** The group id site alerts are stored under. */
+export const SITE_ALERT_GROUP = '';
+
 export interface AlertFilter { groupId?: string; dismissed?: boolean; includeCleared?: boolean; level?: string }
 
 export class Alerts {
@@ -44,6 +47,20 @@ export class Alerts {
     }
   }
 
+  /**
+   * Raises a condition of the site rather than of a group (e.g. failed logins past the backoff threshold);
+   * stored with group '' and shown without a vpgIdentifier. A standing one of the type is updated in place.
+   */
+  raiseSiteAlert(type: string, level: AlertLevel, description: string): void {
+    const current = this.store.activeAlert(SITE_ALERT_GROUP, type);
+    if (current) {
+      this.store.putAlert({ ...current, level, description });
+      return;
+    }
+    this.store.putAlert({ id: `alert-${this.store.nextCounter('alert')}`, groupId: SITE_ALERT_GROUP, type, level, description, raisedAt: this.clock.now(), dismissed: false });
+    this.events.record('AlertRaised', `${level}: ${description}`);
+  }
+
   get(id: string): AlertRow {
     const a = this.store.getAlert(id);
     if (!a) throw new NotFoundError('alert', id);
@@ -58,7 +75,7 @@ export class Alerts {
     const a = this.get(id);
     if (a.dismissed === dismissed) return;
     this.store.putAlert({ ...a, dismissed });
-    this.events.record(dismissed ? 'AlertDismissed' : 'AlertUndismissed', `${dismissed ? 'dismissed' : 'undismissed'}: ${a.description}`, a.groupId, user);
+    this.events.record(dismissed ? 'AlertDismissed' : 'AlertUndismissed', `${dismissed ? 'dismissed' : 'undismissed'}: ${a.description}`, a.groupId || undefined, user);
   }
 
   /** The group's alert status code: 0 none, 1 warning, 2 error (standing alerts, dismissed or not). */
