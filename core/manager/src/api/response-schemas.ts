@@ -2,7 +2,7 @@
 // OpenAPI components, so every route documents its success and error bodies and generated clients get
 // exact types. Objects are closed (additionalProperties: false): the API tests check every answer
 // against these, so a field added to a view without its schema fails a test instead of drifting.
-import { protectionGroupSettingsSchema } from '@opencdp/core';
+import { IMAGE_FORMAT_NAMES, protectionGroupSettingsSchema } from '@opencdp/core';
 /** A JSON Schema (as plain data). */
 export type Schema = Record<string, unknown>;
 
@@ -22,6 +22,14 @@ export function closed(properties: Record<string, unknown>, optional: string[] =
 }
 
 const { $id: _settingsId, ...settingsSchema } = protectionGroupSettingsSchema;
+const sha256 = { type: 'string', pattern: '^[0-9a-f]{64}$' } as const;
+
+/** The fields of a live NBD session (images/image-views.ts): the ImageSession component and the serve route's answer share them. */
+export const imageSessionProperties = {
+  sessionIdentifier: str, vpgIdentifier: str, checkpointIdentifier: str, checkpointTimeStamp: time, vmIdentifier: str, volumeIdentifier: str,
+  sizeInBytes: int, nbdUri: { type: 'string', description: 'nbd+unix:///<export>?socket=<path>, as qemu-img and qemu-nbd take it' }, exportName: str, socketPath: str,
+  idleTimeoutInSec: int, started: time, lastActivity: time, connections: int,
+} as const;
 
 /** Every component schema, by its $id (which is also its OpenAPI component name). */
 export const responseSchemas: Record<string, Schema> = {
@@ -104,6 +112,17 @@ export const responseSchemas: Record<string, Schema> = {
     }),
   },
   FileEntry: closed({ path: str, type: { enum: ['file', 'directory', 'symlink', 'other'] }, sizeBytes: int }),
+  ImageExport: {
+    description: 'A checkpoint image exported as a disk file on the recovery appliance: its files (downloadable), bytes written and SHA-256',
+    ...closed({
+      exportIdentifier: str, vpgIdentifier: str, checkpointIdentifier: str, checkpointTimeStamp: time, vmIdentifier: str, volumeIdentifier: str,
+      format: { enum: IMAGE_FORMAT_NAMES }, engine: { type: 'string', description: 'qemu-img or native' }, virtualSizeInBytes: int, sectorSize: int, dataBytes: int,
+      file: { type: 'string', description: 'the file to open (for vmdk-flat, the descriptor)' },
+      files: arrayOf(closed({ name: str, sizeInBytes: int, allocatedBytes: int, sha256 })), bytesWritten: int, sha256, started: time, completed: time,
+    }),
+  },
+  ImageSession: { description: 'A checkpoint image served live, read-only, over NBD; its checkpoint stays pinned until the session ends', ...closed(imageSessionProperties) },
+  ImageList: closed({ exports: arrayOf(ref('ImageExport')), sessions: arrayOf(ref('ImageSession')) }),
   DraftSummary: closed({ vpgSettingsIdentifier: str, vpgIdentifier: nullableStr, name: nullableStr, createdAt: time }),
 };
 

@@ -32,6 +32,8 @@ export interface ResponseDoc {
   contentType?: string;
   /** Another media type the same answer may come as, on request (e.g. text/csv with ?format=csv). */
   alsoAs?: string;
+  /** Response headers worth documenting (Content-Range of a partial download, a file's hash), by name: each a schema with its description. */
+  headers?: Record<string, Schema>;
 }
 
 export interface RouteSpec {
@@ -45,6 +47,8 @@ export interface RouteSpec {
   params?: Schema;
   querystring?: Schema;
   body?: Schema;
+  /** Request headers the route reads (e.g. Range), as an open object schema (other headers pass). */
+  headers?: Schema;
   /** Every success answer by status. */
   responses: Record<number, ResponseDoc>;
   /** Error statuses this route can answer beyond what every route of its kind can (404, 409, 429, 502, 503, …). */

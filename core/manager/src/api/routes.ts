@@ -37,7 +37,11 @@ const ERROR_TEXT: Record<number, string> = {
 };
 
 function responseOf(r: ResponseDoc): Schema {
-  if (r.contentType) return { description: r.description, content: { [r.contentType]: { schema: { type: 'string' } } } };
+  // Bytes of a file are documented as binary (generators then give a Blob or stream, not text).
+  if (r.contentType) {
+    const schema = r.contentType === 'application/octet-stream' ? { type: 'string', format: 'binary' } : { type: 'string' };
+    return { description: r.description, ...(r.headers ? { headers: r.headers } : {}), content: { [r.contentType]: { schema } } };
+  }
   if (r.schema === null) return { description: r.description, type: 'null' };
   if (r.alsoAs) return { description: r.description, content: { 'application/json': { schema: r.schema ?? {} }, [r.alsoAs]: { schema: { type: 'string' } } } };
   return { description: r.description, ...(r.schema ?? {}) };
@@ -78,6 +82,7 @@ export function registerRoutes(app: FastifyInstance, parts: ManagerParts, metric
         ...(r.params ? { params: r.params } : {}),
         ...(r.querystring ? { querystring: r.querystring } : {}),
         ...(r.body ? { body: r.body } : {}),
+        ...(r.headers ? { headers: r.headers } : {}),
         response,
       },
       handler: r.handler,
