@@ -126,17 +126,22 @@ export class ManagerClient {
   }
 
   /**
-   * Streams a download into `file` (created 0600, never overwritten) and hashes it on the way; a failed
-   * download removes the partial file. Resolves with the bytes written and their SHA-256.
+   * Streams the file a typed call answers (`parseAs: 'stream'`, sent like every call: pinned TLS, the
+   * session) into `file`, hashing it on the way. The file is created 0600 with 'wx' before anything is
+   * asked, so an existing file is never overwritten; a failed download removes the partial file. Resolves
+   * with the bytes written, their SHA-256, and the hash the manager announced (x-opencdp-sha256).
    */
-  async download(path: string, file: string): Promise<{ bytes: number; sha256: string; expectedSha256?: string }> {
-    const response = await this.authorized(path, { method: 'GET' });
-    if (!response.ok || !response.body) throw await this.failure(response);
+  async download(file: string, start: () => Promise<Answer<ReadableStream<Uint8Array> | null>>): Promise<{ bytes: number; sha256: string; expectedSha256?: string }> {
+    const out = await open(file, 'wx', 0o600);
     const hash = createHash('sha256');
     let bytes = 0;
-    const out = await open(file, 'wx', 0o600);
+    let expected: string | undefined;
     try {
-      for await (const chunk of response.body as AsyncIterable<Uint8Array>) {
+      const { data, error, response } = await start();
+      if (!response.ok) throw await failure(response, error);
+      expected = response.headers.get('x-opencdp-sha256') ?? undefined;
+      // An empty file comes without a body.
+      for await (const chunk of (data ?? []) as AsyncIterable<Uint8Array>) {
         hash.update(chunk);
         bytes += chunk.length;
         await out.write(chunk);
@@ -148,7 +153,6 @@ export class ManagerClient {
       throw error;
     }
     await out.close();
-    const expected = response.headers.get('x-opencdp-sha256') ?? undefined;
     return { bytes, sha256: hash.digest('hex'), ...(expected ? { expectedSha256: expected } : {}) };
   }
 

@@ -173,6 +173,75 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/images": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Image exports and live NBD sessions on the recovery appliances */
+        get: operations["listImages"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/images/exports/{exportIdentifier}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** One image export */
+        get: operations["getImageExport"];
+        put?: never;
+        post?: never;
+        /** Delete an export's files */
+        delete: operations["deleteImageExport"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/images/exports/{exportIdentifier}/files/{fileName}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Download a file of an export (one Range allowed); x-opencdp-sha256 carries the whole file's hash */
+        get: operations["downloadImageExportFile"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/images/sessions/{sessionIdentifier}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /** Stop a live NBD session (its checkpoint is released) */
+        delete: operations["stopImageSession"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/localsite": {
         parameters: {
             query?: never;
@@ -666,6 +735,40 @@ export interface paths {
         put?: never;
         /** Add a tagged checkpoint */
         post: operations["addTaggedCheckpoint"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/vpgs/{vpgIdentifier}/checkpoints/{checkpointIdentifier}/images": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Export a VM volume at the checkpoint as a disk file on the recovery appliance (raw, qcow2, vmdk-flat, vmdk-stream, vhdx); the task's result is the export */
+        post: operations["exportCheckpointImage"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/vpgs/{vpgIdentifier}/checkpoints/{checkpointIdentifier}/images/sessions": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Serve a VM volume at the checkpoint read-only over NBD until stopped or idle; the checkpoint stays pinned meanwhile */
+        post: operations["serveCheckpointImage"];
         delete?: never;
         options?: never;
         head?: never;
@@ -1370,6 +1473,62 @@ export interface components {
         Host: {
             hostIdentifier: string;
             hostName: string;
+        };
+        /** @description A checkpoint image exported as a disk file on the recovery appliance: its files (downloadable), bytes written and SHA-256 */
+        ImageExport: {
+            bytesWritten: number;
+            checkpointIdentifier: string;
+            /** Format: date-time */
+            checkpointTimeStamp: string;
+            /** Format: date-time */
+            completed: string;
+            dataBytes: number;
+            /** @description qemu-img or native */
+            engine: string;
+            exportIdentifier: string;
+            /** @description the file to open (for vmdk-flat, the descriptor) */
+            file: string;
+            files: {
+                allocatedBytes: number;
+                name: string;
+                sha256: string;
+                sizeInBytes: number;
+            }[];
+            /** @enum {unknown} */
+            format: "raw" | "qcow2" | "vmdk-flat" | "vmdk-stream" | "vhdx";
+            sectorSize: number;
+            sha256: string;
+            /** Format: date-time */
+            started: string;
+            virtualSizeInBytes: number;
+            vmIdentifier: string;
+            volumeIdentifier: string;
+            vpgIdentifier: string;
+        };
+        ImageList: {
+            exports: components["schemas"]["ImageExport"][];
+            sessions: components["schemas"]["ImageSession"][];
+        };
+        /** @description A checkpoint image served live, read-only, over NBD; its checkpoint stays pinned until the session ends */
+        ImageSession: {
+            checkpointIdentifier: string;
+            /** Format: date-time */
+            checkpointTimeStamp: string;
+            connections: number;
+            exportName: string;
+            idleTimeoutInSec: number;
+            /** Format: date-time */
+            lastActivity: string;
+            /** @description nbd+unix:///<export>?socket=<path>, as qemu-img and qemu-nbd take it */
+            nbdUri: string;
+            sessionIdentifier: string;
+            sizeInBytes: number;
+            socketPath: string;
+            /** Format: date-time */
+            started: string;
+            vmIdentifier: string;
+            volumeIdentifier: string;
+            vpgIdentifier: string;
         };
         InventoryVm: {
             hostIdentifier: string;
@@ -2274,6 +2433,391 @@ export interface operations {
                 content: {
                     "application/json": components["schemas"]["FileEntry"][];
                 };
+            };
+            /** @description invalid input: the field is named; nothing was changed */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description no session, a wrong or expired token (or, for peers, a wrong pairing secret) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description the session's role may not do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description no such object (group, task, checkpoint, …) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description an appliance this manager needs cannot be reached */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description any other failure, with the same error body */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    listImages: {
+        parameters: {
+            query?: {
+                vpgIdentifier?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description exports and sessions of every reachable recovery appliance */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ImageList"];
+                };
+            };
+            /** @description invalid input: the field is named; nothing was changed */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description no session, a wrong or expired token (or, for peers, a wrong pairing secret) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description no such object (group, task, checkpoint, …) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description an appliance this manager needs cannot be reached */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description any other failure, with the same error body */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    getImageExport: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                exportIdentifier: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description the export */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ImageExport"];
+                };
+            };
+            /** @description invalid input: the field is named; nothing was changed */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description no session, a wrong or expired token (or, for peers, a wrong pairing secret) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description no such object (group, task, checkpoint, …) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description an appliance this manager needs cannot be reached */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description any other failure, with the same error body */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    deleteImageExport: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                exportIdentifier: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description deleted */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description invalid input: the field is named; nothing was changed */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description no session, a wrong or expired token (or, for peers, a wrong pairing secret) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description the session's role may not do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description no such object (group, task, checkpoint, …) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description an appliance this manager needs cannot be reached */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description any other failure, with the same error body */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    downloadImageExportFile: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description one byte range: bytes=a-b, bytes=a- or bytes=-n */
+                range?: string;
+            };
+            path: {
+                exportIdentifier: string;
+                fileName: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description the whole file */
+            200: {
+                headers: {
+                    /** @description bytes: one Range may be asked for */
+                    "accept-ranges"?: string;
+                    /** @description bytes in this answer */
+                    "content-length"?: number;
+                    /** @description SHA-256 of the whole file (also of a partial answer), as the appliance computed it */
+                    "x-opencdp-sha256"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/octet-stream": string;
+                };
+            };
+            /** @description the asked byte range of the file */
+            206: {
+                headers: {
+                    /** @description bytes: one Range may be asked for */
+                    "accept-ranges"?: string;
+                    /** @description bytes in this answer */
+                    "content-length"?: number;
+                    /** @description bytes start-end/size */
+                    "content-range"?: string;
+                    /** @description SHA-256 of the whole file (also of a partial answer), as the appliance computed it */
+                    "x-opencdp-sha256"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/octet-stream": string;
+                };
+            };
+            /** @description invalid input: the field is named; nothing was changed */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description no session, a wrong or expired token (or, for peers, a wrong pairing secret) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description the session's role may not do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description no such object (group, task, checkpoint, …) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description an appliance this manager needs cannot be reached */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description any other failure, with the same error body */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    stopImageSession: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                sessionIdentifier: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description stopped */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
             };
             /** @description invalid input: the field is named; nothing was changed */
             400: {
@@ -4764,6 +5308,273 @@ export interface operations {
             };
             /** @description the request body is not JSON */
             415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description an appliance this manager needs cannot be reached */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description any other failure, with the same error body */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    exportCheckpointImage: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                checkpointIdentifier: string;
+                vpgIdentifier: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    /** @description file name without extension */
+                    fileName?: string;
+                    /** @enum {unknown} */
+                    format: "raw" | "qcow2" | "vmdk-flat" | "vmdk-stream" | "vhdx";
+                    vmIdentifier: string;
+                    volumeIdentifier: string;
+                };
+            };
+        };
+        responses: {
+            /** @description the export runs as a task: poll GET /v1/tasks/{taskIdentifier}; its result is the ImageExport */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        taskIdentifier: string;
+                    };
+                };
+            };
+            /** @description invalid input: the field is named; nothing was changed */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description no session, a wrong or expired token (or, for peers, a wrong pairing secret) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description the session's role may not do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description no such object (group, task, checkpoint, …) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description the checkpoint was trimmed from the journal */
+            410: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description the request body is larger than 1 MiB */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description the request body is not JSON */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description the appliance does not offer this */
+            501: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description an appliance this manager needs cannot be reached */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description any other failure, with the same error body */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    serveCheckpointImage: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                checkpointIdentifier: string;
+                vpgIdentifier: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    idleTimeoutInSec?: number;
+                    vmIdentifier: string;
+                    volumeIdentifier: string;
+                };
+            };
+        };
+        responses: {
+            /** @description the session is open: the ImageSession's fields with the task that records it */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        checkpointIdentifier: string;
+                        /** Format: date-time */
+                        checkpointTimeStamp: string;
+                        connections: number;
+                        exportName: string;
+                        idleTimeoutInSec: number;
+                        /** Format: date-time */
+                        lastActivity: string;
+                        /** @description nbd+unix:///<export>?socket=<path>, as qemu-img and qemu-nbd take it */
+                        nbdUri: string;
+                        sessionIdentifier: string;
+                        sizeInBytes: number;
+                        socketPath: string;
+                        /** Format: date-time */
+                        started: string;
+                        taskIdentifier: string;
+                        vmIdentifier: string;
+                        volumeIdentifier: string;
+                        vpgIdentifier: string;
+                    };
+                };
+            };
+            /** @description invalid input: the field is named; nothing was changed */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description no session, a wrong or expired token (or, for peers, a wrong pairing secret) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description the session's role may not do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description no such object (group, task, checkpoint, …) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description the checkpoint was trimmed from the journal */
+            410: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description the request body is larger than 1 MiB */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description the request body is not JSON */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description the appliance does not offer this */
+            501: {
                 headers: {
                     [name: string]: unknown;
                 };
