@@ -3,7 +3,10 @@
 // process or site boundary. Implemented by RecoveryOrchestrator (core/kernel/src/recovery).
 import type { Checkpoint, CheckpointId, DatastoreId, GroupId, HostId, NetworkId, VmId, VolumeId } from '../model.js';
 import type { Firmware } from '../ports/platform-limits.js';
-import type { PlatformTranslation } from './platform-fit.js';
+import type { NicMapping, PlatformTranslation } from './platform-fit.js';
+
+// NicMapping lives with the platform fit that checks it (one direction of import, no cycle); re-exported here as part of the recovery API.
+export type { NicMapping };
 
 export type RecoveryKind = 'FailoverTest' | 'Failover' | 'Move' | 'Clone';
 
@@ -17,17 +20,6 @@ export interface BootGroup {
   name: string;
   delaySeconds: number;
   vmIds: VmId[];
-}
-
-/** Where one NIC of a protected VM goes when it is recovered, live and in a test, with optional re-IP. */
-export interface NicMapping {
-  vmId: VmId;
-  /** Index into the protected VM's NIC list. */
-  nicIndex: number;
-  liveNetworkId: NetworkId;
-  testNetworkId: NetworkId;
-  liveIpv4?: string;
-  testIpv4?: string;
 }
 
 /** The recovery side of a group's settings: where and how its VMs come up. */
