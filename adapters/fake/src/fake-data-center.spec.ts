@@ -19,6 +19,17 @@ function setup(seed = 1): { clock: VirtualClock; dc: FakeDataCenter; siteId: str
 }
 
 describe('FakeDataCenter', () => {
+  it('files VMs in folders that only the sites having some report', () => {
+    const { dc, siteId, hosts } = setup();
+    const web = dc.createVm({ name: 'web', hostId: hosts[0], volumes: [{ sizeBytes: MiB }] });
+    assert.equal(dc.inventory(siteId).folders, undefined);
+    const folder = dc.addFolder(siteId, 'production-vms', [web.id]);
+    assert.deepEqual(dc.inventory(siteId).folders, [{ id: folder.id, name: 'production-vms', vmIds: [web.id] }]);
+    const other = dc.addSite('dr');
+    assert.equal(dc.inventory(other.id).folders, undefined);
+    assert.throws(() => dc.addFolder(other.id, 'x', [web.id]), /not at site/);
+  });
+
   it('gives deterministic ids and a production plus an isolated test network per site', () => {
     const { dc, siteId, hosts } = setup();
     const vm = dc.createVm({ name: 'web', hostId: hosts[0], volumes: [{ sizeBytes: MiB }, { name: 'data', sizeBytes: 2 * MiB, sectorSize: 4096 }] });

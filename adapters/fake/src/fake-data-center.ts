@@ -6,7 +6,7 @@ import {
   ClosedError, UnknownVmError, UnknownVolumeError, ValidationError, checkRange, checkWrite, seededRandom,
 } from '@opencdp/core';
 import type {
-  Clock, DatastoreId, DatastoreInfo, HostId, HostInfo, Inventory, NetworkId, NetworkInfo,
+  Clock, DatastoreId, DatastoreInfo, FolderInfo, HostId, HostInfo, Inventory, NetworkId, NetworkInfo,
   NicInfo, PowerState, Random, RecoveryVmSpec, SiteId, TimerHandle, VmId, VmInfo, VolumeId, VolumeInfo,
 } from '@opencdp/core';
 import { HostDownError, HypervisorManagerDownError, VmPoweredOffError } from './fake-errors.js';
@@ -129,6 +129,7 @@ export class FakeDataCenter {
   private readonly hostRecords = new Map<HostId, HostRecord>();
   private readonly networkRecords = new Map<NetworkId, NetworkInfo & { siteId: SiteId }>();
   private readonly datastoreRecords = new Map<DatastoreId, DatastoreRecord>();
+  private readonly folderRecords = new Map<string, FolderInfo & { siteId: SiteId }>();
   private readonly vmRecords = new Map<VmId, VmRecord>();
   /** Which VM each volume belongs to, so recovery VMs can inherit a protected volume's geometry. */
   private readonly volumeOwners = new Map<VolumeId, VmId>();
@@ -185,6 +186,16 @@ export class FakeDataCenter {
     return this.datastoreInfo(record);
   }
 
+  /** A VM folder (as vSphere has them) holding `vmIds`; sites without folders report none. */
+  addFolder(siteId: SiteId, name: string, vmIds: VmId[] = []): FolderInfo {
+    this.site(siteId);
+    requireName(name, 'name');
+    for (const id of vmIds) if (this.vmRecords.get(id)?.siteId !== siteId) throw new ValidationError(`VM '${id}' is not at site '${siteId}'`, 'vmIds');
+    const folder = { id: this.nextId('folder'), name, siteId, vmIds: [...vmIds] };
+    this.folderRecords.set(folder.id, folder);
+    return { id: folder.id, name, vmIds: [...vmIds] };
+  }
+
   sites(): FakeSite[] {
     return [...this.siteRecords.values()].map((s) => ({ ...s }));
   }
@@ -203,7 +214,13 @@ export class FakeDataCenter {
       networks: [...this.networkRecords.values()].filter((n) => inSite(n.siteId))
         .map((n) => ({ id: n.id, name: n.name, isolated: n.isolated })),
       datastores: [...this.datastoreRecords.values()].filter((d) => inSite(d.siteId)).map((d) => this.datastoreInfo(d)),
+      ...this.foldersOf(inSite),
     };
+  }
+
+  private foldersOf(inSite: (s: SiteId) => boolean): { folders?: FolderInfo[] } {
+    const folders = [...this.folderRecords.values()].filter((f) => inSite(f.siteId)).map((f) => ({ id: f.id, name: f.name, vmIds: [...f.vmIds] }));
+    return folders.length > 0 ? { folders } : {};
   }
 
   // ---- VMs ------------------------------------------------------------------------------------

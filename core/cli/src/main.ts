@@ -1,7 +1,9 @@
 #!/usr/bin/env node
 // The `opencdp` command. Host entry point: the only place (with other binaries) that loads reflect-metadata.
+// Everything it creates (journals, replica volumes, databases, identities, configs, status files) is the
+// owner's only: the umask is set before anything else runs. Usage errors exit 2, as the README's table says.
 import 'reflect-metadata';
-import { Command, Option } from 'commander';
+import { Command, CommanderError, Option } from 'commander';
 import { ValidationError } from '@opencdp/core';
 import { runJournalDemo } from './demo/journal-demo.js';
 import { runTwoSiteDemo } from './demo/two-site-demo.js';
@@ -23,7 +25,10 @@ import { managerCommand } from './manager/manager-command.js';
 import { operatorCommands } from './client/verbs.js';
 import { imageCommand } from './client/image-verbs.js';
 
+process.umask(0o077);
+
 const program = new Command('opencdp').description('OpenCDP: continuous data protection for any hypervisor').version('0.1.0');
+program.exitOverride();
 
 program
   .command('demo')
@@ -61,12 +66,22 @@ program
     await runBenchmark(name, opts);
   });
 
-program.addCommand(applianceCommand());
-program.addCommand(managerCommand());
+/** Commands added whole do not inherit the program's settings: their usage errors must throw (exit 2) too. */
+function throwOnUsageErrors(command: Command): Command {
+  command.exitOverride();
+  for (const sub of command.commands) throwOnUsageErrors(sub);
+  return command;
+}
+program.addCommand(throwOnUsageErrors(applianceCommand()));
+program.addCommand(throwOnUsageErrors(managerCommand()));
 for (const command of operatorCommands()) program.addCommand(command);
 program.addCommand(imageCommand());
 
 program.parseAsync(process.argv).catch((e: Error) => {
+  if (e instanceof CommanderError) {
+    // Commander printed the message already; help and --version are not errors.
+    process.exit(e.exitCode === 0 || e.code === 'commander.helpDisplayed' || e.code === 'commander.version' ? 0 : 2);
+  }
   // A configuration error names its field (e.g. platform.config.guests.0.qmp) even when its text does not.
   const field = e instanceof ValidationError ? e.field : undefined;
   console.error(`opencdp: ${field && !e.message.includes(field) ? `${field}: ` : ''}${e.message}`);

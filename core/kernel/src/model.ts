@@ -57,11 +57,23 @@ export interface DatastoreInfo {
   freeBytes: number;
 }
 
+/** A folder VMs are filed in, on platforms that have them (vSphere's VM folders); recovery can place VMs there. */
+export interface FolderInfo {
+  id: string;
+  name: string;
+  /** The VMs filed in this folder. */
+  vmIds: VmId[];
+}
+
 export interface Inventory {
   hosts: HostInfo[];
   vms: VmInfo[];
   networks: NetworkInfo[];
   datastores: DatastoreInfo[];
+  /** VM folders; absent or empty on platforms without them. */
+  folders?: FolderInfo[];
+  /** The platform kind (`fake`, `qemu`, `hyperv`, `vsphere`, …), filled in by the appliance that reports the inventory. */
+  platform?: string;
 }
 
 /** One guest write as the splitter sees it. */

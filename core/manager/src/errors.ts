@@ -23,6 +23,20 @@ export class ApplianceUnavailableError extends OpenCdpError {
   }
 }
 
+/** Too many failed logins for this user or from this address: wait, then try again. */
+export class TooManyAttemptsError extends OpenCdpError {
+  constructor(readonly retryAfterMs: number) {
+    super('TOO_MANY_ATTEMPTS', `too many failed logins; try again in ${Math.ceil(retryAfterMs / 1000)} s`, 'wait, then log in with the right password; an administrator sees the attempts as events');
+  }
+}
+
+/** A peer manager that cannot be reached at all (connection refused, timeout, a certificate that does not match its pin). */
+export class PeerUnreachableError extends OpenCdpError {
+  constructor(url: string, cause: string) {
+    super('PEER_UNREACHABLE', `the peer manager at ${url} cannot be reached: ${cause}`, 'check the host name, port, https and the certificate fingerprint, and that the peer manager runs');
+  }
+}
+
 const STATUS_BY_CODE: Record<string, number> = {
   VALIDATION: 400,
   ALIGNMENT: 400,
@@ -30,6 +44,9 @@ const STATUS_BY_CODE: Record<string, number> = {
   SEQUENCE: 400,
   UNAUTHENTICATED: 401,
   FORBIDDEN: 403,
+  TOO_MANY_ATTEMPTS: 429,
+  PEER_UNREACHABLE: 502,
+  PEER_NOT_TRUSTED: 502,
   NOT_FOUND: 404,
   UNKNOWN_VM: 404,
   UNKNOWN_VOLUME: 404,

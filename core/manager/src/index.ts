@@ -32,3 +32,4 @@ export * from './tasks/event-log.js';
 export * from './tasks/task-runner.js';
 export { buildServer, RestServer } from './api/server.js';
 export { SESSION_HEADER } from './api/credentials.js';
+export * from './tls-pinning.js';

@@ -4,8 +4,10 @@
 export class ManagerLifecycle {
   private stopping = false;
   private readonly running = new Set<Promise<void>>();
-  /** `http://host:port` of the REST API, once it listens. */
+  /** `https://host:port` (or `http://`) of the REST API, once it listens. */
   address?: string;
+  /** SHA-256 fingerprint of the REST API's certificate when it serves HTTPS (pairing hands it to the peer to pin). */
+  tlsFingerprint?: string;
 
   get stopped(): boolean {
     return this.stopping;

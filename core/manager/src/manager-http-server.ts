@@ -3,7 +3,7 @@
 // HTTP while the HTTP layer depends on the parts, and not the other way round.
 export const ManagerHttpServer = Symbol('ManagerHttpServer');
 export interface ManagerHttpServer {
-  /** Builds the routes and listens (port 0 picks one); resolves to `http://host:port`. */
+  /** Builds the routes and listens (port 0 picks one); resolves to `https://host:port` (or `http://` without TLS). */
   listen(host: string, port: number): Promise<string>;
   /** Stops listening (nothing when it never listened). */
   close(): Promise<void>;

@@ -8,6 +8,7 @@ import { Container, ContainerModule, type ResolutionContext, type ServiceIdentif
 import { Clock, SystemClock, ValidationError } from '@opencdp/core';
 import { pino, type Logger } from 'pino';
 import { Accounts } from './accounts/accounts.js';
+import { defined } from './defined.js';
 import { RestServer } from './api/server.js';
 import { ApplianceRegistry } from './appliances/appliance-registry.js';
 import { MemberProtection } from './groups/member-protection.js';
@@ -29,9 +30,9 @@ import { RecoveryTasks } from './recovery/recovery-tasks.js';
 import { CheckpointScheduler } from './scheduler/checkpoint-scheduler.js';
 import { Peering } from './sites/peering.js';
 import { PeerWatch } from './sites/peer-watch.js';
+import { SecretBox } from './sites/secret-box.js';
 import { Sites } from './sites/sites.js';
 import { Store } from './store.js';
-import { defined } from './defined.js';
 import { EventLog } from './tasks/event-log.js';
 import { TaskRunner } from './tasks/task-runner.js';
 
@@ -56,12 +57,14 @@ export const managerModule = new ContainerModule(({ bind }) => {
   part<Logger>(ManagerLogger, (_ctx, o) => o.logger ?? pino({ name: 'opencdp-manager' }));
   part(Store, (_ctx, o) => Store.open(o.dataDir));
   part(ManagerLifecycle, () => new ManagerLifecycle());
+  // After the store: the store makes the data dir (0700) the key file goes in.
+  part(SecretBox, (ctx, o) => (ctx.get(Store), SecretBox.open(o.dataDir)));
   const clock = (ctx: ResolutionContext): Clock => ctx.get<Clock>(ManagerClock);
   const log = (ctx: ResolutionContext): Logger => ctx.get<Logger>(ManagerLogger);
 
   part(EventLog, (ctx) => new EventLog(ctx.get(Store), clock(ctx), log(ctx), ctx.get(ManagerLifecycle)));
   part(TaskRunner, (ctx) => new TaskRunner(ctx.get(Store), clock(ctx), log(ctx), ctx.get(EventLog), ctx.get(ManagerLifecycle)));
-  part(Accounts, (ctx, o) => new Accounts(ctx.get(Store), clock(ctx), log(ctx), ctx.get(EventLog), o));
+  part(Accounts, (ctx, o) => new Accounts(ctx.get(Store), clock(ctx), log(ctx), ctx.get(EventLog), ctx.get(Alerts), o));
   part(ApplianceRegistry, (ctx, o) => new ApplianceRegistry(o.appliances, log(ctx), o.recoveryAddresses, clock(ctx)));
   part(Sites, (ctx, o) => new Sites(ctx.get(Store), o.siteId, ctx.get(ApplianceRegistry)));
   part(CheckpointScheduler, (ctx, o) => new CheckpointScheduler(
@@ -70,7 +73,8 @@ export const managerModule = new ContainerModule(({ bind }) => {
   ));
   part(MemberProtection, (ctx) => new MemberProtection(log(ctx), ctx.get(ManagerLifecycle), ctx.get(ApplianceRegistry), ctx.get(EventLog)));
   part(Peering, (ctx, o) => new Peering(
-    ctx.get(Store), clock(ctx), log(ctx), ctx.get(ManagerLifecycle), ctx.get(Sites), ctx.get(EventLog), ctx.get(TaskRunner), ctx.get(CheckpointScheduler), o,
+    ctx.get(Store), clock(ctx), log(ctx), ctx.get(ManagerLifecycle), ctx.get(Sites), ctx.get(EventLog), ctx.get(TaskRunner), ctx.get(CheckpointScheduler),
+    ctx.get(SecretBox), o,
   ));
   part(PeerWatch, (ctx, o) => new PeerWatch(
     clock(ctx), log(ctx), ctx.get(ManagerLifecycle), ctx.get(Sites), ctx.get(Alerts), ctx.get(EventLog), ctx.get(Peering),
@@ -87,7 +91,7 @@ export const managerModule = new ContainerModule(({ bind }) => {
     ctx.get(Store), clock(ctx), ctx.get(Sites), ctx.get(ApplianceRegistry), ctx.get(EventLog), ctx.get(TaskRunner), ctx.get(Peering),
     ctx.get(CheckpointScheduler), ctx.get(RecoveryGuard), ctx.get(Monitor), ctx.get(MemberProtection),
   ));
-  part(SettingsDrafts, (ctx) => new SettingsDrafts(ctx.get(Store), clock(ctx), ctx.get(ProtectionGroups)));
+  part(SettingsDrafts, (ctx) => new SettingsDrafts(ctx.get(Store), clock(ctx), ctx.get(ProtectionGroups), ctx.get(ApplianceRegistry), ctx.get(Sites)));
   part(RecoveryTasks, (ctx) => new RecoveryTasks(
     ctx.get(Store), ctx.get(ApplianceRegistry), ctx.get(RecoveryGuard), ctx.get(RecoveryReports), ctx.get(EventLog), ctx.get(TaskRunner),
     ctx.get(Peering), ctx.get(CheckpointScheduler),
@@ -103,7 +107,7 @@ export const managerModule = new ContainerModule(({ bind }) => {
 
   // The HTTP layer, above the parts.
   part(ManagerMetrics, (ctx) => new ManagerMetrics(ctx.get<ManagerParts>(ManagerParts)));
-  part<ManagerHttpServer>(ManagerHttpServer, (ctx) => new RestServer(ctx.get<ManagerParts>(ManagerParts), ctx.get(ManagerMetrics)));
+  part<ManagerHttpServer>(ManagerHttpServer, (ctx, o) => new RestServer(ctx.get<ManagerParts>(ManagerParts), ctx.get(ManagerMetrics), defined({ tls: o.tls, insecureHttp: o.insecureHttp, metricsToken: o.metricsToken })));
 
   part(Manager, (ctx, o) => new Manager(o, ctx.get<ManagerParts>(ManagerParts), ctx.get<ManagerHttpServer>(ManagerHttpServer)));
   bind<ManagerFactory>(ManagerFactory).toDynamicValue((ctx) => ({

@@ -3,6 +3,7 @@
 import { ValidationError } from '@opencdp/core';
 import type { ApplianceControl, Clock } from '@opencdp/core';
 import type { Logger } from 'pino';
+import type { LoginThrottleOptions } from './accounts/login-throttle.js';
 import type { PairTransport, PeerHeartbeatTransport, PeerSyncTransport } from './sites/peer-transports.js';
 
 export interface ManagerOptions {
@@ -10,6 +11,17 @@ export interface ManagerOptions {
   dataDir: string;
   /** `host:port` or `{host, port}` to serve the REST API on (port 0 picks one); omit to run without HTTP. */
   listen?: string | { host: string; port: number };
+  /** HTTPS for the REST API (PEM). Without it the API is plain HTTP, which is refused beyond loopback unless `insecureHttp`. */
+  tls?: { certPem: string; keyPem: string };
+  /** Allows plain HTTP beyond loopback (REST API and paired managers); never the default. */
+  insecureHttp?: boolean;
+  /**
+   * A long random token a Prometheus server presents (`Authorization: Bearer …`) to read `/metrics`; with it,
+   * metrics need that token or a session. Without it `/metrics` is public (group names and figures).
+   */
+  metricsToken?: string;
+  /** Backoff after failed logins (threshold, delays). */
+  loginThrottle?: LoginThrottleOptions;
   /** This manager's site. */
   siteId: string;
   siteName?: string;

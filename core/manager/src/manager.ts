@@ -4,7 +4,7 @@
 // It is never on the data path: stopped, nothing cuts checkpoints and the appliances keep replicating.
 // Given appliances of both sites, it recovers with the other site's manager down (R8). The parts and who
 // uses whom: docs/manager.md; the wiring: manager-module.ts (startManager).
-import { InvalidStateError } from '@opencdp/core';
+import { certificateFingerprint, InvalidStateError } from '@opencdp/core';
 import type { Clock } from '@opencdp/core';
 import type { Logger } from 'pino';
 import type { ManagerHttpServer } from './manager-http-server.js';
@@ -37,6 +37,7 @@ export class Manager {
     const previousRun = store.getMeta('lastStartedAt');
     store.setMeta('lastStartedAt', String(now));
     sites.seed(now, this.options);
+    this.parts.peering.protectStoredSecrets();
     await accounts.seedAdmin();
     if (previousRun) {
       // J8: back after an outage; appliances replicated meanwhile; checkpoints resume from now, the gap shows.
@@ -47,8 +48,9 @@ export class Manager {
     store.deleteMeta('lastStoppedAt');
     if (this.options.listen !== undefined) {
       const listen = typeof this.options.listen === 'string' ? parseListen(this.options.listen) : this.options.listen;
+      if (this.options.tls) lifecycle.tlsFingerprint = certificateFingerprint(this.options.tls.certPem);
       lifecycle.address = await this.http.listen(listen.host, listen.port);
-      this.log.info({ url: lifecycle.address, siteId: this.siteId }, 'manager listening');
+      this.log.info({ url: lifecycle.address, siteId: this.siteId, ...(lifecycle.tlsFingerprint ? { tlsFingerprintSha256: lifecycle.tlsFingerprint } : {}) }, 'manager listening');
     }
     scheduler.start();
     monitor.start();

@@ -1,7 +1,7 @@
 // Prometheus figures of the manager (prom-client, one registry per manager so two managers in one
 // process do not mix): per-group RPO, IOPS, throughput, WAN bytes, journal use and history, bitmap size,
 // and task counts per state. Values are read at scrape time from the monitor's latest poll.
-import { Gauge, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
 import type { ManagerParts } from './manager-parts.js';
 import { TaskState } from './store.js';
 
@@ -28,7 +28,17 @@ export class ManagerMetrics {
     perGroup('opencdp_vpg_iops', 'Guest writes per second sent by the protected appliance', (id) => rt(id)?.iops);
     perGroup('opencdp_vpg_throughput_bytes_per_second', 'Guest bytes written per second', (id) => rt(id)?.throughputBytesPerSec);
     perGroup('opencdp_vpg_wan_bytes_per_second', 'Bytes per second on the site link (after compression)', (id) => rt(id)?.wanBytesPerSec);
-    perGroup('opencdp_vpg_wan_bytes', 'Bytes sent on the site link since the group started (after compression)', (id) => rt(id)?.wanBytes);
+    // A counter (it only grows while the protected appliance runs; a restart starts it again, which rate() handles).
+    new Counter({
+      name: 'opencdp_vpg_wan_bytes_total', help: 'Bytes sent on the site link since the protected appliance started the group (after compression)', labelNames, registers: [this.registry],
+      collect() {
+        this.reset();
+        for (const g of store.listGroups()) {
+          const v = rt(g.id)?.wanBytes;
+          if (v !== undefined && Number.isFinite(v) && v >= 0) this.inc({ vpg: g.id, vpg_name: g.name }, v);
+        }
+      },
+    });
     perGroup('opencdp_vpg_journal_used_bytes', 'Journal bytes used at the recovery site, all VMs', (id) => rt(id)?.journalUsedBytes);
     perGroup('opencdp_vpg_journal_hard_limit_bytes', 'Journal hard limit, all VMs', (id) => rt(id)?.journalHardLimitBytes);
     perGroup('opencdp_vpg_journal_history_seconds', 'Span of retained checkpoints (shortest VM)', (id) => (rt(id) ? rt(id)!.historyMs / 1000 : undefined));

@@ -7,19 +7,23 @@ export type Role = 'viewer' | 'operator' | 'admin';
 export const ROLES: readonly Role[] = ['viewer', 'operator', 'admin'];
 
 export interface UserRow { name: string; hash: string; role: Role; createdAt: number }
-export interface SessionRow { token: string; user: string; role: Role; expiresAt: number }
+/** A session as stored: only the SHA-256 of its token is kept (the token is shown once, at login). */
+export interface SessionRow { id: string; tokenHash: string; user: string; role: Role; createdAt: number; expiresAt: number }
 export interface SiteRow {
   id: string;
   name: string;
   role: 'local' | 'peer';
   address: string;
   pairedAt: number;
-  /** Secret this manager presents to the peer manager (from pairing). */
-  outboundSecret?: string;
-  /** Secret the peer manager presents to this one. */
-  inboundSecret?: string;
+  /** Secret this manager presents to the peer manager (from pairing), sealed with the data dir's key (sites/secret-box.ts). */
+  outboundSecretSealed?: string;
+  /** SHA-256 of the secret the peer manager presents to this one. */
+  inboundSecretHash?: string;
+  /** SHA-256 fingerprint of the peer manager's HTTPS certificate, pinned at pairing. */
+  tlsFingerprint?: string;
 }
-export interface PairingTokenRow { token: string; expiresAt: number; used: boolean }
+/** A pairing token as stored: its SHA-256 only. */
+export interface PairingTokenRow { tokenHash: string; expiresAt: number; used: boolean }
 
 export type GroupLifecycle = 'active' | 'deleting' | 'recovered';
 
@@ -70,6 +74,9 @@ export interface DraftBody {
   recovery: Record<string, unknown>;
   networks: Record<string, unknown>;
   bootgroup: Record<string, unknown>;
+  /** Pre- and post-recovery scripts (absent in drafts an older version stored). */
+  scripting: Record<string, unknown>;
+  /** `{vmIdentifier, recoveryHostIdentifier?, recoveryDatastoreIdentifier?}` per VM. */
   vms: Array<Record<string, unknown>>;
 }
 

@@ -1,9 +1,10 @@
 // The manager's embedded state: one SQLite file (better-sqlite3, synchronous, WAL) with numbered schema
 // migrations. Rows are plain records; JSON columns hold the nested parts (settings, recovery plan, report
 // bodies) that the manager reads whole. Every write is a single statement or a transaction, so a request
-// that fails validation before reaching the store changes nothing.
+// that fails validation before reaching the store changes nothing. The folder is 0700 and the database
+// (with its WAL and shared-memory files) 0600: it holds password hashes and copies of every setting.
 import { createHash } from 'node:crypto';
-import { mkdirSync } from 'node:fs';
+import { chmodSync, closeSync, existsSync, mkdirSync, openSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import type { ProtectionGroupSettings, RecoveryPlan, RecoveryReport, CheckpointKind } from '@opencdp/core';
@@ -43,6 +44,16 @@ const MIGRATIONS: string[] = [
   // 3: a site runs one appliance per host: where each group runs; alerts about a site rather than a group.
   `ALTER TABLE groups ADD COLUMN placement TEXT;
    ALTER TABLE alerts ADD COLUMN site_id TEXT;`,
+  // 4: no secret in clear at rest. Sessions and pairing tokens keep only a hash (live sessions end: log in again;
+  // open pairing tokens are void: generate another). Peer secrets are hashed or sealed by Peering at start; the
+  // peer manager's HTTPS certificate is pinned.
+  `DROP TABLE sessions;
+   CREATE TABLE sessions (id TEXT PRIMARY KEY, token_hash TEXT NOT NULL UNIQUE, user TEXT NOT NULL, role TEXT NOT NULL,
+     created_at INTEGER NOT NULL, expires_at INTEGER NOT NULL);
+   CREATE INDEX sessions_user ON sessions (user);
+   DROP TABLE pairing_tokens;
+   CREATE TABLE pairing_tokens (token_hash TEXT PRIMARY KEY, expires_at INTEGER NOT NULL, used INTEGER NOT NULL DEFAULT 0);
+   ALTER TABLE sites ADD COLUMN tls_fingerprint TEXT;`,
 ];
 
 type SqlRow = Record<string, unknown>;
@@ -55,6 +66,9 @@ export class Store {
 
   /** Opens (creating when missing) the SQLite file `file`; `Store.open` picks `manager.db` in a data dir. */
   constructor(readonly file: string) {
+    // Created owner-only before SQLite opens it: SQLite gives its -wal and -shm files the database file's mode.
+    closeSync(openSync(file, 'a', 0o600));
+    for (const f of [file, `${file}-wal`, `${file}-shm`]) if (existsSync(f)) chmodSync(f, 0o600);
     this.db = new Database(file);
     this.db.pragma('journal_mode = WAL');
     this.db.pragma('foreign_keys = ON');
@@ -63,7 +77,9 @@ export class Store {
 
   /** Opens (creating when missing) `manager.db` in `dataDir` and brings its schema up to date. */
   static open(dataDir: string): Store {
-    mkdirSync(dataDir, { recursive: true });
+    mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+    // A folder made by an older version (or by hand) is narrowed too: it holds the database and the secret key.
+    chmodSync(dataDir, 0o700);
     return new Store(join(dataDir, 'manager.db'));
   }
 
@@ -152,17 +168,32 @@ export class Store {
     });
   }
 
+  private sessionOf(r: SqlRow): SessionRow {
+    return { id: String(r.id), tokenHash: String(r.token_hash), user: String(r.user), role: r.role as Role, createdAt: Number(r.created_at), expiresAt: Number(r.expires_at) };
+  }
+
   putSession(s: SessionRow): void {
-    this.db.prepare('INSERT INTO sessions (token, user, role, expires_at) VALUES (?, ?, ?, ?)').run(s.token, s.user, s.role, s.expiresAt);
+    this.db.prepare('INSERT INTO sessions (id, token_hash, user, role, created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?)').run(s.id, s.tokenHash, s.user, s.role, s.createdAt, s.expiresAt);
   }
 
-  getSession(token: string): SessionRow | undefined {
-    const r = this.db.prepare('SELECT * FROM sessions WHERE token = ?').get(token) as SqlRow | undefined;
-    return r && { token: String(r.token), user: String(r.user), role: r.role as Role, expiresAt: Number(r.expires_at) };
+  /** The session whose token hashes to `tokenHash`. */
+  sessionByTokenHash(tokenHash: string): SessionRow | undefined {
+    const r = this.db.prepare('SELECT * FROM sessions WHERE token_hash = ?').get(tokenHash) as SqlRow | undefined;
+    return r && this.sessionOf(r);
   }
 
-  deleteSession(token: string): void {
-    this.db.prepare('DELETE FROM sessions WHERE token = ?').run(token);
+  deleteSession(id: string): void {
+    this.db.prepare('DELETE FROM sessions WHERE id = ?').run(id);
+  }
+
+  /** Ends every session of `user` but `keepId` (after a password change). */
+  deleteSessionsOf(user: string, keepId?: string): void {
+    this.db.prepare('DELETE FROM sessions WHERE user = ? AND id IS NOT ?').run(user, keepId ?? null);
+  }
+
+  /** Gives the user's live sessions a new role (an administrator changed it). */
+  setSessionRoles(user: string, role: Role): void {
+    this.db.prepare('UPDATE sessions SET role = ? WHERE user = ?').run(role, user);
   }
 
   deleteExpiredSessions(now: number): void {
@@ -174,15 +205,22 @@ export class Store {
   listSites(): SiteRow[] {
     return (this.db.prepare('SELECT * FROM sites ORDER BY role, id').all() as SqlRow[]).map((r) => ({
       id: String(r.id), name: String(r.name), role: r.role as SiteRow['role'], address: String(r.address), pairedAt: Number(r.paired_at),
-      ...(r.outbound_secret ? { outboundSecret: String(r.outbound_secret) } : {}), ...(r.inbound_secret ? { inboundSecret: String(r.inbound_secret) } : {}),
+      ...(r.outbound_secret ? { outboundSecretSealed: String(r.outbound_secret) } : {}), ...(r.inbound_secret ? { inboundSecretHash: String(r.inbound_secret) } : {}),
+      ...(r.tls_fingerprint ? { tlsFingerprint: String(r.tls_fingerprint) } : {}),
     }));
   }
 
   putSite(s: SiteRow): void {
-    this.db.prepare(`INSERT INTO sites (id, name, role, address, paired_at, outbound_secret, inbound_secret) VALUES (?, ?, ?, ?, ?, ?, ?)
+    this.db.prepare(`INSERT INTO sites (id, name, role, address, paired_at, outbound_secret, inbound_secret, tls_fingerprint) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
       ON CONFLICT (id) DO UPDATE SET name = excluded.name, address = excluded.address, role = excluded.role, paired_at = excluded.paired_at,
-        outbound_secret = COALESCE(excluded.outbound_secret, outbound_secret), inbound_secret = COALESCE(excluded.inbound_secret, inbound_secret)`)
-      .run(s.id, s.name, s.role, s.address, s.pairedAt, s.outboundSecret ?? null, s.inboundSecret ?? null);
+        outbound_secret = COALESCE(excluded.outbound_secret, outbound_secret), inbound_secret = COALESCE(excluded.inbound_secret, inbound_secret),
+        tls_fingerprint = COALESCE(excluded.tls_fingerprint, tls_fingerprint)`)
+      .run(s.id, s.name, s.role, s.address, s.pairedAt, s.outboundSecretSealed ?? null, s.inboundSecretHash ?? null, s.tlsFingerprint ?? null);
+  }
+
+  /** Replaces a site's stored peer secrets as they are (used to seal or hash values an older version kept in clear). */
+  setSiteSecrets(id: string, outboundSecretSealed: string | undefined, inboundSecretHash: string | undefined): void {
+    this.db.prepare('UPDATE sites SET outbound_secret = ?, inbound_secret = ? WHERE id = ?').run(outboundSecretSealed ?? null, inboundSecretHash ?? null, id);
   }
 
   deleteSite(id: string): void {
@@ -190,16 +228,16 @@ export class Store {
   }
 
   putPairingToken(t: PairingTokenRow): void {
-    this.db.prepare('INSERT INTO pairing_tokens (token, expires_at, used) VALUES (?, ?, ?)').run(t.token, t.expiresAt, t.used ? 1 : 0);
+    this.db.prepare('INSERT INTO pairing_tokens (token_hash, expires_at, used) VALUES (?, ?, ?)').run(t.tokenHash, t.expiresAt, t.used ? 1 : 0);
   }
 
-  getPairingToken(token: string): PairingTokenRow | undefined {
-    const r = this.db.prepare('SELECT * FROM pairing_tokens WHERE token = ?').get(token) as SqlRow | undefined;
-    return r && { token: String(r.token), expiresAt: Number(r.expires_at), used: Number(r.used) === 1 };
+  pairingTokenByHash(tokenHash: string): PairingTokenRow | undefined {
+    const r = this.db.prepare('SELECT * FROM pairing_tokens WHERE token_hash = ?').get(tokenHash) as SqlRow | undefined;
+    return r && { tokenHash: String(r.token_hash), expiresAt: Number(r.expires_at), used: Number(r.used) === 1 };
   }
 
-  markPairingTokenUsed(token: string): void {
-    this.db.prepare('UPDATE pairing_tokens SET used = 1 WHERE token = ?').run(token);
+  markPairingTokenUsed(tokenHash: string): void {
+    this.db.prepare('UPDATE pairing_tokens SET used = 1 WHERE token_hash = ?').run(tokenHash);
   }
 
   // Groups -----------------------------------------------------------------------------------------
@@ -265,6 +303,10 @@ export class Store {
   getDraft(id: string): DraftRow | undefined {
     const r = this.db.prepare('SELECT * FROM drafts WHERE id = ?').get(id) as SqlRow | undefined;
     return r && { id: String(r.id), groupId: opt(r.group_id as string | null), body: parse<DraftBody>(r.body)!, createdAt: Number(r.created_at) };
+  }
+
+  listDrafts(): DraftRow[] {
+    return (this.db.prepare('SELECT id FROM drafts ORDER BY created_at, id').all() as { id: string }[]).map((r) => this.getDraft(r.id)!);
   }
 
   deleteDraft(id: string): void {

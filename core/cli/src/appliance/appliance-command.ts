@@ -4,7 +4,7 @@
 // `pair-issue` and `pair-redeem` manage the link trust files that `start` reads.
 import { promises as fs } from 'node:fs';
 import { Command, Option } from 'commander';
-import { ValidationError } from '@opencdp/core';
+import { checkPrivateFiles, ValidationError } from '@opencdp/core';
 import { loadApplianceConfig, loadSiteApplianceConfig, type ApplianceRole } from './appliance-config.js';
 import { startSiteAppliance } from '../site/site-appliance.js';
 import { createIdentityFile, readIdentityFile, readPeerCa, trustPeer, writeFileAtomic } from './identity-files.js';
@@ -22,17 +22,21 @@ export function applianceCommand(): Command {
     .description('run an appliance until SIGTERM/SIGINT; logs are JSON lines on stdout')
     .addOption(new Option('--role <role>', 'which appliance to run').choices(['recovery', 'protected']).makeOptionMandatory())
     .requiredOption('--config <file>', 'the appliance configuration (JSON)')
-    .action(async (opts: { role: ApplianceRole; config: string }) => {
-      await runAppliance(opts.role, opts.config, jsonLog());
+    .option('--strict', 'refuse to start when the config or identity file is readable by others (default: warn)')
+    .action(async (opts: { role: ApplianceRole; config: string; strict?: boolean }) => {
+      await runAppliance(opts.role, opts.config, jsonLog(), opts.strict === true);
     });
 
   appliance
     .command('serve')
     .description('run an appliance that a manager drives over the control link, until SIGTERM/SIGINT; logs are JSON lines on stdout')
     .requiredOption('--config <file>', 'the appliance configuration (JSON)')
-    .action(async (opts: { config: string }) => {
+    .option('--strict', 'refuse to start when the config or identity file is readable by others (default: warn)')
+    .action(async (opts: { config: string; strict?: boolean }) => {
       const log = jsonLog();
-      const running = await startSiteAppliance(await loadSiteApplianceConfig(opts.config), log);
+      const config = await loadSiteApplianceConfig(opts.config);
+      checkSecretFiles([opts.config, config.identityFile], opts.strict === true, log);
+      const running = await startSiteAppliance(config, log);
       await runUntilSignal({ stop: running.stop, failed: new Promise<never>(() => undefined) }, log);
     });
 
@@ -101,8 +105,9 @@ export function applianceCommand(): Command {
  * Starts the appliance of `role` and keeps it running until SIGTERM or SIGINT (a second signal exits at
  * once). Resolves after a clean stop; a fatal error stops the appliance and rejects.
  */
-export async function runAppliance(role: ApplianceRole, configFile: string, log: JsonLog): Promise<void> {
+export async function runAppliance(role: ApplianceRole, configFile: string, log: JsonLog, strict = false): Promise<void> {
   const config = await loadApplianceConfig(configFile, role);
+  checkSecretFiles([configFile, config.identityFile], strict, log);
   await runUntilSignal(config.role === 'recovery'
     ? { ...(await startRecovery(config, log)), failed: new Promise<never>(() => undefined) }
     : await startProtected(config, log), log);
@@ -139,6 +144,11 @@ export async function runUntilSignal(running: { stop(): Promise<void>; failed: P
     process.off('SIGTERM', onSignal);
     process.off('SIGINT', onSignal);
   }
+}
+
+/** The config (control token) and the identity (private keys): warned about when others may read them, refused with --strict. */
+function checkSecretFiles(files: string[], strict: boolean, log: JsonLog): void {
+  checkPrivateFiles(files, { strict, warn: (message) => log('file-permissions', { message }) });
 }
 
 async function exists(file: string): Promise<boolean> {

@@ -177,10 +177,11 @@ const siteApplianceSchema = {
       properties: { listen: address, token: { type: 'string', minLength: 16, maxLength: 200 } },
     },
     linkListen: address,
+    scriptsDir: file,
     protectedPeer: {
       type: 'object', additionalProperties: false, required: ['siteId', 'controlUrl', 'token'],
       properties: {
-        siteId, controlUrl: { type: 'string', pattern: '^https?://' }, token: { type: 'string', minLength: 16, maxLength: 200 },
+        siteId, controlUrl: { type: 'string', pattern: '^https://', description: 'the protected site appliance\'s control link (mutual TLS)' }, token: { type: 'string', minLength: 16, maxLength: 200 },
         // The protected site's own site-link listener (it has the recovery role too): reverse protection sends there.
         linkAddress: address,
       },
@@ -229,6 +230,7 @@ export function parseSiteApplianceConfig(input: unknown, baseDir = process.cwd()
     ...c, identityFile: resolve(c.identityFile), trustedPeersFile: resolve(c.trustedPeersFile), dataDir: resolve(c.dataDir),
     ...(c.images ? { images: { ...c.images, ...(c.images.exportDir ? { exportDir: resolve(c.images.exportDir) } : {}), ...(c.images.socketDir ? { socketDir: resolve(c.images.socketDir) } : {}) } } : {}),
     ...(c.volumeDir !== undefined ? { volumeDir: resolve(c.volumeDir) } : {}),
+    ...(c.scriptsDir ? { scriptsDir: resolve(c.scriptsDir) } : {}),
     ...(c.platform ? { platform: resolvePlatformPath(c.platform, baseDir) } : {}),
   };
 }

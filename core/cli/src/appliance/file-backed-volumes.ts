@@ -28,14 +28,15 @@ export class FileBackedVolumes {
    * every later guest write into them. Files that do not exist are created as sparse files.
    */
   static async attach(dc: FakeDataCenter, dir: string, vms: { name: string; vm: VmInfo }[]): Promise<FileBackedVolumes> {
-    mkdirSync(dir, { recursive: true });
+    // Guest disks: the owner's only.
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
     const backed = new FileBackedVolumes();
     try {
       for (const { name, vm } of vms) {
         const fdOf = new Map<string, number>();
         for (const [i, v] of vm.volumes.entries()) {
           const file = FileBackedVolumes.fileOf(dir, name, i);
-          const fd = openSync(file, 'a+'); // created if missing, never truncated
+          const fd = openSync(file, 'a+', 0o600); // created if missing (owner-only), never truncated
           closeSync(fd);
           const rw = openSync(file, 'r+');
           backed.fds.push(rw);

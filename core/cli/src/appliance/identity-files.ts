@@ -1,57 +1,21 @@
 // The files an appliance keeps its link trust in: the site identity (CA, leaf and their private keys,
 // written owner-only) and the trusted-peers file (the paired sites' CAs). Both are replaced atomically,
 // so a crash mid-write leaves the old file, never half of one.
-import { promises as fs } from 'node:fs';
-import path from 'node:path';
-import { SiteIdentity, TrustedPeers, ValidationError, writeFileAtomic, type TrustedPeerJson } from '@opencdp/core';
+import {
+  readIdentityFile, readJsonFile, readTrustedPeersFile, SiteIdentity, TrustedPeers, ValidationError, writeFileAtomic, type TrustedPeerJson, type TrustedPeersFile,
+} from '@opencdp/core';
 
-/** The stored form of a trusted-peers file. */
-export interface TrustedPeersFile {
-  version: 1;
-  peers: TrustedPeerJson[];
-}
+// Reading lives in the kernel (managers read the same files for the control link); re-exported for the CLI.
+export { readIdentityFile, readTrustedPeersFile };
 
+// The kernel's atomic write (owner-only by default), re-exported for the CLI's other files.
 export { writeFileAtomic };
-
-async function readJson(file: string, what: string): Promise<unknown> {
-  let text: string;
-  try {
-    text = await fs.readFile(file, 'utf8');
-  } catch (e) {
-    throw new ValidationError(`cannot read ${what} '${file}': ${(e as Error).message}`, 'file');
-  }
-  try {
-    return JSON.parse(text);
-  } catch (e) {
-    throw new ValidationError(`${what} '${file}' is not JSON: ${(e as Error).message}`, 'file');
-  }
-}
 
 /** Creates a new site identity and stores it (readable by the owner only: it holds private keys). */
 export async function createIdentityFile(siteId: string, file: string): Promise<SiteIdentity> {
   const identity = SiteIdentity.create(siteId);
   await writeFileAtomic(file, JSON.stringify(identity.toJSON(), null, 2), 0o600);
   return identity;
-}
-
-export async function readIdentityFile(file: string): Promise<SiteIdentity> {
-  return SiteIdentity.fromJSON(await readJson(file, 'site identity file'));
-}
-
-/** Reads a trusted-peers file; a missing file is an empty list (nobody trusted yet). */
-export async function readTrustedPeersFile(file: string): Promise<TrustedPeers> {
-  try {
-    await fs.access(file);
-  } catch {
-    return new TrustedPeers();
-  }
-  const json = await readJson(file, 'trusted peers file');
-  const j = json as Partial<TrustedPeersFile> | null;
-  if (typeof j !== 'object' || j === null || j.version !== 1 || !Array.isArray(j.peers)) {
-    throw new ValidationError(`trusted peers file '${file}' must be {"version": 1, "peers": [...]}`, 'peers');
-  }
-  // TrustedPeers checks each CA (self-signed CA certificate, valid site id) and throws ValidationError.
-  return new TrustedPeers(j.peers);
 }
 
 export async function writeTrustedPeersFile(file: string, peers: TrustedPeers): Promise<void> {
@@ -64,7 +28,7 @@ export async function writeTrustedPeersFile(file: string, peers: TrustedPeers): 
  * certificate is taken) or an exported `{siteId, caCertPem}` file.
  */
 export async function readPeerCa(file: string): Promise<TrustedPeerJson> {
-  const json = await readJson(file, 'peer file');
+  const json = await readJsonFile(file, 'peer file');
   const j = json as { version?: unknown; siteId?: unknown; caCertPem?: unknown } | null;
   if (typeof j === 'object' && j !== null && j.version === 1) return SiteIdentity.fromJSON(json).asTrustedPeer();
   if (typeof j === 'object' && j !== null && typeof j.siteId === 'string' && typeof j.caCertPem === 'string') {

@@ -29,7 +29,8 @@ export async function startRecovery(config: RecoveryConfig, log: JsonLog): Promi
     throw new ValidationError(`identity file '${config.identityFile}' is site '${identity.siteId}', the configuration says '${config.siteId}'`, 'siteId');
   }
   const trustedPeers = await readTrustedPeersFile(config.trustedPeersFile);
-  await fs.mkdir(config.dataDir, { recursive: true });
+  // Journals and replica volumes are copies of guest disks: the folder is the owner's only.
+  await fs.mkdir(config.dataDir, { recursive: true, mode: 0o700 });
   const clock = new SystemClock();
   const network = new TlsNetwork({
     identity, trustedPeers, clock,

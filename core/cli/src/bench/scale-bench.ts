@@ -10,6 +10,7 @@ import { readFileSync } from 'node:fs';
 import { startManyHostsLab } from '../site/many-hosts-lab.js';
 import { sleep, until } from '../site/two-site-lab.js';
 import { registerBenchmark, type BenchmarkDefinition, type BenchmarkResult } from './benchmark.js';
+import { restGet, restPost } from '../client/rest-json.js';
 
 const INTERVAL_MS = 5000;
 const VMS_PER_GROUP = 4;
@@ -66,7 +67,7 @@ export const scaleBenchmark: BenchmarkDefinition = {
           // An appliance too busy to answer in time makes a creation fail: say so and try again (a few times).
           for (let attempt = 1; ; attempt++) {
             try {
-              const r = await lab.api.post<{ vpgIdentifier: string }>('/v1/vpgs', {
+              const r = await restPost<{ vpgIdentifier: string }>(lab.api, '/v1/vpgs', {
                 settings: { name: `group-${g}`, checkpointIntervalMs: INTERVAL_MS, rpoTargetSeconds: 60 },
                 vmIdentifiers: Array.from({ length: VMS_PER_GROUP }, (_, j) => vmId.get(vmName(g, j))), recoverySiteIdentifier: 'site-b',
               });
@@ -83,7 +84,7 @@ export const scaleBenchmark: BenchmarkDefinition = {
       }));
       log(`   ${groups} groups created in ${((Date.now() - created) / 1000).toFixed(1)} s; waiting for every initial sync`);
       await until('every group to meet its SLA', async () => {
-        const list = await lab.api.get<{ statusName: string }[]>('/v1/vpgs');
+        const list = await restGet<{ statusName: string }[]>(lab.api, '/v1/vpgs');
         const ok = list.filter((g) => g.statusName === 'MeetingSLA').length;
         return ok === groups ? true : undefined;
       }, Math.max(300_000, groups * 1000));
@@ -100,7 +101,7 @@ export const scaleBenchmark: BenchmarkDefinition = {
       let rss = 0;
       while (Date.now() - t0 < phaseMs) {
         const s = performance.now();
-        await lab.api.get('/v1/vpgs');
+        await restGet<unknown>(lab.api, '/v1/vpgs');
         restMs.push(performance.now() - s);
         rss = Math.max(rss, processFigures(lab.manager.pid).rssBytes);
         await sleep(1000);
@@ -115,7 +116,7 @@ export const scaleBenchmark: BenchmarkDefinition = {
       let expected = 0;
       let met = 0;
       for (const id of ids) {
-        const cps = await lab.api.get<{ timeStamp: string }[]>(`/v1/vpgs/${id}/checkpoints?startDate=${new Date(t0).toISOString()}&endDate=${new Date(t1).toISOString()}`);
+        const cps = await restGet<{ timeStamp: string }[]>(lab.api, `/v1/vpgs/${id}/checkpoints?startDate=${new Date(t0).toISOString()}&endDate=${new Date(t1).toISOString()}`);
         const times = cps.map((c) => Date.parse(c.timeStamp)).sort((a, b) => a - b);
         const due = Math.floor((t1 - t0) / INTERVAL_MS);
         let prev = t0;

@@ -70,13 +70,16 @@ describe('opencdp image export|serve|list|stop|delete against two sites (slow)',
       workload: { seed: 13, ratePerSecond: 60, writeSizes: [4096, 65536] },
       pollIntervalMs: 300,
     });
-    as = ['--manager', lab.managerUrlA, '--user', lab.admin.user, '--password', lab.admin.password];
+    as = ['--manager', lab.managerUrlA, '--fingerprint', lab.fingerprints['site-a'], '--user', lab.admin.user, '--password', lab.admin.password];
     web = lab.vms.find((v) => v.name === 'web')!;
     db = lab.vms.find((v) => v.name === 'db')!;
-    const created = await lab.apiA.post<{ taskIdentifier: string; vpgIdentifier: string }>('/v1/vpgs', {
-      settings: { name: 'images', checkpointIntervalMs: 1000, rpoTargetSeconds: 30, journalHistoryHours: 1, journal: { hardLimit: { mb: 256 }, warningThreshold: { mb: 192 } } },
-      vmIdentifiers: lab.vms.map((v) => v.id), recoverySiteIdentifier: 'site-b',
-    });
+    const api = lab.apiA;
+    const created = await api.call(api.api.POST('/v1/vpgs', {
+      body: {
+        settings: { name: 'images', checkpointIntervalMs: 1000, rpoTargetSeconds: 30, journalHistoryHours: 1, journal: { hardLimit: { mb: 256 }, warningThreshold: { mb: 192 } } },
+        vmIdentifiers: lab.vms.map((v) => v.id), recoverySiteIdentifier: 'site-b',
+      },
+    }));
     groupId = created.vpgIdentifier;
     await lab.apiA.waitForTask(created.taskIdentifier);
     await lab.controlA.extra('startWorkload');
@@ -84,7 +87,7 @@ describe('opencdp image export|serve|list|stop|delete against two sites (slow)',
     // The oracle: a tagged checkpoint cut while the guests are quiesced, and their volumes hashed meanwhile.
     await lab.controlA.extra('quiesce', lab.vms.map((v) => v.id));
     try {
-      const tagged = await lab.apiA.post<{ taskIdentifier: string; checkpointIdentifier: string }>(`/v1/vpgs/${groupId}/checkpoints`, { checkpointName: 'images-oracle' });
+      const tagged = await api.call(api.api.POST('/v1/vpgs/{vpgIdentifier}/checkpoints', { params: { path: { vpgIdentifier: groupId } }, body: { checkpointName: 'images-oracle' } }));
       await lab.apiA.waitForTask(tagged.taskIdentifier);
       cp = tagged.checkpointIdentifier;
       oracle = await lab.controlA.extra<Record<string, string>>('hashVolumes', lab.vms.map((v) => v.id));
@@ -92,7 +95,7 @@ describe('opencdp image export|serve|list|stop|delete against two sites (slow)',
       await lab.controlA.extra('thaw');
     }
     await until('the recovery site to list the tagged checkpoint', async () => {
-      const list = await lab!.apiA.get<{ checkpointIdentifier: string }[]>(`/v1/vpgs/${groupId}/checkpoints`);
+      const list = await api.call(api.api.GET('/v1/vpgs/{vpgIdentifier}/checkpoints', { params: { path: { vpgIdentifier: groupId } } }));
       return list.some((c) => c.checkpointIdentifier === cp) ? true : undefined;
     }, 30_000);
   });
@@ -173,9 +176,9 @@ describe('opencdp image export|serve|list|stop|delete against two sites (slow)',
     ]);
     for (const r of [unknownCp, badFormat, outside]) assert.equal(r.code, EXIT.badInput, r.stderr);
     assert.match(unknownCp.stderr, /no-such-cp/);
-    await lab!.apiA.post('/v1/users', { name: 'auditor', password: 'viewer-password-1', role: 'viewer' });
+    await lab!.apiA.call(lab!.apiA.api.POST('/v1/users', { body: { name: 'auditor', password: 'viewer-password-1', role: 'viewer' } }));
     const viewer = await opencdp(['image', 'export', groupId, '--checkpoint', cp, '--vm', web.id, '--volume', web.volumes[0], '--format', 'raw',
-      '--manager', lab!.managerUrlA, '--user', 'auditor', '--password', 'viewer-password-1']);
+      '--manager', lab!.managerUrlA, '--fingerprint', lab!.fingerprints['site-a'], '--user', 'auditor', '--password', 'viewer-password-1']);
     assert.equal(viewer.code, EXIT.auth, viewer.stderr);
   });
 });

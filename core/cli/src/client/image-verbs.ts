@@ -6,24 +6,11 @@ import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { IMAGE_FORMAT_NAMES } from '@opencdp/core';
-import { BadInputError, EXIT, type ManagerClient } from './manager-client.js';
+import { BadInputError, EXIT, type ApiSchemas, type ManagerClient } from './manager-client.js';
 import { badInputOnUsageErrors, connect, follow, print, run, table, withConnection, type CommonOptions } from './verbs.js';
 
-interface ExportFile {
-  name: string;
-  sizeInBytes: number;
-  sha256: string;
-}
-
-interface ExportView {
-  exportIdentifier: string;
-  file: string;
-  format: string;
-  bytesWritten: number;
-  sha256: string;
-  files: ExportFile[];
-  [more: string]: unknown;
-}
+/** An export as the manager reports it (also the result of an export task). */
+type ExportView = ApiSchemas['ImageExport'];
 
 interface TargetOptions {
   checkpoint: string;
@@ -37,7 +24,7 @@ const seconds = (v: string): number => {
   return n;
 };
 
-const checkpointUrl = (groupId: string, checkpointId: string): string => `/v1/vpgs/${encodeURIComponent(groupId)}/checkpoints/${encodeURIComponent(checkpointId)}/images`;
+const atCheckpoint = (vpgIdentifier: string, checkpointIdentifier: string): { params: { path: { vpgIdentifier: string; checkpointIdentifier: string } } } => ({ params: { path: { vpgIdentifier, checkpointIdentifier } } });
 
 /** Downloads every file of an export into `dir`, each checked against the SHA-256 the appliance computed. */
 async function downloadExport(client: ManagerClient, report: ExportView, dir: string): Promise<{ file: string; bytes: number; sha256: string }[]> {
@@ -45,7 +32,9 @@ async function downloadExport(client: ManagerClient, report: ExportView, dir: st
   const out: { file: string; bytes: number; sha256: string }[] = [];
   for (const f of report.files) {
     const local = path.join(dir, f.name);
-    const got = await client.download(`/v1/images/exports/${encodeURIComponent(report.exportIdentifier)}/files/${encodeURIComponent(f.name)}`, local)
+    const got = await client.download(local, () => client.api.GET('/v1/images/exports/{exportIdentifier}/files/{fileName}', {
+      params: { path: { exportIdentifier: report.exportIdentifier, fileName: f.name } }, parseAs: 'stream',
+    }))
       .catch((e: NodeJS.ErrnoException) => {
         if (e.code === 'EEXIST') throw new BadInputError(`${local} exists already`, 'choose another folder or remove the file');
         throw e;
@@ -71,9 +60,10 @@ export function imageCommand(): Command {
     .action(run(async (groupId: string, opts: CommonOptions & TargetOptions & { format: string; name?: string; download?: string }) => {
       if (opts.download && !opts.wait) throw new BadInputError('--download waits for the export; leave out --no-wait');
       const client = connect(opts);
-      const started = await client.post<{ taskIdentifier: string }>(checkpointUrl(groupId, opts.checkpoint), {
-        vmIdentifier: opts.vm, volumeIdentifier: opts.volume, format: opts.format, ...(opts.name ? { fileName: opts.name } : {}),
-      });
+      const started = await client.call(client.api.POST('/v1/vpgs/{vpgIdentifier}/checkpoints/{checkpointIdentifier}/images', {
+        ...atCheckpoint(groupId, opts.checkpoint),
+        body: { vmIdentifier: opts.vm, volumeIdentifier: opts.volume, format: opts.format as ExportView['format'], ...(opts.name ? { fileName: opts.name } : {}) },
+      }));
       if (!opts.download) {
         return follow(client, opts, started, (t) => {
           const r = t.result as ExportView;
@@ -97,16 +87,18 @@ export function imageCommand(): Command {
     .option('--idle-timeout <seconds>', 'end the session after this long without a request (default: the appliance\'s, 900)', seconds)
     .action(run(async (groupId: string, opts: CommonOptions & TargetOptions & { idleTimeout?: number }) => {
       const client = connect(opts);
-      const s = await client.post<{ taskIdentifier: string; sessionIdentifier: string; nbdUri: string; idleTimeoutInSec: number }>(`${checkpointUrl(groupId, opts.checkpoint)}/sessions`, {
-        vmIdentifier: opts.vm, volumeIdentifier: opts.volume, ...(opts.idleTimeout !== undefined ? { idleTimeoutInSec: opts.idleTimeout } : {}),
-      });
+      const s = await client.call(client.api.POST('/v1/vpgs/{vpgIdentifier}/checkpoints/{checkpointIdentifier}/images/sessions', {
+        ...atCheckpoint(groupId, opts.checkpoint),
+        body: { vmIdentifier: opts.vm, volumeIdentifier: opts.volume, ...(opts.idleTimeout !== undefined ? { idleTimeoutInSec: opts.idleTimeout } : {}) },
+      }));
       print(opts, s, () => `session ${s.sessionIdentifier}: ${s.nbdUri} (read-only; ends after ${s.idleTimeoutInSec} s idle or \`opencdp image stop ${s.sessionIdentifier}\`)`);
     })));
 
   image.addCommand(withConnection(new Command('list').description('image exports and live sessions'))
     .option('--group <id>', 'only this group')
     .action(run(async (opts: CommonOptions & { group?: string }) => {
-      const list = await connect(opts).get<{ exports: Record<string, unknown>[]; sessions: Record<string, unknown>[] }>(`/v1/images${opts.group ? `?vpgIdentifier=${encodeURIComponent(opts.group)}` : ''}`);
+      const client = connect(opts);
+      const list = await client.call(client.api.GET('/v1/images', { params: { query: opts.group ? { vpgIdentifier: opts.group } : {} } }));
       print(opts, list, () => [
         table(list.exports, ['exportIdentifier', 'vpgIdentifier', 'checkpointIdentifier', 'vmIdentifier', 'volumeIdentifier', 'format', 'file', 'bytesWritten', 'sha256']),
         '',
@@ -118,20 +110,22 @@ export function imageCommand(): Command {
     .requiredOption('--dir <dir>', 'folder to write the files into')
     .action(run(async (exportId: string, opts: CommonOptions & { dir: string }) => {
       const client = connect(opts);
-      const report = await client.get<ExportView>(`/v1/images/exports/${encodeURIComponent(exportId)}`);
+      const report = await client.call(client.api.GET('/v1/images/exports/{exportIdentifier}', { params: { path: { exportIdentifier: exportId } } }));
       const downloaded = await downloadExport(client, report, opts.dir);
       print(opts, { export: report, downloaded }, () => downloaded.map((d) => `downloaded ${d.file} (${d.bytes} bytes, sha256 ${d.sha256}, checked)`).join('\n'));
     })));
 
   image.addCommand(withConnection(new Command('delete').description('delete an export\'s files on the appliance').argument('<export>', 'export id'))
     .action(run(async (exportId: string, opts: CommonOptions) => {
-      await connect(opts).delete(`/v1/images/exports/${encodeURIComponent(exportId)}`);
+      const client = connect(opts);
+      await client.call(client.api.DELETE('/v1/images/exports/{exportIdentifier}', { params: { path: { exportIdentifier: exportId } } }));
       print(opts, { deleted: exportId }, () => `deleted export ${exportId}`);
     })));
 
   image.addCommand(withConnection(new Command('stop').description('stop a live NBD session (its checkpoint is released)').argument('<session>', 'session id'))
     .action(run(async (sessionId: string, opts: CommonOptions) => {
-      await connect(opts).delete(`/v1/images/sessions/${encodeURIComponent(sessionId)}`);
+      const client = connect(opts);
+      await client.call(client.api.DELETE('/v1/images/sessions/{sessionIdentifier}', { params: { path: { sessionIdentifier: sessionId } } }));
       print(opts, { stopped: sessionId }, () => `stopped session ${sessionId}`);
     })));
 

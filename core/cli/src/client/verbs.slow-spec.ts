@@ -10,7 +10,7 @@ import { MAIN } from '../site/cli-process.js';
 import { startTwoSiteLab, until, type TwoSiteLab } from '../site/two-site-lab.js';
 
 const MiB = 1024 * 1024;
-const VIEWER = { name: 'auditor', password: 'viewer-password-1', role: 'viewer' };
+const VIEWER = { name: 'auditor', password: 'viewer-password-1', role: 'viewer' as const };
 
 interface Run {
   code: number;
@@ -63,8 +63,8 @@ describe('opencdp operator verbs against two sites (slow)', function () {
       workload: { seed: 7, ratePerSecond: 40, writeSizes: [4096, 16384] },
       pollIntervalMs: 300,
     });
-    as = ['--manager', lab.managerUrlA, '--user', lab.admin.user, '--password', lab.admin.password];
-    await lab.apiA.post('/v1/users', VIEWER);
+    as = ['--manager', lab.managerUrlA, '--fingerprint', lab.fingerprints['site-a'], '--user', lab.admin.user, '--password', lab.admin.password];
+    await lab.apiA.call(lab.apiA.api.POST('/v1/users', { body: VIEWER }));
   });
 
   after(async () => {
@@ -76,9 +76,9 @@ describe('opencdp operator verbs against two sites (slow)', function () {
     const token = login.stdout.trim();
     assert.match(token, /^\S{16,}$/);
     const [viaFlag, viaEnv, viaEnvLogin] = await Promise.all([
-      opencdp(['status', '--json', '--manager', lab!.managerUrlA, '--token', token]),
-      opencdp(['tasks', '--json'], { OPENCDP_MANAGER: lab!.managerUrlA, OPENCDP_TOKEN: token }),
-      opencdp(['login', '--json'], { OPENCDP_MANAGER: lab!.managerUrlA, OPENCDP_USER: lab!.admin.user, OPENCDP_PASSWORD: lab!.admin.password }),
+      opencdp(['status', '--json', '--manager', lab!.managerUrlA, '--fingerprint', lab!.fingerprints['site-a'], '--token', token]),
+      opencdp(['tasks', '--json'], { OPENCDP_MANAGER: lab!.managerUrlA, OPENCDP_FINGERPRINT: lab!.fingerprints['site-a'], OPENCDP_TOKEN: token }),
+      opencdp(['login', '--json'], { OPENCDP_MANAGER: lab!.managerUrlA, OPENCDP_FINGERPRINT: lab!.fingerprints['site-a'], OPENCDP_USER: lab!.admin.user, OPENCDP_PASSWORD: lab!.admin.password }),
     ]);
     assert.ok(Array.isArray(json(ok(viaFlag, 'status --token'))));
     assert.ok(Array.isArray(json(ok(viaEnv, 'tasks with OPENCDP_TOKEN'))));
@@ -135,7 +135,7 @@ describe('opencdp operator verbs against two sites (slow)', function () {
 
     const [conflict, viewer] = await Promise.all([
       opencdp(['failover', groupId, '--json', ...as]),
-      opencdp(['failover', groupId, '--json', '--manager', lab!.managerUrlA, '--user', VIEWER.name, '--password', VIEWER.password]),
+      opencdp(['failover', groupId, '--json', '--manager', lab!.managerUrlA, '--fingerprint', lab!.fingerprints['site-a'], '--user', VIEWER.name, '--password', VIEWER.password]),
     ]);
     assert.equal(conflict.code, EXIT.badInput, `failover during a test: ${conflict.stderr}`);
     assert.match(conflict.stderr, /in progress/);
@@ -172,7 +172,7 @@ describe('opencdp operator verbs against two sites (slow)', function () {
   it('pause and resume: the group shows the user pause in between, and a checkpoint add fails meanwhile (1)', async () => {
     const paused = json<TaskJson>(ok(await opencdp(['pause', groupId, '--json', ...as]), 'pause'));
     assert.equal(TASK_STATES[paused.status.state], 'Completed', JSON.stringify(paused));
-    await until('the group to show the pause', async () => ((await lab!.apiA.get<{ subStatusName: string }>(`/v1/vpgs/${groupId}`)).subStatusName === 'ReplicationPausedUserInitiated' ? true : undefined), 10_000);
+    await until('the group to show the pause', async () => ((await lab!.apiA.call(lab!.apiA.api.GET('/v1/vpgs/{vpgIdentifier}', { params: { path: { vpgIdentifier: groupId } } }))).subStatusName === 'ReplicationPausedUserInitiated' ? true : undefined), 10_000);
     const [statusRun, tagRun] = await Promise.all([opencdp(['status', '--json', ...as]), opencdp(['checkpoint', 'add', groupId, '--tag', 'while-paused', '--json', ...as])]);
     const groups = json<{ vpgIdentifier: string; subStatusName: string }[]>(ok(statusRun, 'status while paused'));
     assert.equal(groups.find((g) => g.vpgIdentifier === groupId)?.subStatusName, 'ReplicationPausedUserInitiated');
@@ -184,21 +184,24 @@ describe('opencdp operator verbs against two sites (slow)', function () {
 
     const noWait = json<{ taskIdentifier: string }>(ok(await opencdp(['resume', groupId, '--json', '--no-wait', ...as]), 'resume --no-wait'));
     assert.match(noWait.taskIdentifier, /\S/);
-    await until('the group to resume', async () => ((await lab!.apiA.get<{ subStatusName: string }>(`/v1/vpgs/${groupId}`)).subStatusName !== 'ReplicationPausedUserInitiated' ? true : undefined), 10_000);
+    await until('the group to resume', async () => ((await lab!.apiA.call(lab!.apiA.api.GET('/v1/vpgs/{vpgIdentifier}', { params: { path: { vpgIdentifier: groupId } } }))).subStatusName !== 'ReplicationPausedUserInitiated' ? true : undefined), 10_000);
     const resumed = json<TaskJson>(ok(await opencdp(['tasks', noWait.taskIdentifier, '--json', ...as]), 'tasks <resume>'));
     assert.equal(resumed.type, 'Resume');
   });
 
   // Last: it stops site B's manager.
-  it('exit codes: wrong password 3, unknown group 2, bad usage 2, unreadable settings 2, manager not running 4', async () => {
+  it('exit codes: wrong password 3, unknown group 2, bad usage 2, unknown verb 2, unreadable settings 2, a certificate that is not the pinned one 4, manager not running 4', async () => {
     // Not running: SIGTERM, and SIGKILL if it takes longer than 3 s (no need to wait for a graceful stop here).
     await lab!.stopManager('site-b', 3000);
-    const [wrong, unknown, usage, settings, down] = await Promise.all([
-      opencdp(['status', '--json', '--manager', lab!.managerUrlA, '--user', lab!.admin.user, '--password', 'not-the-password']),
+    const [wrong, unknown, usage, settings, down, verb, pin] = await Promise.all([
+      opencdp(['status', '--json', '--manager', lab!.managerUrlA, '--fingerprint', lab!.fingerprints['site-a'], '--user', lab!.admin.user, '--password', 'not-the-password']),
       opencdp(['checkpoint', 'list', 'no-such-group', '--json', ...as]),
       opencdp(['checkpoint', 'add', groupId, ...as]),
       opencdp(['group', 'create', '--settings', path.join(lab!.dir, 'missing.json'), ...as]),
-      opencdp(['status', '--json', '--manager', lab!.managerUrlB, '--user', lab!.admin.user, '--password', lab!.admin.password]),
+      opencdp(['status', '--json', '--manager', lab!.managerUrlB, '--fingerprint', lab!.fingerprints['site-b'], '--user', lab!.admin.user, '--password', lab!.admin.password]),
+      opencdp(['no-such-verb']),
+      // Site B's certificate pinned for site A's manager: someone in between, as far as the client can tell.
+      opencdp(['status', '--json', '--manager', lab!.managerUrlA, '--fingerprint', lab!.fingerprints['site-b'], '--user', lab!.admin.user, '--password', lab!.admin.password]),
     ]);
     assert.equal(wrong.code, EXIT.auth, wrong.stderr);
     assert.match(wrong.stderr, /^opencdp: /);
@@ -209,7 +212,10 @@ describe('opencdp operator verbs against two sites (slow)', function () {
     assert.equal(settings.code, EXIT.badInput, settings.stderr);
     assert.equal(down.code, EXIT.unreachable, down.stderr);
     assert.match(down.stderr, /cannot be reached/);
-    for (const r of [wrong, unknown, usage, settings, down]) assert.equal(r.stdout, '');
+    assert.equal(verb.code, EXIT.badInput, verb.stderr);
+    assert.equal(pin.code, EXIT.unreachable, pin.stderr);
+    assert.match(pin.stderr, /not the pinned/);
+    for (const r of [wrong, unknown, usage, settings, down, verb, pin]) assert.equal(r.stdout, '');
   });
 
   // restore-file --list needs an ext4 volume; the lab's workload writes random blocks, so it is not run here.

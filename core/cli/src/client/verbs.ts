@@ -1,27 +1,36 @@
-// The operator's verbs: each calls the manager's REST API, waits for the task it starts (with a progress
-// bar on a terminal), prints a table or `--json`, and exits with a code from EXIT.
+// The operator's verbs: each calls the manager's REST API through the typed client (paths, bodies and
+// answers typed from the OpenAPI document), waits for the task it starts (with a progress bar on a
+// terminal), prints a table or `--json`, and exits with a code from EXIT.
 import { readFile, writeFile } from 'node:fs/promises';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import cliProgress from 'cli-progress';
 import { ApiError, BadInputError, EXIT, exitCodeFor, ManagerClient, TASK_STATES, type TaskView } from './manager-client.js';
+import type { paths } from './opencdp-api.js';
 
 export interface CommonOptions {
   manager: string;
   user?: string;
   password?: string;
   token?: string;
+  fingerprint?: string;
+  ca?: string;
   json?: boolean;
   wait: boolean;
 }
 
-export function connect(opts: CommonOptions): ManagerClient {
-  return new ManagerClient({ url: opts.manager, ...(opts.user ? { user: opts.user } : {}), ...(opts.password !== undefined ? { password: opts.password } : {}), ...(opts.token ? { token: opts.token } : {}) });
+export function connect(opts: Pick<CommonOptions, 'manager' | 'user' | 'password' | 'token' | 'fingerprint' | 'ca'>): ManagerClient {
+  return new ManagerClient({
+    url: opts.manager, ...(opts.user ? { user: opts.user } : {}), ...(opts.password !== undefined ? { password: opts.password } : {}), ...(opts.token ? { token: opts.token } : {}),
+    ...(opts.fingerprint ? { fingerprint: opts.fingerprint } : {}), ...(opts.ca ? { ca: opts.ca } : {}),
+  });
 }
 
 /** Adds the connection options every verb takes (environment variables fill them in). */
 export function withConnection(command: Command): Command {
   return command
-    .addOption(new Option('--manager <url>', 'manager URL').env('OPENCDP_MANAGER').default('http://127.0.0.1:9080'))
+    .addOption(new Option('--manager <url>', 'manager URL').env('OPENCDP_MANAGER').default('https://127.0.0.1:9080'))
+    .addOption(new Option('--fingerprint <sha256>', 'SHA-256 fingerprint of the manager\'s certificate, as `opencdp manager start` printed it').env('OPENCDP_FINGERPRINT'))
+    .addOption(new Option('--ca <file>', 'PEM file to trust as the manager\'s CA (its certificate itself when self-signed)').env('OPENCDP_CA'))
     .addOption(new Option('--user <name>', 'user name').env('OPENCDP_USER'))
     .addOption(new Option('--password <secret>', 'password').env('OPENCDP_PASSWORD'))
     .addOption(new Option('--token <token>', 'session token from `opencdp login`').env('OPENCDP_TOKEN'))
@@ -81,15 +90,20 @@ export async function follow(client: ManagerClient, opts: CommonOptions, started
   return task.status.state === 6 || task.status.state === 2 ? EXIT.ok : EXIT.taskFailed;
 }
 
-const group = (id: string): string => `/v1/vpgs/${encodeURIComponent(id)}`;
+/** The group actions the verbs start: every one answers `{taskIdentifier}`. */
+type ActionPath = Extract<keyof paths, `/v1/vpgs/{vpgIdentifier}/${'FailoverTest' | 'FailoverTestStop' | 'Failover' | 'FailoverCommit' | 'FailoverRollback' | 'Move' | 'MoveCommit' | 'MoveRollback' | 'CloneStart' | 'pause' | 'resume' | 'forcesync'}`>;
+type ActionBody<P extends ActionPath> = NonNullable<paths[P]['post']['requestBody']>['content']['application/json'];
+const inGroup = (vpgIdentifier: string): { params: { path: { vpgIdentifier: string } } } => ({ params: { path: { vpgIdentifier } } });
 
 /** Starts an action on a group and follows its task. */
-function action(name: string, description: string, path: string, body: (opts: Record<string, unknown>) => Record<string, unknown>, extra?: (c: Command) => Command): Command {
+function action<P extends ActionPath>(name: string, description: string, path: P, body: (opts: Record<string, unknown>) => ActionBody<P>, extra?: (c: Command) => Command): Command {
   let c = withConnection(new Command(name).description(description).argument('<group>', 'protection group id'));
   if (extra) c = extra(c);
   return c.action(run(async (groupId: string, opts: CommonOptions & Record<string, unknown>) => {
     const client = connect(opts);
-    return follow(client, opts, await client.post<{ taskIdentifier: string }>(`${group(groupId)}/${path}`, body(opts)));
+    // One generic call for every action path; each path's body type is checked where the verb builds it.
+    const post = client.api.POST as unknown as (p: P, init: { params: { path: { vpgIdentifier: string } }; body: ActionBody<P> }) => Promise<{ data?: { taskIdentifier: string }; error?: unknown; response: Response }>;
+    return follow(client, opts, await client.call(post(path, { ...inGroup(groupId), body: body(opts) })));
   }));
 }
 
@@ -110,10 +124,11 @@ export function operatorCommands(): Command[] {
 
   const status = withConnection(new Command('status').description('status, RPO, IOPS, throughput and journal history of every protection group'))
     .action(run(async (opts: CommonOptions) => {
-      const groups = await connect(opts).get<Record<string, unknown>[]>('/v1/vpgs');
+      const client = connect(opts);
+      const groups = await client.call(client.api.GET('/v1/vpgs', {}));
       print(opts, groups, () => table(groups.map((g) => ({
         group: g.vpgName, id: g.vpgIdentifier, status: g.statusName ?? g.status, subStatus: g.subStatusName ?? g.subStatus, rpoSec: g.actualRPO,
-        iops: g.ioPs, MBps: g.throughputInMB, historyMin: (g.historyStatusApi as { actualHistoryInMinutes?: number } | undefined)?.actualHistoryInMinutes, vms: g.vmsCount,
+        iops: g.ioPs, MBps: g.throughputInMB, historyMin: g.historyStatusApi.actualHistoryInMinutes, vms: g.vmsCount,
       })), ['group', 'id', 'status', 'subStatus', 'rpoSec', 'iops', 'MBps', 'historyMin', 'vms']));
     }));
 
@@ -122,12 +137,14 @@ export function operatorCommands(): Command[] {
     .requiredOption('--settings <file>', 'JSON file with the group definition')
     .action(run(async (opts: CommonOptions & { settings: string }) => {
       const client = connect(opts);
-      const body = await readJsonFile(opts.settings);
-      return follow(client, opts, await client.post<{ taskIdentifier: string }>('/v1/vpgs', body));
+      // The file's shape is the manager's to check (it answers 400 naming the field).
+      const body = (await readJsonFile(opts.settings)) as paths['/v1/vpgs']['post']['requestBody']['content']['application/json'];
+      return follow(client, opts, await client.call(client.api.POST('/v1/vpgs', { body })));
     })));
   groupCmd.addCommand(withConnection(new Command('list').description('list protection groups'))
     .action(run(async (opts: CommonOptions) => {
-      const groups = await connect(opts).get<Record<string, unknown>[]>('/v1/vpgs');
+      const client = connect(opts);
+      const groups = await client.call(client.api.GET('/v1/vpgs', {}));
       print(opts, groups, () => table(groups, ['vpgIdentifier', 'vpgName', 'statusName', 'subStatusName', 'vmsCount']));
     })));
   groupCmd.addCommand(withConnection(new Command('delete').description('delete a protection group').argument('<group>'))
@@ -135,11 +152,12 @@ export function operatorCommands(): Command[] {
     .option('--force', 'delete even if the peer site cannot be reached')
     .action(run(async (groupId: string, opts: CommonOptions & { keepRecoveryVolumes?: boolean; force?: boolean }) => {
       const client = connect(opts);
-      return follow(client, opts, await client.delete<{ taskIdentifier: string }>(group(groupId), { keepRecoveryVolumes: !!opts.keepRecoveryVolumes, force: !!opts.force }));
+      return follow(client, opts, await client.call(client.api.DELETE('/v1/vpgs/{vpgIdentifier}', { ...inGroup(groupId), body: { keepRecoveryVolumes: !!opts.keepRecoveryVolumes, force: !!opts.force } })));
     })));
   groupCmd.addCommand(withConnection(new Command('export').description('export every group as CSV'))
     .action(run(async (opts: CommonOptions) => {
-      process.stdout.write(await connect(opts).text('/v1/vpgs/export.csv'));
+      const client = connect(opts);
+      process.stdout.write(await client.text(client.api.GET('/v1/vpgs/export.csv', { parseAs: 'text' })));
     })));
 
   const checkpoint = new Command('checkpoint').description('checkpoints of a group');
@@ -147,29 +165,30 @@ export function operatorCommands(): Command[] {
     .requiredOption('--tag <name>', 'checkpoint name')
     .action(run(async (groupId: string, opts: CommonOptions & { tag: string }) => {
       const client = connect(opts);
-      return follow(client, opts, await client.post<{ taskIdentifier: string }>(`${group(groupId)}/checkpoints`, { checkpointName: opts.tag }));
+      return follow(client, opts, await client.call(client.api.POST('/v1/vpgs/{vpgIdentifier}/checkpoints', { ...inGroup(groupId), body: { checkpointName: opts.tag } })));
     })));
   checkpoint.addCommand(withConnection(new Command('list').description('list checkpoints, oldest first').argument('<group>'))
     .option('--tagged', 'only tagged ones')
     .action(run(async (groupId: string, opts: CommonOptions & { tagged?: boolean }) => {
-      let cps = await connect(opts).get<{ checkpointIdentifier: string; timeStamp: string; tag?: string; type?: unknown }[]>(`${group(groupId)}/checkpoints`);
+      const client = connect(opts);
+      let cps = await client.call(client.api.GET('/v1/vpgs/{vpgIdentifier}/checkpoints', inGroup(groupId)));
       if (opts.tagged) cps = cps.filter((c) => c.tag);
       print(opts, cps, () => table(cps, ['checkpointIdentifier', 'timeStamp', 'tag', 'type']));
     })));
 
   const failoverTest = new Command('failover-test').description('failover tests (R1)');
-  failoverTest.addCommand(action('start', 'recover the group on the test network; replication continues', 'FailoverTest',
-    (o) => ({ ...(o.checkpoint ? { checkpointIdentifier: o.checkpoint } : {}) }), (c) => c.option('--checkpoint <id>', 'checkpoint (default: latest)')));
-  failoverTest.addCommand(action('stop', 'end the test, discarding the test VMs and their writes', 'FailoverTestStop',
+  failoverTest.addCommand(action('start', 'recover the group on the test network; replication continues', '/v1/vpgs/{vpgIdentifier}/FailoverTest',
+    (o) => ({ ...(o.checkpoint ? { checkpointIdentifier: String(o.checkpoint) } : {}) }), (c) => c.option('--checkpoint <id>', 'checkpoint (default: latest)')));
+  failoverTest.addCommand(action('stop', 'end the test, discarding the test VMs and their writes', '/v1/vpgs/{vpgIdentifier}/FailoverTestStop',
     (o) => ({ failoverTestSuccess: !o.failed, failoverTestSummary: (o.summary as string | undefined) ?? '' }),
     (c) => c.option('--failed', 'record the test as failed').option('--summary <text>', 'what was tested')));
 
-  const failover = action('failover', 'fail the group over to the recovery site (R2)', 'Failover', (o) => ({
-    ...(o.checkpoint ? { checkpointIdentifier: o.checkpoint } : {}),
+  const failover = action('failover', 'fail the group over to the recovery site (R2)', '/v1/vpgs/{vpgIdentifier}/Failover', (o) => ({
+    ...(o.checkpoint ? { checkpointIdentifier: String(o.checkpoint) } : {}),
     commitPolicy: COMMIT_POLICIES[o.commitPolicy as keyof typeof COMMIT_POLICIES],
-    commitPolicyTimeout: o.commitAfter ?? 0,
+    commitPolicyTimeout: (o.commitAfter as number | undefined) ?? 0,
     shutdownPolicy: SHUTDOWN_POLICIES[o.shutdownPolicy as keyof typeof SHUTDOWN_POLICIES],
-    timeToWaitBeforeShutdownInSec: o.shutdownAfter ?? 0,
+    timeToWaitBeforeShutdownInSec: (o.shutdownAfter as number | undefined) ?? 0,
     isReverseProtection: !!o.reverseProtection,
   }), (c) => c.option('--checkpoint <id>', 'checkpoint (default: latest)')
     .addOption(new Option('--commit-policy <policy>', 'what happens after the before-commit phase').choices(Object.keys(COMMIT_POLICIES)).default('none'))
@@ -178,27 +197,27 @@ export function operatorCommands(): Command[] {
     .option('--shutdown-after <seconds>', 'seconds to wait before shutting them down', int)
     .option('--reverse-protection', 'protect the recovered VMs back to the original site on commit'));
   // Commit sends reverse protection only when asked: absent, the choice made when the failover started applies.
-  const commit = action('commit', 'commit a failover in its before-commit phase', 'FailoverCommit', (o) => ({ ...flag('isReverseProtection', o.reverseProtection) }),
+  const commit = action('commit', 'commit a failover in its before-commit phase', '/v1/vpgs/{vpgIdentifier}/FailoverCommit', (o) => ({ ...flag('isReverseProtection', o.reverseProtection) }),
     (c) => c.option('--reverse-protection', 'protect the recovered VMs back').option('--no-reverse-protection', 'do not protect them back'));
-  const rollback = action('rollback', 'roll a failover back: remove the recovered VMs and keep protecting', 'FailoverRollback', () => ({}));
-  const move = action('move', 'planned migration of the group (R3)', 'Move', (o) => ({
-    commitPolicy: COMMIT_POLICIES[o.commitPolicy as keyof typeof COMMIT_POLICIES], commitPolicyTimeout: o.commitAfter ?? 0,
+  const rollback = action('rollback', 'roll a failover back: remove the recovered VMs and keep protecting', '/v1/vpgs/{vpgIdentifier}/FailoverRollback', () => ({}));
+  const move = action('move', 'planned migration of the group (R3)', '/v1/vpgs/{vpgIdentifier}/Move', (o) => ({
+    commitPolicy: COMMIT_POLICIES[o.commitPolicy as keyof typeof COMMIT_POLICIES], commitPolicyTimeout: (o.commitAfter as number | undefined) ?? 0,
     forceShutdown: !!o.forceShutdown, reverseProtection: !!o.reverseProtection, keepSourceVms: !!o.keepSourceVms,
   }), (c) => c.addOption(new Option('--commit-policy <policy>').choices(Object.keys(COMMIT_POLICIES)).default('commit'))
     .option('--commit-after <seconds>', 'seconds before the commit policy applies', int)
     .option('--force-shutdown', 'power the source VMs off instead of shutting them down')
     .option('--reverse-protection', 'protect the moved VMs back')
     .option('--keep-source-vms', 'keep the source VMs after the commit'));
-  const moveCommit = action('move-commit', 'commit a move', 'MoveCommit', (o) => ({ ...flag('reverseProtection', o.reverseProtection), ...flag('keepSourceVms', o.keepSourceVms) }),
+  const moveCommit = action('move-commit', 'commit a move', '/v1/vpgs/{vpgIdentifier}/MoveCommit', (o) => ({ ...flag('reverseProtection', o.reverseProtection), ...flag('keepSourceVms', o.keepSourceVms) }),
     (c) => c.option('--reverse-protection', 'protect the moved VMs back').option('--no-reverse-protection', 'do not protect them back')
       .option('--keep-source-vms', 'keep the source VMs').option('--no-keep-source-vms', 'remove the source VMs'));
-  const moveRollback = action('move-rollback', 'roll a move back', 'MoveRollback', () => ({}));
-  const clone = action('clone', 'copy the group at a checkpoint onto a datastore (R4)', 'CloneStart', (o) => ({
-    ...(o.checkpoint ? { checkpointIdentifier: o.checkpoint } : {}), ...(o.datastore ? { datastoreIdentifier: o.datastore } : {}),
+  const moveRollback = action('move-rollback', 'roll a move back', '/v1/vpgs/{vpgIdentifier}/MoveRollback', () => ({}));
+  const clone = action('clone', 'copy the group at a checkpoint onto a datastore (R4)', '/v1/vpgs/{vpgIdentifier}/CloneStart', (o) => ({
+    ...(o.checkpoint ? { checkpointIdentifier: String(o.checkpoint) } : {}), ...(o.datastore ? { datastoreIdentifier: String(o.datastore) } : {}),
   }), (c) => c.option('--checkpoint <id>', 'checkpoint (default: latest)').option('--datastore <id>', 'target datastore'));
-  const pause = action('pause', 'pause replication of a group', 'pause', () => ({}));
-  const resume = action('resume', 'resume replication of a group (a bitmap sync follows)', 'resume', () => ({}));
-  const forceSync = action('force-sync', 'compare both sides block by block and resend what differs', 'forcesync', () => ({}));
+  const pause = action('pause', 'pause replication of a group', '/v1/vpgs/{vpgIdentifier}/pause', () => ({}));
+  const resume = action('resume', 'resume replication of a group (a bitmap sync follows)', '/v1/vpgs/{vpgIdentifier}/resume', () => ({}));
+  const forceSync = action('force-sync', 'compare both sides block by block and resend what differs', '/v1/vpgs/{vpgIdentifier}/forcesync', () => ({}));
 
   const restoreFile = withConnection(new Command('restore-file').description('extract a file from a checkpoint of a VM volume (ext4) (R5)').argument('<group>'))
     .requiredOption('--checkpoint <id>').requiredOption('--vm <id>').requiredOption('--volume <id>').requiredOption('--path <path>', 'path inside the volume')
@@ -206,19 +225,20 @@ export function operatorCommands(): Command[] {
     .option('--list', 'list the directory instead of extracting a file')
     .action(run(async (groupId: string, opts: CommonOptions & { checkpoint: string; vm: string; volume: string; path: string; out?: string; list?: boolean }) => {
       const client = connect(opts);
-      const session = await client.post<{ sessionIdentifier: string }>(`${group(groupId)}/filerestore`, { checkpointIdentifier: opts.checkpoint, vmIdentifier: opts.vm, volumeIdentifier: opts.volume });
-      const base = `/v1/filerestore/${encodeURIComponent(session.sessionIdentifier)}`;
+      const session = await client.call(client.api.POST('/v1/vpgs/{vpgIdentifier}/filerestore', { ...inGroup(groupId), body: { checkpointIdentifier: opts.checkpoint, vmIdentifier: opts.vm, volumeIdentifier: opts.volume } }));
+      const inSession = { path: { sessionIdentifier: session.sessionIdentifier } };
       try {
         if (opts.list) {
-          const entries = await client.get<Record<string, unknown>[]>(`${base}/files?path=${encodeURIComponent(opts.path)}`);
+          const entries = await client.call(client.api.GET('/v1/filerestore/{sessionIdentifier}/files', { params: { ...inSession, query: { path: opts.path } } }));
           print(opts, entries, () => table(entries, ['path', 'type', 'sizeBytes']));
         } else {
-          const data = await client.bytes(`${base}/file?path=${encodeURIComponent(opts.path)}`);
-          if (opts.out) await writeFile(opts.out, data);
-          else process.stdout.write(data);
+          const data = await client.call(client.api.GET('/v1/filerestore/{sessionIdentifier}/file', { params: { ...inSession, query: { path: opts.path } }, parseAs: 'arrayBuffer' }));
+          const bytes = Buffer.from(data as unknown as ArrayBuffer);
+          if (opts.out) await writeFile(opts.out, bytes, { mode: 0o600 });
+          else process.stdout.write(bytes);
         }
       } finally {
-        await client.delete(base).catch(() => undefined);
+        await client.call(client.api.DELETE('/v1/filerestore/{sessionIdentifier}', { params: inSession })).catch(() => undefined);
       }
     }));
 
@@ -226,18 +246,19 @@ export function operatorCommands(): Command[] {
     .action(run(async (taskId: string | undefined, opts: CommonOptions) => {
       const client = connect(opts);
       if (taskId) {
-        const t = await client.get<TaskView>(`/v1/tasks/${encodeURIComponent(taskId)}`);
+        const t = await client.call(client.api.GET('/v1/tasks/{taskIdentifier}', { params: { path: { taskIdentifier: taskId } } }));
         print(opts, t, () => `${t.taskIdentifier} ${t.type ?? ''} ${TASK_STATES[t.status.state]} ${t.status.progress}%${t.error ? ` — ${t.error}` : ''}`);
         return t.status.state === 4 ? EXIT.taskFailed : EXIT.ok;
       }
-      const list = await client.get<TaskView[]>('/v1/tasks');
+      const list = await client.call(client.api.GET('/v1/tasks', {}));
       print(opts, list, () => table(list.map((t) => ({ task: t.taskIdentifier, type: t.type, state: TASK_STATES[t.status.state], progress: t.status.progress })), ['task', 'type', 'state', 'progress']));
     }));
 
   const report = withConnection(new Command('report').description('recovery reports (failover tests, failovers, moves, clones)'))
     .option('--group <name>', 'only this group (by name)')
     .action(run(async (opts: CommonOptions & { group?: string }) => {
-      const reports = await connect(opts).get<Record<string, unknown>[]>(`/v1/reports/recovery${opts.group ? `?vpgName=${encodeURIComponent(opts.group)}` : ''}`);
+      const client = connect(opts);
+      const reports = await client.call(client.api.GET('/v1/reports/recovery', { params: { query: opts.group ? { vpgName: opts.group } : {} } }));
       print(opts, reports, () => table(reports, ['recoveryType', 'vpgName', 'state', 'startTime', 'endTime', 'checkpointIdentifier']));
     }));
 

@@ -92,24 +92,27 @@ export async function restoreFsyncedFiles(api: ManagerClient, control: RemoteApp
   const before = Date.now();
   const fsynced = await guest.fsynced();
   const cp = await until('an auto checkpoint after the fsynced files', async () => (await control.recovery.listCheckpoints(groupId)).find((c) => c.kind === 'auto' && c.timestamp > before + 50), 30_000);
-  const opened = await api.post<{ taskIdentifier: string; sessionIdentifier: string }>(`/v1/vpgs/${groupId}/filerestore`, {
-    checkpointIdentifier: cp.id, vmIdentifier: vm.id, volumeIdentifier: vm.volumes[0],
-  });
+  const inGroup = { params: { path: { vpgIdentifier: groupId } } };
+  const opened = await api.call(api.api.POST('/v1/vpgs/{vpgIdentifier}/filerestore', {
+    ...inGroup, body: { checkpointIdentifier: cp.id, vmIdentifier: vm.id, volumeIdentifier: vm.volumes[0] },
+  }));
   await expectTask(opened.taskIdentifier, 'open the file restore');
   const session = opened.sessionIdentifier;
+  const inSession = { path: { sessionIdentifier: session } };
   try {
-    const entries = await api.get<{ path: string; type: string; sizeBytes: number }[]>(`/v1/filerestore/${session}/files?path=/data`);
+    const entries = await api.call(api.api.GET('/v1/filerestore/{sessionIdentifier}/files', { params: { ...inSession, query: { path: '/data' } } }));
     const sizes = new Map(entries.map((e) => [e.path, e.sizeBytes]));
     let listed = 0;
     let matching = 0;
     for (const f of fsynced) {
       if (sizes.get(`/data/${f.name}`) !== f.size) continue;
       listed++;
-      if (sha256(await api.bytes(`/v1/filerestore/${session}/file?path=/data/${f.name}`)) === f.sha256) matching++;
+      const data = await api.call(api.api.GET('/v1/filerestore/{sessionIdentifier}/file', { params: { ...inSession, query: { path: `/data/${f.name}` } }, parseAs: 'arrayBuffer' }));
+      if (sha256(Buffer.from(data as unknown as ArrayBuffer)) === f.sha256) matching++;
     }
     return { vm: vm.name, checkpointId: cp.id, fsynced: fsynced.length, listed, matching };
   } finally {
-    await api.delete(`/v1/filerestore/${session}`).catch(() => undefined);
+    await api.call(api.api.DELETE('/v1/filerestore/{sessionIdentifier}', { params: inSession })).catch(() => undefined);
   }
 }
 

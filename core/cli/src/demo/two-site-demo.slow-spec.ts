@@ -1,6 +1,10 @@
 // The README's first command, guarded: the two-site demo in four real processes must pass every check it
 // makes, and its summary must say why (not only `ok`).
 import assert from 'node:assert/strict';
+import { promises as fs } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { looseEntries } from '../security/loose-entries.js';
 import { runTwoSiteDemo, type TwoSiteDemoSummary } from './two-site-demo.js';
 
 /** What the demo must show in either capture mode: replication through the manager outage, a correct failover. */
@@ -23,9 +27,20 @@ function assertDemo(s: TwoSiteDemoSummary): void {
 describe('the two-site demo (slow, four processes)', function () {
   this.timeout(180_000);
 
-  it('replicates through a protected-manager outage with no checkpoints cut, and fails over to the checkpoint before the attack, equal by hash', async () => {
+  it('replicates through a protected-manager outage with no checkpoints cut, and fails over to the checkpoint before the attack, equal by hash; leaves no file others can read', async () => {
     const lines: string[] = [];
-    const s = await runTwoSiteDemo({ outageMs: 4000, log: (l) => lines.push(l) });
+    const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'opencdp-demo-spec-'));
+    let s: TwoSiteDemoSummary;
+    let scan: Awaited<ReturnType<typeof looseEntries>>;
+    try {
+      s = await runTwoSiteDemo({ dataDir: dir, outageMs: 4000, log: (l) => lines.push(l) });
+      // Every site's files: identities, configs, both managers' databases and TLS keys, journals and replica volumes.
+      scan = await looseEntries(dir);
+    } finally {
+      await fs.rm(dir, { recursive: true, force: true });
+    }
+    assert.ok(scan.paths.some((p) => p.startsWith('site-b-data/journals/')) && scan.paths.some((p) => p.endsWith('manager.db')) && scan.paths.some((p) => p.endsWith('manager.key')), scan.paths.join(', '));
+    assert.deepEqual(scan.loose, [], 'files or folders of the demo open to group or others');
     assert.equal(s.captureMode, 'splitter');
     assertDemo(s);
     assert.ok(lines.some((l) => l.includes('recovery report')));

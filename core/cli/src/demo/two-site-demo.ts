@@ -16,6 +16,7 @@ import { sleep, startTwoSiteLab, until } from '../site/two-site-lab.js';
 import {
   fakeGuestDriver, filesFound, qemuGuestDriver, restoreFsyncedFiles, watchRecoveredGuests, type FileRestoreCheck, type RecoveredGuestCheck,
 } from './demo-platforms.js';
+import { restGet } from '../client/rest-json.js';
 
 export interface TwoSiteDemoOptions {
   dataDir?: string;
@@ -98,19 +99,18 @@ export async function runTwoSiteDemo(options: TwoSiteDemoOptions = {}): Promise<
     // ---- protect the application ---------------------------------------------------------------------------
     const vms = lab.vms;
     log(`== protecting ${vms.map((v) => v.name).join(', ')} in one group, site-a → site-b ==`);
-    const created = await apiA.post<{ taskIdentifier: string; vpgIdentifier: string }>('/v1/vpgs', {
-      settings: GROUP_SETTINGS, vmIdentifiers: vms.map((v) => v.id), recoverySiteIdentifier: 'site-b',
-    });
+    const created = await apiA.call(apiA.api.POST('/v1/vpgs', { body: { settings: GROUP_SETTINGS, vmIdentifiers: vms.map((v) => v.id), recoverySiteIdentifier: 'site-b' } }));
     const groupId = created.vpgIdentifier;
+    const inGroup = { params: { path: { vpgIdentifier: groupId } } };
     await expectTask(apiA, created.taskIdentifier, 'create the group');
     if (platform === 'qemu') log('   waiting for the guests to boot and write their files');
     await guests.start();
     const statusSamples: Record<string, unknown>[] = [];
     const sample = async (api: ManagerClient): Promise<Record<string, unknown>> => {
-      const g = await api.get<Record<string, unknown>>(`/v1/vpgs/${groupId}`);
+      const g = await api.call(api.api.GET('/v1/vpgs/{vpgIdentifier}', inGroup));
       const row = {
         time: new Date().toISOString().slice(11, 19), status: g.statusName, subStatus: g.subStatusName, rpoSec: g.actualRPO, iops: g.ioPs,
-        MBps: g.throughputInMB, historyMin: (g.historyStatusApi as { actualHistoryInMinutes: number }).actualHistoryInMinutes, journalMB: g.usedStorageInMB,
+        MBps: g.throughputInMB, historyMin: g.historyStatusApi.actualHistoryInMinutes, journalMB: g.usedStorageInMB,
       };
       statusSamples.push(row);
       return row;
@@ -132,20 +132,31 @@ export async function runTwoSiteDemo(options: TwoSiteDemoOptions = {}): Promise<
     // ---- a tagged checkpoint with the application quiesced -------------------------------------------------------
     log(`== tagging checkpoint "before-upgrade" (guests quiesced${platform === 'qemu' ? ' with fsfreeze' : ''}, hashes recorded) ==`);
     const vmIds = vms.map((v) => v.id);
-    await guests.quiesce(vms);
-    let tagged: { taskIdentifier: string; checkpointIdentifier: string };
-    let expected: Record<string, string>;
+    let tagged: { taskIdentifier: string; checkpointIdentifier: string } | undefined;
+    let expected: Record<string, string> = {};
     // QEMU: the files each guest had fsynced when it froze, which the recovered guests must find.
     const filesAtCheckpoint = new Map<string, FsyncedFile[]>();
-    try {
-      tagged = await apiA.post('/v1/vpgs/' + groupId + '/checkpoints', { checkpointName: 'before-upgrade' });
-      await expectTask(apiA, tagged.taskIdentifier, 'tag the checkpoint');
-      expected = await controlA.extra<Record<string, string>>('hashVolumes', vmIds);
-      for (const [name, g] of lab.guests) filesAtCheckpoint.set(name, await g.fsynced());
-    } finally {
-      await guests.thaw();
+    // A busy machine can push the group into a short bitmap sync (the journal falls behind), during which no
+    // checkpoint can be cut: wait until it streams, and try again if it fell behind just then.
+    for (let attempt = 1; !tagged; attempt++) {
+      await until('the group to stream', async () => ((await controlA.groupFacts(groupId)).phase === 'streaming' ? true : undefined), 60_000);
+      await guests.quiesce(vms);
+      try {
+        const started = await apiA.call(apiA.api.POST('/v1/vpgs/{vpgIdentifier}/checkpoints', { ...inGroup, body: { checkpointName: 'before-upgrade' } }));
+        const task = await apiA.waitForTask(started.taskIdentifier, undefined, 100);
+        if (task.status.state === 6) {
+          tagged = started;
+          expected = await controlA.extra<Record<string, string>>('hashVolumes', vmIds);
+          for (const [name, g] of lab.guests) filesAtCheckpoint.set(name, await g.fsynced());
+        } else if (attempt >= 3) {
+          throw new Error(`demo: could not tag the checkpoint: task ${started.taskIdentifier} ended ${TASK_STATES[task.status.state]}${task.error ? ` (${task.error})` : ''}`);
+        }
+      } finally {
+        await guests.thaw();
+      }
     }
-    const beforeUpgrade = await until('the tagged checkpoint at the recovery site', async () => (await controlB.recovery.listCheckpoints(groupId)).find((c) => c.id === tagged.checkpointIdentifier));
+    const taggedId = tagged.checkpointIdentifier;
+    const beforeUpgrade = await until('the tagged checkpoint at the recovery site', async () => (await controlB.recovery.listCheckpoints(groupId)).find((c) => c.id === taggedId));
     log(`   ${beforeUpgrade.id} at ${new Date(beforeUpgrade.timestamp).toISOString()}`);
 
     // ---- the protected manager goes away -------------------------------------------------------------------
@@ -154,8 +165,9 @@ export async function runTwoSiteDemo(options: TwoSiteDemoOptions = {}): Promise<
     await sleep(1500);
     const checkpointsBefore = (await controlB.recovery.listCheckpoints(groupId)).length;
     let factsBefore = await controlA.groupFacts(groupId);
-    let offAt = Date.now();
     await lab.stopManager('site-a');
+    // From the moment the manager process is gone: a checkpoint it cut while handling SIGTERM is not "while off".
+    let offAt = Date.now();
     if (captureMode === 'change-tracking') {
       // A cut lists its checkpoint when its cycle ends, with the time its view was frozen: let the cuts the
       // manager made before it stopped be listed, then count from there.
@@ -173,7 +185,7 @@ export async function runTwoSiteDemo(options: TwoSiteDemoOptions = {}): Promise<
     await sleep(outageMs);
     // Seed 000: the recovery site's manager notices within seconds that the protected site's is gone.
     const notConnected = await until('site-b\'s "not connected" alert', async () => {
-      const alerts = await apiB.get<{ type: string; description: string }[]>('/v1/alerts');
+      const alerts = await restGet<{ type: string; description: string }[]>(apiB, '/v1/alerts');
       return alerts.find((a) => a.type === 'PeerSiteNotConnected');
     }, 15_000).catch(() => undefined);
     log(`   site-b's manager: ${notConnected?.description ?? 'no alert'}`);
@@ -193,7 +205,7 @@ export async function runTwoSiteDemo(options: TwoSiteDemoOptions = {}): Promise<
     const lastBefore = [...resumed].reverse().find((c) => c.timestamp <= offAt)!;
     log(`   checkpoints resumed; gap in the list: ${((firstAfter.timestamp - lastBefore.timestamp) / 1000).toFixed(1)} s`);
     const synchronizing = await until('site-b\'s "synchronizing with site" event', async () => {
-      const events = await apiB.get<{ eventType: string; description: string; occurredOn: string }[]>('/v1/events?eventType=SiteSynchronization');
+      const events = await restGet<{ eventType: string; description: string; occurredOn: string }[]>(apiB, '/v1/events?eventType=SiteSynchronization');
       return events.find((e) => Date.parse(e.occurredOn) > offAt && /synchronizing with site site-a/.test(e.description));
     }, 15_000).catch(() => undefined);
     log(`   site-b's manager: ${synchronizing?.description ?? 'no synchronizing event'}`);
@@ -222,7 +234,7 @@ export async function runTwoSiteDemo(options: TwoSiteDemoOptions = {}): Promise<
 
     // ---- failover test at the recovery site (site-b's manager) --------------------------------------------------
     log('== failover test at site-b, at the latest checkpoint (test network, replication continues) ==');
-    const test = await recoveryApi.post<{ taskIdentifier: string }>(`/v1/vpgs/${groupId}/FailoverTest`, {});
+    const test = await recoveryApi.call(recoveryApi.api.POST('/v1/vpgs/{vpgIdentifier}/FailoverTest', { ...inGroup, body: {} }));
     const testTask = await expectTask(recoveryApi, test.taskIdentifier, 'start the failover test', [2, 6]);
     const inventoryB = await controlB.inventory();
     const testNet = new Set(inventoryB.networks.filter((n) => n.isolated).map((n) => n.id));
@@ -238,22 +250,24 @@ export async function runTwoSiteDemo(options: TwoSiteDemoOptions = {}): Promise<
       testGuests = await watchRecoveredGuests(controlB, testVms.map((v) => ({ name: v.name, recoveredVmId: v.id })), bootMs);
       log(`   the test VMs booted: ${testGuests.map((g) => `${g.vm} ${g.outcome === 'verified' ? `mounted its file system (${g.files.length} files)` : 'could not mount its file system'}`).join('; ')}`);
     }
-    const stop = await recoveryApi.post<{ taskIdentifier: string }>(`/v1/vpgs/${groupId}/FailoverTestStop`, { failoverTestSuccess: true, failoverTestSummary: 'test VMs booted on the isolated network; db shows the attack' });
+    const stop = await recoveryApi.call(recoveryApi.api.POST('/v1/vpgs/{vpgIdentifier}/FailoverTestStop', {
+      ...inGroup, body: { failoverTestSuccess: true, failoverTestSummary: 'test VMs booted on the isolated network; db shows the attack' },
+    }));
     await expectTask(recoveryApi, stop.taskIdentifier, 'stop the failover test');
 
     // ---- failover live to the checkpoint before the attack ---------------------------------------------------------
     log(`== failover live to "before-upgrade" (${beforeUpgrade.id}), force shutdown at site-a, then commit ==`);
     await guests.stop();
-    const failover = await recoveryApi.post<{ taskIdentifier: string }>(`/v1/vpgs/${groupId}/Failover`, {
-      checkpointIdentifier: beforeUpgrade.id, commitPolicy: 2, commitPolicyTimeout: 0, shutdownPolicy: 2, timeToWaitBeforeShutdownInSec: 0, isReverseProtection: false,
-    });
+    const failover = await recoveryApi.call(recoveryApi.api.POST('/v1/vpgs/{vpgIdentifier}/Failover', {
+      ...inGroup, body: { checkpointIdentifier: beforeUpgrade.id, commitPolicy: 2, commitPolicyTimeout: 0, shutdownPolicy: 2, timeToWaitBeforeShutdownInSec: 0, isReverseProtection: false },
+    }));
     const failoverTask = await expectTask(recoveryApi, failover.taskIdentifier, 'fail over', [2]);
     const recoveredIds = ((failoverTask.result as { vms: { recoveredVmId: string }[] }).vms).map((v) => v.recoveredVmId);
     log(`   before-commit: ${recoveredIds.length} VMs run at site-b; checking them, then committing`);
-    const commit = await recoveryApi.post<{ taskIdentifier: string }>(`/v1/vpgs/${groupId}/FailoverCommit`, { isReverseProtection: false });
+    const commit = await recoveryApi.call(recoveryApi.api.POST('/v1/vpgs/{vpgIdentifier}/FailoverCommit', { ...inGroup, body: { isReverseProtection: false } }));
     const commitTask = await expectTask(recoveryApi, commit.taskIdentifier, 'commit the failover');
     const reportId = (commitTask.result as { reportIdentifier: string }).reportIdentifier;
-    const report = (await recoveryApi.get<Record<string, unknown>[]>('/v1/reports/recovery')).find((r) => r.reportIdentifier === reportId);
+    const report = (await recoveryApi.call(recoveryApi.api.GET('/v1/reports/recovery', {}))).find((r) => r.reportIdentifier === reportId);
     if (!report) throw new Error(`demo: the recovery report ${reportId} is not listed`);
     let failoverGuests: RecoveredGuestCheck[] = [];
     if (platform === 'qemu') {
@@ -314,7 +328,7 @@ async function expectTask(api: ManagerClient, taskId: string, what: string, stat
 
 async function managerKnowsGroup(api: ManagerClient, groupId: string): Promise<boolean> {
   try {
-    await api.get(`/v1/vpgs/${groupId}`);
+    await api.call(api.api.GET('/v1/vpgs/{vpgIdentifier}', { params: { path: { vpgIdentifier: groupId } } }));
     return true;
   } catch {
     return false;

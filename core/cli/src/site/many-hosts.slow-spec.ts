@@ -2,6 +2,7 @@ import { strict as assert } from 'node:assert';
 import { Journal, LocalFileStorage, SystemClock } from '@opencdp/core';
 import { startManyHostsLab, type ManyHostsLab } from './many-hosts-lab.js';
 import { sleep, until } from './two-site-lab.js';
+import { restGet, restPost } from '../client/rest-json.js';
 
 const HOLD_MS = 300;
 /** Scheduling slack on a loaded 2-core machine, on top of the hold bound, for a write's measured wait. */
@@ -22,19 +23,19 @@ describe('many hosts: J2 across appliance processes on separate hosts, and kill 
     return b.toString('base64');
   };
   const write = (host: number, offset: number, base64: string): Promise<number> => lab.hosts[host].control.extra<number>('write', vm(host).id, vm(host).volume, offset, base64);
-  const listed = async (): Promise<{ checkpointIdentifier: string; timeStamp: string }[]> => (await lab.api.get<{ checkpointIdentifier: string; timeStamp: string }[]>(`/v1/vpgs/${groupId}/checkpoints`));
+  const listed = async (): Promise<{ checkpointIdentifier: string; timeStamp: string }[]> => (await restGet<{ checkpointIdentifier: string; timeStamp: string }[]>(lab.api, `/v1/vpgs/${groupId}/checkpoints`));
 
   before(async () => {
     lab = await startManyHostsLab({
       hosts: 2, vmsOf: (i) => [{ name: i === 0 ? 'web' : 'db', volumes: [{ sizeBytes: 1024 * 1024 }] }], barrierHoldMs: HOLD_MS, pollIntervalMs: 500,
       ...(process.env.OPENCDP_HOSTS === 'loopback' ? { network: 'loopback' as const } : {}),
     });
-    const created = await lab.api.post<{ taskIdentifier: string; vpgIdentifier: string }>('/v1/vpgs', {
+    const created = await restPost<{ taskIdentifier: string; vpgIdentifier: string }>(lab.api, '/v1/vpgs', {
       settings: { name: 'app', checkpointIntervalMs: 300, rpoTargetSeconds: 30 }, vmIdentifiers: [vm(0).id, vm(1).id], recoverySiteIdentifier: 'site-b',
     });
     groupId = created.vpgIdentifier;
     await until('the group to stream with checkpoints', async () => {
-      const g = await lab.api.get<{ subStatusName: string; statusName: string }>(`/v1/vpgs/${groupId}`);
+      const g = await restGet<{ subStatusName: string; statusName: string }>(lab.api, `/v1/vpgs/${groupId}`);
       return g.subStatusName === 'None' && (await listed()).length >= 2 ? true : undefined;
     }, 60_000);
   });
@@ -47,10 +48,10 @@ describe('many hosts: J2 across appliance processes on separate hosts, and kill 
     console.log(`      hosts ran as: ${lab.network.mode}${lab.network.fallbackReason ? ` (${lab.network.fallbackReason})` : ''}; addresses ${lab.hosts.map((h) => h.address).join(', ')}`);
     if (process.env.CI === 'true' && process.getuid?.() === 0) assert.equal(lab.network.mode, 'netns', 'root in CI: namespaces must work');
     assert.notEqual(lab.hosts[0].address, lab.hosts[1].address);
-    const vras = await lab.api.get<{ vraIdentifier: string; hostIdentifiers: string[] | null; reachable: boolean }[]>('/v1/vras');
+    const vras = await restGet<{ vraIdentifier: string; hostIdentifiers: string[] | null; reachable: boolean }[]>(lab.api, '/v1/vras');
     assert.deepEqual(vras.map((v) => v.vraIdentifier), ['host-1', 'host-2', 'recovery-1']);
     assert.ok(vras.every((v) => v.reachable));
-    const g = await lab.api.get<Record<string, unknown>>(`/v1/vpgs/${groupId}`);
+    const g = await restGet<Record<string, unknown>>(lab.api, `/v1/vpgs/${groupId}`);
     assert.equal(g.vmsCount, 2);
   });
 
@@ -73,14 +74,14 @@ describe('many hosts: J2 across appliance processes on separate hosts, and kill 
     const waits: number[] = [];
     while (Date.now() - killedAt < 4000) waits.push(await write(0, 65536, Buffer.alloc(4096, 7).toString('base64')));
     assert.ok(Math.max(...waits) <= HOLD_MS + SLACK_MS, `a guest of the live member waited at most ${Math.max(...waits).toFixed(1)} ms (bound ${HOLD_MS} ms)`);
-    const events = await lab.api.get<{ eventType: string; description: string }[]>(`/v1/events?vpgIdentifier=${groupId}`);
+    const events = await restGet<{ eventType: string; description: string }[]>(lab.api, `/v1/events?vpgIdentifier=${groupId}`);
     const aborted = events.filter((e) => e.eventType === 'CheckpointRoundAborted');
-    const alerts = await lab.api.get<{ type: string; description: string }[]>(`/v1/alerts?vpgIdentifier=${groupId}`);
+    const alerts = await restGet<{ type: string; description: string }[]>(lab.api, `/v1/alerts?vpgIdentifier=${groupId}`);
     const down = alerts.find((a) => a.type === 'ApplianceUnreachable');
     assert.ok(aborted.length > 0 || down, 'the round that met the dead member is an event, or the poll saw it first');
     for (const e of aborted) assert.match(e.description, /appliance host-2 of site site-a/);
     assert.match(down?.description ?? '', /appliance host-2 of site site-a cannot be reached/);
-    const g = await lab.api.get<{ statusName: string; subStatusName: string }>(`/v1/vpgs/${groupId}`);
+    const g = await restGet<{ statusName: string; subStatusName: string }>(lab.api, `/v1/vpgs/${groupId}`);
     assert.equal(g.subStatusName, 'Error');
     const duringList = await listed();
     const during = duringList.map((c) => c.checkpointIdentifier);
@@ -89,7 +90,7 @@ describe('many hosts: J2 across appliance processes on separate hosts, and kill 
 
     await lab.hosts[1].restart();
     await until('the group to be protected again on host 2', async () => {
-      const ev = await lab.api.get<{ eventType: string }[]>(`/v1/events?vpgIdentifier=${groupId}&eventType=GroupMemberRestored`);
+      const ev = await restGet<{ eventType: string }[]>(lab.api, `/v1/events?vpgIdentifier=${groupId}&eventType=GroupMemberRestored`);
       return ev.length > 0 ? true : undefined;
     }, 30_000);
     await until('the delta sync on host 2 to end', async () => ((await lab.hosts[1].control.groupFacts(groupId)).lastSync === 'delta-sync' ? true : undefined), 60_000);

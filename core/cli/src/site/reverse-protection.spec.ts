@@ -120,8 +120,8 @@ describe('reverse protection between two managed appliances', function () {
       workload: workload(11),
     }, (event, fields = {}) => logB.push({ event, fields }));
     running.push(siteB);
-    const A = new Site('site-a', new RemoteApplianceControl('site-a', siteA.controlUrl, TOKEN));
-    const B = new Site('site-b', new RemoteApplianceControl('site-b', siteB.controlUrl, TOKEN));
+    const A = new Site('site-a', new RemoteApplianceControl('site-a', siteA.controlUrl, TOKEN, { tls: ids.controlTls }));
+    const B = new Site('site-b', new RemoteApplianceControl('site-b', siteB.controlUrl, TOKEN, { tls: ids.controlTls }));
     const inventoryA = await A.control.inventory();
     const inventoryB = await B.control.inventory();
     const vmsA = inventoryA.vms.map((v) => v.id);

@@ -35,8 +35,8 @@ describe('managed appliances over the control link and the TLS site link', funct
     }, log);
     running.push(siteA);
 
-    const controlA = new RemoteApplianceControl('site-a', siteA.controlUrl, TOKEN);
-    const controlB = new RemoteApplianceControl('site-b', siteB.controlUrl, TOKEN);
+    const controlA = new RemoteApplianceControl('site-a', siteA.controlUrl, TOKEN, { tls: ids.controlTls });
+    const controlB = new RemoteApplianceControl('site-b', siteB.controlUrl, TOKEN, { tls: ids.controlTls });
     const vms = await controlA.extra<{ id: VmId; name: string }[]>('vms');
     const inventory = await controlA.inventory();
     assert.deepEqual(inventory.vms.map((v) => v.name).sort(), ['db', 'web']);

@@ -9,7 +9,7 @@ import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { VhdxImageWriter } from '@opencdp/adapter-hyperv/vhdx';
 import {
-  ApplianceService, ImageService, LocalFileStorage, MemoryStorage, parseLinkAddress, ProtectedAppliance, QemuImgWriter, RawWriter, RecoveryAppliance, serveControl,
+  ApplianceService, ImageService, LocalFileStorage, LocalScriptRunner, MemoryStorage, parseLinkAddress, ProtectedAppliance, QemuImgWriter, RawWriter, RecoveryAppliance, serveControl,
   startPlatform, SystemClock, TlsNetwork, ValidationError, type ControlServer, type PlatformRole, type PlatformSelection,
 } from '@opencdp/core';
 import { FakeHypervisor } from '@opencdp/adapter-fake';
@@ -26,7 +26,10 @@ export interface SiteApplianceConfig {
   trustedPeersFile: string;
   /** Journals and replica volumes (recovery role). */
   dataDir: string;
+  /** The control link a manager drives this appliance over: mutual TLS from the site identity, plus this token. */
   control: { listen: string; token: string };
+  /** Executables the recovery role may run as pre- and post-recovery scripts (by file name); none when absent. */
+  scriptsDir?: string;
   /** Site-link listener: present when this appliance keeps journals (recovery role). */
   linkListen?: string;
   /**
@@ -89,7 +92,9 @@ export async function startSiteAppliance(config: SiteApplianceConfig, log: JsonL
     }
   }
   const trustedPeers = await readTrustedPeersFile(config.trustedPeersFile);
-  await fs.mkdir(config.dataDir, { recursive: true });
+  // Journals and replica volumes are copies of guest disks: the folder is the owner's only.
+  await fs.mkdir(config.dataDir, { recursive: true, mode: 0o700 });
+  await fs.chmod(config.dataDir, 0o700);
   const clock = new SystemClock();
   const roles: PlatformRole[] = config.linkListen ? ['protected', 'recovery'] : ['protected'];
   // One fake data centre per process: with several appliances per site each holds its own host, so the
@@ -143,7 +148,8 @@ export async function startSiteAppliance(config: SiteApplianceConfig, log: JsonL
       const storage = config.recoveryStorage === 'memory' ? new MemoryStorage() : platform.instance.recoveryStorage ?? new LocalFileStorage(config.dataDir);
       recoveryAppliance = new RecoveryAppliance({ siteId: config.siteId, storage, clock, network, journalRoot: 'journals', log: (e, f) => log(e, f) });
       const { orchestrator, directory } = await startSiteRecovery({
-        clock, hypervisor, recoveryAppliance, storage, dataDir: config.dataDir, log, local: service, ...(config.protectedPeer ? { protectedPeer: config.protectedPeer } : {}),
+        clock, hypervisor, recoveryAppliance, storage, dataDir: config.dataDir, log, local: service, controlTls: { identity, trustedPeers },
+        ...(config.protectedPeer ? { protectedPeer: config.protectedPeer } : {}), ...(config.scriptsDir ? { scripts: new LocalScriptRunner({ scriptsDir: config.scriptsDir }) } : {}),
       });
       service.setRecovery(orchestrator, directory, recoveryAppliance, { storage, journalRoot: 'journals' });
       // qemu-img writes every format it can; our VHDX writer takes 4096-byte sectors; raw needs no tool at all.
@@ -157,9 +163,10 @@ export async function startSiteAppliance(config: SiteApplianceConfig, log: JsonL
       linkAddress = await recoveryAppliance.listen(config.linkListen);
       service.setLinkAddress(linkAddress);
     }
+    // Mutual TLS from the site identity: managers of this site and of paired sites only, the token as a second factor.
     control = await serveControl(service, hostPort(config.control.listen, 'control.listen'), {
       // How long barrier rounds held guest writes here: figures for tests and benchmarks, beside the guests' controls.
-      token: config.control.token, extra: { ...guest, barrierFigures: async () => service.barrierFigures() } as unknown as Record<string, (...args: unknown[]) => Promise<unknown>>,
+      token: config.control.token, tls: { identity, trustedPeers }, extra: { ...guest, barrierFigures: async () => service.barrierFigures() } as unknown as Record<string, (...args: unknown[]) => Promise<unknown>>,
       log: (e, f) => log(e, f),
     });
   } catch (e) {

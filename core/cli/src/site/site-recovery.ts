@@ -9,7 +9,7 @@ import { nbdVolumeFile } from '@opencdp/adapter-qemu';
 import {
   ClosedError, InvalidStateError, openerWithFallback, parseProtectionGroupSettings, protectedSiteOf, RecoveryOrchestrator, RemoteApplianceControl, sparseCopy,
   type ApplianceControl, type Clock, type GroupId, type HypervisorAdapter, type ProtectedSiteControl, type RecoveryAppliance,
-  type RecoveryGroupDefinition, type RecoveryGroupDirectory, type ReverseProtectionStarter, type StorageAdapter,
+  type ControlTls, type RecoveryGroupDefinition, type RecoveryGroupDirectory, type RecoveryScriptRunner, type ReverseProtectionStarter, type StorageAdapter,
 } from '@opencdp/core';
 import { writeFileAtomic } from '../appliance/identity-files.js';
 import type { JsonLog } from '../appliance/json-log.js';
@@ -67,6 +67,10 @@ export interface SiteRecoveryOptions {
   protectedPeer?: { siteId: string; controlUrl: string; token: string; linkAddress?: string };
   /** This appliance's protected role: reverse protection protects the recovered VMs from here. */
   local?: ApplianceControl;
+  /** This site's identity and paired CAs: the protected site's control link is mutual TLS with them. */
+  controlTls?: ControlTls;
+  /** Runs the recovery plans' pre- and post-recovery scripts. */
+  scripts?: RecoveryScriptRunner;
   log: JsonLog;
 }
 
@@ -126,12 +130,12 @@ const UNREACHABLE_PROTECTED_SITE: ProtectedSiteControl = {
 export async function startSiteRecovery(o: SiteRecoveryOptions): Promise<{ orchestrator: RecoveryOrchestrator; directory: FileGroupDirectory }> {
   const directory = await FileGroupDirectory.open(path.join(o.dataDir, 'recovery-groups.json'), o.recoveryAppliance);
   let finalNo = 0;
-  const peer = o.protectedPeer && new RemoteApplianceControl(o.protectedPeer.siteId, o.protectedPeer.controlUrl, o.protectedPeer.token);
+  const peer = o.protectedPeer && new RemoteApplianceControl(o.protectedPeer.siteId, o.protectedPeer.controlUrl, o.protectedPeer.token, { tls: o.controlTls });
   const protectedSite = peer ? protectedSiteOf(peer, o.clock, () => `final-${o.clock.now().toString(36)}-${++finalNo}`) : UNREACHABLE_PROTECTED_SITE;
   const orchestrator = new RecoveryOrchestrator({
     clock: o.clock, hypervisor: o.hypervisor, journals: o.recoveryAppliance, groups: directory, protectedSite,
     ...(peer ? { reverseProtection: siteReverseProtection({ peer, linkAddress: o.protectedPeer?.linkAddress, local: o.local, hypervisor: o.hypervisor, log: o.log }) } : {}),
-    storage: o.storage, journalRoot: 'journals', log: (event, fields) => o.log(event, fields),
+    storage: o.storage, journalRoot: 'journals', log: (event, fields) => o.log(event, fields), ...(o.scripts ? { scripts: o.scripts } : {}),
     // File restore streams the image over NBD under a private overlay where QEMU and FUSE are there, else copies it.
     fileRestore: { opener: openerWithFallback(nbdVolumeFile, sparseCopy, (event, fields) => o.log(event, fields)) },
   });

@@ -3,16 +3,19 @@
 // recovers (its appliance listens on the mutual-TLS site link). On the embedded default site A's
 // appliance runs the VMs (a fake data centre) and, when asked, a seeded workload; on `qemu` the lab plays
 // the KVM host's operator: it boots real Linux guests under qemu-system-x86_64, site A's appliance adopts
-// them through their QMP sockets, and site B's boots recovered VMs as qemu-system processes. Identities and
-// trust, free ports, configurations, start-up until every process answers, control and REST handles,
-// restarting a manager, and teardown live here so that callers only drive the sites.
+// them through their QMP sockets, and site B's boots recovered VMs as qemu-system processes. Everything is
+// as an operator would set it up securely: the control links are mutual TLS from the site identities, the
+// managers serve HTTPS with their self-signed certificates, whose fingerprints (as each manager printed
+// them) the clients and the pairing pin, and every file is the owner's only. Identities and trust, free
+// ports, configurations, start-up until every process answers, control and REST handles, restarting a
+// manager, and teardown live here so that callers only drive the sites.
 import { randomBytes } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import { createServer } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { buildGuestInitramfs, findGuestKernel, LinuxGuest, prepareGuestKernel } from '@opencdp/adapter-qemu';
-import { RemoteApplianceControl, ValidationError, type VmId } from '@opencdp/core';
+import { RemoteApplianceControl, TrustedPeers, ValidationError, type VmId } from '@opencdp/core';
 import { createIdentityFile, trustPeer } from '../appliance/identity-files.js';
 import { ManagerClient } from '../client/manager-client.js';
 import { CliProcess } from './cli-process.js';
@@ -42,7 +45,7 @@ export interface TwoSiteLabOptions {
   workload?: LabWorkload;
   /** How often the managers poll the appliances (default 500 ms). */
   pollIntervalMs?: number;
-  /** How long each process may take to become ready (default 20 s). */
+  /** How long each process may take to become ready (default 60 s: a busy machine starts Node slowly). */
   startTimeoutMs?: number;
   /** Progress lines (default: none). */
   log?: (line: string) => void;
@@ -68,11 +71,13 @@ export interface TwoSiteLab {
   admin: { user: string; password: string };
   controlA: RemoteApplianceControl;
   controlB: RemoteApplianceControl;
-  /** REST clients of the two managers, logged in as the admin. */
+  /** REST clients of the two managers, logged in as the admin, pinning each manager's certificate. */
   apiA: ManagerClient;
   apiB: ManagerClient;
   managerUrlA: string;
   managerUrlB: string;
+  /** SHA-256 fingerprints of the managers' certificates, as each printed it at start. */
+  fingerprints: Record<LabSite, string>;
   vms: LabVm[];
   /** On `qemu`: the guests the lab runs, by VM name (their consoles, command ports and monitors). */
   guests: Map<string, LinuxGuest>;
@@ -115,10 +120,12 @@ export async function until<T>(what: string, probe: () => Promise<T | undefined>
 
 export async function startTwoSiteLab(options: TwoSiteLabOptions): Promise<TwoSiteLab> {
   const log = options.log ?? (() => undefined);
-  const startTimeoutMs = options.startTimeoutMs ?? 20_000;
+  const startTimeoutMs = options.startTimeoutMs ?? 60_000;
   const ownDir = options.dir === undefined;
   const dir = options.dir ?? (await fs.mkdtemp(path.join(os.tmpdir(), 'opencdp-lab-')));
-  await fs.mkdir(dir, { recursive: true });
+  // The lab's folder holds identities, configs, journals and the managers' databases: made owner-only (a
+  // folder the caller already has keeps its mode; mkdtemp's is 0700).
+  await fs.mkdir(dir, { recursive: true, mode: 0o700 });
   const f = (name: string): string => path.join(dir, name);
   const all: CliProcess[] = [];
   const spawn = (name: string, args: string[]): CliProcess => {
@@ -148,9 +155,10 @@ export async function startTwoSiteLab(options: TwoSiteLabOptions): Promise<TwoSi
     const token = randomBytes(24).toString('hex');
     const admin = { user: 'admin', password: randomBytes(12).toString('hex') };
     const [ctlA, ctlB, linkB, mgrA, mgrB] = await Promise.all([freePort(), freePort(), freePort(), freePort(), freePort()]);
-    const url = (port: number): string => `http://127.0.0.1:${port}`;
+    const url = (port: number): string => `https://127.0.0.1:${port}`;
     const writeJson = async (name: string, value: unknown): Promise<string> => {
-      await fs.writeFile(f(name), JSON.stringify(value, null, 2));
+      // Configs hold the admin password and the control token: the owner's only.
+      await fs.writeFile(f(name), JSON.stringify(value, null, 2), { mode: 0o600 });
       return f(name);
     };
     const capture = options.capture ? { capture: options.capture } : {};
@@ -180,8 +188,9 @@ export async function startTwoSiteLab(options: TwoSiteLabOptions): Promise<TwoSi
       protectedPeer: { siteId: 'site-a', controlUrl: url(ctlA), token }, ...platformB,
     });
     const appliances = [{ siteId: 'site-a', url: url(ctlA), token }, { siteId: 'site-b', url: url(ctlB), token }];
+    // Each manager drives both appliances over mutual TLS with its own site's identity (the sites trust each other).
     const managerConfig = (site: LabSite): Promise<string> => writeJson(`${site}.manager.json`, {
-      siteId: site, admin, appliances, recoveryAddresses: { 'site-b': `127.0.0.1:${linkB}` },
+      siteId: site, admin, identityFile: `${site}.identity.json`, trustedPeersFile: `${site}.peers.json`, appliances, recoveryAddresses: { 'site-b': `127.0.0.1:${linkB}` },
       pollIntervalMs: options.pollIntervalMs ?? 500,
     });
     const managers: Record<LabSite, { port: number; config: string }> = {
@@ -197,17 +206,17 @@ export async function startTwoSiteLab(options: TwoSiteLabOptions): Promise<TwoSi
     ]);
     const processes: TwoSiteLab['processes'] = { applianceA: appA, applianceB: appB };
     const key = (site: LabSite): 'managerA' | 'managerB' => (site === 'site-a' ? 'managerA' : 'managerB');
+    const fingerprints: Record<LabSite, string> = { 'site-a': '', 'site-b': '' };
     const startManager = async (site: LabSite): Promise<CliProcess> => {
       if (processes[key(site)]?.running) throw new Error(`the ${site} manager runs already`);
       const { port, config } = managers[site];
-      const p = spawn(`manager ${site}`, ['manager', 'start', '--data-dir', f(`${site}-manager`), '--listen', `127.0.0.1:${port}`, '--config', config]);
+      const p = spawn(`manager ${site}`, ['manager', 'start', '--data-dir', f(`${site}-manager`), '--listen', `127.0.0.1:${port}`, '--config', config, '--strict']);
       processes[key(site)] = p;
-      await until(`the ${site} manager to answer`, async () => {
-        if (!p.running) throw new Error(`the ${site} manager exited; ${p.tail()}`);
-        return (await fetch(`${url(port)}/v1/openapi.json`)).ok ? true : undefined;
-      }, startTimeoutMs).catch((e: Error) => {
-        throw new Error(`${e.message}; ${p.tail()}`);
-      });
+      // The manager prints its address and its certificate's fingerprint once it listens: what an operator pins.
+      const listening = await p.waitFor(`the ${site} manager to listen`, (l) => (l as { msg?: string }).msg === 'manager listening', startTimeoutMs);
+      const fingerprint = (listening as { tlsFingerprintSha256?: string }).tlsFingerprintSha256;
+      if (!fingerprint || (fingerprints[site] && fingerprints[site] !== fingerprint)) throw new Error(`the ${site} manager printed no or another certificate fingerprint; ${p.tail()}`);
+      fingerprints[site] = fingerprint;
       return p;
     };
     const stopManager = async (site: LabSite, graceMs = 10_000): Promise<void> => {
@@ -216,20 +225,23 @@ export async function startTwoSiteLab(options: TwoSiteLabOptions): Promise<TwoSi
     await Promise.all([startManager('site-a'), startManager('site-b')]);
     // Pair the managers as an operator would (a one-time token from B, presented at A): they then share the
     // definitions of the groups between the sites, so either can recover them.
-    const apiA = new ManagerClient({ url: url(mgrA), ...admin });
-    const apiB = new ManagerClient({ url: url(mgrB), ...admin });
-    const { token: pairingToken } = await apiB.post<{ token: string }>('/v1/peersites/generatetoken', {});
-    await apiA.post('/v1/peersites', { hostName: '127.0.0.1', port: mgrB, token: pairingToken });
+    const apiA = new ManagerClient({ url: url(mgrA), ...admin, fingerprint: fingerprints['site-a'] });
+    const apiB = new ManagerClient({ url: url(mgrB), ...admin, fingerprint: fingerprints['site-b'] });
+    const { token: pairingToken } = await apiB.call(apiB.api.POST('/v1/peersites/generatetoken', { body: {} }));
+    await apiA.call(apiA.api.POST('/v1/peersites', { body: { hostName: '127.0.0.1', port: mgrB, token: pairingToken, certificateFingerprint: fingerprints['site-b'] } }));
     log(`   4 processes: appliance site-a (pid ${appA.pid}), appliance site-b (pid ${appB.pid}), managers at ${url(mgrA)} and ${url(mgrB)}`);
 
+    // The lab drives the appliances as site A's manager would: with site A's identity (site B trusts it).
+    const controlTls = { identity: idA, trustedPeers: new TrustedPeers([idB.asTrustedPeer()]) };
     return {
       dir, admin,
-      controlA: new RemoteApplianceControl('site-a', url(ctlA), token),
-      controlB: new RemoteApplianceControl('site-b', url(ctlB), token),
+      controlA: new RemoteApplianceControl('site-a', url(ctlA), token, { tls: controlTls }),
+      controlB: new RemoteApplianceControl('site-b', url(ctlB), token, { tls: controlTls }),
       apiA,
       apiB,
       managerUrlA: url(mgrA),
       managerUrlB: url(mgrB),
+      fingerprints,
       vms: readyA.vms as LabVm[],
       guests,
       processes,

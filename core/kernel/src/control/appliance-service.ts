@@ -93,8 +93,10 @@ export class ApplianceService implements ApplianceControl {
     if (storage) this.options.recoveryStorage = storage;
   }
 
-  inventory(): Promise<Inventory> {
-    return this.options.hypervisor.inventory();
+  async inventory(): Promise<Inventory> {
+    const inventory = await this.options.hypervisor.inventory();
+    // The manager filters groups by site type; the adapter knows its platform, its inventory need not say it.
+    return { ...inventory, platform: inventory.platform ?? this.options.hypervisor.platform };
   }
 
   /** The sender of a group this appliance protects (tests and the embedded demo read its figures). */

@@ -6,6 +6,8 @@ import type { Checkpoint } from '../model.js';
 import type { RecoveryOperations, RecoveryReport } from '../recovery/recovery-api.js';
 import type { ApplianceControl, CheckpointCutRequest } from './appliance-control.js';
 import { ControlUnreachableError, RemoteApplianceControl, serveControl, type ControlServer } from './control-rpc.js';
+import { PeerNotTrustedError } from '../link/link-errors.js';
+import { SiteIdentity } from '../link/site-identity.js';
 
 /** Records calls and answers from a script: the transport under test is the only real part. */
 function recordingAppliance(calls: unknown[][]): ApplianceControl {
@@ -136,5 +138,57 @@ describe('control link (HTTP + NDJSON) with a recording appliance', () => {
       flaky.closeAllConnections();
       await new Promise<void>((resolve) => flaky.close(() => resolve()));
     }
+  });
+});
+
+describe('control link over mutual TLS from the site identities', function () {
+  this.timeout(30_000);
+  // site-b's appliance; site-a's manager (paired), site-b's own manager, and site-z (not paired with site-b).
+  const a = SiteIdentity.create('site-a');
+  const b = SiteIdentity.create('site-b');
+  const z = SiteIdentity.create('site-z');
+  const pairedB = SiteIdentity.fromJSON({ ...b.toJSON(), trustedPeers: [a.asTrustedPeer()] });
+  const pairedA = SiteIdentity.fromJSON({ ...a.toJSON(), trustedPeers: [b.asTrustedPeer()] });
+  const calls: unknown[][] = [];
+  let server: ControlServer;
+  beforeEach(async () => {
+    calls.length = 0;
+    server = await serveControl(recordingAppliance(calls), { host: '127.0.0.1', port: 0 }, { token: 'secret', tls: { identity: pairedB } });
+  });
+  afterEach(() => server.close());
+
+  it('serves https and carries calls for the own site and a paired site, the token still required', async () => {
+    assert.match(server.url, /^https:\/\/127\.0\.0\.1:\d+$/);
+    const fromPeer = new RemoteApplianceControl('site-b', server.url, 'secret', { tls: { identity: pairedA } });
+    assert.equal((await fromPeer.groupFacts('g9')).phase, 'streaming');
+    const fromOwnSite = new RemoteApplianceControl('site-b', server.url, 'secret', { tls: { identity: b } });
+    assert.deepEqual((await fromOwnSite.recovery.listCheckpoints('g1')).map((c) => c.seq), [7]);
+    await assert.rejects(new RemoteApplianceControl('site-b', server.url, 'guess', { tls: { identity: pairedA } }).inventory(), /wrong control token/);
+    assert.deepEqual(calls.map((c) => c[0]), ['listCheckpoints']);
+  });
+
+  it('refuses a client whose certificate no trusted CA issued, before any call runs', async () => {
+    const stranger = SiteIdentity.fromJSON({ ...z.toJSON(), trustedPeers: [b.asTrustedPeer()] });
+    await assert.rejects(new RemoteApplianceControl('site-b', server.url, 'secret', { tls: { identity: stranger } }).protectGroup({} as never), PeerNotTrustedError);
+    // A client with no certificate at all (plain fetch over https) never reaches the method table.
+    await assert.rejects(fetch(`${server.url}/control/v1/inventory`, { method: 'POST', headers: { authorization: 'Bearer secret' }, body: '{"args":[]}' }));
+    assert.equal(calls.length, 0);
+  });
+
+  it('refuses an appliance that is not the site the client expects, without sending the token', async () => {
+    // The manager believes it talks to site-z's appliance; site-b answers (a paired but different site).
+    const confused = SiteIdentity.fromJSON({ ...a.toJSON(), trustedPeers: [b.asTrustedPeer(), z.asTrustedPeer()] });
+    await assert.rejects(new RemoteApplianceControl('site-z', server.url, 'secret', { tls: { identity: confused } }).inventory(),
+      (e: unknown) => e instanceof PeerNotTrustedError && /it is site 'site-b', not 'site-z'/.test(e.message));
+    // An unpaired client does not trust site-b's certificate at all.
+    await assert.rejects(new RemoteApplianceControl('site-b', server.url, 'secret', { tls: { identity: z } }).inventory(), PeerNotTrustedError);
+    assert.equal(calls.length, 0);
+  });
+
+  it('refuses plain HTTP beyond loopback on both ends unless insisted on, and an https URL without an identity', async () => {
+    await assert.rejects(serveControl(recordingAppliance(calls), { host: '0.0.0.0', port: 0 }, { token: 'secret' }), (e: unknown) => e instanceof ValidationError && e.field === 'control.listen');
+    await assert.rejects(new RemoteApplianceControl('site-b', 'http://192.0.2.1:9', 'secret').inventory(), (e: unknown) => e instanceof ValidationError && e.field === 'url');
+    await assert.rejects(new RemoteApplianceControl('site-b', server.url, 'secret').inventory(), (e: unknown) => e instanceof ValidationError && e.field === 'tls');
+    assert.equal(calls.length, 0);
   });
 });

@@ -1,10 +1,17 @@
 // The control link between a manager and an appliance in another process: each ApplianceControl call is
 // one HTTP POST `/control/v1/<method>` with `{args}`; the answer is NDJSON — progress lines of long
-// recovery operations, then one `{result}` or `{error}` line. Written on node:http rather than a web
-// framework because it is one route with a fixed method table; the manager's REST API uses fastify.
+// recovery operations, then one `{result}` or `{error}` line. It runs over mutual TLS from the site
+// identity with the bearer token as a second factor (control-tls.ts); plain HTTP only on loopback or when
+// insisted on. Written on node:http(s) rather than a web framework because it is one route with a fixed
+// method table; the manager's REST API uses fastify.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer as createTlsServer } from 'node:https';
 import { timingSafeEqual } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
+import type { TLSSocket } from 'node:tls';
+import { formatHostPort } from '../link/link-address.js';
+export { ControlUnreachableError } from './control-tls.js';
+import { checkPlainControl, controlPeerSite, controlSecureContext, ControlUnreachableError, sendControlRequest, type ControlTls } from './control-tls.js';
 import { ConflictError, NotFoundError, OpenCdpError, ValidationError } from '../errors.js';
 import type { Checkpoint, GroupId, Inventory, VmId } from '../model.js';
 import type {
@@ -39,15 +46,19 @@ const MAX_BODY_BYTES = 1024 * 1024;
 const READ_ONLY = new Set(['inventory', 'groupFacts', 'groupFactsMany', 'describe']);
 
 export interface ControlServerOptions {
-  /** Shared secret a manager presents as `Authorization: Bearer <token>`. */
+  /** Shared secret a manager presents as `Authorization: Bearer <token>` (with TLS: the second factor). */
   token: string;
+  /** Mutual TLS from the site identity; without it the link is plain HTTP (loopback, or `insecureHttp`). */
+  tls?: ControlTls;
+  /** Allows plain HTTP beyond loopback (an isolated management network); never the default. */
+  insecureHttp?: boolean;
   /** More methods served as `extra.<name>` (e.g. a demo's guest simulator); not part of ApplianceControl. */
   extra?: Record<string, (...args: unknown[]) => Promise<unknown>>;
   log?: (event: string, fields: Record<string, unknown>) => void;
 }
 
 export interface ControlServer {
-  /** `http://host:port` */
+  /** `https://host:port` (mutual TLS) or `http://host:port` */
   readonly url: string;
   close(): Promise<void>;
 }
@@ -55,16 +66,24 @@ export interface ControlServer {
 /** Serves `control` on `host:port` (port 0 picks one). */
 export async function serveControl(control: ApplianceControl, listen: { host: string; port: number }, options: ControlServerOptions): Promise<ControlServer> {
   if (!options.token) throw new ValidationError('the control link needs a token', 'token');
+  if (!options.tls) checkPlainControl(listen.host, options.insecureHttp, 'control.listen');
   const expected = Buffer.from(`Bearer ${options.token}`);
-  const server: Server = createServer((req, res) => {
+  const onRequest = (req: IncomingMessage, res: ServerResponse): void => {
     handle(control, req, res, expected, options).catch((error: unknown) => {
       options.log?.('control-error', { message: (error as Error).message });
       if (!res.headersSent) res.writeHead(500);
       res.end();
     });
-  });
-  // Idle connections live long, so a reused one is rarely closed under a call: fetch keeps a connection the
-  // server's advertised timeout less 1 s, and on a loaded machine the two timers cross ("other side
+  };
+  const t = options.tls;
+  const server: Server = t
+    ? createTlsServer({ ...controlSecureContext(t), requestCert: true, rejectUnauthorized: true }, onRequest)
+    : createServer(onRequest);
+  // Pairing while serving takes effect for the next connection.
+  const stopWatching = t ? (t.trustedPeers ?? t.identity.trustedPeers).onChange(() => (server as unknown as { setSecureContext(o: object): void }).setSecureContext(controlSecureContext(t))) : undefined;
+  if (t) server.on('tlsClientError', (e: Error) => options.log?.('control-tls-refused', { message: e.message }));
+  // Idle connections live long, so a reused one is rarely closed under a call: a client keeps a connection
+  // the server's advertised timeout less 1 s, and on a loaded machine the two timers cross ("other side
   // closed" / ECONNRESET, seen at 100+ groups over 8 appliances; read-only calls are then sent again).
   server.keepAliveTimeout = 60_000;
   server.headersTimeout = 61_000;
@@ -74,8 +93,9 @@ export async function serveControl(control: ApplianceControl, listen: { host: st
   });
   const address = server.address() as AddressInfo;
   return {
-    url: `http://${listen.host}:${address.port}`,
+    url: `${t ? 'https' : 'http'}://${formatHostPort(listen.host, address.port)}`,
     close: () => new Promise<void>((resolve) => {
+      stopWatching?.();
       server.close(() => resolve());
       server.closeAllConnections();
     }),
@@ -87,6 +107,11 @@ async function handle(control: ApplianceControl, req: IncomingMessage, res: Serv
     res.writeHead(status, { 'content-type': 'application/x-ndjson' });
     res.end(JSON.stringify(body) + '\n');
   };
+  if (options.tls) {
+    // TLS already refused certificates no trusted CA issued; this also checks the certificate names the site.
+    const cert = (req.socket as TLSSocket).getPeerX509Certificate?.();
+    if (!cert || controlPeerSite(options.tls, cert) === undefined) return reply(403, { error: { code: 'PEER_NOT_TRUSTED', message: 'the client certificate does not belong to this site or a paired one' } });
+  }
   const auth = Buffer.from(req.headers.authorization ?? '');
   if (auth.length !== expected.length || !timingSafeEqual(auth, expected)) return reply(401, { error: { code: 'UNAUTHORIZED', message: 'missing or wrong control token' } });
   const match = /^\/control\/v1\/([a-zA-Z.]+)$/.exec(req.url ?? '');
@@ -179,11 +204,13 @@ function revive(e: WireError): Error {
   return new RemoteControlError(e);
 }
 
-/** Thrown when the appliance cannot be reached at all (the call may not have run). */
-export class ControlUnreachableError extends OpenCdpError {
-  constructor(url: string, cause: string) {
-    super('CONTROL_UNREACHABLE', `appliance control at ${url} cannot be reached: ${cause}`, 'check that the appliance runs and the address is right');
-  }
+export interface RemoteControlOptions {
+  /** Bounds every call without progress (default 30 s). */
+  timeoutMs?: number;
+  /** Mutual TLS from this site's identity; needed for an https:// URL. */
+  tls?: ControlTls;
+  /** Allows a plain http:// URL beyond loopback; never the default. */
+  insecureHttp?: boolean;
 }
 
 /** ApplianceControl of an appliance in another process, over the control link. */
@@ -192,12 +219,17 @@ export class RemoteApplianceControl implements ApplianceControl {
   readonly images: ImageOperations;
   /** The appliance's name within its site, as the host's configuration gives it (a site may run one per host). */
   applianceId?: string;
+  private readonly timeoutMs: number;
+  private readonly options: RemoteControlOptions;
 
   /**
-   * `timeoutMs` bounds every call without progress (default 30 s), so a hung appliance cannot hang its
-   * caller; long recovery calls stream progress and are bounded by the operation itself.
+   * `timeoutMs` (or `options.timeoutMs`) bounds every call without progress (default 30 s), so a hung
+   * appliance cannot hang its caller; long recovery calls stream progress and are bounded by the operation
+   * itself. An https:// URL needs `options.tls`: the appliance must then prove to be site `siteId`.
    */
-  constructor(readonly siteId: string, private readonly url: string, private readonly token: string, private readonly timeoutMs = 30_000) {
+  constructor(readonly siteId: string, private readonly url: string, private readonly token: string, options: number | RemoteControlOptions = {}) {
+    this.options = typeof options === 'number' ? { timeoutMs: options } : options;
+    this.timeoutMs = this.options.timeoutMs ?? 30_000;
     const call = <T>(method: string, args: unknown[], progress?: ProgressSink): Promise<T> => this.call<T>(`recovery.${method}`, args, progress);
     this.recovery = {
       listCheckpoints: (groupId: GroupId) => call<Checkpoint[]>('listCheckpoints', [groupId]),
@@ -292,39 +324,34 @@ export class RemoteApplianceControl implements ApplianceControl {
   /** A barrier's release or abort is small and urgent: a member that takes longer is treated as failed. */
   private readonly barrierTimeoutMs = 10_000;
 
-  private async call<T>(method: string, args: unknown[], progress?: ProgressSink, timeoutMs = this.timeoutMs): Promise<T> {
-    const signal = progress ? undefined : AbortSignal.timeout(timeoutMs);
-    let response: Response;
-    for (let attempt = 1; ; attempt++) {
-      try {
-        response = await fetch(`${this.url}/control/v1/${method}`, {
-          method: 'POST',
-          headers: { authorization: `Bearer ${this.token}`, 'content-type': 'application/json' },
-          body: JSON.stringify({ args }),
-          ...(signal ? { signal } : {}),
-        });
-        break;
-      } catch (error) {
-        // A kept-alive connection the server closed just as it was reused (the idle timers of both ends
-        // cross on a loaded machine): a read that changes nothing is sent once more on a fresh connection.
-        const cause = ((error as Error & { cause?: Error & { code?: string } }).cause ?? {}) as { code?: string };
-        if (attempt === 1 && !signal?.aborted && READ_ONLY.has(method) && (cause.code === 'UND_ERR_SOCKET' || cause.code === 'ECONNRESET')) continue;
-        throw new ControlUnreachableError(this.url, signal?.aborted ? `no answer to '${method}' within ${timeoutMs} ms` : ((error as Error & { cause?: Error }).cause ?? (error as Error)).message);
-      }
+  private async call<T>(method: string, args: unknown[], progress?: ProgressSink, callTimeoutMs = this.timeoutMs): Promise<T> {
+    const timeoutMs = progress ? undefined : callTimeoutMs;
+    const send = (): ReturnType<typeof sendControlRequest> => sendControlRequest(new URL(`${this.url.replace(/\/$/, '')}/control/v1/${method}`), {
+      name: method, method: 'POST', headers: { authorization: `Bearer ${this.token}`, 'content-type': 'application/json' }, body: JSON.stringify({ args }),
+      expectSiteId: this.siteId, ...(this.options.tls ? { tls: this.options.tls } : {}), ...(this.options.insecureHttp ? { insecureHttp: true } : {}),
+      ...(timeoutMs !== undefined ? { timeoutMs } : {}),
+    });
+    let response: Awaited<ReturnType<typeof sendControlRequest>>;
+    try {
+      response = await send();
+    } catch (error) {
+      // A kept-alive connection the server closed just as it was reused (the idle timers of both ends cross
+      // on a loaded machine): a read that changes nothing is sent once more on a fresh connection.
+      if (!(error instanceof ControlUnreachableError) || !READ_ONLY.has(method) || !/ECONNRESET|socket hang up|other side closed/i.test(error.message)) throw error;
+      response = await send();
     }
-    if (!response.body) throw new ControlUnreachableError(this.url, `empty answer (HTTP ${response.status})`);
     try {
       return await this.readAnswer<T>(method, response, progress);
     } catch (error) {
-      if (signal?.aborted) throw new ControlUnreachableError(this.url, `no answer to '${method}' within ${timeoutMs} ms`);
-      throw error;
+      if (error instanceof OpenCdpError) throw error;
+      throw new ControlUnreachableError(this.url, timeoutMs !== undefined && (error as Error).name === 'AbortError' ? `no answer to '${method}' within ${timeoutMs} ms` : (error as Error).message);
     }
   }
 
-  private async readAnswer<T>(method: string, response: Response, progress: ProgressSink | undefined): Promise<T> {
+  private async readAnswer<T>(method: string, response: IncomingMessage, progress: ProgressSink | undefined): Promise<T> {
     let pending = '';
     const decoder = new TextDecoder();
-    for await (const chunk of response.body as AsyncIterable<Uint8Array>) {
+    for await (const chunk of response as AsyncIterable<Uint8Array>) {
       pending += decoder.decode(chunk, { stream: true });
       let nl: number;
       while ((nl = pending.indexOf('\n')) >= 0) {
@@ -335,7 +362,7 @@ export class RemoteApplianceControl implements ApplianceControl {
         else if ('result' in line) return line.result as T;
       }
     }
-    throw new ControlUnreachableError(this.url, `the answer to '${method}' ended early (HTTP ${response.status})`);
+    throw new ControlUnreachableError(this.url, `the answer to '${method}' ended early (HTTP ${response.statusCode})`);
   }
 }
 

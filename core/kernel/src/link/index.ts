@@ -11,4 +11,6 @@ export * from './link-address.js';
 export * from './site-identity.js';
 export * from './pairing.js';
 export * from './tls-network.js';
+export * from './self-signed-certificate.js';
+export * from './identity-files.js';
 export * from './buffer-pool.js';

@@ -33,3 +33,14 @@ export function listenOn(server: Server, host: string, port: number): Promise<vo
     });
   });
 }
+
+/**
+ * True for a host that only this machine reaches: `localhost`, 127.0.0.0/8 and ::1 (also as an IPv4-mapped
+ * address). Plain-text services (HTTP without TLS) are allowed there only, unless an operator insists.
+ */
+export function isLoopbackHost(host: string): boolean {
+  const h = host.replace(/^\[|\]$/g, '').toLowerCase();
+  if (h === 'localhost' || h === '::1' || h === '0:0:0:0:0:0:0:1') return true;
+  const v4 = h.startsWith('::ffff:') ? h.slice(7) : h;
+  return /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(v4);
+}

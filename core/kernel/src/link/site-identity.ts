@@ -246,7 +246,8 @@ export class SiteIdentity {
   }
 }
 
-function rsaKeyPair(): { publicKeyPem: string; privateKeyPem: string } {
+/** @internal An RSA-2048 key pair in PEM (also used by self-signed-certificate.ts). */
+export function rsaKeyPair(): { publicKeyPem: string; privateKeyPem: string } {
   const { publicKey, privateKey } = generateKeyPairSync('rsa', {
     modulusLength: 2048,
     publicKeyEncoding: { type: 'spki', format: 'pem' },
@@ -256,8 +257,8 @@ function rsaKeyPair(): { publicKeyPem: string; privateKeyPem: string } {
   return { publicKeyPem: publicKey, privateKeyPem: privateKey };
 }
 
-/** A random positive 128-bit serial number (the top bit clear, so DER does not read it as negative). */
-function serialNumber(): string {
+/** @internal A random positive 128-bit serial number (the top bit clear, so DER does not read it as negative). */
+export function serialNumber(): string {
   const bytes = randomBytes(16);
   bytes[0] = (bytes[0]! & 0x7f) | 0x01;
   return bytes.toString('hex');

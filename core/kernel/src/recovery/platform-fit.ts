@@ -6,7 +6,17 @@
 import { OpenCdpError } from '../errors.js';
 import type { NetworkId, NetworkInfo, VmId, VolumeId } from '../model.js';
 import type { DiskController, Firmware, PlatformLimits } from '../ports/platform-limits.js';
-import type { NicMapping } from './recovery-api.js';
+
+/** Where one NIC of a protected VM goes when it is recovered, live and in a test, with optional re-IP. */
+export interface NicMapping {
+  vmId: VmId;
+  /** Index into the protected VM's NIC list. */
+  nicIndex: number;
+  liveNetworkId: NetworkId;
+  testNetworkId: NetworkId;
+  liveIpv4?: string;
+  testIpv4?: string;
+}
 
 /** What a protected VM runs on at the protected site. */
 export interface SourceHardware {

@@ -3,7 +3,10 @@
 // process or site boundary. Implemented by RecoveryOrchestrator (core/kernel/src/recovery).
 import type { Checkpoint, CheckpointId, DatastoreId, GroupId, HostId, NetworkId, VmId, VolumeId } from '../model.js';
 import type { Firmware } from '../ports/platform-limits.js';
-import type { PlatformTranslation } from './platform-fit.js';
+import type { NicMapping, PlatformTranslation } from './platform-fit.js';
+
+// NicMapping lives with the platform fit that checks it (one direction of import, no cycle); re-exported here as part of the recovery API.
+export type { NicMapping };
 
 export type RecoveryKind = 'FailoverTest' | 'Failover' | 'Move' | 'Clone';
 
@@ -17,17 +20,6 @@ export interface BootGroup {
   name: string;
   delaySeconds: number;
   vmIds: VmId[];
-}
-
-/** Where one NIC of a protected VM goes when it is recovered, live and in a test, with optional re-IP. */
-export interface NicMapping {
-  vmId: VmId;
-  /** Index into the protected VM's NIC list. */
-  nicIndex: number;
-  liveNetworkId: NetworkId;
-  testNetworkId: NetworkId;
-  liveIpv4?: string;
-  testIpv4?: string;
 }
 
 /** The recovery side of a group's settings: where and how its VMs come up. */
@@ -45,6 +37,23 @@ export interface RecoveryPlan {
   targetPlatform?: string;
   /** Boot firmware of the recovered VMs; refused early when the target lacks it. Absent: the target's default. */
   firmware?: Firmware;
+  /** Per-VM placement that overrides `hostId` / `datastoreId` for that VM. */
+  vms?: VmPlacement[];
+  /** Scripts the recovery appliance runs before a failover test, failover or move, and after its VMs are powered on. */
+  scripts?: { preRecovery?: RecoveryScript; postRecovery?: RecoveryScript };
+}
+
+export interface VmPlacement {
+  vmId: VmId;
+  hostId?: HostId;
+  datastoreId?: DatastoreId;
+}
+
+/** A script in the recovery appliance's scripts folder (by file name), its parameters, and how long it may run. */
+export interface RecoveryScript {
+  command: string;
+  parameters?: string[];
+  timeoutSeconds: number;
 }
 
 /** Progress of a long operation, 0–100, and the step it is in (tasks show both). */
@@ -83,6 +92,8 @@ export interface MoveRequest {
   forceShutdown: boolean;
   reverseProtection: boolean;
   keepSourceVms: boolean;
+  /** Go on when the pre-recovery script fails (default: the move fails before anything is shut down). */
+  continueOnPreScriptFailure?: boolean;
 }
 
 export interface CommitRequest {

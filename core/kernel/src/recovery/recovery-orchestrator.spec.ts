@@ -9,7 +9,8 @@ import { Journal } from '../journal/journal.js';
 import type { Inventory, VmId, VmInfo } from '../model.js';
 import type { HypervisorAdapter, RecoveryVmSpec } from '../ports/hypervisor-adapter.js';
 import { MemoryStorage } from '../storage/memory-storage.js';
-import type { ProtectedSiteControl } from './recovery-api.js';
+import type { ProtectedSiteControl, RecoveryPlan } from './recovery-api.js';
+import type { RecoveryScriptRunner } from './recovery-scripts.js';
 import { RecoveryOrchestrator, recoveryStatusOf } from './recovery-orchestrator.js';
 import { StaticGroupDirectory } from './recovery-platform.js';
 
@@ -68,7 +69,7 @@ interface Rig {
   calls: string[];
 }
 
-async function rig(options: { withStarter?: boolean } = {}): Promise<Rig> {
+async function rig(options: { withStarter?: boolean; plan?: RecoveryPlan; scripts?: RecoveryScriptRunner } = {}): Promise<Rig> {
   const clock = new VirtualClock();
   const storage = new MemoryStorage();
   const journal = await Journal.open({
@@ -91,8 +92,8 @@ async function rig(options: { withStarter?: boolean } = {}): Promise<Rig> {
   let ids = 0;
   const orchestrator = new RecoveryOrchestrator({
     clock, hypervisor: platform, journals: { journal: (g, v) => (g === 'g1' && v === 'vm-a' ? journal : undefined) },
-    groups: new StaticGroupDirectory([{ groupId: 'g1', name: 'group one', vms: [{ id: 'vm-a', name: 'a' }], plan: {} }]),
-    protectedSite, storage, newId: () => `op-${++ids}`,
+    groups: new StaticGroupDirectory([{ groupId: 'g1', name: 'group one', vms: [{ id: 'vm-a', name: 'a' }], plan: options.plan ?? {} }]),
+    protectedSite, storage, newId: () => `op-${++ids}`, ...(options.scripts ? { scripts: options.scripts } : {}),
     ...(options.withStarter ? { reverseProtection: async (req) => { calls.push(`reverse:${req.vms.map((v) => v.recoveredVmId).join(',')}`); } } : {}),
   });
   return { clock, platform, journal, orchestrator, calls };
@@ -172,5 +173,65 @@ describe('RecoveryOrchestrator', () => {
     assert.equal(report.result, 'Success');
     assert.equal(r.platform.vms.size, 0);
     assert.deepEqual(r.calls, ['shutdown:force:vm-a', 'power-on:vm-a']);
+  });
+
+  it('places each VM where its own placement says, else where the group says; a clone where the user says', async () => {
+    const r = await rig({ plan: { hostId: 'h1', datastoreId: 'ds1', vms: [{ vmId: 'vm-a', datastoreId: 'ds-fast', hostId: 'h9' }] } });
+    const fo = await r.orchestrator.failover({ ...failover, shutdownPolicy: 'none' });
+    const spec = r.platform.vms.get(fo.vms[0].recoveredVmId)!.spec;
+    assert.deepEqual([spec.hostId, spec.datastoreId], ['h9', 'ds-fast']);
+    await r.orchestrator.rollback('g1');
+  });
+
+  describe('pre- and post-recovery scripts', () => {
+    const plan: RecoveryPlan = { scripts: { preRecovery: { command: 'pre.sh', parameters: ['--dns'], timeoutSeconds: 30 }, postRecovery: { command: 'post.sh', timeoutSeconds: 5 } } };
+    /** Answers from a table and records what ran, with the VMs that existed at that moment. */
+    function runner(r: () => Rig, exits: Record<string, number>): RecoveryScriptRunner & { ran: string[] } {
+      const ran: string[] = [];
+      return {
+        ran,
+        run: async (script, ctx) => {
+          ran.push(`${ctx.phase}:${script.command}:${ctx.operation}:${ctx.checkpointId}:vms=${r().platform.vms.size}:calls=${r().calls.length}`);
+          return { exitCode: exits[script.command] ?? 0, timedOut: false, output: `${script.command} said hello ${(script.parameters ?? []).join(' ')}`, durationMs: 3 };
+        },
+      };
+    }
+
+    it('runs the pre-recovery script before anything changes and the post-recovery one after power-on; both outputs are report steps', async () => {
+      let current: Rig | undefined;
+      const scripts = runner(() => current!, {});
+      current = await rig({ plan, scripts });
+      await current.orchestrator.failover({ ...failover, checkpointId: 'cp-1' });
+      assert.deepEqual(scripts.ran, ['pre:pre.sh:Failover:cp-1:vms=0:calls=0', 'post:post.sh:Failover:cp-1:vms=1:calls=1']);
+      const report = await current.orchestrator.commit({ groupId: 'g1' });
+      const steps = report.steps.map((s) => s.name);
+      assert.deepEqual(steps.slice(0, 2), ['pre-recovery-script', 'shutdown-protected-vms']);
+      assert.equal(steps[steps.indexOf('power-on') + 1], 'post-recovery-script');
+      assert.match(report.steps[0].detail ?? '', /^pre\.sh: exit code 0 after 3 ms\npre\.sh said hello --dns$/);
+    });
+
+    it('a failing pre-recovery script fails a failover before any VM is shut down or created; a failing post-recovery script is recorded and the VMs stay up', async () => {
+      let current: Rig | undefined;
+      const failing = runner(() => current!, { 'pre.sh': 3 });
+      current = await rig({ plan, scripts: failing });
+      await assert.rejects(current.orchestrator.failover(failover), /pre\.sh: exit code 3/);
+      assert.deepEqual(current.calls, []);
+      assert.equal(current.platform.vms.size, 0);
+      const [report] = await current.orchestrator.reports('g1');
+      assert.deepEqual([report.result, report.steps[0].name, report.steps[0].result], ['Fail', 'pre-recovery-script', 'Fail']);
+      // A test with a failing post-recovery script keeps its VMs up and says so.
+      const post = runner(() => current!, { 'post.sh': 1 });
+      current = await rig({ plan, scripts: post });
+      const test = await current.orchestrator.startFailoverTest({ groupId: 'g1' });
+      assert.equal(test.phase, 'running');
+      const stopped = await current.orchestrator.stopFailoverTest({ groupId: 'g1', success: true });
+      assert.equal(stopped.steps.find((s) => s.name === 'post-recovery-script')?.result, 'Fail');
+    });
+
+    it('without a script runner a plan naming scripts fails its pre-recovery step with the reason', async () => {
+      const r = await rig({ plan });
+      await assert.rejects(r.orchestrator.startFailoverTest({ groupId: 'g1' }), /runs no scripts/);
+      assert.equal(r.platform.vms.size, 0);
+    });
   });
 });

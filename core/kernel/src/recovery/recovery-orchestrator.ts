@@ -24,6 +24,7 @@ import type {
 import { ExtVolumeReader, type ExtVolumeReaderOptions } from './file-restore.js';
 import { promoteDisks } from './promotion.js';
 import { checkPlatformFit, type PlatformTranslation } from './platform-fit.js';
+import { RecoveryScriptError, type RecoveryScriptRunner } from './recovery-scripts.js';
 import {
   type RecoveryGroupDefinition, type RecoveryGroupDirectory, type RecoveryJournalSource,
   type RecoveryVmDefinition, type ReverseProtectionStarter,
@@ -54,6 +55,8 @@ export interface RecoveryOrchestratorOptions {
   finalCheckpointTimeoutMs?: number;
   /** For deterministic ids in tests (operations, reports, file restore sessions). */
   newId?: () => string;
+  /** Runs the plan's pre- and post-recovery scripts; without it a plan that names scripts fails its script steps. */
+  scripts?: RecoveryScriptRunner;
   /** File restore: tool locations, temp folder, and how the private view of a volume is made (default a sparse copy). */
   fileRestore?: ExtVolumeReaderOptions;
   log?: (event: string, fields: Record<string, unknown>) => void;
@@ -161,6 +164,7 @@ export class RecoveryOrchestrator extends EventEmitter<RecoveryOrchestratorEvent
       const vms = this.journalsOf(group, defs);
       const checkpoint = resolveCheckpoint(group.groupId, vms.map((v) => v.journal), request.checkpointId);
       op = this.newOperation(group, 'FailoverTest', checkpoint, vms, progress, fit);
+      await this.runScript(op, group, 'pre', false);
       await this.recoverVms(op, group, 'test');
       this.setPhase(op, 'running', 100, 'test VMs running on the test network');
       return copyActive(op.active);
@@ -201,6 +205,7 @@ export class RecoveryOrchestrator extends EventEmitter<RecoveryOrchestratorEvent
       const checkpoint = resolveCheckpoint(group.groupId, vms.map((v) => v.journal), request.checkpointId);
       op = this.newOperation(group, 'Failover', checkpoint, vms, progress, fit);
       op.reverseProtection = request.reverseProtection;
+      await this.runScript(op, group, 'pre', false);
       if (request.shutdownPolicy !== 'none') {
         const ids = defs.map((d) => d.id);
         this.report(op, 5, 'shutting down the protected VMs');
@@ -224,6 +229,7 @@ export class RecoveryOrchestrator extends EventEmitter<RecoveryOrchestratorEvent
     bool(request.forceShutdown, 'forceShutdown');
     bool(request.reverseProtection, 'reverseProtection');
     bool(request.keepSourceVms, 'keepSourceVms');
+    if (request.continueOnPreScriptFailure !== undefined) bool(request.continueOnPreScriptFailure, 'continueOnPreScriptFailure');
     const fit = await this.checkFit(group, group.vms, 'live');
     this.claim(group.groupId);
     let op: Operation | undefined;
@@ -234,6 +240,7 @@ export class RecoveryOrchestrator extends EventEmitter<RecoveryOrchestratorEvent
       op = this.newOperation(group, 'Move', pending, vms, progress, fit);
       op.reverseProtection = request.reverseProtection;
       op.keepSourceVms = request.keepSourceVms;
+      await this.runScript(op, group, 'pre', request.continueOnPreScriptFailure === true);
       const ids = group.vms.map((d) => d.id);
       this.report(op, 5, 'shutting down the source VMs');
       await this.step(op, 'shutdown-source-vms', () => this.options.protectedSite.shutdownVms(group.groupId, ids, request.forceShutdown ? 'force' : 'shutdown'));
@@ -392,11 +399,15 @@ export class RecoveryOrchestrator extends EventEmitter<RecoveryOrchestratorEvent
       for (const v of op.vms) {
         const nics = nicSpecs(group, v.def, mode, networks);
         const image = v.image!;
+        // A clone goes where the user said; otherwise the VM's own placement, then the group's.
+        const placement = group.plan.vms?.find((p) => p.vmId === v.def.id);
+        const hostId = placement?.hostId ?? group.plan.hostId;
+        const dsId = datastoreId ?? placement?.datastoreId ?? group.plan.datastoreId;
         v.vm = await this.options.hypervisor.createRecoveryVm({
           name: mode === 'test' ? `${v.def.name} - testing recovery` : mode === 'clone' ? `${v.def.name} - clone` : v.def.name,
           sourceVmId: v.def.id,
-          ...(group.plan.hostId !== undefined ? { hostId: group.plan.hostId } : {}),
-          ...((datastoreId ?? group.plan.datastoreId) !== undefined ? { datastoreId: datastoreId ?? group.plan.datastoreId } : {}),
+          ...(hostId !== undefined ? { hostId } : {}),
+          ...(dsId !== undefined ? { datastoreId: dsId } : {}),
           disks: image.volumes.map((vol) => ({ volumeId: vol.id, source: image, sectorSize: vol.sectorSize })),
           nics,
         });
@@ -407,6 +418,25 @@ export class RecoveryOrchestrator extends EventEmitter<RecoveryOrchestratorEvent
     if (mode === 'clone') return;
     this.report(op, 50, 'powering on by boot group');
     await this.step(op, 'power-on', () => this.boot(op, group));
+    await this.runScript(op, group, 'post', true);
+  }
+
+  /**
+   * Runs the plan's pre- or post-recovery script as a step whose detail is its output. A failed pre-recovery
+   * script fails the operation before anything changed, unless `goOn`; a failed post-recovery script is
+   * recorded and the recovered VMs stay up.
+   */
+  private async runScript(op: Operation, group: RecoveryGroupDefinition, phase: 'pre' | 'post', goOn: boolean): Promise<void> {
+    const script = phase === 'pre' ? group.plan.scripts?.preRecovery : group.plan.scripts?.postRecovery;
+    if (!script) return;
+    this.report(op, phase === 'pre' ? 3 : 97, `running the ${phase}-recovery script ${script.command}`);
+    await this.step(op, `${phase}-recovery-script`, async () => {
+      if (!this.options.scripts) throw new RecoveryScriptError('this recovery appliance runs no scripts (give it a scripts folder)');
+      const r = await this.options.scripts.run(script, { operation: op.active.kind, phase, groupId: group.groupId, groupName: group.name, checkpointId: op.active.checkpoint.id });
+      const summary = `${script.command}: ${r.timedOut ? `killed after its ${script.timeoutSeconds} s timeout` : `exit code ${r.exitCode ?? 'none (signal)'}`} after ${r.durationMs} ms${r.output ? `\n${r.output}` : ''}`;
+      if (r.timedOut || r.exitCode !== 0) throw new RecoveryScriptError(summary);
+      return summary;
+    }, goOn ? { throws: false, fails: false } : {});
   }
 
   /** VMs in no boot group first, together; then each boot group, the next one `delaySeconds` after it. */

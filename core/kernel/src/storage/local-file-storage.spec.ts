@@ -48,6 +48,26 @@ describe('LocalFileStorage', () => {
     assert.deepEqual(await fs.readdir(path.join(subject.root, 'site', 'journals', 'vm-1')), ['manifest.json']);
   });
 
+  it('creates journals, replicas and their folders owner-only (0600 / 0700) whatever the umask', async () => {
+    const previous = process.umask(0);
+    try {
+      await (await subject.storage.open('journals/g1/vm-1/seg-000001.log', { create: true })).close();
+      await (await subject.storage.open('journals/g1/vm-1/replica/disk-0.img', { create: true, size: 4096 })).close();
+      await subject.storage.replace('journals/g1/vm-1/manifest.json', Buffer.from('{}'));
+    } finally {
+      process.umask(previous);
+    }
+    const site = path.join(subject.root, 'site');
+    const modes: Record<string, string> = {};
+    for (const rel of ['', 'journals', 'journals/g1', 'journals/g1/vm-1', 'journals/g1/vm-1/replica', 'journals/g1/vm-1/seg-000001.log', 'journals/g1/vm-1/replica/disk-0.img', 'journals/g1/vm-1/manifest.json']) {
+      modes[rel] = ((await fs.stat(path.join(site, rel))).mode & 0o777).toString(8);
+    }
+    assert.deepEqual(modes, {
+      '': '700', journals: '700', 'journals/g1': '700', 'journals/g1/vm-1': '700', 'journals/g1/vm-1/replica': '700',
+      'journals/g1/vm-1/seg-000001.log': '600', 'journals/g1/vm-1/replica/disk-0.img': '600', 'journals/g1/vm-1/manifest.json': '600',
+    });
+  });
+
   it('creates new files sparse when given a size', async () => {
     const file = await subject.storage.open('big.img', { create: true, size: 64 * 2 ** 30 });
     await file.close();

@@ -1,11 +1,13 @@
 // The embedded default StorageAdapter: plain (sparse) files under one root folder, reached through
 // node:fs/promises FileHandles. Journals and replica volumes of a single-host recovery site live here.
 // Creations and renames also fsync their folders, so a file that exists once open() returns survives a crash.
+// Journals and replica volumes are copies of guest disks: files are created 0600 and folders 0700.
 import { constants as fsConstants, promises as fs, type Dirent } from 'node:fs';
 import type { FileHandle } from 'node:fs/promises';
 import * as path from 'node:path';
 import { OpenCdpError, StorageError } from '../errors.js';
 import type { StorageAdapter, StorageCapacity, StoredFile } from '../ports/storage-adapter.js';
+import { PRIVATE_DIR_MODE, PRIVATE_FILE_MODE } from './private-files.js';
 import { checkByteRange, checkFileSize, checkStorageName, checkStoragePrefix } from './storage-names.js';
 
 /** The last replace of each file path under way in this process (any instance): later ones wait for it. */
@@ -24,7 +26,7 @@ export class LocalFileStorage implements StorageAdapter {
 
   async capacity(): Promise<StorageCapacity> {
     try {
-      await fs.mkdir(this.root, { recursive: true });
+      await fs.mkdir(this.root, { recursive: true, mode: PRIVATE_DIR_MODE });
       const stats = await fs.statfs(this.root);
       return { totalBytes: stats.blocks * stats.bsize, freeBytes: stats.bavail * stats.bsize };
     } catch (error) {
@@ -46,10 +48,10 @@ export class LocalFileStorage implements StorageAdapter {
     }
     try {
       const parent = path.dirname(filePath);
-      const firstCreated = await fs.mkdir(parent, { recursive: true });
+      const firstCreated = await fs.mkdir(parent, { recursive: true, mode: PRIVATE_DIR_MODE });
       let handle: FileHandle;
       try {
-        handle = await fs.open(filePath, fsConstants.O_RDWR | fsConstants.O_CREAT | fsConstants.O_EXCL, 0o644);
+        handle = await fs.open(filePath, fsConstants.O_RDWR | fsConstants.O_CREAT | fsConstants.O_EXCL, PRIVATE_FILE_MODE);
       } catch (error) {
         if (errnoOf(error) !== 'EEXIST') throw error;
         return new LocalStoredFile(name, await fs.open(filePath, 'r+'));
@@ -121,8 +123,8 @@ export class LocalFileStorage implements StorageAdapter {
     // A fixed temporary name: a crash leaves at most one stale '.tmp' beside the file, which the next replace overwrites.
     const tempPath = `${filePath}.tmp`;
     try {
-      const firstCreated = await fs.mkdir(parent, { recursive: true });
-      const handle = await fs.open(tempPath, 'w', 0o644);
+      const firstCreated = await fs.mkdir(parent, { recursive: true, mode: PRIVATE_DIR_MODE });
+      const handle = await fs.open(tempPath, 'w', PRIVATE_FILE_MODE);
       try {
         await writeFully(handle, [data], 0);
         await handle.datasync();

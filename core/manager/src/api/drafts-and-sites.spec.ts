@@ -1,5 +1,16 @@
 import { strict as assert } from 'node:assert';
-import { startWorld, waitTask, type World } from '../testing/spec-helpers.js';
+import { createServer } from 'node:net';
+import { startWorld, testCertificate, waitTask, type World } from '../testing/spec-helpers.js';
+
+/** A loopback port nobody listens on (taken and released). */
+function closedPort(): Promise<number> {
+  return new Promise((resolve) => {
+    const s = createServer().listen(0, '127.0.0.1', () => {
+      const { port } = s.address() as { port: number };
+      s.close(() => resolve(port));
+    });
+  });
+}
 import { TaskState } from '../store.js';
 
 describe('manager settings drafts and site pairing with a recording appliance', () => {
@@ -79,43 +90,58 @@ describe('manager settings drafts and site pairing with a recording appliance', 
     assert.equal(w.siteA.callsOf('unprotectGroup').length, 1);
   });
 
-  it('pairs two managers over loopback with a one-time, expiring token', async () => {
-    const other = await startWorld({ siteId: 'site-b', clock: w.clock });
+  it('pairs two HTTPS managers with a one-time, expiring token, each pinning the other\'s certificate; a wrong pin or an unreachable peer is a 502 that changes nothing', async () => {
+    const a = await startWorld({ https: true, clock: w.clock });
+    const b = await startWorld({ siteId: 'site-b', clock: w.clock, https: true });
     try {
-      await other.http.login();
-      const t = await other.http.post('/v1/peersites/generatetoken');
+      await a.http.login();
+      await b.http.login();
+      const fingerprint = (await b.http.get('/v1/localsite')).body.certificateFingerprint as string;
+      assert.equal(fingerprint, testCertificate().fingerprintSha256);
+      const port = Number(new URL(b.manager.url).port);
+      const before = a.manager.store.digest();
+      // The issue's 500: a peer that cannot be reached is a clear 502 now.
+      const closed = await a.http.post('/v1/peersites', { hostName: '127.0.0.1', port: await closedPort(), token: 'a-token-of-length', certificateFingerprint: fingerprint });
+      assert.deepEqual([closed.status, closed.body.error], [502, 'PEER_UNREACHABLE']);
+      const t = await b.http.post('/v1/peersites/generatetoken');
       assert.equal(t.status, 200);
-      const port = Number(new URL(other.manager.url).port);
-      const p = await w.http.post('/v1/peersites', { hostName: '127.0.0.1', port, token: t.body.token });
+      const wrongPin = await a.http.post('/v1/peersites', { hostName: '127.0.0.1', port, token: t.body.token, certificateFingerprint: 'ab'.repeat(32) });
+      assert.deepEqual([wrongPin.status, wrongPin.body.error], [502, 'PEER_NOT_TRUSTED']);
+      assert.equal(a.manager.store.digest(), before, 'refusals changed nothing');
+      const p = await a.http.post('/v1/peersites', { hostName: '127.0.0.1', port, token: t.body.token, certificateFingerprint: fingerprint.match(/../g)!.join(':').toUpperCase() });
       assert.equal(p.status, 200, p.text);
       assert.equal(p.body.siteIdentifier, 'site-b');
-      assert.deepEqual((await w.http.get('/v1/peersites')).body.map((s: { siteIdentifier: string }) => s.siteIdentifier), ['site-b']);
-      assert.deepEqual((await other.http.get('/v1/peersites')).body.map((s: { siteIdentifier: string }) => s.siteIdentifier), ['site-a']);
+      const peersOfA = (await a.http.get('/v1/peersites')).body as Array<{ siteIdentifier: string; certificateFingerprint: string }>;
+      assert.deepEqual(peersOfA.map((x) => [x.siteIdentifier, x.certificateFingerprint]), [['site-b', fingerprint]]);
+      const peersOfB = (await b.http.get('/v1/peersites')).body as Array<{ siteIdentifier: string; certificateFingerprint: string }>;
+      assert.deepEqual(peersOfB.map((x) => [x.siteIdentifier, x.certificateFingerprint]), [['site-a', fingerprint]], 'B pins A\'s certificate, which A sent when pairing');
       // One-time: the same token again is refused, and nothing changes.
-      await other.manager.whenIdle();
-      await w.manager.whenIdle();
-      const before = w.manager.store.digest();
-      const again = await w.http.post('/v1/peersites', { hostName: '127.0.0.1', port, token: t.body.token });
+      await b.manager.whenIdle();
+      await a.manager.whenIdle();
+      const paired = a.manager.store.digest();
+      const again = await a.http.post('/v1/peersites', { hostName: '127.0.0.1', port, token: t.body.token, certificateFingerprint: fingerprint });
       assert.equal(again.status, 401);
-      assert.equal(w.manager.store.digest(), before);
+      assert.equal(a.manager.store.digest(), paired);
       // Expiring: a fresh token is refused after its lifetime.
-      const t2 = await other.http.post('/v1/peersites/generatetoken');
+      const t2 = await b.http.post('/v1/peersites/generatetoken');
       await w.clock.advance(11 * 60_000);
-      await w.http.login();
-      assert.equal((await w.http.post('/v1/peersites', { hostName: '127.0.0.1', port, token: t2.body.token })).status, 401);
-      assert.equal((await w.http.delete('/v1/peersites/site-b')).status, 204);
-      assert.equal((await w.http.get('/v1/peersites')).body.length, 0);
+      await a.http.login();
+      assert.equal((await a.http.post('/v1/peersites', { hostName: '127.0.0.1', port, token: t2.body.token, certificateFingerprint: fingerprint })).status, 401);
+      assert.equal((await a.http.delete('/v1/peersites/site-b')).status, 204);
+      assert.equal((await a.http.get('/v1/peersites')).body.length, 0);
     } finally {
-      await other.close();
+      await a.close();
+      await b.close();
     }
   });
 
-  it('shares group definitions with the paired manager, which lists them, cuts no checkpoints for them, and follows deletes', async () => {
+  it('shares group definitions with the paired manager (plain HTTP on loopback), which lists them, cuts no checkpoints for them, and follows deletes', async () => {
     const other = await startWorld({ siteId: 'site-b', clock: w.clock });
     try {
       await other.http.login();
       const t = await other.http.post('/v1/peersites/generatetoken');
-      await w.http.post('/v1/peersites', { hostName: '127.0.0.1', port: Number(new URL(other.manager.url).port), token: t.body.token });
+      const paired = await w.http.post('/v1/peersites', { hostName: '127.0.0.1', port: Number(new URL(other.manager.url).port), token: t.body.token, useHttps: false });
+      assert.equal(paired.status, 200, paired.text);
       const created = await w.http.post('/v1/vpgs', { settings: { name: 'erp', checkpointIntervalMs: 1000 }, vmIdentifiers: ['site-a-vm-1'], recoverySiteIdentifier: 'site-b' });
       await w.manager.whenIdle();
       const id = created.body.vpgIdentifier as string;
@@ -124,11 +150,13 @@ describe('manager settings drafts and site pairing with a recording appliance', 
       await w.clock.advance(3000);
       assert.equal(other.siteA.callsOf('cutCheckpoints').length, 0, 'the protected site\'s manager cuts the checkpoints');
       assert.ok(w.siteA.callsOf('cutCheckpoints').length >= 2);
-      // A caller without the pairing secret is refused and changes nothing.
+      // A caller without the pairing secret is refused before its body is read, and changes nothing.
       await other.manager.whenIdle();
       const before = other.manager.store.digest();
       const forged = await other.http.request('POST', '/v1/peersites/sync', { siteIdentifier: 'site-a', groups: [], deleted: [id] }, { 'x-opencdp-peer-secret': 'guessed-secret-123' });
       assert.equal(forged.status, 401);
+      const probe = await other.http.request('POST', '/v1/peersites/sync', { nonsense: true });
+      assert.deepEqual([probe.status, probe.body.error], [401, 'UNAUTHENTICATED'], 'an anonymous caller learns nothing about the body it expects');
       assert.equal(other.manager.store.digest(), before);
       await w.http.login();
       const del = await w.http.delete(`/v1/vpgs/${id}`, { force: true });
@@ -144,7 +172,7 @@ describe('manager settings drafts and site pairing with a recording appliance', 
   it('lists the appliances it drives, its local site and the inventories it reaches', async () => {
     const vras = (await w.http.get('/v1/vras')).body as Array<{ siteIdentifier: string; recoveryRole: boolean }>;
     assert.deepEqual(vras.map((v) => [v.siteIdentifier, v.recoveryRole]), [['site-a', false], ['site-b', true]]);
-    assert.deepEqual((await w.http.get('/v1/virtualizationsites')).body, [{ siteIdentifier: 'site-a', local: true }, { siteIdentifier: 'site-b', local: false }]);
+    assert.deepEqual((await w.http.get('/v1/virtualizationsites')).body, [{ siteIdentifier: 'site-a', local: true, siteType: 'recording' }, { siteIdentifier: 'site-b', local: false, siteType: 'recording' }]);
     const vms = (await w.http.get('/v1/virtualizationsites/site-a/vms')).body as Array<{ vmIdentifier: string; volumes: Array<{ sizeInMB: number }> }>;
     assert.deepEqual(vms.map((v) => v.vmIdentifier), ['site-a-vm-1', 'site-a-vm-2', 'site-a-vm-3']);
     assert.equal(vms[0].volumes[0].sizeInMB, 64);
@@ -154,5 +182,6 @@ describe('manager settings drafts and site pairing with a recording appliance', 
     const local = (await w.http.get('/v1/localsite')).body;
     assert.equal(local.siteIdentifier, 'site-a');
     assert.equal(local.url, w.manager.url);
+    assert.equal(local.certificateFingerprint, null, 'plain HTTP on loopback: no certificate');
   });
 });

@@ -7,6 +7,7 @@ import { promisify } from 'node:util';
 import { ImageService, requireHostToolsOrSkip } from '@opencdp/core';
 import { imageRig, type ImageRig } from '@opencdp/core/images/testing';
 import { TaskState } from '../store.js';
+import { checkResponse } from '../testing/response-checker.js';
 import { createSyncedGroup, HttpClient, startWorld, waitTask, type World } from '../testing/spec-helpers.js';
 import { parseRange } from './image-routes.js';
 
@@ -59,18 +60,28 @@ describe('manager image routes, with a real image service on the recovery applia
     assert.equal(report.format, 'qcow2');
     assert.ok(report.bytesWritten > 0 && report.bytesWritten < 8 * 1024 * 1024, `${report.bytesWritten} bytes written`);
     assert.deepEqual((await w.http.get(`/v1/images/exports/${report.exportIdentifier}`)).body, report);
-    const download = await fetch(`${w.http.base}/v1/images/exports/${report.exportIdentifier}/files/web.qcow2`, { headers: { 'x-zerto-session': w.http.token! } });
+    // Files are read as bytes (the test client reads text), then checked against the document like every answer.
+    const fileAt = async (range?: string): Promise<{ status: number; headers: Headers; bytes: Buffer }> => {
+      const path = `/v1/images/exports/${report.exportIdentifier}/files/web.qcow2`;
+      const res = await fetch(`${w.http.base}${path}`, { headers: { 'x-zerto-session': w.http.token!, ...(range ? { range } : {}) } });
+      const got = Buffer.from(await res.arrayBuffer());
+      await checkResponse(w.http.base, 'GET', path, { status: res.status, body: got.toString('latin1'), text: got.toString('latin1'), headers: res.headers }, fetch);
+      return { status: res.status, headers: res.headers, bytes: got };
+    };
+    const download = await fileAt();
     assert.equal(download.status, 200);
-    const bytes = Buffer.from(await download.arrayBuffer());
+    assert.equal(download.headers.get('content-type'), 'application/octet-stream');
+    const bytes = download.bytes;
     assert.equal(download.headers.get('x-opencdp-sha256'), report.sha256);
     assert.equal(sha256(bytes), report.sha256, 'the download is the file');
     const local = join(rig.dir, 'downloaded.qcow2');
     await fs.writeFile(local, bytes);
     await run('qemu-img', ['compare', '-q', '-f', 'raw', '-F', 'qcow2', await rig.oracleFile(cp, 'disk'), local]);
-    const part = await fetch(`${w.http.base}/v1/images/exports/${report.exportIdentifier}/files/web.qcow2`, { headers: { 'x-zerto-session': w.http.token!, range: 'bytes=100-199' } });
+    const part = await fileAt('bytes=100-199');
     assert.equal(part.status, 206);
     assert.equal(part.headers.get('content-range'), `bytes 100-199/${bytes.length}`);
-    assert.deepEqual(Buffer.from(await part.arrayBuffer()), bytes.subarray(100, 200));
+    assert.deepEqual(part.bytes, bytes.subarray(100, 200));
+    assert.equal((await w.http.request('GET', `/v1/images/exports/${report.exportIdentifier}/files/web.qcow2`, undefined, { range: 'bytes=0-1,5-6' })).status, 400, 'one range only');
     const listed = await w.http.get(`/v1/images?vpgIdentifier=${id}`);
     assert.deepEqual(listed.body.exports.map((e: { exportIdentifier: string }) => e.exportIdentifier), [report.exportIdentifier]);
     const events = (await w.http.get('/v1/events')).body as { eventType: string; description: string }[];

@@ -7,7 +7,8 @@ import { IMAGE_FORMAT_NAMES, ValidationError, type ImageFormat } from '@opencdp/
 import type { ManagerParts } from '../manager-parts.js';
 import { DOWNLOAD_CHUNK_BYTES } from '../images/checkpoint-images.js';
 import { imageExportView, imageSessionView } from '../images/image-views.js';
-import { body, id, obj, params, query, taskAnswer, taskBody, userOf, type RouteSpec } from './route-spec.js';
+import { imageSessionProperties } from './response-schemas.js';
+import { body, id, json, noContent, obj, params, query, taskBody, taskStarted, userOf, type ResponseDoc, type RouteSpec } from './route-spec.js';
 
 /** `Range: bytes=a-b` (one range) → [start, end) within `size`; undefined for no header; ValidationError for one we cannot serve. */
 export function parseRange(header: string | undefined, size: number): { start: number; end: number } | undefined {
@@ -33,11 +34,17 @@ export function imageRoutes({ images }: Pick<ManagerParts, 'images'>): RouteSpec
   const fileParams = obj({ exportIdentifier: id, fileName: { type: 'string', pattern: '^[A-Za-z0-9][A-Za-z0-9._-]{0,120}$' } }, ['exportIdentifier', 'fileName']);
   const sessionParams = obj({ sessionIdentifier: id }, ['sessionIdentifier']);
   const target = { vmIdentifier: id, volumeIdentifier: id };
+  const fileHeaders: ResponseDoc['headers'] = {
+    'x-opencdp-sha256': { type: 'string', pattern: '^[0-9a-f]{64}$', description: 'SHA-256 of the whole file (also of a partial answer), as the appliance computed it' },
+    'accept-ranges': { type: 'string', description: 'bytes: one Range may be asked for' },
+    'content-length': { type: 'integer', description: 'bytes in this answer' },
+  };
   return [
     {
       method: 'POST', url: '/v1/vpgs/:vpgIdentifier/checkpoints/:checkpointIdentifier/images', role: 'operator', tags: ['images'],
       summary: 'Export a VM volume at the checkpoint as a disk file on the recovery appliance (raw, qcow2, vmdk-flat, vmdk-stream, vhdx); the task\'s result is the export',
-      params: cpParams, response: { 200: taskAnswer },
+      operationId: 'exportCheckpointImage', params: cpParams,
+      responses: { 200: taskStarted({}, 'the export runs as a task: poll GET /v1/tasks/{taskIdentifier}; its result is the ImageExport') }, errors: [404, 410, 501, 503],
       body: obj({
         ...target,
         format: { enum: IMAGE_FORMAT_NAMES },
@@ -55,7 +62,8 @@ export function imageRoutes({ images }: Pick<ManagerParts, 'images'>): RouteSpec
     {
       method: 'POST', url: '/v1/vpgs/:vpgIdentifier/checkpoints/:checkpointIdentifier/images/sessions', role: 'operator', tags: ['images'],
       summary: 'Serve a VM volume at the checkpoint read-only over NBD until stopped or idle; the checkpoint stays pinned meanwhile',
-      params: cpParams,
+      operationId: 'serveCheckpointImage', params: cpParams,
+      responses: { 200: taskStarted(imageSessionProperties, 'the session is open: the ImageSession\'s fields with the task that records it') }, errors: [404, 410, 501, 503],
       body: obj({ ...target, idleTimeoutInSec: { type: 'integer', minimum: 1, maximum: 86_400 } }, ['vmIdentifier', 'volumeIdentifier']),
       handler: async (req) => {
         const p = params(req);
@@ -68,7 +76,8 @@ export function imageRoutes({ images }: Pick<ManagerParts, 'images'>): RouteSpec
     },
     {
       method: 'GET', url: '/v1/images', role: 'viewer', tags: ['images'], summary: 'Image exports and live NBD sessions on the recovery appliances',
-      querystring: obj({ vpgIdentifier: id }),
+      operationId: 'listImages', querystring: obj({ vpgIdentifier: id }),
+      responses: { 200: json('exports and sessions of every reachable recovery appliance', 'ImageList') }, errors: [404, 503],
       handler: async (req) => {
         const g = query(req).vpgIdentifier;
         const { exports, sessions } = await images.list(g);
@@ -77,11 +86,22 @@ export function imageRoutes({ images }: Pick<ManagerParts, 'images'>): RouteSpec
     },
     {
       method: 'GET', url: '/v1/images/exports/:exportIdentifier', role: 'viewer', tags: ['images'], summary: 'One image export', params: exportParams,
+      operationId: 'getImageExport', responses: { 200: json('the export', 'ImageExport') }, errors: [404, 503],
       handler: async (req) => imageExportView(await images.getExport(params(req).exportIdentifier)),
     },
     {
       method: 'GET', url: '/v1/images/exports/:exportIdentifier/files/:fileName', role: 'operator', tags: ['images'],
       summary: 'Download a file of an export (one Range allowed); x-opencdp-sha256 carries the whole file\'s hash', params: fileParams,
+      operationId: 'downloadImageExportFile',
+      headers: { type: 'object', properties: { range: { type: 'string', maxLength: 100, description: 'one byte range: bytes=a-b, bytes=a- or bytes=-n' } } },
+      responses: {
+        200: { description: 'the whole file', contentType: 'application/octet-stream', headers: fileHeaders },
+        206: {
+          description: 'the asked byte range of the file', contentType: 'application/octet-stream',
+          headers: { ...fileHeaders, 'content-range': { type: 'string', pattern: '^bytes [0-9]+-[0-9]+/[0-9]+$', description: 'bytes start-end/size' } },
+        },
+      },
+      errors: [404, 503],
       handler: async (req, reply) => {
         const p = params(req);
         const report = await images.getExport(p.exportIdentifier);
@@ -114,6 +134,7 @@ export function imageRoutes({ images }: Pick<ManagerParts, 'images'>): RouteSpec
     },
     {
       method: 'DELETE', url: '/v1/images/exports/:exportIdentifier', role: 'operator', tags: ['images'], summary: 'Delete an export\'s files', params: exportParams,
+      operationId: 'deleteImageExport', responses: { 204: noContent('deleted') }, errors: [404, 503],
       handler: async (req, reply) => {
         await images.deleteExport(params(req).exportIdentifier, userOf(req));
         return reply.status(204).send();
@@ -121,6 +142,7 @@ export function imageRoutes({ images }: Pick<ManagerParts, 'images'>): RouteSpec
     },
     {
       method: 'DELETE', url: '/v1/images/sessions/:sessionIdentifier', role: 'operator', tags: ['images'], summary: 'Stop a live NBD session (its checkpoint is released)', params: sessionParams,
+      operationId: 'stopImageSession', responses: { 204: noContent('stopped') }, errors: [404, 503],
       handler: async (req, reply) => {
         await images.stopSession(params(req).sessionIdentifier, userOf(req));
         return reply.status(204).send();

@@ -130,7 +130,7 @@ describe('manager recovery routes with a recording appliance', () => {
   it('moves and rolls back, and clones with a datastore', async () => {
     const m = await w.http.post(`/v1/vpgs/${id}/Move`, { commitPolicy: 0, commitPolicyTimeout: 60, forceShutdown: true, keepSourceVms: true, continueOnPreScriptFailure: false });
     assert.equal((await waitTask(w, m.body.taskIdentifier)).state, TaskState.WaitingForUserInput);
-    assert.deepEqual(w.siteB.callsOf('recovery.move')[0][0], { groupId: id, commitPolicy: 'rollback', commitPolicyTimeoutSec: 60, forceShutdown: true, reverseProtection: false, keepSourceVms: true });
+    assert.deepEqual(w.siteB.callsOf('recovery.move')[0][0], { groupId: id, commitPolicy: 'rollback', commitPolicyTimeoutSec: 60, forceShutdown: true, reverseProtection: false, keepSourceVms: true, continueOnPreScriptFailure: false });
     const rb = await w.http.post(`/v1/vpgs/${id}/MoveRollback`);
     assert.equal((await waitTask(w, rb.body.taskIdentifier)).state, TaskState.Completed);
     assert.equal((await w.http.post(`/v1/vpgs/${id}/MoveRollback`)).status, 409, 'nothing left to roll back');
@@ -193,7 +193,7 @@ describe('manager recovery routes with a recording appliance', () => {
     const { pino } = await import('pino');
     const { HttpClient } = await import('../testing/spec-helpers.js');
     // The recovery site's manager: its own store, only site-b's appliance.
-    const recoverySide = await startManager({ dataDir: `${dir}/b`, listen: '127.0.0.1:0', siteId: 'site-b', clock: w.clock, appliances: [w.siteB], admin: { user: 'admin', password: 'admin-password' }, logger: pino({ level: 'silent' }) });
+    const recoverySide = await startManager({ dataDir: `${dir}/b`, listen: '127.0.0.1:0', siteId: 'site-b', clock: w.clock, appliances: [w.siteB], admin: { user: 'admin', password: 'harbour-lantern-42' }, logger: pino({ level: 'silent' }) });
     try {
       // It knows the group (a paired manager shares definitions; here it is copied from site-a's store).
       const { Store } = await import('../store.js');

@@ -4,7 +4,7 @@ import { ValidationError } from '@opencdp/core';
 import type { CommitPolicy, ShutdownPolicy } from '@opencdp/core';
 import { defined } from '../defined.js';
 import type { ManagerParts } from '../manager-parts.js';
-import { body, id, obj, params, query, taskAnswer, taskBody, userOf, vmIdentifiers, vpgParams, type Json, type RouteSpec, type Schema } from './route-spec.js';
+import { body, id, listOf, noContent, obj, params, query, taskBody, taskStarted, userOf, vmIdentifiers, vpgParams, type Json, type RouteSpec, type Schema } from './route-spec.js';
 
 /** Both spellings are accepted (the anchor's own API drifted); `checkpointIdentifier` is the documented one. */
 const checkpointFields = { checkpointIdentifier: id, checkpointId: { ...id, description: 'alias of checkpointIdentifier' } };
@@ -20,7 +20,8 @@ function checkpointOf(b: Json): string | undefined {
 
 export function recoveryRoutes({ recovery, fileRestores }: Pick<ManagerParts, 'recovery' | 'fileRestores'>): RouteSpec[] {
   const action = (name: string, summary: string, schema: Schema, run: (groupId: string, b: Json, u: string | undefined) => Promise<string>): RouteSpec => ({
-    method: 'POST', url: `/v1/vpgs/:vpgIdentifier/${name}`, role: 'operator', tags: ['recovery'], summary, params: vpgParams, body: schema, response: { 200: taskAnswer },
+    method: 'POST', url: `/v1/vpgs/:vpgIdentifier/${name}`, role: 'operator', operationId: name.charAt(0).toLowerCase() + name.slice(1), tags: ['recovery'], summary, params: vpgParams, body: schema,
+    responses: { 200: taskStarted() }, errors: [404, 409, 410, 503],
     handler: async (req) => taskBody(await run(params(req).vpgIdentifier, body(req), userOf(req))),
   });
   const sessionParams = obj({ sessionIdentifier: id }, ['sessionIdentifier']);
@@ -48,10 +49,10 @@ export function recoveryRoutes({ recovery, fileRestores }: Pick<ManagerParts, 'r
     action('Move', 'Planned move: shut down, final sync, checkpoint, recover', obj({
       commitPolicy: { enum: [0, 1, 2], default: 2 }, commitPolicyTimeout: { type: 'integer', minimum: 0, maximum: 86_400, default: 0 },
       forceShutdown: { type: 'boolean', default: false }, reverseProtection: { type: 'boolean', default: false }, keepSourceVms: { type: 'boolean', default: false },
-      continueOnPreScriptFailure: { type: 'boolean', default: false, description: 'accepted for compatibility; OpenCDP runs no scripts' },
+      continueOnPreScriptFailure: { type: 'boolean', default: false, description: 'go on when the pre-recovery script fails (default: the move fails before anything is shut down)' },
     }), (g, b, u) => recovery.move(g, {
       commitPolicy: COMMIT_POLICIES[b.commitPolicy as number], commitPolicyTimeoutSec: b.commitPolicyTimeout as number, forceShutdown: b.forceShutdown === true,
-      reverseProtection: b.reverseProtection === true, keepSourceVms: b.keepSourceVms === true,
+      reverseProtection: b.reverseProtection === true, keepSourceVms: b.keepSourceVms === true, continueOnPreScriptFailure: b.continueOnPreScriptFailure === true,
     }, u)),
     action('MoveCommit', 'Commit the move', obj({ reverseProtection: { type: 'boolean' }, keepSourceVms: { type: 'boolean' } }),
       (g, b, u) => recovery.commit(g, 'Move', defined({ reverseProtection: b.reverseProtection as boolean | undefined, keepSourceVms: b.keepSourceVms as boolean | undefined }), u)),
@@ -62,8 +63,9 @@ export function recoveryRoutes({ recovery, fileRestores }: Pick<ManagerParts, 'r
 
     // File restore (R5) ----------------------------------------------------------------------------------------
     {
-      method: 'POST', url: '/v1/vpgs/:vpgIdentifier/filerestore', role: 'operator', tags: ['file restore'], summary: 'Open a VM volume at a checkpoint read-only',
+      method: 'POST', url: '/v1/vpgs/:vpgIdentifier/filerestore', role: 'operator', operationId: 'openFileRestore', tags: ['file restore'], summary: 'Open a VM volume at a checkpoint read-only',
       params: vpgParams, body: obj({ ...checkpointFields, vmIdentifier: id, volumeIdentifier: id }, ['vmIdentifier', 'volumeIdentifier']),
+      responses: { 200: taskStarted({ sessionIdentifier: { type: 'string' } }) }, errors: [404, 409, 410, 503],
       handler: async (req) => {
         const b = body(req);
         const checkpointId = checkpointOf(b);
@@ -73,13 +75,15 @@ export function recoveryRoutes({ recovery, fileRestores }: Pick<ManagerParts, 'r
       },
     },
     {
-      method: 'GET', url: '/v1/filerestore/:sessionIdentifier/files', role: 'operator', tags: ['file restore'], summary: 'List a directory (absolute path inside the volume; no ..)',
+      method: 'GET', url: '/v1/filerestore/:sessionIdentifier/files', role: 'operator', operationId: 'listRestoreFiles', tags: ['file restore'], summary: 'List a directory (absolute path inside the volume; no ..)',
       params: sessionParams, querystring: pathQuery,
+      responses: { 200: listOf('the directory\'s entries', 'FileEntry') }, errors: [404, 503],
       handler: async (req) => (await fileRestores.listFiles(params(req).sessionIdentifier, String(query(req).path))).map((e) => ({ path: e.path, type: e.type, sizeBytes: e.sizeBytes })),
     },
     {
-      method: 'GET', url: '/v1/filerestore/:sessionIdentifier/file', role: 'operator', tags: ['file restore'], summary: 'Download one file',
+      method: 'GET', url: '/v1/filerestore/:sessionIdentifier/file', role: 'operator', operationId: 'downloadRestoreFile', tags: ['file restore'], summary: 'Download one file',
       params: sessionParams, querystring: pathQuery,
+      responses: { 200: { description: 'the file\'s bytes', contentType: 'application/octet-stream' } }, errors: [404, 503],
       handler: async (req, reply) => {
         const data = await fileRestores.extractFile(params(req).sessionIdentifier, String(query(req).path));
         const name = String(query(req).path).split('/').pop() || 'file';
@@ -87,7 +91,8 @@ export function recoveryRoutes({ recovery, fileRestores }: Pick<ManagerParts, 'r
       },
     },
     {
-      method: 'DELETE', url: '/v1/filerestore/:sessionIdentifier', role: 'operator', tags: ['file restore'], summary: 'Close the file restore session', params: sessionParams,
+      method: 'DELETE', url: '/v1/filerestore/:sessionIdentifier', role: 'operator', operationId: 'closeFileRestore', tags: ['file restore'], summary: 'Close the file restore session', params: sessionParams,
+      responses: { 204: noContent('closed') }, errors: [404, 503],
       handler: async (req, reply) => {
         await fileRestores.close(params(req).sessionIdentifier);
         return reply.status(204).send();

@@ -34,17 +34,17 @@ describe('manager REST API with a recording appliance', () => {
     it('lets a viewer read but not fail over, and an operator act but not manage users or pairing', async () => {
       await w.http.login();
       const id = await createSyncedGroup(w);
-      assert.equal((await w.http.post('/v1/users', { name: 'vera', password: 'viewer-pass', role: 'viewer' })).status, 201);
-      assert.equal((await w.http.post('/v1/users', { name: 'otto', password: 'operator-pass', role: 'operator' })).status, 201);
-      await w.http.login('vera', 'viewer-pass');
+      assert.equal((await w.http.post('/v1/users', { name: 'vera', password: 'viewer-lantern-7', role: 'viewer' })).status, 201);
+      assert.equal((await w.http.post('/v1/users', { name: 'otto', password: 'operator-compass-9', role: 'operator' })).status, 201);
+      await w.http.login('vera', 'viewer-lantern-7');
       assert.equal((await w.http.get(`/v1/vpgs/${id}`)).status, 200);
       const denied = await w.http.post(`/v1/vpgs/${id}/Failover`, {});
       assert.equal(denied.status, 403);
       assert.equal(denied.body.error, 'FORBIDDEN');
       assert.equal(w.siteB.callsOf('recovery.failover').length, 0);
-      await w.http.login('otto', 'operator-pass');
+      await w.http.login('otto', 'operator-compass-9');
       assert.equal((await w.http.post('/v1/peersites/generatetoken')).status, 403);
-      assert.equal((await w.http.post('/v1/users', { name: 'x', password: 'whatever-1', role: 'admin' })).status, 403);
+      assert.equal((await w.http.post('/v1/users', { name: 'x', password: 'velvet-ladder-8', role: 'admin' })).status, 403);
       assert.equal((await w.http.post(`/v1/vpgs/${id}/pause`)).status, 200);
     });
   });
@@ -313,7 +313,8 @@ describe('manager REST API with a recording appliance', () => {
       const metrics = await w.http.request('GET', '/metrics', undefined, { 'x-zerto-session': 'none' });
       assert.equal(metrics.status, 200);
       assert.match(metrics.text, new RegExp(`opencdp_vpg_iops\\{vpg="${id}",vpg_name="app"\\} 2000`));
-      assert.match(metrics.text, new RegExp(`opencdp_vpg_wan_bytes\\{vpg="${id}",vpg_name="app"\\} ${3 * 1024 * 1024}`));
+      assert.match(metrics.text, new RegExp(`opencdp_vpg_wan_bytes_total\\{vpg="${id}",vpg_name="app"\\} ${3 * 1024 * 1024}`));
+      assert.match(metrics.text, /# TYPE opencdp_vpg_wan_bytes_total counter/);
       assert.match(metrics.text, /opencdp_vpg_rpo_seconds\{/);
       assert.match(metrics.text, /opencdp_vpg_journal_history_seconds\{/);
       assert.match(metrics.text, /opencdp_vpg_bitmap_bytes\{/);
@@ -324,11 +325,11 @@ describe('manager REST API with a recording appliance', () => {
   describe('users', () => {
     it('adds and deletes users; a deleted user\'s sessions end', async () => {
       await w.http.login();
-      await w.http.post('/v1/users', { name: 'vera', password: 'viewer-pass', role: 'viewer' });
-      assert.equal((await w.http.post('/v1/users', { name: 'vera', password: 'viewer-pass', role: 'viewer' })).status, 409);
+      await w.http.post('/v1/users', { name: 'vera', password: 'viewer-lantern-7', role: 'viewer' });
+      assert.equal((await w.http.post('/v1/users', { name: 'vera', password: 'viewer-lantern-7', role: 'viewer' })).status, 409);
       assert.equal((await w.http.post('/v1/users', { name: 'bad', password: 'short', role: 'viewer' })).body.field, 'password');
       const admin = w.http.token!;
-      const vera = await w.http.login('vera', 'viewer-pass');
+      const vera = await w.http.login('vera', 'viewer-lantern-7');
       w.http.token = admin;
       assert.equal((await w.http.delete('/v1/users/vera')).status, 204);
       w.http.token = vera;

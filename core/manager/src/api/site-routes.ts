@@ -1,13 +1,11 @@
-// /v1 routes of sites: this one, pairing and group sharing with a peer manager, the appliances this
-// manager drives, and the platform inventories it reaches (to pick VM, network and datastore ids).
-import { NotFoundError } from '@opencdp/core';
-import type { Inventory } from '@opencdp/core';
+// /v1 routes of sites: this one, pairing and group sharing with a peer manager (over HTTPS, each side
+// pinning the other's certificate), and the appliances this manager drives.
 import type { ManagerParts } from '../manager-parts.js';
-import { PEER_SECRET_HEADER, type PeerSyncMessage } from '../sites/peer-transports.js';
-import { body, id, obj, params, recoveryPlanSchema, taskBody, userOf, vmIdentifiers, type RouteSpec } from './route-spec.js';
+import type { PeerSyncMessage } from '../sites/peer-transports.js';
+import { body, id, json, listOf, noContent, obj, params, recoveryPlanSchema, taskBody, taskStarted, userOf, vmIdentifiers, type RouteSpec } from './route-spec.js';
 import { iso, siteView } from './views.js';
 
-const MB = 1024 * 1024;
+const fingerprint = { type: 'string', pattern: '^(?:[0-9A-Fa-f]{2}:){31}[0-9A-Fa-f]{2}$|^[0-9A-Fa-f]{64}$', description: 'SHA-256 fingerprint of the peer manager\'s certificate (hex, colons allowed)' } as const;
 
 export function siteRoutes({ sites, peering, peerWatch, appliances, lifecycle }: Pick<ManagerParts, 'sites' | 'peering' | 'peerWatch' | 'appliances' | 'lifecycle'>): RouteSpec[] {
   const sharedGroup = obj({
@@ -18,90 +16,93 @@ export function siteRoutes({ sites, peering, peerWatch, appliances, lifecycle }:
       recovery: obj({ applianceId: { type: 'string', minLength: 1, maxLength: 200 }, linkAddress: { type: 'string', minLength: 1, maxLength: 300 } }, ['applianceId', 'linkAddress']),
     }, ['members']),
   }, ['id', 'name', 'settings', 'vmIds', 'protectedSiteId', 'recoverySiteId', 'plan', 'createdAt', 'lifecycle', 'provisionedBytes']);
-  const routes: RouteSpec[] = [
-    { method: 'GET', url: '/v1/localsite', role: 'viewer', tags: ['sites'], summary: 'This manager\'s site', handler: async () => ({ ...siteView(sites.localSite()), url: lifecycle.address ?? null }) },
-    { method: 'GET', url: '/v1/peersites', role: 'viewer', tags: ['sites'], summary: 'Paired sites', handler: async () => sites.peerSites().map(siteView) },
+  return [
     {
-      method: 'POST', url: '/v1/peersites/generatetoken', role: 'admin', tags: ['sites'], summary: 'A one-time, expiring token the peer site presents to pair with this one', body: obj({}),
+      method: 'GET', url: '/v1/localsite', role: 'viewer', operationId: 'getLocalSite', tags: ['sites'], summary: 'This manager\'s site, its address and its certificate fingerprint',
+      responses: { 200: json('this site', 'LocalSite') },
+      handler: async () => ({ ...siteView(sites.localSite()), certificateFingerprint: lifecycle.tlsFingerprint ?? null, url: lifecycle.address ?? null }),
+    },
+    {
+      method: 'GET', url: '/v1/peersites', role: 'viewer', operationId: 'listPeerSites', tags: ['sites'], summary: 'Paired sites',
+      responses: { 200: listOf('the paired sites', 'Site') },
+      handler: async () => sites.peerSites().map(siteView),
+    },
+    {
+      method: 'POST', url: '/v1/peersites/generatetoken', role: 'admin', operationId: 'generatePairingToken', tags: ['sites'],
+      summary: 'A one-time, expiring token the peer site presents to pair with this one (shown once; only its hash is kept)', body: obj({}),
+      responses: { 200: json('the token', 'PairingToken') },
       handler: async (req) => {
         const t = peering.generatePairingToken(userOf(req));
         return { token: t.token, expiresAt: iso(t.expiresAt) };
       },
     },
     {
-      method: 'POST', url: '/v1/peersites', role: 'admin', tags: ['sites'], summary: 'Pair with the manager at hostName:port using the token it generated',
-      body: obj({ hostName: { type: 'string', minLength: 1, maxLength: 253, pattern: '^[A-Za-z0-9.:\\[\\]-]+$' }, port: { type: 'integer', minimum: 1, maximum: 65535 }, token: { type: 'string', minLength: 8, maxLength: 200 }, useHttps: { type: 'boolean', default: false } }, ['hostName', 'port', 'token']),
+      method: 'POST', url: '/v1/peersites', role: 'admin', operationId: 'pairSite', tags: ['sites'],
+      summary: 'Pair with the manager at hostName:port using the token it generated (HTTPS with its certificate fingerprint; plain HTTP only to loopback)',
+      body: obj({
+        hostName: { type: 'string', minLength: 1, maxLength: 253, pattern: '^[A-Za-z0-9.:\\[\\]-]+$' }, port: { type: 'integer', minimum: 1, maximum: 65535 },
+        token: { type: 'string', minLength: 8, maxLength: 200 }, useHttps: { type: 'boolean', default: true }, certificateFingerprint: fingerprint,
+      }, ['hostName', 'port', 'token']),
+      responses: { 200: taskStarted({ siteIdentifier: { type: 'string' } }) }, errors: [401, 502],
       handler: async (req) => {
         const b = body(req);
-        const url = `${b.useHttps ? 'https' : 'http'}://${String(b.hostName)}:${Number(b.port)}`;
-        const { site, taskId } = await peering.pairWith(url, String(b.token), userOf(req));
+        const host = String(b.hostName).includes(':') && !String(b.hostName).startsWith('[') ? `[${String(b.hostName)}]` : String(b.hostName);
+        const url = `${b.useHttps === false ? 'http' : 'https'}://${host}:${Number(b.port)}`;
+        const { site, taskId } = await peering.pairWith(url, String(b.token), userOf(req), b.certificateFingerprint !== undefined ? { fingerprint: String(b.certificateFingerprint) } : {});
         return taskBody(taskId, { siteIdentifier: site.id });
       },
     },
     {
-      method: 'POST', url: '/v1/peersites/pair', role: 'public', tags: ['sites'], summary: 'Called by a peer manager: presents this site\'s pairing token (authenticates by the token)',
-      body: obj({ token: { type: 'string', minLength: 8, maxLength: 200 }, siteIdentifier: id, siteName: { type: 'string', minLength: 1, maxLength: 200 }, url: { type: 'string', maxLength: 500 }, secret: { type: 'string', minLength: 16, maxLength: 200 } }, ['token', 'siteIdentifier', 'siteName', 'url', 'secret']),
+      method: 'POST', url: '/v1/peersites/pair', role: 'public', operationId: 'acceptPairing', tags: ['sites'],
+      summary: 'Called by a peer manager: presents this site\'s pairing token (authenticates by the token)',
+      body: obj({
+        token: { type: 'string', minLength: 8, maxLength: 200 }, siteIdentifier: id, siteName: { type: 'string', minLength: 1, maxLength: 200 }, url: { type: 'string', maxLength: 500 },
+        secret: { type: 'string', minLength: 16, maxLength: 200 }, fingerprint,
+      }, ['token', 'siteIdentifier', 'siteName', 'url', 'secret']),
+      responses: { 200: json('this site and the secret the peer presents from now on', 'PairAnswer') }, errors: [401],
       handler: async (req) => {
         const b = body(req);
-        return peering.acceptPairing({ token: String(b.token), siteIdentifier: String(b.siteIdentifier), siteName: String(b.siteName), url: String(b.url), secret: String(b.secret) });
+        return peering.acceptPairing({
+          token: String(b.token), siteIdentifier: String(b.siteIdentifier), siteName: String(b.siteName), url: String(b.url), secret: String(b.secret),
+          ...(b.fingerprint !== undefined ? { fingerprint: String(b.fingerprint) } : {}),
+        });
       },
     },
     {
-      method: 'POST', url: '/v1/peersites/sync', role: 'public', tags: ['sites'], summary: 'Called by a paired manager: the definitions of the groups between the two sites (authenticates by the pairing secret)',
+      method: 'POST', url: '/v1/peersites/sync', role: 'peer', operationId: 'acceptPeerSync', tags: ['sites'],
+      summary: 'Called by a paired manager: the definitions of the groups between the two sites (authenticated by the pairing secret before the body is read)',
       body: obj({ siteIdentifier: id, groups: { type: 'array', items: sharedGroup, maxItems: 10_000 }, deleted: { type: 'array', items: id, maxItems: 10_000 } }, ['siteIdentifier', 'groups', 'deleted']),
-      handler: async (req) => {
-        const secret = req.headers[PEER_SECRET_HEADER];
-        return peering.acceptPeerSync(typeof secret === 'string' ? secret : undefined, body(req) as unknown as PeerSyncMessage);
-      },
+      responses: { 200: json('how many group definitions were taken', 'PeerSyncAnswer') }, errors: [409],
+      handler: async (req) => peering.acceptPeerSync(req.peerSite!, body(req) as unknown as PeerSyncMessage),
     },
     {
-      method: 'POST', url: '/v1/peersites/heartbeat', role: 'public', tags: ['sites'], summary: 'Called by a paired manager every second: are you there? (authenticates by the pairing secret)',
+      method: 'POST', url: '/v1/peersites/heartbeat', role: 'peer', operationId: 'acceptPeerHeartbeat', tags: ['sites'],
+      summary: 'Called by a paired manager every second: are you there? (authenticated by the pairing secret before the body is read)',
       body: obj({ siteIdentifier: id }, ['siteIdentifier']),
-      handler: async (req) => {
-        const secret = req.headers[PEER_SECRET_HEADER];
-        return peerWatch.acceptHeartbeat(typeof secret === 'string' ? secret : undefined, String(body(req).siteIdentifier));
-      },
+      responses: { 200: json('this site and its clock', 'PeerHeartbeatAnswer') },
+      handler: async (req) => peerWatch.acceptHeartbeat(req.peerSite!, String(body(req).siteIdentifier)),
     },
     {
-      method: 'GET', url: '/v1/peersites/connections', role: 'viewer', tags: ['sites'], summary: 'Whether this manager is connected to each paired manager now',
+      method: 'GET', url: '/v1/peersites/connections', role: 'viewer', operationId: 'listPeerConnections', tags: ['sites'], summary: 'Whether this manager is connected to each paired manager now',
+      responses: { 200: listOf('each paired site and whether its manager answers', 'PeerConnection') },
       handler: async () => peerWatch.connections(),
     },
     {
-      method: 'DELETE', url: '/v1/peersites/:siteIdentifier', role: 'admin', tags: ['sites'], summary: 'Unpair a site (no group may use it)', params: obj({ siteIdentifier: id }, ['siteIdentifier']),
+method: 'DELETE', url: '/v1/peersites/:siteIdentifier', role: 'admin', operationId: 'unpairSite', tags: ['sites'], summary: 'Unpair a site (no group may use it)',
+      params: obj({ siteIdentifier: id }, ['siteIdentifier']),
+      responses: { 204: noContent('unpaired') }, errors: [404, 409],
       handler: async (req, reply) => {
         peering.unpair(params(req).siteIdentifier, userOf(req));
         return reply.status(204).send();
       },
     },
     {
-      method: 'GET', url: '/v1/vras', role: 'viewer', tags: ['sites'], summary: 'The appliances this manager drives',
+      method: 'GET', url: '/v1/vras', role: 'viewer', operationId: 'listVras', tags: ['sites'], summary: 'The appliances this manager drives',
+      responses: { 200: listOf('the appliances', 'Vra') },
       handler: async () => appliances.registered().map((e) => ({
         vraIdentifier: e.id, siteIdentifier: e.control.siteId, recoveryRole: e.description?.recoveryRole ?? e.control.recovery !== undefined, local: e.control.siteId === sites.siteId,
         hostIdentifiers: e.description?.hostIds ?? null, linkAddress: e.description?.linkAddress ?? null, reachable: appliances.downReason(e.control) === undefined,
       })),
     },
-    {
-      method: 'GET', url: '/v1/virtualizationsites', role: 'viewer', tags: ['inventory'], summary: 'Sites whose platform this manager reaches through an appliance',
-      handler: async () => [...new Set(appliances.list().map((a) => a.siteId))].map((siteIdentifier) => ({ siteIdentifier, local: siteIdentifier === sites.siteId })),
-    },
   ];
-  const inventoryOf = async (siteId: string): Promise<Inventory> => {
-    const inv = (await appliances.inventories()).get(siteId);
-    if (!inv) throw new NotFoundError('virtualization site', siteId);
-    return inv;
-  };
-  const siteParams = obj({ siteIdentifier: id }, ['siteIdentifier']);
-  const inventoryRoutes: Array<[string, (inv: Inventory) => unknown]> = [
-    ['vms', (inv) => inv.vms.map((v) => ({ vmIdentifier: v.id, vmName: v.name, hostIdentifier: v.hostId, powerState: v.powerState, volumes: v.volumes.map((x) => ({ volumeIdentifier: x.id, name: x.name, sizeInMB: x.sizeBytes / MB })), nics: v.nics.map((n) => ({ networkIdentifier: n.networkId, mac: n.mac, ipv4: n.ipv4 ?? null })) }))],
-    ['hosts', (inv) => inv.hosts.map((h) => ({ hostIdentifier: h.id, hostName: h.name }))],
-    ['networks', (inv) => inv.networks.map((n) => ({ networkIdentifier: n.id, networkName: n.name, isolated: n.isolated }))],
-    ['datastores', (inv) => inv.datastores.map((d) => ({ datastoreIdentifier: d.id, datastoreName: d.name, capacityInMB: Math.round(d.capacityBytes / MB), freeInMB: Math.round(d.freeBytes / MB) }))],
-  ];
-  for (const [kind, view] of inventoryRoutes) {
-    routes.push({
-      method: 'GET', url: `/v1/virtualizationsites/:siteIdentifier/${kind}`, role: 'viewer', tags: ['inventory'], summary: `The ${kind} of a site's platform`, params: siteParams,
-      handler: async (req) => view(await inventoryOf(params(req).siteIdentifier)),
-    });
-  }
-  return routes;
 }

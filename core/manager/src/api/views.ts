@@ -71,11 +71,11 @@ export function groupsCsv(rows: Record<string, unknown>[]): string {
 
 const TASK_STATE_NAMES = Object.fromEntries(Object.entries(TaskState).map(([k, v]) => [v, k]));
 
-export function taskView(t: TaskRow): Record<string, unknown> {
+export function taskView(t: TaskRow, isCancellable = false): Record<string, unknown> {
   return {
     taskIdentifier: t.id, type: t.type, vpgIdentifier: t.groupId ?? null,
     status: { state: t.state, stateName: TASK_STATE_NAMES[t.state], progress: t.progress, step: t.step },
-    started: iso(t.startedAt), completed: iso(t.completedAt), error: t.error ?? null, initiatedBy: t.user ?? null, result: t.result ?? null,
+    started: iso(t.startedAt), completed: iso(t.completedAt), error: t.error ?? null, initiatedBy: t.user ?? null, isCancellable, result: t.result ?? null,
   };
 }
 
@@ -95,7 +95,7 @@ export function checkpointView(c: Checkpoint): Record<string, unknown> {
 }
 
 export function siteView(s: SiteRow): Record<string, unknown> {
-  return { siteIdentifier: s.id, siteName: s.name, role: s.role, hostName: s.address || null, pairedAt: iso(s.pairedAt) };
+  return { siteIdentifier: s.id, siteName: s.name, role: s.role, hostName: s.address || null, pairedAt: iso(s.pairedAt), certificateFingerprint: s.tlsFingerprint ?? null };
 }
 
 export function reportView(r: RecoveryReport): Record<string, unknown> {

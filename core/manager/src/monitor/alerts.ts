@@ -7,6 +7,9 @@ import type { AlertLevel, AlertRow, GroupRow, Store } from '../store.js';
 import type { EventLog } from '../tasks/event-log.js';
 import type { GroupRuntime } from './group-runtime.js';
 
+/** The group id site alerts are stored under. */
+export const SITE_ALERT_GROUP = '';
+
 export interface AlertFilter { groupId?: string; dismissed?: boolean; includeCleared?: boolean; level?: string }
 
 export class Alerts {
@@ -72,6 +75,20 @@ export class Alerts {
     this.store.putAlert({ id: `alert-${this.store.nextCounter('alert')}`, groupId: '', siteId, type, level, description, raisedAt: now, dismissed: false });
     this.events.record('AlertRaised', `${level}: ${description}`);
     return true;
+  }
+
+  /**
+   * Raises a condition of the site rather than of a group (e.g. failed logins past the backoff threshold);
+   * stored with group '' and shown without a vpgIdentifier. A standing one of the type is updated in place.
+   */
+  raiseSiteAlert(type: string, level: AlertLevel, description: string): void {
+    const current = this.store.activeAlert(SITE_ALERT_GROUP, type);
+    if (current) {
+      this.store.putAlert({ ...current, level, description });
+      return;
+    }
+    this.store.putAlert({ id: `alert-${this.store.nextCounter('alert')}`, groupId: SITE_ALERT_GROUP, type, level, description, raisedAt: this.clock.now(), dismissed: false });
+    this.events.record('AlertRaised', `${level}: ${description}`);
   }
 
   get(id: string): AlertRow {

@@ -25,7 +25,7 @@ export interface FailoverRequest {
   reverseProtection: boolean;
 }
 
-export interface MoveRequest { commitPolicy: CommitPolicy; commitPolicyTimeoutSec: number; forceShutdown: boolean; reverseProtection: boolean; keepSourceVms: boolean }
+export interface MoveRequest { commitPolicy: CommitPolicy; commitPolicyTimeoutSec: number; forceShutdown: boolean; reverseProtection: boolean; keepSourceVms: boolean; continueOnPreScriptFailure?: boolean }
 
 export class RecoveryTasks {
   constructor(
@@ -35,11 +35,17 @@ export class RecoveryTasks {
   ) {}
 
   failoverTest(id: string, req: { checkpointId?: string; vmIds?: string[] }, user?: string): Promise<string> {
-    return this.recoveryTask(id, 'FailoverTest', user, req, async (recovery, g, progress) => {
+    return this.recoveryTask(id, 'FailoverTest', user, req, async (recovery, g, progress, signal) => {
       const active = await recovery.startFailoverTest({ groupId: g.id, ...defined({ checkpointId: req.checkpointId, vmIds: req.vmIds }) }, progress);
+      if (signal.aborted) {
+        // Cancelled while starting: the test VMs go away again, and the report says why.
+        const report = await recovery.stopFailoverTest({ groupId: g.id, success: false, summary: 'cancelled while starting' }, progress);
+        this.reports.record(report);
+        return { result: { reportIdentifier: report.id }, state: TaskState.Stopped };
+      }
       // The test runs until the user stops it (FailoverTestStop), as the anchor's task does.
       return { result: active, state: TaskState.WaitingForUserInput };
-    });
+    }, true);
   }
 
   stopFailoverTest(id: string, req: { success: boolean; summary?: string }, user?: string): Promise<string> {
@@ -54,21 +60,29 @@ export class RecoveryTasks {
   }
 
   failover(id: string, req: FailoverRequest, user?: string): Promise<string> {
-    return this.recoveryTask(id, 'Failover', user, req, async (recovery, g, progress) => {
+    return this.recoveryTask(id, 'Failover', user, req, async (recovery, g, progress, signal) => {
       const active = await recovery.failover({
         groupId: g.id, shutdownPolicy: req.shutdownPolicy, timeToWaitBeforeShutdownSec: req.timeToWaitBeforeShutdownSec, commitPolicy: req.commitPolicy,
         commitPolicyTimeoutSec: req.commitPolicyTimeoutSec, reverseProtection: req.reverseProtection, ...defined({ checkpointId: req.checkpointId, vmIds: req.vmIds }),
       }, progress);
-      return this.afterStart(g, active, req);
-    });
+      return this.afterStart(recovery, g, active, req, progress, signal);
+    }, true);
   }
 
   move(id: string, req: MoveRequest, user?: string): Promise<string> {
-    return this.recoveryTask(id, 'Move', user, {}, async (recovery, g, progress) => this.afterStart(g, await recovery.move({ groupId: g.id, ...req }, progress), req));
+    return this.recoveryTask(id, 'Move', user, {}, async (recovery, g, progress, signal) => this.afterStart(recovery, g, await recovery.move({ groupId: g.id, ...req }, progress), req, progress, signal), true);
   }
 
-  /** A failover or move that committed at once (commit policy Commit, no wait) has decided the group's fate; else it waits for the user. */
-  private afterStart(g: GroupRow, active: ActiveRecovery, req: { commitPolicy: CommitPolicy; reverseProtection: boolean }): TaskOutcome {
+  /**
+   * A failover or move cancelled while starting is rolled back as soon as it reaches before-commit (Stopped).
+   * One that committed at once (commit policy Commit, no wait) has decided the group's fate; else it waits for the user.
+   */
+  private async afterStart(recovery: RecoveryOperations, g: GroupRow, active: ActiveRecovery, req: { commitPolicy: CommitPolicy; reverseProtection: boolean }, progress: ProgressSink, signal: AbortSignal): Promise<TaskOutcome> {
+    if (signal.aborted && active.phase === 'before-commit') {
+      const report = await recovery.rollback(g.id, progress);
+      this.reports.record(report);
+      return { result: { reportIdentifier: report.id }, state: TaskState.Stopped };
+    }
     if (active.phase === 'done' && req.commitPolicy === 'commit') this.afterCommit(g, active.vms.map((v) => v.recoveredVmId), req.reverseProtection);
     return { result: active, state: active.phase === 'before-commit' ? TaskState.WaitingForUserInput : TaskState.Completed };
   }
@@ -113,7 +127,7 @@ export class RecoveryTasks {
 
   /** Starts a recovery operation as a task after checking, before anything changes, that none runs on the group. */
   private async recoveryTask(id: string, type: string, user: string | undefined, opts: { checkpointId?: string; vmIds?: string[] },
-    run: (recovery: RecoveryOperations, g: GroupRow, progress: ProgressSink) => Promise<TaskOutcome>): Promise<string> {
+    run: (recovery: RecoveryOperations, g: GroupRow, progress: ProgressSink, signal: AbortSignal) => Promise<TaskOutcome>, cancellable = false): Promise<string> {
     const g = requireGroup(this.store, id);
     assertActive(g);
     const recovery = this.appliances.recoveryOf(g);
@@ -122,7 +136,7 @@ export class RecoveryTasks {
     await this.guard.assertNoOperation(g);
     this.guard.hold(g.id);
     this.events.record(type, `${type} started on group '${g.name}'`, g.id, user);
-    return this.tasks.start(type, g.id, user, (progress) => run(recovery, g, progress), () => this.guard.release(g.id));
+    return this.tasks.start(type, g.id, user, (progress, signal) => run(recovery, g, progress, signal), () => this.guard.release(g.id), { cancellable });
   }
 
   /** A step on a running operation (stop a test, commit, roll back): checks the operation is the right kind first. */

@@ -10,8 +10,9 @@ import type { ManagerLifecycle } from '../lifecycle.js';
 import type { Alerts } from '../monitor/alerts.js';
 import type { EventLog } from '../tasks/event-log.js';
 import { httpPeerHeartbeatTransport, type PeerHeartbeatTransport } from './peer-transports.js';
-import { safeEqual, type Peering } from './peering.js';
+import type { Peering } from './peering.js';
 import type { Sites } from './sites.js';
+import type { SiteRow } from '../store.js';
 
 export const PEER_ALERT = 'PeerSiteNotConnected';
 
@@ -48,10 +49,9 @@ export class PeerWatch {
     this.timer = undefined;
   }
 
-  /** The receiving side: a paired manager asks whether this one is there; it proves who it is by its secret. */
-  acceptHeartbeat(secret: string | undefined, siteId: string): { siteIdentifier: string; at: number } {
-    const site = this.sites.peer(siteId);
-    if (!site?.inboundSecret || !secret || !safeEqual(secret, site.inboundSecret)) throw new AuthenticationError(`site '${siteId}' is not paired with this site, or presented the wrong secret`);
+  /** The receiving side: paired site `caller` (authenticated by its secret before the body was read) asks whether this one is there. */
+  acceptHeartbeat(caller: SiteRow, siteId: string): { siteIdentifier: string; at: number } {
+    if (caller.id !== siteId) throw new AuthenticationError(`the secret presented belongs to site '${caller.id}', not to '${siteId}'`);
     return { siteIdentifier: this.sites.siteId, at: this.clock.now() };
   }
 
@@ -69,13 +69,14 @@ export class PeerWatch {
     const transport = this.options.peerHeartbeatTransport ?? httpPeerHeartbeatTransport;
     const downAfter = this.options.peerDownAfterMs ?? 3000;
     await Promise.all(this.sites.peerSites().map(async (peer) => {
-      if (!peer.address || !peer.outboundSecret) return;
+      const credentials = this.peering.outboundCredentials(peer);
+      if (!credentials) return;
       let state = this.peers.get(peer.id);
       if (!state) this.peers.set(peer.id, (state = { lastOkAt: now, asking: false }));
       if (state.asking) return;
       state.asking = true;
       try {
-        await transport(peer.address, peer.outboundSecret, { siteIdentifier: this.sites.siteId });
+        await transport(peer.address!, credentials.secret, { siteIdentifier: this.sites.siteId }, credentials.trust);
         state.lastOkAt = this.clock.now();
         if (state.connected !== true) this.connected(peer.id, peer.name, state);
       } catch (e) {

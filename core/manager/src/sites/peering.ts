@@ -1,11 +1,14 @@
 // Pairing with another site's manager (a one-time, expiring token exchanged for a secret each way) and
 // sharing group definitions with it after every change, so either manager lists the groups between the
-// two sites and can recover them while the other is down (R8).
-import { randomBytes, timingSafeEqual } from 'node:crypto';
-import { ConflictError, NotFoundError, ValidationError, parseProtectionGroupSettings } from '@opencdp/core';
+// two sites and can recover them while the other is down (R8). Nothing secret is stored in clear: the
+// pairing token and the secret the peer presents are kept as hashes, the secret this manager presents is
+// sealed (secret-box.ts); over HTTPS each side pins the other's certificate.
+import { randomBytes } from 'node:crypto';
+import { ConflictError, NotFoundError, ValidationError, isLoopbackHost, normalizeFingerprint, parseProtectionGroupSettings } from '@opencdp/core';
 import type { Clock } from '@opencdp/core';
 import type { Logger } from 'pino';
 import { defined } from '../defined.js';
+import type { TlsTrust } from '../tls-pinning.js';
 import { AuthenticationError } from '../errors.js';
 import type { ManagerLifecycle } from '../lifecycle.js';
 import type { CheckpointScheduler } from '../scheduler/checkpoint-scheduler.js';
@@ -15,6 +18,7 @@ import type { TaskRunner } from '../tasks/task-runner.js';
 import {
   httpPairTransport, httpPeerSyncTransport, sharedOf, type PairRequest, type PairResponse, type PairTransport, type PeerSyncMessage, type PeerSyncTransport,
 } from './peer-transports.js';
+import { hashSecret, isHashedSecret, SecretBox, secretMatches } from './secret-box.js';
 import type { Sites } from './sites.js';
 
 const DEFAULT_PAIRING_TTL_MS = 10 * 60_000;
@@ -24,14 +28,36 @@ export interface PeeringOptions {
   pairingTokenTtlMs?: number;
   pairTransport?: PairTransport;
   peerSyncTransport?: PeerSyncTransport;
+  /** Allows plain-HTTP peers beyond loopback (as the manager's own `insecureHttp`). */
+  insecureHttp?: boolean;
 }
 
 export class Peering {
   constructor(
     private readonly store: Store, private readonly clock: Clock, private readonly log: Logger, private readonly lifecycle: ManagerLifecycle,
     private readonly sites: Sites, private readonly events: EventLog, private readonly tasks: TaskRunner, private readonly scheduler: CheckpointScheduler,
-    private readonly options: PeeringOptions = {},
+    private readonly secrets: SecretBox, private readonly options: PeeringOptions = {},
   ) {}
+
+  /** The secret and certificate pin this manager presents to paired site `site` (undefined when it cannot call it). */
+  outboundCredentials(site: SiteRow): { secret: string; trust: TlsTrust } | undefined {
+    if (!site.address || !site.outboundSecretSealed) return undefined;
+    return { secret: this.secrets.open(site.outboundSecretSealed), trust: defined({ fingerprint: site.tlsFingerprint }) };
+  }
+
+  /** Seals or hashes peer secrets an older version stored in clear (once, at start). */
+  protectStoredSecrets(): void {
+    for (const site of this.sites.peerSites()) {
+      const out = site.outboundSecretSealed;
+      const inb = site.inboundSecretHash;
+      const sealedOut = out !== undefined && !SecretBox.isSealed(out) ? this.secrets.seal(out) : out;
+      const hashedIn = inb !== undefined && !isHashedSecret(inb) ? hashSecret(inb) : inb;
+      if (sealedOut !== out || hashedIn !== inb) {
+        this.store.setSiteSecrets(site.id, sealedOut, hashedIn);
+        this.log.info({ peer: site.id }, 'peer secrets stored in clear by an older version are now sealed and hashed');
+      }
+    }
+  }
 
   private get siteId(): string {
     return this.sites.siteId;
@@ -41,20 +67,26 @@ export class Peering {
     // Hex, not base64url: a token starting with '-' would read as an option on a command line.
     const token = randomBytes(18).toString('hex');
     const expiresAt = this.clock.now() + (this.options.pairingTokenTtlMs ?? DEFAULT_PAIRING_TTL_MS);
-    this.store.putPairingToken({ token, expiresAt, used: false });
+    // Shown once: only its hash is kept.
+    this.store.putPairingToken({ tokenHash: hashSecret(token), expiresAt, used: false });
     this.events.record('PairingTokenGenerated', 'a pairing token was generated', undefined, user);
     return { token, expiresAt };
   }
 
   /** The peer's side of pairing: checks the one-time token, records the peer, and names this site. */
   acceptPairing(request: PairRequest): PairResponse {
-    const t = this.store.getPairingToken(request.token);
+    const tokenHash = hashSecret(request.token);
+    const t = this.store.pairingTokenByHash(tokenHash);
     if (!t || t.used || t.expiresAt <= this.clock.now()) throw new AuthenticationError('the pairing token is unknown, used or expired');
     if (request.siteIdentifier === this.siteId) throw new ValidationError('a site cannot pair with itself', 'siteIdentifier');
+    const fingerprint = request.fingerprint !== undefined ? normalizeFingerprint(request.fingerprint, 'fingerprint') : undefined;
     const secret = randomBytes(24).toString('base64url');
     this.store.transaction(() => {
-      this.store.markPairingTokenUsed(request.token);
-      this.store.putSite({ id: request.siteIdentifier, name: request.siteName, role: 'peer', address: request.url, pairedAt: this.clock.now(), outboundSecret: request.secret, inboundSecret: secret });
+      this.store.markPairingTokenUsed(tokenHash);
+      this.store.putSite({
+        id: request.siteIdentifier, name: request.siteName, role: 'peer', address: request.url, pairedAt: this.clock.now(),
+        outboundSecretSealed: this.secrets.seal(request.secret), inboundSecretHash: hashSecret(secret), ...defined({ tlsFingerprint: fingerprint }),
+      });
     });
     this.events.record('PeerSitePaired', `paired with site ${request.siteIdentifier} (${request.url})`);
     this.syncPeer(request.siteIdentifier);
@@ -62,12 +94,23 @@ export class Peering {
   }
 
   /** This side of pairing: presents the peer's token to the peer manager at `url`, records it, and notes it as a task. */
-  async pairWith(url: string, token: string, user?: string): Promise<{ site: SiteRow; taskId: string }> {
+  async pairWith(url: string, token: string, user?: string, tls: { fingerprint?: string } = {}): Promise<{ site: SiteRow; taskId: string }> {
+    const u = new URL(url);
+    if (u.protocol === 'http:' && !this.options.insecureHttp && !isLoopbackHost(u.hostname)) {
+      throw new ValidationError(`pairing with ${u.host} over plain HTTP would send the pairing token and secrets in clear`, 'useHttps', 'pair over https (useHttps: true) with the peer\'s certificate fingerprint');
+    }
+    const fingerprint = tls.fingerprint !== undefined ? normalizeFingerprint(tls.fingerprint, 'certificateFingerprint') : undefined;
     const transport = this.options.pairTransport ?? httpPairTransport;
     const inboundSecret = randomBytes(24).toString('base64url');
-    const response = await transport(url, { token, siteIdentifier: this.siteId, siteName: this.sites.localSite().name, url: this.lifecycle.address ?? '', secret: inboundSecret });
+    const response = await transport(url, {
+      token, siteIdentifier: this.siteId, siteName: this.sites.localSite().name, url: this.lifecycle.address ?? '', secret: inboundSecret,
+      ...defined({ fingerprint: this.lifecycle.tlsFingerprint }),
+    }, defined({ fingerprint }));
     if (response.siteIdentifier === this.siteId) throw new ValidationError('a site cannot pair with itself', 'hostName');
-    const site: SiteRow = { id: response.siteIdentifier, name: response.siteName, role: 'peer', address: url, pairedAt: this.clock.now(), outboundSecret: response.secret, inboundSecret };
+    const site: SiteRow = {
+      id: response.siteIdentifier, name: response.siteName, role: 'peer', address: url, pairedAt: this.clock.now(),
+      outboundSecretSealed: this.secrets.seal(response.secret), inboundSecretHash: hashSecret(inboundSecret), ...defined({ tlsFingerprint: fingerprint }),
+    };
     this.store.putSite(site);
     this.events.record('PeerSitePaired', `paired with site ${site.id} (${url})`, undefined, user);
     this.syncPeer(site.id);
@@ -95,10 +138,11 @@ export class Peering {
    */
   syncPeer(siteId: string, deleted: string[] = []): void {
     const site = this.sites.peer(siteId);
-    if (!site?.address || !site.outboundSecret || this.lifecycle.stopped) return;
+    if (!site?.address || !site.outboundSecretSealed || this.lifecycle.stopped) return;
     const groups = this.store.listGroups().filter((g) => g.protectedSiteId === siteId || g.recoverySiteId === siteId).map(sharedOf);
     const transport = this.options.peerSyncTransport ?? httpPeerSyncTransport;
-    this.lifecycle.track(transport(site.address, site.outboundSecret, { siteIdentifier: this.siteId, groups, deleted }).catch((e: Error) => {
+    const send = async (): Promise<void> => transport(site.address, this.secrets.open(site.outboundSecretSealed!), { siteIdentifier: this.siteId, groups, deleted }, defined({ fingerprint: site.tlsFingerprint }));
+    this.lifecycle.track(send().catch((e: Error) => {
       this.log.warn({ err: e, peer: siteId }, 'group sync to peer failed');
       if (!this.lifecycle.stopped) this.events.record('PeerSyncFailed', `sending group definitions to site ${siteId} failed: ${e.message}`);
     }));
@@ -109,10 +153,16 @@ export class Peering {
     for (const site of [g.protectedSiteId, g.recoverySiteId]) if (site !== this.siteId) this.syncPeer(site, deleted);
   }
 
-  /** The receiving side of group sharing: the caller proves it is the paired site by its secret. */
-  acceptPeerSync(secret: string | undefined, message: PeerSyncMessage): { groups: number } {
-    const site = this.sites.peer(message.siteIdentifier);
-    if (!site?.inboundSecret || !secret || !safeEqual(secret, site.inboundSecret)) throw new AuthenticationError(`site '${message.siteIdentifier}' is not paired with this site, or presented the wrong secret`);
+  /** Which paired site presented `secret` (checked before anything in the request is read); AuthenticationError otherwise. */
+  authenticatePeer(secret: string | undefined): SiteRow {
+    const site = secret ? this.sites.peerSites().find((p) => p.inboundSecretHash !== undefined && secretMatches(secret, p.inboundSecretHash)) : undefined;
+    if (!site) throw new AuthenticationError('no paired site presented this secret');
+    return site;
+  }
+
+  /** The receiving side of group sharing: `site` proved itself by its secret (authenticatePeer). */
+  acceptPeerSync(site: SiteRow, message: PeerSyncMessage): { groups: number } {
+    if (message.siteIdentifier !== site.id) throw new AuthenticationError(`the secret of site '${site.id}' was presented for site '${message.siteIdentifier}'`);
     const involves = (g: { protectedSiteId: string; recoverySiteId: string }): boolean =>
       (g.protectedSiteId === site.id && g.recoverySiteId === this.siteId) || (g.recoverySiteId === site.id && g.protectedSiteId === this.siteId);
     for (const g of message.groups) if (!involves(g)) throw new ValidationError(`group '${g.id}' is not between sites ${site.id} and ${this.siteId}`, 'groups');
@@ -132,11 +182,4 @@ export class Peering {
     this.events.record('PeerSync', `received ${message.groups.length} group definitions from site ${site.id}${message.deleted.length ? `, ${message.deleted.length} deleted` : ''}`);
     return { groups: message.groups.length };
   }
-}
-
-/** Compares two secrets in constant time. */
-export function safeEqual(a: string, b: string): boolean {
-  const x = Buffer.from(a);
-  const y = Buffer.from(b);
-  return x.length === y.length && timingSafeEqual(x, y);
 }

@@ -1,8 +1,9 @@
 // Tasks: every action a user starts (protect, pause, fail over, …) runs as a task stored at once, whose
-// progress and outcome anyone can poll. The runner is the one place a task's life is decided, so
-// cancelling a task (later) belongs here: the work function is where an AbortSignal would be handed in.
+// progress and outcome anyone can poll. The runner is the one place a task's life is decided: a task
+// started as cancellable can be cancelled while it runs (Cancelling); its work sees the AbortSignal at its
+// next safe point, undoes what it did and ends Stopped.
 import { randomUUID } from 'node:crypto';
-import { NotFoundError } from '@opencdp/core';
+import { InvalidStateError, NotFoundError } from '@opencdp/core';
 import type { Clock, ProgressSink } from '@opencdp/core';
 import type { Logger } from 'pino';
 import { defined } from '../defined.js';
@@ -16,9 +17,15 @@ export interface TaskOutcome {
   result?: unknown;
 }
 
-export type TaskWork = (progress: ProgressSink) => Promise<TaskOutcome | void>;
+/** `signal` aborts when the task is cancelled (only tasks started as cancellable). */
+export type TaskWork = (progress: ProgressSink, signal: AbortSignal) => Promise<TaskOutcome | void>;
+
+interface RunningTask { task: TaskRow; controller: AbortController; cancellable: boolean }
 
 export class TaskRunner {
+  /** Tasks of this manager process still running (cancelling reaches them only here). */
+  private readonly running = new Map<string, RunningTask>();
+
   constructor(
     private readonly store: Store, private readonly clock: Clock, private readonly log: Logger,
     private readonly events: EventLog, private readonly lifecycle: ManagerLifecycle,
@@ -28,9 +35,11 @@ export class TaskRunner {
    * Runs `work` as a task: stored at once (InProgress), progress written as it goes, Completed (or the
    * outcome's state) or Failed at the end; `finally_` runs whatever the outcome. Returns the task id.
    */
-  start(type: string, groupId: string | undefined, user: string | undefined, work: TaskWork, finally_?: () => void): string {
+  start(type: string, groupId: string | undefined, user: string | undefined, work: TaskWork, finally_?: () => void, options: { cancellable?: boolean } = {}): string {
     const task: TaskRow = { id: `task-${this.store.nextCounter('task')}-${randomUUID().slice(0, 8)}`, type, state: TaskState.InProgress, progress: 0, step: 'started', startedAt: this.clock.now(), ...defined({ groupId, user }) };
     this.store.putTask(task);
+    const controller = new AbortController();
+    this.running.set(task.id, { task, controller, cancellable: options.cancellable === true });
     let lastWrite = -1;
     const progress: ProgressSink = (percent, step) => {
       if (this.lifecycle.stopped) return;
@@ -42,7 +51,7 @@ export class TaskRunner {
     };
     const p = (async () => {
       try {
-        const outcome = (await work(progress)) ?? {};
+        const outcome = (await work(progress, controller.signal)) ?? {};
         const state: TaskStateCode = outcome.state ?? TaskState.Completed;
         Object.assign(task, { state, progress: 100, step: state === TaskState.WaitingForUserInput ? 'waiting for the user' : 'done', result: outcome.result });
         if (state !== TaskState.WaitingForUserInput) task.completedAt = this.clock.now();
@@ -52,12 +61,33 @@ export class TaskRunner {
         this.log.warn({ task: task.id, type, err: error }, 'task failed');
         if (!this.lifecycle.stopped) this.events.record('TaskFailed', `${type} failed: ${error.message}`, groupId, user);
       } finally {
+        this.running.delete(task.id);
         finally_?.();
       }
       if (!this.lifecycle.stopped) this.store.putTask(task);
     })();
     this.lifecycle.track(p);
     return task.id;
+  }
+
+  /** Whether the task runs here and may still be cancelled. */
+  isCancellable(id: string): boolean {
+    const r = this.running.get(id);
+    return r !== undefined && r.cancellable && !r.controller.signal.aborted;
+  }
+
+  /** Cancels a running cancellable task: it is Cancelling until its work reaches a safe point and ends it (Stopped). */
+  cancel(id: string, user?: string): TaskRow {
+    const t = this.get(id);
+    const r = this.running.get(id);
+    if (!r || !r.cancellable) throw new InvalidStateError(`task ${id} (${t.type}) cannot be cancelled${t.state !== TaskState.InProgress ? ': it is not running' : ''}`, 'only a failover test, failover or move that is still starting can be; end the others with their own actions');
+    if (!r.controller.signal.aborted) {
+      Object.assign(r.task, { state: TaskState.Cancelling, step: 'cancelling' });
+      this.store.putTask(r.task);
+      r.controller.abort();
+      this.events.record('TaskCancelled', `${t.type} task ${id} is being cancelled`, t.groupId, user);
+    }
+    return { ...r.task };
   }
 
   get(id: string): TaskRow {

@@ -5,7 +5,7 @@
 import { ConflictError, InvalidStateError, NotFoundError, ValidationError } from '@opencdp/core';
 import type {
   ActiveRecovery, ApplianceControl, Checkpoint, CheckpointCutRequest, GroupFacts, Inventory, ProgressSink, ProtectGroupSpec, RecoveryOperations,
-  RecoveryReport, RestoredFileEntry, FileRestoreSession, RecoveryKind,
+  RecoveryReport, RestoredFileEntry, FileRestoreSession, RecoveryKind, RecoveryGroupDefinition,
 } from '@opencdp/core';
 
 export interface RecordedCall {
@@ -22,7 +22,9 @@ export function testInventory(siteId: string, vmCount = 3): Inventory {
       nics: [{ id: `${siteId}-vm-${i + 1}-nic-0`, networkId: `${siteId}-net`, mac: `02:00:00:00:00:0${i + 1}` }],
     })),
     networks: [{ id: `${siteId}-net`, name: 'prod', isolated: false }, { id: `${siteId}-test-net`, name: 'test', isolated: true }],
-    datastores: [{ id: `${siteId}-ds-1`, name: 'ds-1', capacityBytes: 1e12, freeBytes: 1e12 }],
+    datastores: [{ id: `${siteId}-ds-1`, name: 'ds-1', capacityBytes: 1e12, freeBytes: 1e12 }, { id: `${siteId}-ds-2`, name: 'ds-2', capacityBytes: 2e12, freeBytes: 1e12 }],
+    folders: [{ id: `${siteId}-folder-1`, name: 'production', vmIds: [`${siteId}-vm-1`] }],
+    platform: 'recording',
   };
 }
 
@@ -58,6 +60,11 @@ export class RecordingAppliance implements ApplianceControl {
   async inventory(): Promise<Inventory> {
     this.record('inventory');
     return structuredClone(this.inv);
+  }
+
+  /** Group definitions the recovery side keeps (R8); recorded, so tests see the plan a group reaches it with. */
+  async defineRecoveryGroup(definition: RecoveryGroupDefinition): Promise<void> {
+    this.record('defineRecoveryGroup', definition);
   }
 
   async protectGroup(spec: ProtectGroupSpec): Promise<void> {

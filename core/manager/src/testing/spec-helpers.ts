@@ -3,16 +3,18 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { VirtualClock } from '@opencdp/core';
-import type { ApplianceControl, Checkpoint } from '@opencdp/core';
+import { createSelfSignedCertificate, VirtualClock } from '@opencdp/core';
+import type { ApplianceControl, Checkpoint, SelfSignedCertificate } from '@opencdp/core';
 import { pino } from 'pino';
 import type { Manager } from '../manager.js';
 import { startManager } from '../manager-module.js';
 import type { ManagerOptions } from '../manager-options.js';
 import type { ManagerParts } from '../manager-parts.js';
+import { trustingFetch, type FetchFn, type TlsTrust } from '../tls-pinning.js';
 import { RecordingAppliance } from './recording-appliance.js';
+import { checkResponse } from './response-checker.js';
 
-export const ADMIN = { user: 'admin', password: 'admin-password' };
+export const ADMIN = { user: 'admin', password: 'harbour-lantern-42' };
 
 /** Called inside a describe: each test gets a fresh folder under the OS temp dir, removed after it. */
 export function tempDirEach(prefix: string): { readonly path: string } {
@@ -86,9 +88,19 @@ export async function addGroup(site: Site, name = 'app', vmIds = ['site-a-vm-1']
   return r.groupId;
 }
 
-export async function startWorld(overrides: Partial<ManagerOptions> & { appliances?: ApplianceControl[] } = {}): Promise<World> {
-  const site = await startSite({ listen: '127.0.0.1:0', ...overrides });
-  return Object.assign(site, { http: new HttpClient(site.manager.url) });
+let certificate: SelfSignedCertificate | undefined;
+/** One self-signed certificate for every HTTPS manager of the test run (RSA key generation is slow on a busy machine). */
+export function testCertificate(): SelfSignedCertificate {
+  certificate ??= createSelfSignedCertificate({ commonName: 'OpenCDP manager (tests)', hosts: ['127.0.0.1', 'localhost'] });
+  return certificate;
+}
+
+/** The manager serving its REST API on loopback; `https: true` serves HTTPS with the test certificate, pinned by the client. */
+export async function startWorld(overrides: Partial<ManagerOptions> & { appliances?: ApplianceControl[]; https?: boolean } = {}): Promise<World> {
+  const { https, ...rest } = overrides;
+  const cert = https ? testCertificate() : undefined;
+  const site = await startSite({ listen: '127.0.0.1:0', ...(cert ? { tls: { certPem: cert.certPem, keyPem: cert.keyPem } } : {}), ...rest });
+  return Object.assign(site, { http: new HttpClient(site.manager.url, cert ? { fingerprint: cert.fingerprintSha256 } : {}) });
 }
 
 export interface HttpAnswer {
@@ -98,10 +110,18 @@ export interface HttpAnswer {
   headers: Headers;
 }
 
+/**
+ * A small client of the REST API for tests. Every answer is checked against the OpenAPI document the
+ * manager serves (status documented, body matching its schema): a route that answers something it does
+ * not document fails the test that called it.
+ */
 export class HttpClient {
   token?: string;
+  private readonly fetch: FetchFn;
 
-  constructor(readonly base: string) {}
+  constructor(readonly base: string, trust: TlsTrust = {}, private readonly checkAnswers = true) {
+    this.fetch = trustingFetch(trust);
+  }
 
   async login(user = ADMIN.user, password = ADMIN.password): Promise<string> {
     const r = await this.request('POST', '/v1/session/add', undefined, { authorization: `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}` });
@@ -114,7 +134,12 @@ export class HttpClient {
     const h: Record<string, string> = { ...headers };
     if (this.token && !h.authorization && !h['x-zerto-session']) h['x-zerto-session'] = this.token;
     if (body !== undefined) h['content-type'] = 'application/json';
-    const res = await fetch(this.base + path, { method, headers: h, ...(body !== undefined ? { body: JSON.stringify(body) } : {}) });
+    return this.send(method, path, { headers: h, ...(body !== undefined ? { body: JSON.stringify(body) } : {}) });
+  }
+
+  /** Sends as given (raw body, any headers: for malformed requests), and checks the answer against the document. */
+  async send(method: string, path: string, init: { headers?: Record<string, string>; body?: string | Buffer } = {}): Promise<HttpAnswer> {
+    const res = await this.fetch(this.base + path, { method, headers: init.headers ?? {}, ...(init.body !== undefined ? { body: init.body } : {}) });
     const text = await res.text();
     let parsed: unknown = text;
     try {
@@ -122,7 +147,9 @@ export class HttpClient {
     } catch {
       // not JSON (CSV, metrics, files)
     }
-    return { status: res.status, body: parsed, text, headers: res.headers };
+    const answer = { status: res.status, body: parsed, text, headers: res.headers };
+    if (this.checkAnswers) await checkResponse(this.base, method, path, answer, this.fetch);
+    return answer;
   }
 
   get(path: string): Promise<HttpAnswer> {

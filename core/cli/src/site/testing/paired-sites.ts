@@ -4,6 +4,7 @@
 import { promises as fs } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { TrustedPeers, type ControlTls } from '@opencdp/core';
 import { createIdentityFile, trustPeer } from '../../appliance/identity-files.js';
 import type { RunningSiteAppliance } from '../site-appliance.js';
 
@@ -12,8 +13,11 @@ export interface SiteFiles {
   trustedPeersFile: string;
 }
 
-/** Identities of `site-a` and `site-b` in `dir`, each trusting the other. */
-export async function pairedIdentities(dir: string): Promise<{ a: SiteFiles; b: SiteFiles }> {
+/**
+ * Identities of `site-a` and `site-b` in `dir`, each trusting the other; `controlTls` is what a manager of
+ * site A presents on the control link (both sites' appliances accept it).
+ */
+export async function pairedIdentities(dir: string): Promise<{ a: SiteFiles; b: SiteFiles; controlTls: ControlTls }> {
   const f = (name: string): string => path.join(dir, name);
   const a = await createIdentityFile('site-a', f('a.identity.json'));
   const b = await createIdentityFile('site-b', f('b.identity.json'));
@@ -22,6 +26,7 @@ export async function pairedIdentities(dir: string): Promise<{ a: SiteFiles; b: 
   return {
     a: { identityFile: f('a.identity.json'), trustedPeersFile: f('a.peers.json') },
     b: { identityFile: f('b.identity.json'), trustedPeersFile: f('b.peers.json') },
+    controlTls: { identity: a, trustedPeers: new TrustedPeers([b.asTrustedPeer()]) },
   };
 }
 
