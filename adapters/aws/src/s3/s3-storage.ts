@@ -263,7 +263,7 @@ export class S3Storage implements StorageAdapter {
     return this.openChunked(name, head);
   }
 
-  private async readHead(name: string): Promise<{ layout: 'inline'; data: Buffer } | { layout: 'chunked'; head: ChunkedHead } | undefined> {
+  private async readHead(name: string, attempt = 1): Promise<{ layout: 'inline'; data: Buffer } | { layout: 'chunked'; head: ChunkedHead } | undefined> {
     const got = await this.transport.get(this.headKey(name), `read '${name}' from ${this.where}`);
     if (!got) {
       this.known.delete(name);
@@ -273,7 +273,12 @@ export class S3Storage implements StorageAdapter {
     if (layout === 'inline') {
       const expected = got.metadata['ocdp-sha256'];
       const actual = sha256Hex(got.data);
-      if (expected !== undefined && expected !== actual) throw new AwsChecksumError(`object '${this.headKey(name)}' of '${name}'`, expected, actual);
+      if (expected !== undefined && expected !== actual) {
+        // Read again before refusing: damage in transit, or a store whose PUT is not atomic (s3rver writes
+        // data and metadata apart) read while a concurrent replace lands. Damage at rest stays a mismatch.
+        if (attempt < 3) return this.readHead(name, attempt + 1);
+        throw new AwsChecksumError(`object '${this.headKey(name)}' of '${name}'`, expected, actual);
+      }
       this.known.set(name, { layout: 'inline' });
       return { layout, data: got.data };
     }
