@@ -1,13 +1,15 @@
 // The vSphere platform in the product's processes: two `opencdp appliance serve` processes loading the
 // `vsphere` platform by package, each on its own vcsim (the fixture's CBT and snapshot disk data are a
-// SIMULATION), two managers, driven only through the managers' REST API. Site A captures by CBT (vSphere
+// SIMULATION), two managers, driven only through the managers' REST API and the `opencdp` CLI. Site A captures by CBT (vSphere
 // has no splitter); site B recovers as vSphere VMs. The oracle is what the spec itself wrote.
 import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { SystemClock, VIEW_NAME_PREFIX, type VmId, type VmInfo } from '@opencdp/core';
 import { VsphereHypervisor } from '@opencdp/adapter-vsphere';
 import { createTestVm, deviceKeyOf, requireVcsimOrSkip, startVcsim, type VcsimFixture } from '@opencdp/adapter-vsphere/testing';
-import type { ManagerClient } from '../client/manager-client.js';
+import { TASK_STATES, type ManagerClient } from '../client/manager-client.js';
+import { MAIN } from './cli-process.js';
 import { startTwoSiteLab, until, type TwoSiteLab, type VsphereLabEndpoint } from './two-site-lab.js';
 
 const MiB = 1024 * 1024;
@@ -28,13 +30,26 @@ function endpoint(v: VcsimFixture): VsphereLabEndpoint {
   return { url: v.url, user: v.user, password: v.password, thumbprint: v.thumbprint, datacenter: 'DC0', livePortgroup: LIVE, testPortgroups: [TEST], minIntervalSeconds: 1 };
 }
 
+/** `opencdp …args --json` as an operator runs it (password from the environment, not the command line); its JSON output. */
+function opencdp<T>(lab: TwoSiteLab, site: 'site-a' | 'site-b', args: string[]): Promise<T> {
+  const env = { ...Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('OPENCDP_'))), OPENCDP_MANAGER: lab.managerUrl(site), OPENCDP_USER: lab.admin.user, OPENCDP_PASSWORD: lab.admin.password };
+  return new Promise((resolve, reject) => {
+    execFile(process.execPath, [MAIN, ...args, '--json'], { env, timeout: 120_000 }, (error, stdout, stderr) => {
+      if (error) reject(new Error(`opencdp ${args.join(' ')} failed (${String(error.code)}): ${stderr} ${stdout}`));
+      else resolve(JSON.parse(stdout) as T);
+    });
+  });
+}
+
+type TaskJson = { taskIdentifier: string; type: string; status: { state: number }; result?: unknown };
+
 async function task(api: ManagerClient, id: string, what: string, states: number[] = [6]): Promise<{ result?: unknown }> {
   const t = await api.waitForTask(id, undefined, 200);
   assert.ok(states.includes(t.status.state), `${what}: task ended in state ${t.status.state}${t.error ? ` (${t.error})` : ''}`);
   return t;
 }
 
-describe('vSphere in the product: appliance processes with the vsphere platform on vcsim with SIMULATED CBT and snapshot data, protected and recovered through the managers\' REST API (slow)', function () {
+describe('vSphere in the product: appliance processes with the vsphere platform on vcsim with SIMULATED CBT and snapshot data, protected and recovered through the managers\' REST API and the opencdp CLI (slow)', function () {
   this.timeout(600_000);
   let vcA: VcsimFixture | undefined;
   let vcB: VcsimFixture | undefined;
@@ -91,32 +106,35 @@ describe('vSphere in the product: appliance processes with the vsphere platform 
         expected.set(`${vm.name}/${j}`, sha256(image));
       }
     }
-    const tagged = await apiA.post<{ taskIdentifier: string; checkpointIdentifier: string }>(`/v1/vpgs/${groupId}/checkpoints`, { checkpointName: 'after-writes' });
-    await task(apiA, tagged.taskIdentifier, 'tag the checkpoint');
+    // The operator's CLI from here: tag the checkpoint at site A, run the failover test at site B.
+    const tagged = await opencdp<TaskJson & { checkpointIdentifier: string }>(lab, 'site-a', ['checkpoint', 'add', groupId, '--tag', 'after-writes']);
+    assert.equal(TASK_STATES[tagged.status.state], 'Completed', JSON.stringify(tagged));
     await until('site B\'s manager to list the tagged checkpoint', async () => ((await checkpoints(apiB)).find((c) => c.checkpointIdentifier === tagged.checkpointIdentifier) ? true : undefined), 120_000);
 
     // Failover test at the tagged checkpoint, run by the recovery site's manager.
-    const test = await apiB.post<{ taskIdentifier: string }>(`/v1/vpgs/${groupId}/FailoverTest`, { checkpointIdentifier: tagged.checkpointIdentifier });
-    const testTask = await task(apiB, test.taskIdentifier, 'start the failover test', [2]);
+    const testTask = await opencdp<TaskJson>(lab, 'site-b', ['failover-test', 'start', groupId, '--checkpoint', tagged.checkpointIdentifier]);
+    assert.equal(TASK_STATES[testTask.status.state], 'WaitingForUserInput', JSON.stringify(testTask));
     const recovered = (testTask.result as { vms: { sourceVmId: VmId; recoveredVmId: VmId }[] }).vms;
     assert.equal(recovered.length, made.length, 'one test VM per protected VM');
     const compared: string[] = [];
     for (const r of recovered) {
       const source = made.find((v) => v.id === r.sourceVmId);
       assert.ok(source, `test VM ${r.recoveredVmId} comes from a protected VM (${r.sourceVmId})`);
-      const info = await hvB.getVm(r.recoveredVmId);
+      const info: VmInfo = await hvB.getVm(r.recoveredVmId);
       assert.equal(info.volumes.length, source.volumes.length, `${source.name}: as many disks as protected`);
       const nets = (await hvB.inventory()).networks.filter((n) => n.isolated).map((n) => n.id);
       assert.ok(info.nics.length > 0 && info.nics.every((n) => nets.includes(n.networkId)), `${source.name}: test VM on the test portgroup only`);
       for (const [j, vol] of info.volumes.entries()) {
-        const data = await hvB.readVolume(r.recoveredVmId, vol.id, 0, vol.sizeBytes);
+        const data: Buffer = await hvB.readVolume(r.recoveredVmId, vol.id, 0, vol.sizeBytes);
         assert.equal(sha256(data), expected.get(`${source.name}/${j}`), `${source.name} disk ${j}: recovered bytes equal what the guest wrote`);
         compared.push(`${source.name}/${j}`);
       }
     }
     assert.equal(compared.length, expected.size, 'every volume compared');
-    const stop = await apiB.post<{ taskIdentifier: string }>(`/v1/vpgs/${groupId}/FailoverTestStop`, { failoverTestSuccess: true, failoverTestSummary: 'volumes equal by SHA-256' });
-    await task(apiB, stop.taskIdentifier, 'stop the failover test');
+    const stopped = await opencdp<TaskJson>(lab, 'site-b', ['failover-test', 'stop', groupId, '--summary', 'volumes equal by SHA-256']);
+    assert.equal(TASK_STATES[stopped.status.state], 'Completed', JSON.stringify(stopped));
+    const reports = await apiB.get<{ recoveryType: string; state: string; checkpointIdentifier: string }[]>('/v1/reports/recovery');
+    assert.ok(reports.some((r) => r.recoveryType === 'FailoverTest' && r.state === 'Success' && r.checkpointIdentifier === tagged.checkpointIdentifier), JSON.stringify(reports));
     const vmsAfterB = (await hvB.inventory()).vms.map((v) => v.id);
     assert.deepEqual(vmsAfterB.sort(), vmsBeforeB.sort(), 'no test VM is left on site B\'s vCenter');
 
