@@ -4,6 +4,8 @@
 // has no splitter); site B recovers as vSphere VMs. The oracle is what the spec itself wrote.
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
+import { promises as fs } from 'node:fs';
+import path from 'node:path';
 import { createHash } from 'node:crypto';
 import { SystemClock, VIEW_NAME_PREFIX, type VmId, type VmInfo } from '@opencdp/core';
 import { VsphereHypervisor } from '@opencdp/adapter-vsphere';
@@ -39,6 +41,16 @@ function opencdp<T>(lab: TwoSiteLab, site: 'site-a' | 'site-b', args: string[]):
       else resolve(JSON.parse(stdout) as T);
     });
   });
+}
+
+/** Every file on a vcsim's datastores (their folders are the fixture's). */
+async function datastoreFiles(v: VcsimFixture): Promise<string[]> {
+  const out: string[] = [];
+  for (const d of v.datastores) {
+    // A file may go between listing and stat (site A's snapshot cycles run on): it is then not left behind.
+    for (const f of await fs.readdir(d.path, { recursive: true })) if ((await fs.stat(path.join(d.path, f)).catch(() => undefined))?.isFile()) out.push(`[${d.name}] ${f}`);
+  }
+  return out;
 }
 
 type TaskJson = { taskIdentifier: string; type: string; status: { state: number }; result?: unknown };
@@ -137,6 +149,12 @@ describe('vSphere in the product: appliance processes with the vsphere platform 
     assert.ok(reports.some((r) => r.recoveryType === 'FailoverTest' && r.state === 'Success' && r.checkpointIdentifier === tagged.checkpointIdentifier), JSON.stringify(reports));
     const vmsAfterB = (await hvB.inventory()).vms.map((v) => v.id);
     assert.deepEqual(vmsAfterB.sort(), vmsBeforeB.sort(), 'no test VM is left on site B\'s vCenter');
+
+    // The same listing of site A's datastores finds its protected VMs' disks: the check can see files.
+    assert.ok((await datastoreFiles(vcA)).some((f) => f.endsWith('.vmdk')), 'site A\'s datastores list the protected disks');
+    assert.deepEqual(await datastoreFiles(vcB), [], 'no file of the test is left on site B\'s datastores');
+    const stats = await vcA.stats();
+    assert.ok(stats.snapshotsFrozen > 0 && stats.qcdaCalls > 0, `site A captured by snapshots and QueryChangedDiskAreas (SIMULATED CBT): ${JSON.stringify(stats)}`);
 
     const removed = await apiA.delete<{ taskIdentifier: string }>(`/v1/vpgs/${groupId}`, {});
     await task(apiA, removed.taskIdentifier, 'delete the group');
