@@ -38,7 +38,7 @@ export interface TwoSiteLabOptions {
   /** Where both sites keep their files (default: a temporary folder, removed by `stop()` unless `keep`). */
   dir?: string;
   keep?: boolean;
-  /** Site A's VMs. */
+  /** Site A's VMs (on `vsphere` they are the ones site A's vCenter has: pass none). */
   vms: LabVmSpec[];
   /** Site A's guest workload; it runs once a caller sends `controlA.extra('startWorkload')`. */
   workload?: LabWorkload;
@@ -191,6 +191,7 @@ export async function startTwoSiteLab(options: TwoSiteLabOptions): Promise<TwoSi
     }
     if (options.platform === 'vsphere') {
       if (options.capture || options.workload) throw new ValidationError('the vsphere lab captures by CBT and its guests are the caller\'s', options.capture ? 'capture' : 'workload');
+      if (options.vms.length > 0) throw new ValidationError('the vsphere lab protects the VMs site A\'s vCenter has; create them there and pass no vms', 'vms');
       if (!options.vsphere) throw new ValidationError('the vsphere lab needs each site\'s vCenter (vsphere.site-a, vsphere.site-b)', 'vsphere');
       const section = async (site: LabSite): Promise<Record<string, unknown>> => {
         const { password, ...endpoint } = options.vsphere![site];
