@@ -13,3 +13,8 @@ export function restGet<T>(client: ManagerClient, path: string): Promise<T> {
 export function restPost<T>(client: ManagerClient, path: string, body: unknown = {}): Promise<T> {
   return client.call<T>((client.api.POST as unknown as Untyped)(path, { body }));
 }
+
+/** DELETE `path` (with `body`) through the client; the answer is trusted to be T. */
+export function restDelete<T>(client: ManagerClient, path: string, body: unknown = {}): Promise<T> {
+  return client.call<T>((client.api.DELETE as unknown as Untyped)(path, { body }));
+}

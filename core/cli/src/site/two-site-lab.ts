@@ -3,7 +3,9 @@
 // recovers (its appliance listens on the mutual-TLS site link). On the embedded default site A's
 // appliance runs the VMs (a fake data centre) and, when asked, a seeded workload; on `qemu` the lab plays
 // the KVM host's operator: it boots real Linux guests under qemu-system-x86_64, site A's appliance adopts
-// them through their QMP sockets, and site B's boots recovered VMs as qemu-system processes. Everything is
+// them through their QMP sockets, and site B's boots recovered VMs as qemu-system processes. On `vsphere` each
+// site's appliance loads the vSphere platform on a vCenter the caller runs (specs: vcsim), capturing by CBT;
+// the password goes to a 0600 file, never into a config or a log, and the certificate is pinned. Everything is
 // as an operator would set it up securely: the control links are mutual TLS from the site identities, the
 // managers serve HTTPS with their self-signed certificates, whose fingerprints (as each manager printed
 // them) the clients and the pairing pin, and every file is the owner's only. Identities and trust, free
@@ -39,7 +41,7 @@ export interface TwoSiteLabOptions {
   /** Where both sites keep their files (default: a temporary folder, removed by `stop()` unless `keep`). */
   dir?: string;
   keep?: boolean;
-  /** Site A's VMs. */
+  /** Site A's VMs (on `vsphere` they are the ones site A's vCenter has: pass none). */
   vms: LabVmSpec[];
   /** Site A's guest workload; it runs once a caller sends `controlA.extra('startWorkload')`. */
   workload?: LabWorkload;
@@ -54,9 +56,26 @@ export interface TwoSiteLabOptions {
    * (one ext4 disk of its first volume's size, writing fsynced files) that site A adopts; site B boots
    * recovered VMs from their disks (read-only check mode).
    */
-  platform?: 'fake' | 'qemu';
+  platform?: 'fake' | 'qemu' | 'vsphere';
+  /** On `vsphere`: the vCenter of each site (the protected VMs already exist at site A's). */
+  vsphere?: Record<LabSite, VsphereLabEndpoint>;
   /** The fake platforms' capture mode (default: both offered, the kernel splits). */
   capture?: 'splitter' | 'change-tracking';
+}
+
+/** A vCenter a lab site's appliance logs into (its `vsphere` platform section, less the password's place). */
+export interface VsphereLabEndpoint {
+  url: string;
+  user: string;
+  /** Written to a 0600 file of the lab (the config names the file). */
+  password: string;
+  /** SHA-256 thumbprint of vCenter's certificate, pinned. */
+  thumbprint: string;
+  datacenter: string;
+  livePortgroup?: string;
+  testPortgroups?: string[];
+  minIntervalSeconds?: number;
+  cbtGranularityBytes?: number;
 }
 
 /** A VM of site A as its appliance reported it when ready. */
@@ -177,6 +196,18 @@ export async function startTwoSiteLab(options: TwoSiteLabOptions): Promise<TwoSi
       log(`   ${guests.size} guests started under qemu-system-x86_64 (${[...guests.values()][0]?.accel ?? '?'}), site-a adopts them through their QMP sockets`);
       platformA = { platform: { name: 'qemu', config: { guests: [...guests.entries()].map(([name, g]) => ({ name, qmp: g.qmpSocket })) } } };
       platformB = { platform: { name: 'qemu', config: { recovery: { vmProcess: { kernel: bootKernel, initrd, append: 'console=ttyS0 quiet panic=-1 opencdp.mode=verify', memoryMiB: 192 } } } } };
+    }
+    if (options.platform === 'vsphere') {
+      if (options.capture || options.workload) throw new ValidationError('the vsphere lab captures by CBT and its guests are the caller\'s', options.capture ? 'capture' : 'workload');
+      if (options.vms.length > 0) throw new ValidationError('the vsphere lab protects the VMs site A\'s vCenter has; create them there and pass no vms', 'vms');
+      if (!options.vsphere) throw new ValidationError('the vsphere lab needs each site\'s vCenter (vsphere.site-a, vsphere.site-b)', 'vsphere');
+      const section = async (site: LabSite): Promise<Record<string, unknown>> => {
+        const { password, ...endpoint } = options.vsphere![site];
+        const passwordFile = f(`${site}.vsphere-password`);
+        await fs.writeFile(passwordFile, password, { mode: 0o600 });
+        return { platform: { name: 'vsphere', config: { ...endpoint, passwordFile } } };
+      };
+      [platformA, platformB] = [await section('site-a'), await section('site-b')];
     }
     const applianceA = await writeJson('site-a.appliance.json', {
       siteId: 'site-a', identityFile: 'site-a.identity.json', trustedPeersFile: 'site-a.peers.json', dataDir: 'site-a-data',

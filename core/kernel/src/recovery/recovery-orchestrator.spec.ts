@@ -4,7 +4,7 @@
 // behaviour (data by hash, networks, promotion, reverse delta sync) is the conformance recovery suite's.
 import assert from 'node:assert/strict';
 import { VirtualClock } from '../clock.js';
-import { ConflictError, InvalidStateError, NotFoundError, UnsupportedError, ValidationError } from '../errors.js';
+import { ClosedError, ConflictError, InvalidStateError, NotFoundError, UnsupportedError, ValidationError } from '../errors.js';
 import { Journal } from '../journal/journal.js';
 import type { Inventory, VmId, VmInfo } from '../model.js';
 import type { HypervisorAdapter, RecoveryVmSpec } from '../ports/hypervisor-adapter.js';
@@ -67,9 +67,10 @@ interface Rig {
   journal: Journal;
   orchestrator: RecoveryOrchestrator;
   calls: string[];
+  storage: MemoryStorage;
 }
 
-async function rig(options: { withStarter?: boolean; plan?: RecoveryPlan; scripts?: RecoveryScriptRunner } = {}): Promise<Rig> {
+async function rig(options: { withStarter?: boolean; plan?: RecoveryPlan; scripts?: RecoveryScriptRunner; stopProtectionError?: Error } = {}): Promise<Rig> {
   const clock = new VirtualClock();
   const storage = new MemoryStorage();
   const journal = await Journal.open({
@@ -84,7 +85,10 @@ async function rig(options: { withStarter?: boolean; plan?: RecoveryPlan; script
   const protectedSite: ProtectedSiteControl = {
     shutdownVms: async (_g, ids, policy) => { calls.push(`shutdown:${policy}:${ids.join(',')}`); },
     finalCheckpoint: async () => { throw new Error('not in this test'); },
-    stopProtection: async (_g, o) => { calls.push(`stop:${o.deleteSourceVms}`); },
+    stopProtection: async (_g, o) => {
+      calls.push(`stop:${o.deleteSourceVms}`);
+      if (options.stopProtectionError) throw options.stopProtectionError;
+    },
     resumeProtection: async () => { calls.push('resume'); },
     powerOnVms: async (_g, ids) => { calls.push(`power-on:${ids.join(',')}`); },
   };
@@ -96,12 +100,22 @@ async function rig(options: { withStarter?: boolean; plan?: RecoveryPlan; script
     protectedSite, storage, newId: () => `op-${++ids}`, ...(options.scripts ? { scripts: options.scripts } : {}),
     ...(options.withStarter ? { reverseProtection: async (req) => { calls.push(`reverse:${req.vms.map((v) => v.recoveredVmId).join(',')}`); } } : {}),
   });
-  return { clock, platform, journal, orchestrator, calls };
+  return { clock, platform, journal, orchestrator, calls, storage };
 }
 
 const failover = { groupId: 'g1', shutdownPolicy: 'shutdown', timeToWaitBeforeShutdownSec: 10, commitPolicy: 'none', commitPolicyTimeoutSec: 0, reverseProtection: false } as const;
 
 describe('RecoveryOrchestrator', () => {
+  it('deletes a group the protected site protects no more (NOT_FOUND: the manager unprotected it there first); any other refusal changes nothing', async () => {
+    const gone = await rig({ stopProtectionError: new NotFoundError('protected group', 'g1') });
+    assert.ok((await gone.storage.list('journals/g1/')).length > 0);
+    await gone.orchestrator.deleteGroup({ groupId: 'g1', keepRecoveryVolumes: false, force: false });
+    assert.deepEqual(await gone.storage.list('journals/g1/'), [], 'the journals are deleted');
+    const down = await rig({ stopProtectionError: new ClosedError('the protected site') });
+    await assert.rejects(down.orchestrator.deleteGroup({ groupId: 'g1', keepRecoveryVolumes: false, force: false }), ClosedError);
+    assert.ok((await down.storage.list('journals/g1/')).length > 0, 'an unreachable protected site leaves the journals');
+  });
+
   it('claims the group synchronously: of two operations started in the same turn, the second gets ConflictError', async () => {
     const r = await rig();
     const first = r.orchestrator.startFailoverTest({ groupId: 'g1' });

@@ -357,8 +357,11 @@ export class RecoveryOrchestrator extends EventEmitter<RecoveryOrchestratorEvent
       if (request.force) {
         await this.options.protectedSite.stopProtection(id, { deleteSourceVms: false }).catch((e: Error) => this.log('delete-stop-protection-failed', { groupId: id, message: e.message }));
       } else {
-        // Unforced: a protected site that cannot be told leaves everything as it was.
-        await this.options.protectedSite.stopProtection(id, { deleteSourceVms: false });
+        // Unforced: a protected site that cannot be told leaves everything as it was. One that answers it
+        // protects the group no more (the manager unprotects it there first) has already done what we ask.
+        await this.options.protectedSite.stopProtection(id, { deleteSourceVms: false }).catch((e: Error & { code?: string }) => {
+          if (e.code !== 'NOT_FOUND') throw e;
+        });
       }
       if (busy) {
         busy.commitTimer?.cancel();
