@@ -83,7 +83,7 @@ describe('manager with one protected appliance per host (J2 across appliances)',
       clock, hypervisor: hvB, journals: recoveryAppliance, groups: directory, protectedSite: protectedSiteOf(host1, clock, () => 'final'), storage, journalRoot: 'journals',
     }), directory, recoveryAppliance);
     manager = await startManager({
-      dataDir: dir, siteId: siteA, clock, appliances: [host1, host2.control, svcB], admin: { user: 'admin', password: 'admin-password' }, passwordCost: 1024,
+      dataDir: dir, siteId: siteA, clock, appliances: [host1, host2.control, svcB], admin: { user: 'admin', password: 'granite-orchard-5' }, passwordCost: 1024,
       logger: pino({ level: 'silent' }), pollIntervalMs: 1000, barrierHoldMs: 300,
     });
     await advance(100);

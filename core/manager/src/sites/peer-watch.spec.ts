@@ -7,19 +7,22 @@ import { pino } from 'pino';
 import type { Manager } from '../manager.js';
 import { startManager } from '../manager-module.js';
 import { RecordingAppliance } from '../testing/recording-appliance.js';
-import { ADMIN, HttpClient } from '../testing/spec-helpers.js';
+import { ADMIN, HttpClient, testCertificate } from '../testing/spec-helpers.js';
+import { trustingFetch } from '../tls-pinning.js';
 import { PEER_ALERT } from './peer-watch.js';
 
-// Two real managers paired over HTTP on loopback (the recovery site's is watched from the protected one
+// Two real managers paired over HTTPS on loopback (the test certificate, pinned) (the recovery site's is watched from the protected one
 // and the other way round); the other site's manager is really stopped and started again on its data dir.
 describe('manager peer watch: "not connected to site X" and "synchronizing with site X" (seed 000)', function () {
   this.timeout(60_000);
   const dirs: string[] = [];
   const managers: Manager[] = [];
   const clock = new SystemClock();
+  const cert = testCertificate();
+  const trust = { fingerprint: cert.fingerprintSha256 };
   const start = async (siteId: string, dir: string, port = 0): Promise<Manager> => {
     const m = await startManager({
-      dataDir: dir, siteId, listen: `127.0.0.1:${port}`, clock, admin: ADMIN, logger: pino({ level: 'silent' }), passwordCost: 1024,
+      dataDir: dir, siteId, listen: `127.0.0.1:${port}`, tls: { certPem: cert.certPem, keyPem: cert.keyPem }, clock, admin: ADMIN, logger: pino({ level: 'silent' }), passwordCost: 1024,
       appliances: [new RecordingAppliance('site-a', undefined, { recovery: false }), new RecordingAppliance('site-b')],
       pollIntervalMs: 60_000, peerHeartbeatMs: 200, peerDownAfterMs: 1000,
     });
@@ -50,17 +53,17 @@ describe('manager peer watch: "not connected to site X" and "synchronizing with 
     const dirA = tmp();
     let a = await start('site-a', dirA);
     const b = await start('site-b', tmp());
-    const apiA = new HttpClient(a.url);
-    const apiB = new HttpClient(b.url);
+    const apiA = new HttpClient(a.url, trust);
+    const apiB = new HttpClient(b.url, trust);
     await apiA.login();
     await apiB.login();
     const { body: tok } = await apiA.post('/v1/peersites/generatetoken', {});
     const portA = Number(new URL(a.url).port);
-    assert.equal((await apiB.post('/v1/peersites', { hostName: '127.0.0.1', port: portA, token: tok.token })).status, 200);
+    assert.equal((await apiB.post('/v1/peersites', { hostName: '127.0.0.1', port: portA, token: tok.token, certificateFingerprint: cert.fingerprintSha256 })).status, 200);
     await waitFor('B connected to A', async () => ((await apiB.get('/v1/peersites/connections')).body as { connected: boolean }[])[0]?.connected === true || undefined);
 
     // A wrong secret is refused: the heartbeat proves the caller is the paired site.
-    const forged = await fetch(`${a.url}/v1/peersites/heartbeat`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-opencdp-peer-secret': 'not-the-secret-at-all' }, body: JSON.stringify({ siteIdentifier: 'site-b' }) });
+    const forged = await trustingFetch(trust)(`${a.url}/v1/peersites/heartbeat`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-opencdp-peer-secret': 'not-the-secret-at-all' }, body: JSON.stringify({ siteIdentifier: 'site-b' }) });
     assert.equal(forged.status, 401);
 
     await a.stop();
