@@ -35,7 +35,7 @@ if (missingTools().length > 0 && process.env.CI !== 'true') {
   });
 
   describe('qemu conformance coverage', () => {
-    const always = [QEMU_UNSUPPORTED.consistencyAgent, ...(clock === 'real' ? [QEMU_UNSUPPORTED.virtualReal] : [])];
+    const always = [QEMU_UNSUPPORTED.consistencyAgent, QEMU_UNSUPPORTED.multiHost, ...(clock === 'real' ? [QEMU_UNSUPPORTED.virtualReal] : [])];
     const skipped = (prefix: string): [string, string][] => [...skipReasons.entries()].filter(([t]) => t.startsWith(prefix));
 
     it('splitter mode skipped only the guest-agent cases and the change-tracking cases (C1–C5), each for its reason', () => {

@@ -48,6 +48,7 @@ export const QEMU_UNSUPPORTED = {
   consistencyAgent: 'no guest agent (qemu-ga) runs in the storage-daemon guests; VSS/fsfreeze checkpoints are tested with the fake adapter',
   crashReal: 'journals are real files on a running kernel: unflushed writes cannot be dropped on demand (use journalStorage: memory)',
   virtualReal: 'the harness runs the kernel on the wall clock (clock: real)',
+  multiHost: 'the qemu harness runs its VMs on one qemu-storage-daemon (one host); the barrier across appliances is covered on the fake adapter',
   splitterMode: 'this qemu harness was built for the splitter capture mode (ask for capture: change-tracking)',
   changeTrackingMode: 'this qemu harness was built for the change-tracking capture mode: its platform offers no openTap',
 } as const;
@@ -216,7 +217,7 @@ export function qemuCapabilities(mode: 'virtual' | 'real', memoryJournals = true
     volumeHotAdd: true,
     consistencyAgent: QEMU_UNSUPPORTED.consistencyAgent,
     recoveryVm: true,
-    multiHost: 'the qemu harness runs its VMs on one qemu-storage-daemon (one host); the barrier across appliances is covered on the fake adapter',
+    multiHost: QEMU_UNSUPPORTED.multiHost,
     reverseProtection: true,
     recoveryPromotion: true,
   };

@@ -54,6 +54,9 @@ export function composeCrossHarness(protectedSide: ConformanceHarness, recoveryS
     hypervisor: a.hypervisor,
     recoveryHypervisor: rh,
     recoveryStorage: b.recoveryStorage,
+    // Geometry: what A can protect, what B can recover (the recovery rig's 4 KiB-sector volume needs both).
+    ...(a.sectorSizes ? { sectorSizes: a.sectorSizes } : {}),
+    ...(b.recoverySectorSizes ? { recoverySectorSizes: b.recoverySectorSizes } : {}),
     ...(a.consistencyAgent ? { consistencyAgent: a.consistencyAgent } : {}),
     protectedSide: a,
     recoverySide: b,

@@ -121,6 +121,8 @@ async function runEbsFailoverBenchmark(ctx: BenchmarkContext): Promise<Benchmark
         failoverMs = Math.min(failoverMs, performance.now() - t);
         stats = hv.diskWrites.at(-1)!;
         if (!stats.fromStandby) throw new Error('the failover did not build on the standby snapshot');
+        // EC2 terminates only a stopped instance here (deleteVm refuses a running VM, as the other adapters do).
+        await hv.powerOff(vm.id);
         await hv.deleteVm(vm.id);
       }
       ctx.log(`  failover from the standby: ${(failoverMs / 1000).toFixed(2)} s to a running instance, ${stats!.blocksWritten} blocks written`);

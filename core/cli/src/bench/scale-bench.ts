@@ -108,7 +108,7 @@ export const scaleBenchmark: BenchmarkDefinition = {
       }
       const t1 = Date.now();
       const cpu1 = processFigures(lab.manager.pid);
-      const metricsText = await (await fetch(`${lab.managerUrl}/metrics`)).text();
+      const metricsText = await lab.api.text(lab.api.api.GET('/metrics', { parseAs: 'text' }));
       const holdsAfter = await Promise.all(lab.hosts.map((h) => h.control.extra<{ recentHoldMs: number[] }>('barrierFigures')));
       const holdMs = holdsAfter.flatMap((a, i) => a.recentHoldMs.slice(holdsBefore[i].recentHoldMs.length));
       const withCheckpoints = (await Promise.all(lab.hosts.map((h) => h.control.extra<number[]>('writeLatencies')))).flat();

@@ -7,12 +7,12 @@ import { randomBytes } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { RemoteApplianceControl } from '@opencdp/core';
+import { RemoteApplianceControl, TrustedPeers } from '@opencdp/core';
 import { createIdentityFile, trustPeer } from '../appliance/identity-files.js';
 import { ManagerClient } from '../client/manager-client.js';
 import { CliProcess } from './cli-process.js';
 import { createHostNetwork, type HostNetwork } from './host-network.js';
-import { freePort, until, type LabVm, type LabVmSpec, type LabWorkload } from './two-site-lab.js';
+import { freePort, type LabVm, type LabVmSpec, type LabWorkload } from './two-site-lab.js';
 
 export interface ManyHostsLabOptions {
   hosts: number;
@@ -96,6 +96,8 @@ export async function startManyHostsLab(options: ManyHostsLabOptions): Promise<M
     await trustPeer(idA, { siteId: idB.siteId, caCertPem: idB.caCertPem }, f('site-a.peers.json'));
     await trustPeer(idB, { siteId: idA.siteId, caCertPem: idA.caCertPem }, f('site-b.peers.json'));
     const token = randomBytes(24).toString('hex');
+    // The control links are mutual TLS from the site identities, as an operator sets them up.
+    const controlTls = { identity: idA, trustedPeers: new TrustedPeers([idB.asTrustedPeer()]) };
     const writeJson = async (name: string, value: unknown): Promise<string> => {
       await fs.writeFile(f(name), JSON.stringify(value, null, 2), { mode: 0o600 });
       return f(name);
@@ -126,7 +128,7 @@ export async function startManyHostsLab(options: ManyHostsLabOptions): Promise<M
     const hosts: LabHost[] = started.map((s, i) => {
       const url = String(s.ready.controlUrl);
       const port = Number(new URL(url).port);
-      const control = new RemoteApplianceControl('site-a', url, token);
+      const control = new RemoteApplianceControl('site-a', url, token, { tls: controlTls });
       control.applianceId = `host-${i + 1}`;
       const host: LabHost = {
         applianceId: `host-${i + 1}`, address: network.hosts[i].address, controlUrl: url, control, vms: s.ready.vms as LabVm[], process: s.process,
@@ -137,30 +139,30 @@ export async function startManyHostsLab(options: ManyHostsLabOptions): Promise<M
       };
       return host;
     });
-    const recoveryControl = new RemoteApplianceControl('site-b', String(recoveryReady.controlUrl), token);
+    const recoveryControl = new RemoteApplianceControl('site-b', String(recoveryReady.controlUrl), token, { tls: controlTls });
     recoveryControl.applianceId = 'recovery-1';
 
     const admin = { user: 'admin', password: randomBytes(12).toString('hex') };
     const managerPort = await freePort();
     const managerConfig = await writeJson('site-a.manager.json', {
-      siteId: 'site-a', admin,
+      siteId: 'site-a', admin, identityFile: 'site-a.identity.json', trustedPeersFile: 'site-a.peers.json',
       appliances: [...hosts.map((h) => ({ siteId: 'site-a', id: h.applianceId, url: h.controlUrl, token })),
         { siteId: 'site-b', id: 'recovery-1', url: String(recoveryReady.controlUrl), token }],
       pollIntervalMs: options.pollIntervalMs ?? 1000, ...(options.barrierHoldMs ? { barrierHoldMs: options.barrierHoldMs } : {}),
     });
-    const managerUrl = `http://127.0.0.1:${managerPort}`;
+    const managerUrl = `https://127.0.0.1:${managerPort}`;
+    let fingerprint = '';
     const startManager = async (): Promise<CliProcess> => {
       const m = spawn('manager site-a', ['manager', 'start', '--data-dir', f('site-a-manager'), '--listen', `127.0.0.1:${managerPort}`, '--config', managerConfig]);
-      await until('the manager to answer', async () => {
-        if (!m.running) throw new Error(`the manager exited; ${m.tail()}`);
-        return (await fetch(`${managerUrl}/v1/openapi.json`)).ok ? true : undefined;
-      }, timeout).catch((e: Error) => {
-        throw new Error(`${e.message}; ${m.tail()}`);
-      });
+      // The manager prints its address and its certificate's fingerprint once it listens: what an operator pins.
+      const listening = await m.waitFor('the manager to listen', (l) => (l as { msg?: string }).msg === 'manager listening', timeout);
+      const printed = (listening as { tlsFingerprintSha256?: string }).tlsFingerprintSha256;
+      if (!printed || (fingerprint && printed !== fingerprint)) throw new Error(`the manager printed no or another certificate fingerprint; ${m.tail()}`);
+      fingerprint = printed;
       return m;
     };
     const manager = await startManager();
-    const api = new ManagerClient({ url: managerUrl, ...admin });
+    const api = new ManagerClient({ url: managerUrl, ...admin, fingerprint });
     log(`   ${hosts.length} host appliances (${hosts.map((h) => h.address).join(', ')}), a recovery appliance and a manager at ${managerUrl}`);
     const lab: ManyHostsLab = {
       dir, network, hosts, manager, api, managerUrl,

@@ -219,7 +219,7 @@ describe('RecoveryOrchestrator', () => {
       assert.deepEqual(scripts.ran, ['pre:pre.sh:Failover:cp-1:vms=0:calls=0', 'post:post.sh:Failover:cp-1:vms=1:calls=1']);
       const report = await current.orchestrator.commit({ groupId: 'g1' });
       const steps = report.steps.map((s) => s.name);
-      assert.deepEqual(steps.slice(0, 2), ['pre-recovery-script', 'shutdown-protected-vms']);
+      assert.deepEqual(steps.slice(0, 3), ['check-platform-fit', 'pre-recovery-script', 'shutdown-protected-vms'], 'the platform check changes nothing and comes first, then the script, then the shutdown');
       assert.equal(steps[steps.indexOf('power-on') + 1], 'post-recovery-script');
       assert.match(report.steps[0].detail ?? '', /^pre\.sh: exit code 0 after 3 ms\npre\.sh said hello --dns$/);
     });
@@ -232,7 +232,7 @@ describe('RecoveryOrchestrator', () => {
       assert.deepEqual(current.calls, []);
       assert.equal(current.platform.vms.size, 0);
       const [report] = await current.orchestrator.reports('g1');
-      assert.deepEqual([report.result, report.steps[0].name, report.steps[0].result], ['Fail', 'pre-recovery-script', 'Fail']);
+      assert.deepEqual([report.result, report.steps[1].name, report.steps[1].result], ['Fail', 'pre-recovery-script', 'Fail']);
       // A test with a failing post-recovery script keeps its VMs up and says so.
       const post = runner(() => current!, { 'post.sh': 1 });
       current = await rig({ plan, scripts: post });
