@@ -221,7 +221,7 @@ describe('RecoveryOrchestrator', () => {
       const steps = report.steps.map((s) => s.name);
       assert.deepEqual(steps.slice(0, 3), ['check-platform-fit', 'pre-recovery-script', 'shutdown-protected-vms'], 'the platform check changes nothing and comes first, then the script, then the shutdown');
       assert.equal(steps[steps.indexOf('power-on') + 1], 'post-recovery-script');
-      assert.match(report.steps[0].detail ?? '', /^pre\.sh: exit code 0 after 3 ms\npre\.sh said hello --dns$/);
+      assert.match(report.steps.find((x) => x.name === 'pre-recovery-script')?.detail ?? '', /^pre\.sh: exit code 0 after 3 ms\npre\.sh said hello --dns$/);
     });
 
     it('a failing pre-recovery script fails a failover before any VM is shut down or created; a failing post-recovery script is recorded and the VMs stay up', async () => {
