@@ -134,6 +134,8 @@ describe('change tracking on adopted guests (slow, qemu-system-x86_64 processes)
     // kill -9 of the appliance: nothing it added is removed, its monitor connection just ends.
     await p1.guest(vmId)!.release();
     platforms.splice(platforms.indexOf(p1), 1);
+    // The dead process's own sockets (its NBD tap server) went with it; close them, or they keep mocha alive.
+    await p1.daemons.dispose();
     const p2 = await platform('alpha', guest.qmpSocket);
     const left = await p2.changeTracking.listViews(`${VIEW_NAME_PREFIX}pg-1-`);
     assert.deepEqual(left.map((r) => [r.name, r.vmIds]), [[`${VIEW_NAME_PREFIX}pg-1-5`, [vmId]]]);
