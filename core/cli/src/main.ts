@@ -39,7 +39,8 @@ program
   .option('--in-process', 'the quick single-process journal demo instead (local replication, no managers)')
   .addOption(new Option('--platform <name>', 'the platform both sites run on: the embedded fake data centre, or real Linux guests under qemu-system-x86_64 (TCG when KVM is unusable)').choices(['fake', 'qemu']).default('fake'))
   .addOption(new Option('--capture <mode>', 'how site A\'s platform captures writes: splitter (a write tap) or change-tracking (frozen views, as vSphere, Hyper-V or EBS offer)').choices(['splitter', 'change-tracking']))
-  .action(async (opts: { dataDir?: string; keep?: boolean; json?: boolean; inProcess?: boolean; platform: 'fake' | 'qemu'; capture?: 'splitter' | 'change-tracking' }) => {
+  .addOption(new Option('--recover-on <platform>', 'cross-platform recovery: site B recovers the fake data centre\'s VMs on another platform (vsphere: a vCenter simulator, vcsim, that the demo starts)').choices(['vsphere']))
+  .action(async (opts: { dataDir?: string; keep?: boolean; json?: boolean; inProcess?: boolean; platform: 'fake' | 'qemu'; capture?: 'splitter' | 'change-tracking'; recoverOn?: 'vsphere' }) => {
     if (opts.inProcess) {
       const summary = await runJournalDemo({ dataDir: opts.dataDir, keep: opts.keep, log: opts.json ? () => undefined : undefined });
       if (opts.json) console.log(JSON.stringify(summary, null, 2));
@@ -49,7 +50,7 @@ program
     }
     const summary = await runTwoSiteDemo({
       platform: opts.platform, ...(opts.dataDir ? { dataDir: opts.dataDir } : {}), ...(opts.keep ? { keep: true } : {}), ...(opts.json ? { log: () => undefined } : {}),
-      ...(opts.capture ? { capture: opts.capture } : {}),
+      ...(opts.capture ? { capture: opts.capture } : {}), ...(opts.recoverOn ? { recoverOn: opts.recoverOn } : {}),
     });
     if (opts.json) console.log(JSON.stringify(summary, null, 2));
     else console.log(`${summary.ok ? 'demo passed' : 'DEMO FAILED'} in ${(summary.wallMs / 1000).toFixed(1)} s`);

@@ -5,6 +5,7 @@ import { promises as fs } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { looseEntries } from '../security/loose-entries.js';
+import { requireVcsimOrSkip } from '@opencdp/adapter-vsphere/testing';
 import { runTwoSiteDemo, type TwoSiteDemoSummary } from './two-site-demo.js';
 
 /** What the demo must show in either capture mode: replication through the manager outage, a correct failover. */
@@ -16,6 +17,8 @@ function assertDemo(s: TwoSiteDemoSummary): void {
   assert.equal(s.managerOutage.recoverySiteAlert, 'The manager is not connected to site site-a', 'the recovery site\'s manager noticed (seed 000)');
   assert.match(s.managerOutage.recoverySiteSynchronizing ?? '', /^synchronizing with site site-a/);
   assert.ok(s.failoverTest.onTestNetworkOnly, 'test VMs only on the isolated network');
+  assert.equal(s.failoverTest.testVms.length, 3, `one test VM per protected VM: ${s.failoverTest.testVms.join(', ')}`);
+  assert.equal(s.failoverTest.testVmsLeftAfterStop, 0, 'stopping the test removes its VMs');
   assert.ok(s.failover.latestWouldHaveBeenCorrupted, 'the latest checkpoint holds the attack');
   assert.ok(s.failover.hashesMatch, 'recovered volumes equal the quiesced checkpoint');
   assert.equal(s.failover.volumesCompared, 4);
@@ -50,5 +53,19 @@ describe('the two-site demo (slow, four processes)', function () {
     const s = await runTwoSiteDemo({ outageMs: 4000, capture: 'change-tracking', log: () => undefined });
     assert.equal(s.captureMode, 'change-tracking');
     assertDemo(s);
+  });
+
+  it('--recover-on vsphere: site B recovers the fake data centre\'s VMs as vSphere VMs on a vcsim the demo starts (govmomi\'s API simulator; disks in its datastore files), equal by hash', async function () {
+    requireVcsimOrSkip(this);
+    const lines: string[] = [];
+    const s = await runTwoSiteDemo({ outageMs: 4000, recoverOn: 'vsphere', log: (l) => lines.push(l) });
+    assert.equal(s.platform, 'fake');
+    assert.equal(s.recoveredOn, 'vsphere');
+    assert.ok(lines.some((l) => /site-b recovers on vSphere \(https:\/\/127\.0\.0\.1:\d+\/sdk\)/.test(l)), lines.join('\n'));
+    assertDemo(s);
+  });
+
+  it('--recover-on from a platform other than the fake data centre is refused with a typed error before anything starts', async () => {
+    await assert.rejects(runTwoSiteDemo({ platform: 'qemu', recoverOn: 'vsphere', log: () => undefined }), (e: Error & { code?: string }) => e.code === 'VALIDATION' && /fake data centre/.test(e.message));
   });
 });

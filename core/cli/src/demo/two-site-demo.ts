@@ -7,9 +7,12 @@
 // manager off (replication goes on, no checkpoints), bring it back, suffer a ransomware attack on the db VM,
 // (on QEMU: restore fsynced files from a crash-consistent checkpoint), run a failover test, fail over live
 // to the checkpoint before the attack, verify every recovered volume by hash (on QEMU: and the recovered
-// guests' own view of their files), and print the recovery report.
+// guests' own view of their files), and print the recovery report. With `--recover-on vsphere` site B's
+// appliance runs the vSphere platform on a vCenter simulator the demo starts (govmomi's vcsim): the fake data
+// centre's VMs are recovered as vSphere VMs, their disks written into the simulator's datastore files.
 import { type FsyncedFile } from '@opencdp/adapter-qemu';
-import { type Inventory, type VmId } from '@opencdp/core';
+import { missingVcsimTools, startVcsim, type VcsimFixture } from '@opencdp/adapter-vsphere/testing';
+import { UnsupportedError, ValidationError, type Inventory, type VmId } from '@opencdp/core';
 import { ManagerClient, TASK_STATES, type TaskView } from '../client/manager-client.js';
 import { table } from '../client/verbs.js';
 import { sleep, startTwoSiteLab, until } from '../site/two-site-lab.js';
@@ -31,10 +34,14 @@ export interface TwoSiteDemoOptions {
   bootTimeoutMs?: number;
   /** `change-tracking`: site A's platform has no splitter; the group replicates in cycles of frozen views. */
   capture?: 'splitter' | 'change-tracking';
+  /** Cross-platform recovery: site B recovers on this platform (`vsphere`: a vcsim the demo starts) instead of site A's. */
+  recoverOn?: 'vsphere';
 }
 
 export interface TwoSiteDemoSummary {
   platform: 'fake' | 'qemu';
+  /** The platform site B recovered on (differs from `platform` with `--recover-on`). */
+  recoveredOn: 'fake' | 'qemu' | 'vsphere';
   wallMs: number;
   /** How site A captured the group's writes. */
   captureMode: string;
@@ -55,7 +62,7 @@ export interface TwoSiteDemoSummary {
     recoverySiteSynchronizing: string | null;
   };
   ransomware: { vm: string; bytesOverwritten: number };
-  failoverTest: { taskState: string; testVms: string[]; onTestNetworkOnly: boolean };
+  failoverTest: { taskState: string; testVms: string[]; onTestNetworkOnly: boolean; testVmsLeftAfterStop: number };
   failover: { taskState: string; checkpointId: string; volumesCompared: number; hashesMatch: boolean; latestWouldHaveBeenCorrupted: boolean };
   report: Record<string, unknown>;
   /** QEMU: files restored through the REST API from a crash-consistent checkpoint. */
@@ -75,6 +82,10 @@ const VMS = [
   { name: 'app', volumes: [{ sizeBytes: 16 * MiB }] },
   { name: 'db', volumes: [{ sizeBytes: 24 * MiB }, { sizeBytes: 8 * MiB, sectorSize: 4096 }] },
 ];
+/** Recovering on vSphere: its virtual disks have 512-byte sectors (a 4096-byte one is refused with a typed error). */
+const VSPHERE_VMS = VMS.map((vm) => ({ ...vm, volumes: vm.volumes.map((v) => ({ sizeBytes: v.sizeBytes })) }));
+/** Site B's vCenter when recovering on vSphere: the simulator's first portgroup is the live network, its second the test network. */
+const VCSIM_NETWORKS = { livePortgroup: 'DC0_DVPG0', testPortgroups: ['DC0_DVPG1'] };
 /** The QEMU demo's guests: one ext4 disk each. */
 const QEMU_VMS = [
   { name: 'web', volumes: [{ sizeBytes: 48 * MiB }] },
@@ -87,11 +98,29 @@ export async function runTwoSiteDemo(options: TwoSiteDemoOptions = {}): Promise<
   const log = options.log ?? ((line: string) => console.log(line));
   const platform = options.platform ?? 'fake';
   const bootMs = options.bootTimeoutMs ?? 300_000;
-  log(`== setting up two sites on loopback (site-a protects, site-b recovers) on the ${platform === 'qemu' ? 'QEMU platform: real guests under qemu-system-x86_64' : 'embedded fake data centre'} ==`);
+  const recoveredOn = options.recoverOn ?? platform;
+  if (options.recoverOn !== undefined && platform !== 'fake') throw new ValidationError(`--recover-on starts from the embedded fake data centre at site A, not from '${platform}'`, 'recoverOn');
+  if (options.recoverOn !== undefined && options.recoverOn !== 'vsphere') throw new ValidationError(`the demo recovers on 'vsphere' only, not '${String(options.recoverOn)}'`, 'recoverOn');
+  let vcenter: VcsimFixture | undefined;
+  if (options.recoverOn === 'vsphere') {
+    const missing = missingVcsimTools();
+    if (missing.length > 0) throw new UnsupportedError(`--recover-on vsphere runs a vCenter simulator built from Debian packages: apt-get install ${missing.join(' ')}`);
+    log('== starting site-b\'s vCenter: govmomi\'s vSphere API simulator (vcsim), HTTPS on loopback, certificate pinned by thumbprint ==');
+    vcenter = await startVcsim();
+  }
+  const where = platform === 'qemu' ? 'QEMU platform: real guests under qemu-system-x86_64' : 'embedded fake data centre';
+  log(`== setting up two sites on loopback (site-a protects, site-b recovers) on the ${where}${vcenter ? `; site-b recovers on vSphere (${vcenter.url})` : ''} ==`);
   const lab = await startTwoSiteLab({
     ...(options.dataDir ? { dir: options.dataDir } : {}), ...(options.keep ? { keep: true } : {}), platform,
-    ...(platform === 'qemu' ? { vms: QEMU_VMS, startTimeoutMs: 60_000 } : { vms: VMS, workload: { seed: 42, ratePerSecond: 300, writeSizes: [4096, 16384, 65536] } }), log,
+    ...(platform === 'qemu' ? { vms: QEMU_VMS, startTimeoutMs: 60_000 } : { vms: vcenter ? VSPHERE_VMS : VMS, workload: { seed: 42, ratePerSecond: 300, writeSizes: [4096, 16384, 65536] } }), log,
     ...(options.capture ? { capture: options.capture } : {}),
+    ...(vcenter ? {
+      recoverOn: 'vsphere' as const,
+      vsphere: { 'site-b': { url: vcenter.url, user: vcenter.user, password: vcenter.password, thumbprint: vcenter.thumbprint, datacenter: 'DC0', ...VCSIM_NETWORKS } },
+    } : {}),
+  }).catch(async (e: unknown) => {
+    await vcenter?.stop();
+    throw e;
   });
   const { controlA, controlB, apiA, apiB } = lab;
   const guests = platform === 'qemu' ? qemuGuestDriver(lab, bootMs) : fakeGuestDriver(lab);
@@ -238,7 +267,9 @@ export async function runTwoSiteDemo(options: TwoSiteDemoOptions = {}): Promise<
     const testTask = await expectTask(recoveryApi, test.taskIdentifier, 'start the failover test', [2, 6]);
     const inventoryB = await controlB.inventory();
     const testNet = new Set(inventoryB.networks.filter((n) => n.isolated).map((n) => n.id));
-    const testVms = inventoryB.vms.filter((v) => v.powerState === 'on');
+    // The task names its test VMs (a vCenter also runs VMs of its own).
+    const testIds = new Set(((testTask.result as { vms?: { recoveredVmId: string }[] } | undefined)?.vms ?? []).map((v) => v.recoveredVmId));
+    const testVms = inventoryB.vms.filter((v) => testIds.has(v.id) && v.powerState === 'on');
     const onTestNetworkOnly = testVms.length === vms.length && testVms.every((v) => v.nics.every((n) => testNet.has(n.networkId)));
     // The attack's pattern starts every overwritten volume: the test copy of db at the latest checkpoint shows it.
     const dbTest = testVms.find((v) => v.name.startsWith('db'));
@@ -254,6 +285,7 @@ export async function runTwoSiteDemo(options: TwoSiteDemoOptions = {}): Promise<
       ...inGroup, body: { failoverTestSuccess: true, failoverTestSummary: 'test VMs booted on the isolated network; db shows the attack' },
     }));
     await expectTask(recoveryApi, stop.taskIdentifier, 'stop the failover test');
+    const testVmsLeft = (await controlB.inventory()).vms.filter((v) => testIds.has(v.id)).length;
 
     // ---- failover live to the checkpoint before the attack ---------------------------------------------------------
     log(`== failover live to "before-upgrade" (${beforeUpgrade.id}), force shutdown at site-a, then commit ==`);
@@ -303,19 +335,20 @@ export async function runTwoSiteDemo(options: TwoSiteDemoOptions = {}): Promise<
       && !!recoveredGuests && recoveredGuests.failover.length === vms.length
       && recoveredGuests.failover.every((g) => g.outcome === 'verified' && g.filesAtCheckpoint > 0 && g.filesFound === g.filesAtCheckpoint));
     if (recoveredGuests) log(`   files the guests had fsynced at "before-upgrade", found by the recovered guests: ${recoveredGuests.failover.map((g) => `${g.vm} ${g.filesFound}/${g.filesAtCheckpoint}`).join(', ')}`);
-    const ok = compared && captureMode === (options.capture ?? 'splitter') && cutWhileOff === 0 && writesWhileOff > 0 && onTestNetworkOnly && latestCorrupted && report.state === 'Success' && qemuOk
+    const ok = compared && testVmsLeft === 0 && captureMode === (options.capture ?? 'splitter') && cutWhileOff === 0 && writesWhileOff > 0 && onTestNetworkOnly && latestCorrupted && report.state === 'Success' && qemuOk
       && notConnected !== undefined && synchronizing !== undefined;
     return {
-      platform,
+      platform, recoveredOn,
       wallMs: Date.now() - started, captureMode, groupId, vms: vms.map((v) => ({ name: v.name, id: v.id, volumes: v.volumes.length })), statusSamples,
       beforeUpgrade: { checkpointId: beforeUpgrade.id, timestamp: new Date(beforeUpgrade.timestamp).toISOString() },
       managerOutage: outage, ransomware: { vm: 'db', bytesOverwritten: overwritten },
-      failoverTest: { taskState: TASK_STATES[testTask.status.state], testVms: testVms.map((v) => v.name), onTestNetworkOnly },
+      failoverTest: { taskState: TASK_STATES[testTask.status.state], testVms: testVms.map((v) => v.name), onTestNetworkOnly, testVmsLeftAfterStop: testVmsLeft },
       failover: { taskState: TASK_STATES[failoverTask.status.state], checkpointId: beforeUpgrade.id, volumesCompared, hashesMatch: compared, latestWouldHaveBeenCorrupted: latestCorrupted },
       report, ...(fileRestore ? { fileRestore } : {}), ...(recoveredGuests ? { recoveredGuests } : {}), ok,
     };
   } finally {
     await lab.stop();
+    await vcenter?.stop();
   }
 }
 

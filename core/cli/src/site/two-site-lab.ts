@@ -5,7 +5,7 @@
 // the KVM host's operator: it boots real Linux guests under qemu-system-x86_64, site A's appliance adopts
 // them through their QMP sockets, and site B's boots recovered VMs as qemu-system processes. On `vsphere` each
 // site's appliance loads the vSphere platform on a vCenter the caller runs (specs: vcsim), capturing by CBT;
-// the password goes to a 0600 file, never into a config or a log, and the certificate is pinned. Everything is
+// with `recoverOn: 'vsphere'` only site B does, recovering the fake data centre's VMs as vSphere VMs; the password goes to a 0600 file, never into a config or a log, and the certificate is pinned. Everything is
 // as an operator would set it up securely: the control links are mutual TLS from the site identities, the
 // managers serve HTTPS with their self-signed certificates, whose fingerprints (as each manager printed
 // them) the clients and the pairing pin, and every file is the owner's only. Identities and trust, free
@@ -57,8 +57,13 @@ export interface TwoSiteLabOptions {
    * recovered VMs from their disks (read-only check mode).
    */
   platform?: 'fake' | 'qemu' | 'vsphere';
-  /** On `vsphere`: the vCenter of each site (the protected VMs already exist at site A's). */
-  vsphere?: Record<LabSite, VsphereLabEndpoint>;
+  /**
+   * Cross-platform recovery: site B runs this platform instead of `platform` (which must then be `fake`):
+   * `vsphere` recovers site A's fake VMs as vSphere VMs on `vsphere['site-b']`.
+   */
+  recoverOn?: 'vsphere';
+  /** On `vsphere`: the vCenter of each site (the protected VMs already exist at site A's); with `recoverOn: 'vsphere'`, site B's only. */
+  vsphere?: Partial<Record<LabSite, VsphereLabEndpoint>>;
   /** The fake platforms' capture mode (default: both offered, the kernel splits). */
   capture?: 'splitter' | 'change-tracking';
 }
@@ -197,17 +202,23 @@ export async function startTwoSiteLab(options: TwoSiteLabOptions): Promise<TwoSi
       platformA = { platform: { name: 'qemu', config: { guests: [...guests.entries()].map(([name, g]) => ({ name, qmp: g.qmpSocket })) } } };
       platformB = { platform: { name: 'qemu', config: { recovery: { vmProcess: { kernel: bootKernel, initrd, append: 'console=ttyS0 quiet panic=-1 opencdp.mode=verify', memoryMiB: 192 } } } } };
     }
+    const vsphereSection = async (site: LabSite): Promise<Record<string, unknown>> => {
+      const given = options.vsphere?.[site];
+      if (!given) throw new ValidationError(`the lab runs vSphere at ${site} but has no vCenter for it (vsphere.${site})`, 'vsphere');
+      const { password, ...endpoint } = given;
+      const passwordFile = f(`${site}.vsphere-password`);
+      await fs.writeFile(passwordFile, password, { mode: 0o600 });
+      return { platform: { name: 'vsphere', config: { ...endpoint, passwordFile } } };
+    };
     if (options.platform === 'vsphere') {
       if (options.capture || options.workload) throw new ValidationError('the vsphere lab captures by CBT and its guests are the caller\'s', options.capture ? 'capture' : 'workload');
       if (options.vms.length > 0) throw new ValidationError('the vsphere lab protects the VMs site A\'s vCenter has; create them there and pass no vms', 'vms');
-      if (!options.vsphere) throw new ValidationError('the vsphere lab needs each site\'s vCenter (vsphere.site-a, vsphere.site-b)', 'vsphere');
-      const section = async (site: LabSite): Promise<Record<string, unknown>> => {
-        const { password, ...endpoint } = options.vsphere![site];
-        const passwordFile = f(`${site}.vsphere-password`);
-        await fs.writeFile(passwordFile, password, { mode: 0o600 });
-        return { platform: { name: 'vsphere', config: { ...endpoint, passwordFile } } };
-      };
-      [platformA, platformB] = [await section('site-a'), await section('site-b')];
+      [platformA, platformB] = [await vsphereSection('site-a'), await vsphereSection('site-b')];
+    }
+    if (options.recoverOn !== undefined) {
+      if ((options.platform ?? 'fake') !== 'fake') throw new ValidationError(`recovering on another platform starts from the fake data centre at site A, not '${options.platform}'`, 'recoverOn');
+      if (options.recoverOn !== 'vsphere') throw new ValidationError(`the lab recovers on 'vsphere' only, not '${String(options.recoverOn)}'`, 'recoverOn');
+      platformB = await vsphereSection('site-b');
     }
     const applianceA = await writeJson('site-a.appliance.json', {
       siteId: 'site-a', identityFile: 'site-a.identity.json', trustedPeersFile: 'site-a.peers.json', dataDir: 'site-a-data',
