@@ -59,6 +59,8 @@ export const VSPHERE_UNSUPPORTED = {
 } as const;
 
 /** A fresh vcsim with two hosts in a cluster and a standalone one, two datastores, a live and a test portgroup. */
+let harnessesStarted = 0;
+
 export async function createVsphereHarness(options: VsphereHarnessOptions = {}): Promise<VsphereHarness> {
   if (options.capture === 'splitter') throw new ValidationError(VSPHERE_UNSUPPORTED.writeTap, 'capture');
   const mode = options.clock ?? 'virtual';
@@ -69,7 +71,9 @@ export async function createVsphereHarness(options: VsphereHarnessOptions = {}):
   // assumes for vSphere, which publishes no figure): the journal-size cases (J5) then measure the journal,
   // not the platform's amplification of 16 KiB writes into 64 KiB blocks; 64 KiB stays covered by the
   // adapter's own specs. The adapter reports the same granularity the fixture uses.
-  const model: VcsimModel = { cbtBlockBytes: VSPHERE_HARNESS_CBT_BLOCK_BYTES, ...options.model };
+  // Each harness's vCenter numbers its objects from an offset of its own: two harnesses composed into a
+  // cross pair (vSphere protecting, vSphere recovering: two vCenters) never hand out the same VM id.
+  const model: VcsimModel = { cbtBlockBytes: VSPHERE_HARNESS_CBT_BLOCK_BYTES, refOffset: ++harnessesStarted * 100_000, ...options.model };
   const fixture = await startVcsim(model, options.tmpDir ?? os.tmpdir());
   let hypervisor: VsphereHypervisor;
   try {

@@ -31,4 +31,13 @@ describe('cross matrix (CI subset: fake→aws [EBS/EC2 SIMULATED, S3 on s3rver],
     assert.deepEqual(pairs.map((p) => `${p.protected}→${p.recovery}:${p.capture}`).sort(),
       ['fake→aws:splitter', 'fake→hyperv:splitter', 'hyperv→qemu:change-tracking', 'qemu→vsphere:splitter']);
   });
+
+  it('vSphere protecting and vSphere recovering [vcsim, CBT SIMULATED]: two vCenters number their VMs independently, and the pair still recovers equal to the oracle', async function () {
+    this.timeout(600_000);
+    const sides = [{ name: 'vsphere', createHarness: BUILTIN_ADAPTERS.vsphere }];
+    const run = await runCrossMatrix(sides, { pairs: [['vsphere', 'vsphere']] });
+    const p = run.pairs[0];
+    const detail = `${crossTable(run)}\n${p.cases.map((c) => `${c.id} ${c.state}: ${c.reason ?? ''}`).join('\n')}${p.error ?? ''}`;
+    assert.deepEqual([p.passed, p.failed, p.skipped], [3, 0, 0], detail);
+  });
 });

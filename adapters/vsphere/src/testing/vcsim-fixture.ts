@@ -80,6 +80,8 @@ export interface VcsimModel {
   cbtWindowBytes?: number;
   /** SIMULATED CBT: granularity of recorded changes (default 64 KiB). */
   cbtBlockBytes?: number;
+  /** Objects made after start-up are numbered from here (`vm-100001`…): two fixtures standing for two vCenters then never share an id. */
+  refOffset?: number;
 }
 
 /** A control endpoint of the fixture answered an HTTP error (the endpoint's own text in `detail`). */
@@ -141,6 +143,7 @@ export async function startVcsim(model: VcsimModel = {}, parentDir = os.tmpdir()
     '-standalone-hosts', String(model.standaloneHosts ?? 1), '-vms', String(model.vms ?? 0),
     '-datastores', String(model.datastores ?? 2), '-portgroups', String(model.portgroups ?? 2),
     '-cbt-window', String(model.cbtWindowBytes ?? 256 * 1024 * 1024), '-cbt-block', String(model.cbtBlockBytes ?? 64 * 1024),
+    '-ref-offset', String(model.refOffset ?? 0),
   ];
   const child: ChildProcess = spawn(binary, args, {
     env: { PATH: process.env.PATH ?? '', TMPDIR: dir, VCSIM_USERNAME: user, VCSIM_PASSWORD: password, VCSIM_CONTROL_TOKEN: token },
