@@ -7,10 +7,10 @@ import os from 'node:os';
 import { AlignmentError, ValidationError, VolumeRangeError } from '@opencdp/core';
 import type { ConformanceHarness, VmId, VolumeId } from '@opencdp/core';
 import { createFakeHarness } from '@opencdp/adapter-fake';
-import { startVcsim, type VcsimFixture, type VcsimModel } from './testing/vcsim-fixture.js';
+import { startVcsim, VSPHERE_LIVE_PORTGROUP, VSPHERE_TEST_PORTGROUP, type VcsimFixture, type VcsimModel } from './testing/vcsim-fixture.js';
 import { deviceKeyOf } from './testing/test-vms.js';
 import { VsphereHypervisor } from './vsphere-hypervisor.js';
-import { VSPHERE_LIVE_PORTGROUP, VSPHERE_SECTOR_SIZES, VSPHERE_TEST_PORTGROUP } from './vsphere-harness.js';
+import { VSPHERE_SECTOR_SIZES } from './vsphere-harness.js';
 
 export interface CrossSiteHarnessOptions {
   seed?: number;

@@ -11,7 +11,7 @@ import type {
   CapabilityTable, Clock, ConformanceHarness, Fault, HarnessOptions, ProtectedVmSpec, VmId, VmInfo, VolumeId, VolumeInfo,
 } from '@opencdp/core';
 import { FaultyStorage } from '@opencdp/adapter-fake';
-import { startVcsim, type VcsimFixture, type VcsimModel } from './testing/vcsim-fixture.js';
+import { startVcsim, VSPHERE_LIVE_PORTGROUP, VSPHERE_TEST_PORTGROUP, type VcsimFixture, type VcsimModel } from './testing/vcsim-fixture.js';
 import { createTestVm, deviceKeyOf } from './testing/test-vms.js';
 import { MoRef, typed } from './vim-types.js';
 import { SectorSizeUnsupportedError } from './vsphere-errors.js';
@@ -45,10 +45,8 @@ export interface VsphereHarness extends ConformanceHarness {
   readonly fixture: VcsimFixture;
 }
 
-export const VSPHERE_LIVE_PORTGROUP = 'DC0_DVPG0';
 /** vSphere virtual disks present 512-byte logical sectors to guests (4Kn only from vSphere API 9.0). */
 export const VSPHERE_SECTOR_SIZES: readonly number[] = [512];
-export const VSPHERE_TEST_PORTGROUP = 'DC0_DVPG1';
 
 export const VSPHERE_UNSUPPORTED = {
   writeTap: 'vSphere has no write splitter without a VAIO I/O filter inside ESXi; the adapter offers CBT change tracking (capture: change-tracking)',
@@ -58,9 +56,9 @@ export const VSPHERE_UNSUPPORTED = {
   virtualReal: 'the harness runs the kernel on the wall clock (clock: real)',
 } as const;
 
-/** A fresh vcsim with two hosts in a cluster and a standalone one, two datastores, a live and a test portgroup. */
 let harnessesStarted = 0;
 
+/** A fresh vcsim with two hosts in a cluster and a standalone one, two datastores, a live and a test portgroup. */
 export async function createVsphereHarness(options: VsphereHarnessOptions = {}): Promise<VsphereHarness> {
   if (options.capture === 'splitter') throw new ValidationError(VSPHERE_UNSUPPORTED.writeTap, 'capture');
   const mode = options.clock ?? 'virtual';

@@ -20,6 +20,10 @@ const CACHE_DIR = path.join(PACKAGE_DIR, '.cache', 'vcsim');
 const GOPATH = '/usr/share/gocode';
 const GOVMOMI = path.join(GOPATH, 'src/github.com/vmware/govmomi/simulator');
 
+/** The fixture's distributed portgroups (`-portgroups 2`) as the harnesses and labs use them: the live network, and the isolated test network. */
+export const VSPHERE_LIVE_PORTGROUP = 'DC0_DVPG0';
+export const VSPHERE_TEST_PORTGROUP = 'DC0_DVPG1';
+
 /** What is missing to build the fixture: Debian's golang-go and golang-github-vmware-govmomi-dev. */
 export function missingVcsimTools(): string[] {
   const missing: string[] = [];

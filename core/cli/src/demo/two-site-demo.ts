@@ -12,10 +12,10 @@
 // centre's VMs are recovered as vSphere VMs, their disks written into the simulator's datastore files.
 import { type FsyncedFile } from '@opencdp/adapter-qemu';
 import { missingVcsimTools, startVcsim, type VcsimFixture } from '@opencdp/adapter-vsphere/testing';
-import { UnsupportedError, ValidationError, type Inventory, type VmId } from '@opencdp/core';
+import { UnsupportedError, type Inventory, type VmId } from '@opencdp/core';
 import { ManagerClient, TASK_STATES, type TaskView } from '../client/manager-client.js';
 import { table } from '../client/verbs.js';
-import { sleep, startTwoSiteLab, until } from '../site/two-site-lab.js';
+import { checkRecoverOn, sleep, startTwoSiteLab, until, vcsimLabEndpoint } from '../site/two-site-lab.js';
 import {
   fakeGuestDriver, filesFound, qemuGuestDriver, restoreFsyncedFiles, watchRecoveredGuests, type FileRestoreCheck, type RecoveredGuestCheck,
 } from './demo-platforms.js';
@@ -84,8 +84,6 @@ const VMS = [
 ];
 /** Recovering on vSphere: its virtual disks have 512-byte sectors (a 4096-byte one is refused with a typed error). */
 const VSPHERE_VMS = VMS.map((vm) => ({ ...vm, volumes: vm.volumes.map((v) => ({ sizeBytes: v.sizeBytes })) }));
-/** Site B's vCenter when recovering on vSphere: the simulator's first portgroup is the live network, its second the test network. */
-const VCSIM_NETWORKS = { livePortgroup: 'DC0_DVPG0', testPortgroups: ['DC0_DVPG1'] };
 /** The QEMU demo's guests: one ext4 disk each. */
 const QEMU_VMS = [
   { name: 'web', volumes: [{ sizeBytes: 48 * MiB }] },
@@ -99,8 +97,7 @@ export async function runTwoSiteDemo(options: TwoSiteDemoOptions = {}): Promise<
   const platform = options.platform ?? 'fake';
   const bootMs = options.bootTimeoutMs ?? 300_000;
   const recoveredOn = options.recoverOn ?? platform;
-  if (options.recoverOn !== undefined && platform !== 'fake') throw new ValidationError(`--recover-on starts from the embedded fake data centre at site A, not from '${platform}'`, 'recoverOn');
-  if (options.recoverOn !== undefined && options.recoverOn !== 'vsphere') throw new ValidationError(`the demo recovers on 'vsphere' only, not '${String(options.recoverOn)}'`, 'recoverOn');
+  checkRecoverOn(platform, options.recoverOn);
   let vcenter: VcsimFixture | undefined;
   if (options.recoverOn === 'vsphere') {
     const missing = missingVcsimTools();
@@ -116,7 +113,7 @@ export async function runTwoSiteDemo(options: TwoSiteDemoOptions = {}): Promise<
     ...(options.capture ? { capture: options.capture } : {}),
     ...(vcenter ? {
       recoverOn: 'vsphere' as const,
-      vsphere: { 'site-b': { url: vcenter.url, user: vcenter.user, password: vcenter.password, thumbprint: vcenter.thumbprint, datacenter: 'DC0', ...VCSIM_NETWORKS } },
+      vsphere: { 'site-b': vcsimLabEndpoint(vcenter) },
     } : {}),
   }).catch(async (e: unknown) => {
     await vcenter?.stop();

@@ -5,7 +5,8 @@
 // the KVM host's operator: it boots real Linux guests under qemu-system-x86_64, site A's appliance adopts
 // them through their QMP sockets, and site B's boots recovered VMs as qemu-system processes. On `vsphere` each
 // site's appliance loads the vSphere platform on a vCenter the caller runs (specs: vcsim), capturing by CBT;
-// with `recoverOn: 'vsphere'` only site B does, recovering the fake data centre's VMs as vSphere VMs; the password goes to a 0600 file, never into a config or a log, and the certificate is pinned. Everything is
+// with `recoverOn: 'vsphere'` only site B does, recovering the fake data centre's VMs as vSphere VMs. The
+// password goes to a 0600 file, never into a config or a log, and the certificate is pinned. Everything is
 // as an operator would set it up securely: the control links are mutual TLS from the site identities, the
 // managers serve HTTPS with their self-signed certificates, whose fingerprints (as each manager printed
 // them) the clients and the pairing pin, and every file is the owner's only. Identities and trust, free
@@ -17,6 +18,7 @@ import { createServer } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { buildGuestInitramfs, findGuestKernel, LinuxGuest, prepareGuestKernel } from '@opencdp/adapter-qemu';
+import { VSPHERE_LIVE_PORTGROUP, VSPHERE_TEST_PORTGROUP, type VcsimFixture } from '@opencdp/adapter-vsphere/testing';
 import { RemoteApplianceControl, TrustedPeers, ValidationError, type VmId } from '@opencdp/core';
 import { createIdentityFile, trustPeer } from '../appliance/identity-files.js';
 import { ManagerClient } from '../client/manager-client.js';
@@ -81,6 +83,18 @@ export interface VsphereLabEndpoint {
   testPortgroups?: string[];
   minIntervalSeconds?: number;
   cbtGranularityBytes?: number;
+}
+
+/** A vcsim as a lab site's vCenter: its datacenter, its first portgroup live, its second the test network. */
+export function vcsimLabEndpoint(v: VcsimFixture): VsphereLabEndpoint {
+  return { url: v.url, user: v.user, password: v.password, thumbprint: v.thumbprint, datacenter: 'DC0', livePortgroup: VSPHERE_LIVE_PORTGROUP, testPortgroups: [VSPHERE_TEST_PORTGROUP] };
+}
+
+/** Refuses a cross-platform lab the lab cannot build (callers check before they start anything). */
+export function checkRecoverOn(platform: TwoSiteLabOptions['platform'], recoverOn: string | undefined): void {
+  if (recoverOn === undefined) return;
+  if ((platform ?? 'fake') !== 'fake') throw new ValidationError(`recovering on another platform starts from the embedded fake data centre at site A, not from '${platform}'`, 'recoverOn');
+  if (recoverOn !== 'vsphere') throw new ValidationError(`the lab recovers on 'vsphere' only, not '${recoverOn}'`, 'recoverOn');
 }
 
 /** A VM of site A as its appliance reported it when ready. */
@@ -215,11 +229,8 @@ export async function startTwoSiteLab(options: TwoSiteLabOptions): Promise<TwoSi
       if (options.vms.length > 0) throw new ValidationError('the vsphere lab protects the VMs site A\'s vCenter has; create them there and pass no vms', 'vms');
       [platformA, platformB] = [await vsphereSection('site-a'), await vsphereSection('site-b')];
     }
-    if (options.recoverOn !== undefined) {
-      if ((options.platform ?? 'fake') !== 'fake') throw new ValidationError(`recovering on another platform starts from the fake data centre at site A, not '${options.platform}'`, 'recoverOn');
-      if (options.recoverOn !== 'vsphere') throw new ValidationError(`the lab recovers on 'vsphere' only, not '${String(options.recoverOn)}'`, 'recoverOn');
-      platformB = await vsphereSection('site-b');
-    }
+    checkRecoverOn(options.platform, options.recoverOn);
+    if (options.recoverOn === 'vsphere') platformB = await vsphereSection('site-b');
     const applianceA = await writeJson('site-a.appliance.json', {
       siteId: 'site-a', identityFile: 'site-a.identity.json', trustedPeersFile: 'site-a.peers.json', dataDir: 'site-a-data',
       control: { listen: `127.0.0.1:${ctlA}`, token }, ...platformA,

@@ -9,15 +9,13 @@ import path from 'node:path';
 import { createHash } from 'node:crypto';
 import { SystemClock, VIEW_NAME_PREFIX, type VmId, type VmInfo } from '@opencdp/core';
 import { VsphereHypervisor } from '@opencdp/adapter-vsphere';
-import { createTestVm, deviceKeyOf, requireVcsimOrSkip, startVcsim, type VcsimFixture } from '@opencdp/adapter-vsphere/testing';
+import { createTestVm, deviceKeyOf, requireVcsimOrSkip, startVcsim, VSPHERE_LIVE_PORTGROUP as LIVE, VSPHERE_TEST_PORTGROUP as TEST, type VcsimFixture } from '@opencdp/adapter-vsphere/testing';
 import { TASK_STATES, type ManagerClient } from '../client/manager-client.js';
 import { restDelete, restGet, restPost } from '../client/rest-json.js';
 import { MAIN } from './cli-process.js';
-import { startTwoSiteLab, until, type TwoSiteLab, type VsphereLabEndpoint } from './two-site-lab.js';
+import { startTwoSiteLab, until, vcsimLabEndpoint, type TwoSiteLab, type VsphereLabEndpoint } from './two-site-lab.js';
 
 const MiB = 1024 * 1024;
-const LIVE = 'DC0_DVPG0';
-const TEST = 'DC0_DVPG1';
 const VMS = [{ name: 'web', disks: [4 * MiB] }, { name: 'db', disks: [4 * MiB, 2 * MiB] }];
 
 const sha256 = (b: Buffer): string => createHash('sha256').update(b).digest('hex');
@@ -30,7 +28,7 @@ async function connect(v: VcsimFixture): Promise<VsphereHypervisor> {
 }
 
 function endpoint(v: VcsimFixture): VsphereLabEndpoint {
-  return { url: v.url, user: v.user, password: v.password, thumbprint: v.thumbprint, datacenter: 'DC0', livePortgroup: LIVE, testPortgroups: [TEST], minIntervalSeconds: 1 };
+  return { ...vcsimLabEndpoint(v), minIntervalSeconds: 1 };
 }
 
 /** `opencdp …args --json` as an operator runs it (password from the environment, not the command line); its JSON output. */
