@@ -27,7 +27,9 @@ describe('qemu-splitter benchmark', function () {
     const result = await runBenchmark('qemu-splitter', { json, scale: 0.02, dir: dir(), log: () => undefined });
     const written = JSON.parse(await fs.readFile(json, 'utf8')) as BenchmarkResult;
     assert.deepEqual(written, result);
-    for (const [key, v] of Object.entries(written.metrics)) assert.ok(Number.isFinite(v) && v > 0, `metric ${key} = ${v}`);
+    // serverCpuMsPerGB is a difference (mirrored runs' CPU less unmirrored runs'): at this tiny scale a few
+    // ms of noise can make it negative (CI saw -61), so it is only checked to be a number; the rest are positive.
+    for (const [key, v] of Object.entries(written.metrics)) assert.ok(Number.isFinite(v) && (key === 'serverCpuMsPerGB' || v > 0), `metric ${key} = ${v}`);
     assert.equal(written.ratio, written.metrics.seq64kRatio);
     assert.deepEqual(written.targets, { seq64kVsControl: '>= 0.95' });
     assert.match(written.baseline.tool, /fio.*nbd/);
